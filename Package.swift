@@ -1,0 +1,76 @@
+// swift-tools-version:6.1
+// The architecture, read top to bottom: Domain depends on nothing; each adapter depends on Domain
+// and one C module (through HTTPTransport for the two HTTP clients); only the two executables
+// (`hotspot-pay` and `hotspotctl`) name concrete adapters.
+import PackageDescription
+
+let package = Package(
+    name: "hotspot-pay",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "hotspot-pay", targets: ["FCGIEntry"]),
+        .executable(name: "hotspotctl", targets: ["HotspotCtl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.0"..<"5.0.0"),
+    ],
+    targets: [
+        // C libraries: a module map and a shim header each, nothing else.
+        .systemLibrary(name: "CFastCGI", pkgConfig: "fcgi", providers: [.apt(["libfcgi-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+
+        // The product's rules: validation, the payment saga, ports. No C, no I/O.
+        .target(name: "Domain"),
+
+        // Adapters.
+        .target(
+            name: "Secrets",
+            dependencies: ["Domain", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(name: "HTTPTransport", dependencies: ["CCurl"]),
+        .target(name: "RouterOS", dependencies: ["Domain", "HTTPTransport"]),
+        .target(name: "Gateway", dependencies: ["Domain", "HTTPTransport"]),
+        .target(name: "Persistence", dependencies: ["Domain", "CLibPQ"]),
+        .target(name: "Configuration"),
+
+        // Composition roots.
+        .executableTarget(
+            name: "FCGIEntry",
+            dependencies: [
+                "Domain", "Secrets", "HTTPTransport", "RouterOS", "Gateway", "Persistence", "Configuration",
+                "CFastCGI",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "HotspotCtl",
+            dependencies: [
+                "Domain", "Secrets", "HTTPTransport", "RouterOS", "Gateway", "Persistence", "Configuration",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // Tests. Fast ones need nothing; PersistenceTests needs HOTSPOT_TEST_DATABASE_URL (make test sets it).
+        .target(name: "TestSupport", dependencies: ["HTTPTransport", "Domain"], path: "Tests/TestSupport"),
+        .testTarget(name: "DomainTests", dependencies: ["Domain"]),
+        .testTarget(name: "SecretsTests", dependencies: ["Secrets", "Domain"]),
+        .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport", "TestSupport"]),
+        .testTarget(name: "RouterOSTests", dependencies: ["RouterOS", "Domain", "HTTPTransport", "TestSupport"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Domain", "HTTPTransport", "TestSupport"]),
+        .testTarget(name: "PersistenceTests", dependencies: ["Persistence", "Domain", "Secrets"]),
+        .testTarget(name: "FCGIEntryTests", dependencies: ["FCGIEntry", "Domain", "Configuration"]),
+    ]
+)
+
+for target in package.targets where target.type != .system {
+    target.swiftSettings =
+        (target.swiftSettings ?? []) + [
+            .enableUpcomingFeature("ExistentialAny"),
+            .enableUpcomingFeature("MemberImportVisibility"),
+        ]
+}

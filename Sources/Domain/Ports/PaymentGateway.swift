@@ -1,0 +1,133 @@
+/// Card charges through a payment provider (Conekta's Orders API).
+///
+/// Implemented by `ConektaClient`. Nothing here is ever retried by the implementation: the
+/// saga decides. Methods other than `charge` throw only `GatewayFailure`.
+public protocol PaymentGateway {
+    /// Creates one order with one card charge. Never throws: every result is an outcome.
+    func charge(_ charge: ChargeRequest, using key: GatewayKey) -> ChargeOutcome
+
+    /// The order with this id, or nil when the provider does not know it.
+    func order(id: String, using key: GatewayKey) throws(GatewayFailure) -> GatewayOrder?
+
+    /// The order whose `metadata.attempt_id` is `attemptID`, created at or after `createdAfter`
+    /// (unix seconds), or nil. Used after a lost reply.
+    func findOrder(attemptID: String, createdAfter: Int64, using key: GatewayKey) throws(GatewayFailure) -> GatewayOrder?
+
+    /// Refunds the whole remaining amount with reason `cannot_be_fulfilled`.
+    func refund(orderID: String, amountCents: Int64, using key: GatewayKey) throws(GatewayFailure) -> GatewayOrder
+
+    /// Cancels an order that is not paid (3-D Secure pending, pre-authorised).
+    func cancel(orderID: String, using key: GatewayKey) throws(GatewayFailure) -> GatewayOrder
+}
+
+/// A company's private API key. `description` never shows it.
+public struct GatewayKey: Sendable, Equatable, CustomStringConvertible {
+    public var privateKey: String
+
+    public init(privateKey: String) {
+        self.privateKey = privateKey
+    }
+
+    public var description: String { "GatewayKey(<redacted>)" }
+}
+
+public struct ChargeRequest: Sendable, Equatable {
+    /// Our payment attempt id; sent as `metadata.attempt_id` and the charge's `reference_id`.
+    public var attemptID: String
+    public var amount: Money
+    /// The line item's name (the product's name).
+    public var itemName: String
+    public var customerName: String
+    public var customerEmail: String
+    public var customerPhone: String
+    /// The card token from Conekta.js. Never logged.
+    public var cardToken: String
+    /// Extra scalar metadata (router id, product id…).
+    public var metadata: [String: String]
+
+    public init(
+        attemptID: String, amount: Money, itemName: String, customerName: String, customerEmail: String,
+        customerPhone: String, cardToken: String, metadata: [String: String] = [:]
+    ) {
+        self.attemptID = attemptID
+        self.amount = amount
+        self.itemName = itemName
+        self.customerName = customerName
+        self.customerEmail = customerEmail
+        self.customerPhone = customerPhone
+        self.cardToken = cardToken
+        self.metadata = metadata
+    }
+}
+
+/// What came of one charge.
+public enum ChargeOutcome: Sendable, Equatable {
+    /// `payment_status == "paid"`, amount and currency as asked.
+    case paid(PaidOrder)
+    /// The card was declined (402). `message` is for the customer, in Spanish.
+    case declined(code: String, message: String, orderID: String?)
+    /// The order exists but is not paid (`pending_payment` for 3-D Secure, `pre_authorized`, …).
+    case notPaid(status: String, orderID: String)
+    /// Nobody knows whether money moved: timeout after sending, connection lost, 5xx, 429, or
+    /// `tokenization.used`. Reconcile by attempt id; never charge again.
+    case unknown(reason: String)
+    /// Our side is misconfigured (401, bad key). Nothing was charged.
+    case configurationError(reason: String)
+    /// The provider rejected the request (422). Nothing was charged.
+    case invalidRequest(param: String?, message: String)
+}
+
+public struct PaidOrder: Sendable, Equatable {
+    public var orderID: String
+    public var amount: Money
+    public var cardBrand: String?
+    public var cardLast4: String?
+
+    public init(orderID: String, amount: Money, cardBrand: String? = nil, cardLast4: String? = nil) {
+        self.orderID = orderID
+        self.amount = amount
+        self.cardBrand = cardBrand
+        self.cardLast4 = cardLast4
+    }
+}
+
+/// An order as the provider reports it.
+public struct GatewayOrder: Sendable, Equatable {
+    public var id: String
+    /// `paid`, `pending_payment`, `declined`, `canceled`, `refunded`, … (unknown values are not paid).
+    public var paymentStatus: String
+    public var amount: Money
+    public var amountRefundedCents: Int64
+    public var attemptID: String?
+    public var createdAt: Int64
+    public var cardBrand: String?
+    public var cardLast4: String?
+
+    public init(
+        id: String, paymentStatus: String, amount: Money, amountRefundedCents: Int64 = 0, attemptID: String? = nil,
+        createdAt: Int64 = 0, cardBrand: String? = nil, cardLast4: String? = nil
+    ) {
+        self.id = id
+        self.paymentStatus = paymentStatus
+        self.amount = amount
+        self.amountRefundedCents = amountRefundedCents
+        self.attemptID = attemptID
+        self.createdAt = createdAt
+        self.cardBrand = cardBrand
+        self.cardLast4 = cardLast4
+    }
+
+    public var isPaid: Bool { paymentStatus == "paid" }
+}
+
+/// Why a non-charge gateway call failed.
+public enum GatewayFailure: Error, Sendable, Equatable {
+    /// 404: no such order.
+    case notFound
+    /// 401/403: our key is wrong.
+    case configurationError(String)
+    /// 422/428 and other refusals, with the provider's code.
+    case rejected(code: String, message: String)
+    /// Timeout, connection refused or lost, 5xx: try again later.
+    case unavailable(String)
+}

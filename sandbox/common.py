@@ -1,0 +1,299 @@
+"""Shared plumbing for the sandbox servers: a threaded HTTP(S) server on loopback, a generated
+self-signed certificate, fault injection and a control API under /_sandbox/ for tests.
+
+Each sandbox (router.py, conekta.py) supplies an App with a handle() method. Standard library
+only, so a fresh Debian 12 needs nothing but python3 and openssl.
+"""
+
+import json
+import os
+import random
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+
+class Reply:
+    """What an App returns for one request."""
+
+    def __init__(self, status=200, body=b"", headers=None, content_type="application/json"):
+        self.status = status
+        self.body = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
+        self.headers = dict(headers or {})
+        if content_type and "Content-Type" not in self.headers:
+            self.headers["Content-Type"] = content_type
+
+
+class Drop(Exception):
+    """Close the connection without any reply (after the App has applied the request, if it chose to)."""
+
+
+class Faults:
+    """Faults armed by tests through POST /_sandbox/faults.
+
+    A fault is a dict: {"op": "<operation name or *>", "kind": "latency|hang|error|drop|drop_after|reset",
+    "ms": int, "status": int, "body": str, "nth": int, "times": int, "probability": float}.
+    - latency: sleep ms before handling; hang: sleep ms and then drop without reply;
+    - error: reply status/body without applying; drop: close without reply, not applied;
+    - drop_after: apply the request, then close without reply ("applied but the reply was lost");
+    - reset: close the connection at once (TCP RST), not applied.
+    nth: fire only on the nth matching call (1-based) counted from arming; times: fire at most this
+    many times (default unlimited unless nth is set); probability: fire at random.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.items = []
+        self.default_latency_ms = 0
+
+    def arm(self, fault):
+        with self.lock:
+            fault = dict(fault)
+            fault.setdefault("op", "*")
+            fault["_seen"] = 0
+            fault["_fired"] = 0
+            self.items.append(fault)
+
+    def clear(self):
+        with self.lock:
+            self.items = []
+            self.default_latency_ms = 0
+
+    def pick(self, op):
+        """The faults that fire for this call, in arming order."""
+        fired = []
+        with self.lock:
+            for fault in self.items:
+                if fault["op"] not in ("*", op):
+                    continue
+                fault["_seen"] += 1
+                nth = fault.get("nth")
+                if nth is not None and fault["_seen"] != nth:
+                    continue
+                times = fault.get("times")
+                if times is not None and fault["_fired"] >= times:
+                    continue
+                probability = fault.get("probability")
+                if probability is not None and random.random() >= probability:
+                    continue
+                fault["_fired"] += 1
+                fired.append(dict(fault))
+        return fired
+
+
+class App:
+    """Base class: subclasses implement handle(request) -> Reply and state() -> dict."""
+
+    name = "sandbox"
+
+    def __init__(self):
+        self.faults = Faults()
+        self.lock = threading.RLock()
+        self.calls = []
+
+    def operation(self, request):
+        """A short name for the request, used to target faults (e.g. 'user.add')."""
+        return request.method + " " + request.path
+
+    def handle(self, request):
+        raise NotImplementedError
+
+    def state(self):
+        return {}
+
+    def reset(self):
+        pass
+
+    def control(self, request):
+        """Extra /_sandbox/ endpoints; return a Reply or None."""
+        return None
+
+
+class Request:
+    def __init__(self, method, target, headers, body):
+        self.method = method
+        self.target = target
+        parts = urlsplit(target)
+        self.path = parts.path
+        self.query = parse_qsl(parts.query, keep_blank_values=True)
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8")) if self.body else None
+
+
+def make_handler(app):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "hotspot-sandbox"
+
+        def log_message(self, fmt, *args):  # quiet: tests read state, not logs
+            pass
+
+        def _serve(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            request = Request(self.command, self.path, self.headers, body)
+            if request.path.startswith("/_sandbox/"):
+                return self._send(self._control(request))
+            op = app.operation(request)
+            with app.lock:
+                app.calls.append({"op": op, "method": request.method, "path": request.path, "at": time.time()})
+            if app.faults.default_latency_ms:
+                time.sleep(app.faults.default_latency_ms / 1000)
+            apply_then_drop = False
+            for fault in app.faults.pick(op):
+                kind = fault.get("kind")
+                if kind == "latency":
+                    time.sleep(fault.get("ms", 0) / 1000)
+                elif kind == "hang":
+                    time.sleep(fault.get("ms", 30000) / 1000)
+                    return self._drop()
+                elif kind == "error":
+                    return self._send(Reply(fault.get("status", 500), fault.get("body", "").encode(),
+                                            content_type=fault.get("content_type", "application/json")))
+                elif kind == "drop":
+                    return self._drop()
+                elif kind == "reset":
+                    return self._reset()
+                elif kind == "drop_after":
+                    apply_then_drop = True
+            try:
+                reply = app.handle(request)
+            except Drop:
+                return self._drop()
+            if apply_then_drop:
+                return self._drop()
+            self._send(reply)
+
+        def _control(self, request):
+            what = request.path[len("/_sandbox/"):]
+            if what == "state" and request.method == "GET":
+                with app.lock:
+                    return Reply(200, app.state())
+            if what == "calls" and request.method == "GET":
+                with app.lock:
+                    return Reply(200, list(app.calls))
+            if what == "faults" and request.method == "POST":
+                payload = request.json() or {}
+                for fault in payload if isinstance(payload, list) else [payload]:
+                    app.faults.arm(fault)
+                return Reply(200, {"armed": True})
+            if what == "latency" and request.method == "POST":
+                app.faults.default_latency_ms = int((request.json() or {}).get("ms", 0))
+                return Reply(200, {"ms": app.faults.default_latency_ms})
+            if what == "reset" and request.method == "POST":
+                app.faults.clear()
+                with app.lock:
+                    app.calls.clear()
+                    app.reset()
+                return Reply(200, {"reset": True})
+            reply = app.control(request)
+            return reply if reply is not None else Reply(404, {"error": "unknown control endpoint"})
+
+        def _send(self, reply):
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(reply.body)
+            self.wfile.flush()
+
+        def _drop(self):
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+        def _reset(self):
+            self.close_connection = True
+            try:
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
+            except OSError:
+                pass
+
+        def do_GET(self):
+            self._serve()
+
+        do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET
+
+    return Handler
+
+
+def generate_certificate(directory):
+    """A self-signed certificate for 127.0.0.1/localhost; returns (cert, key, pin)."""
+    cert = os.path.join(directory, "cert.pem")
+    key = os.path.join(directory, "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", key, "-out", cert, "-days", "30", "-subj", "/CN=hotspot-sandbox",
+         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key, public_key_pin(cert)
+
+
+def public_key_pin(cert):
+    """curl's pin format: sha256// + base64(SHA-256(DER SubjectPublicKeyInfo))."""
+    pubkey = subprocess.run(["openssl", "x509", "-in", cert, "-pubkey", "-noout"],
+                            check=True, capture_output=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=pubkey,
+                         check=True, capture_output=True).stdout
+    import base64
+    import hashlib
+    return "sha256//" + base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+def serve(app, argv=None):
+    """Parses --port, --host, --tls/--no-tls, --state-dir, --ready-file; prints one JSON line with
+    url, port, ca_file and pin on stdout, then serves until killed."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="hotspot-sandbox " + app.name)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--tls", dest="tls", action="store_true", default=True)
+    parser.add_argument("--no-tls", dest="tls", action="store_false")
+    parser.add_argument("--state-dir", default=None)
+    parser.add_argument("--ready-file", default=None, help="also write the JSON line here")
+    app.add_arguments(parser) if hasattr(app, "add_arguments") else None
+    args = parser.parse_args(argv)
+    if hasattr(app, "configure"):
+        app.configure(args)
+    if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
+        sys.exit("the sandbox listens on loopback only")
+
+    state_dir = args.state_dir or tempfile.mkdtemp(prefix="hotspot-sandbox-")
+    os.makedirs(state_dir, exist_ok=True)
+    server = ThreadingHTTPServer((args.host, args.port), make_handler(app))
+    server.daemon_threads = True
+    info = {"name": app.name, "port": server.server_address[1]}
+    if args.tls:
+        cert, key, pin = generate_certificate(state_dir)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+        info.update(url=f"https://127.0.0.1:{info['port']}", ca_file=cert, pin=pin)
+    else:
+        info.update(url=f"http://127.0.0.1:{info['port']}", ca_file=None, pin=None)
+    line = json.dumps(info)
+    if args.ready_file:
+        with open(args.ready_file + ".tmp", "w") as f:
+            f.write(line + "\n")
+        os.replace(args.ready_file + ".tmp", args.ready_file)
+    print(line, flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass

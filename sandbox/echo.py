@@ -1,0 +1,29 @@
+"""A server that echoes each request as JSON; the HTTPTransport tests' peer.
+
+GET /bytes/<n> answers n bytes; every other request gets {"method","path","query","headers","body"}.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import App, Reply, serve  # noqa: E402
+
+
+class EchoApp(App):
+    name = "echo"
+
+    def handle(self, request):
+        if request.path.startswith("/bytes/"):
+            return Reply(200, b"x" * int(request.path.split("/")[2]), content_type="application/octet-stream")
+        return Reply(200, {
+            "method": request.method,
+            "path": request.path,
+            "query": request.query,
+            "headers": {k.lower(): v for k, v in request.headers.items()},
+            "body": request.body.decode("utf-8", "replace"),
+        })
+
+
+if __name__ == "__main__":
+    serve(EchoApp())
