@@ -1,0 +1,167 @@
+import Foundation
+
+/// Everything the server and `hotspotctl` read from the environment (CONTRACT §9).
+///
+/// Values come from an optional env file (`KEY=value` lines) and the process environment; the
+/// process environment wins. Per-router and per-company settings live in the database instead.
+public struct Configuration: Sendable {
+    /// libpq connection string or URL (`postgresql://user@/db?host=/run/postgresql`).
+    public var databaseURL: String
+    /// HMAC key for the portal API keys (HS256). At least 32 bytes.
+    public var keySecret: [UInt8]
+    /// 32-byte AES-256-GCM key, base64, for secrets at rest.
+    public var secretsKey: String
+    /// A unix socket path, or `host:port` (IPv4 literal host).
+    public var listen: String
+    public var socketMode: UInt16
+    /// A group name for the socket (nginx's worker group), or nil to leave the process's group.
+    public var socketGroup: String?
+    public var threads: Int
+    public var maxBodyBytes: Int
+    public var logLevel: String
+    /// How long a verified API key row may be reused before it is read again (≤ 5 s).
+    public var authCacheSeconds: Double
+    public var conekta: Conekta
+    public var routerTimeouts: (connectMilliseconds: Int, totalMilliseconds: Int)
+    /// Concurrent calls per router from one process.
+    public var routerMaxConcurrency: Int
+    /// How long a call waits for a router slot before answering busy.
+    public var routerQueueWaitMilliseconds: Int
+
+    public struct Conekta: Sendable {
+        public var baseURL: String
+        public var apiVersion: String
+        public var caFile: String?
+        public var connectTimeoutMilliseconds: Int
+        public var totalTimeoutMilliseconds: Int
+    }
+
+    /// The variable names, for `--help` texts and the README.
+    public enum Key {
+        public static let databaseURL = "HOTSPOT_DATABASE_URL"
+        public static let keySecret = "HOTSPOT_KEY_SECRET"
+        public static let secretsKey = "HOTSPOT_SECRETS_KEY"
+        public static let listen = "HOTSPOT_LISTEN"
+        public static let socketMode = "HOTSPOT_SOCKET_MODE"
+        public static let socketGroup = "HOTSPOT_SOCKET_GROUP"
+        public static let threads = "HOTSPOT_THREADS"
+        public static let maxBodyBytes = "HOTSPOT_MAX_BODY_BYTES"
+        public static let logLevel = "HOTSPOT_LOG_LEVEL"
+        public static let authCacheSeconds = "HOTSPOT_AUTH_CACHE_SECONDS"
+        public static let conektaBaseURL = "HOTSPOT_CONEKTA_BASE_URL"
+        public static let conektaAPIVersion = "HOTSPOT_CONEKTA_API_VERSION"
+        public static let conektaCAFile = "HOTSPOT_CONEKTA_CA_FILE"
+        public static let conektaConnectTimeout = "HOTSPOT_CONEKTA_CONNECT_TIMEOUT_MS"
+        public static let conektaTimeout = "HOTSPOT_CONEKTA_TIMEOUT_MS"
+        public static let routerConnectTimeout = "HOTSPOT_ROUTER_CONNECT_TIMEOUT_MS"
+        public static let routerTimeout = "HOTSPOT_ROUTER_TIMEOUT_MS"
+        public static let routerMaxConcurrency = "HOTSPOT_ROUTER_MAX_CONCURRENCY"
+        public static let routerQueueWait = "HOTSPOT_ROUTER_QUEUE_WAIT_MS"
+    }
+
+    /// Reads the configuration from `environment`, after the optional env file's values.
+    /// - Parameter require: which secrets this command needs; the others may be absent.
+    public static func load(
+        envFile: String? = nil,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        require: Set<Requirement> = [.database, .keySecret, .secretsKey]
+    ) throws(ConfigurationError) -> Configuration {
+        var values: [String: String] = [:]
+        if let envFile {
+            guard let data = FileManager.default.contents(atPath: envFile),
+                let text = String(data: data, encoding: .utf8)
+            else { throw ConfigurationError(key: "--env-file", problem: "cannot read \(envFile)") }
+            values = try parseEnvFile(text)
+        }
+        for (key, value) in environment where key.hasPrefix("HOTSPOT_") { values[key] = value }
+        return try Configuration(values: values, require: require)
+    }
+
+    public enum Requirement: Sendable, Hashable { case database, keySecret, secretsKey }
+
+    init(values: [String: String], require: Set<Requirement>) throws(ConfigurationError) {
+        func string(_ key: String, default fallback: String? = nil) throws(ConfigurationError) -> String {
+            if let value = values[key], !value.isEmpty { return value }
+            if let fallback { return fallback }
+            throw ConfigurationError(key: key, problem: "is required")
+        }
+        func integer(_ key: String, default fallback: Int, range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+            guard let text = values[key], !text.isEmpty else { return fallback }
+            guard let number = Int(text), range.contains(number) else {
+                throw ConfigurationError(key: key, problem: "must be a whole number in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return number
+        }
+
+        databaseURL = try string(Key.databaseURL, default: require.contains(.database) ? nil : "")
+        let secret = try string(Key.keySecret, default: require.contains(.keySecret) ? nil : "")
+        if require.contains(.keySecret), secret.utf8.count < 32 {
+            throw ConfigurationError(key: Key.keySecret, problem: "must be at least 32 characters")
+        }
+        keySecret = Array(secret.utf8)
+        secretsKey = try string(Key.secretsKey, default: require.contains(.secretsKey) ? nil : "")
+        if require.contains(.secretsKey), Data(base64Encoded: secretsKey)?.count != 32 {
+            throw ConfigurationError(key: Key.secretsKey, problem: "must be 32 bytes in base64 (openssl rand -base64 32)")
+        }
+        listen = try string(Key.listen, default: "/run/hotspot-pay/hotspot-pay.sock")
+        let modeText = try string(Key.socketMode, default: "0660")
+        guard let mode = UInt16(modeText, radix: 8), mode <= 0o777 else {
+            throw ConfigurationError(key: Key.socketMode, problem: "must be an octal mode such as 0660")
+        }
+        socketMode = mode
+        socketGroup = values[Key.socketGroup].flatMap { $0.isEmpty ? nil : $0 }
+        threads = try integer(Key.threads, default: 16, range: 1...512)
+        maxBodyBytes = try integer(Key.maxBodyBytes, default: 16_384, range: 256...(1 << 20))
+        logLevel = try string(Key.logLevel, default: "info")
+        guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else {
+            throw ConfigurationError(key: Key.logLevel, problem: "must be one of trace, debug, info, notice, warning, error")
+        }
+        let cacheText = try string(Key.authCacheSeconds, default: "2")
+        guard let cache = Double(cacheText), (0...5).contains(cache) else {
+            throw ConfigurationError(key: Key.authCacheSeconds, problem: "must be a number of seconds from 0 to 5")
+        }
+        authCacheSeconds = cache
+        conekta = Conekta(
+            baseURL: try string(Key.conektaBaseURL, default: "https://api.conekta.io"),
+            apiVersion: try string(Key.conektaAPIVersion, default: "2.2.0"),
+            caFile: values[Key.conektaCAFile].flatMap { $0.isEmpty ? nil : $0 },
+            connectTimeoutMilliseconds: try integer(Key.conektaConnectTimeout, default: 3_000, range: 100...30_000),
+            totalTimeoutMilliseconds: try integer(Key.conektaTimeout, default: 20_000, range: 500...60_000)
+        )
+        routerTimeouts = (
+            try integer(Key.routerConnectTimeout, default: 2_000, range: 100...30_000),
+            try integer(Key.routerTimeout, default: 6_000, range: 200...55_000)
+        )
+        routerMaxConcurrency = try integer(Key.routerMaxConcurrency, default: 8, range: 1...64)
+        routerQueueWaitMilliseconds = try integer(Key.routerQueueWait, default: 2_000, range: 0...30_000)
+    }
+
+    /// Parses `KEY=value` lines: `#` comments, blank lines, an optional `export ` prefix, and
+    /// values optionally wrapped in single or double quotes.
+    static func parseEnvFile(_ text: String) throws(ConfigurationError) -> [String: String] {
+        var values: [String: String] = [:]
+        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            var line = rawLine.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            if line.hasPrefix("export ") { line = String(line.dropFirst(7)).trimmingCharacters(in: .whitespaces) }
+            guard let equals = line.firstIndex(of: "=") else {
+                throw ConfigurationError(key: "--env-file", problem: "line \(number + 1) is not KEY=value")
+            }
+            let key = line[..<equals].trimmingCharacters(in: .whitespaces)
+            var value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
+                value = String(value.dropFirst().dropLast())
+            }
+            values[key] = value
+        }
+        return values
+    }
+}
+
+/// A configuration problem, naming the variable and never its value.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public var key: String
+    public var problem: String
+
+    public var description: String { "\(key) \(problem)" }
+}

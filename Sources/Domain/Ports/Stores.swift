@@ -1,0 +1,31 @@
+/// Reads for the portal endpoints. Implemented by `PostgresStore`; one instance per worker thread.
+public protocol PortalDirectory {
+    /// The key row with its router and company, or nil.
+    func apiKeyRecord(keyID: String) throws(StoreFailure) -> APIKeyRecord?
+    /// Active products sold on `routerID` for `companyID`, in display order.
+    func activeProducts(companyID: Int64, routerID: Int64) throws(StoreFailure) -> [Product]
+    /// One active product sold on that router for that company, or nil.
+    func activeProduct(id: Int64, companyID: Int64, routerID: Int64) throws(StoreFailure) -> Product?
+    /// Whether the database answers (for /health).
+    func ping() throws(StoreFailure)
+}
+
+/// Encrypts secrets at rest. `context` binds a ciphertext to its purpose and row (associated
+/// data), so a sealed value copied to another row does not open.
+public protocol SecretSealer: Sendable {
+    func seal(_ plaintext: String, context: String) -> [UInt8]
+    func open(_ sealed: [UInt8], context: String) throws(SecretFailure) -> String
+}
+
+public struct SecretFailure: Error, Sendable, Equatable {
+    public var context: String
+    public init(context: String) { self.context = context }
+}
+
+/// Why the store could not answer.
+public enum StoreFailure: Error, Sendable, Equatable {
+    /// No connection (the server is down or restarting); try again shortly.
+    case unavailable
+    /// The statement failed; the message is log-safe (no parameters).
+    case failed(String)
+}

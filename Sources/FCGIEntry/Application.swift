@@ -1,0 +1,176 @@
+import ArgumentParser
+import CFastCGI
+import Configuration
+import Foundation
+import HTTPTransport
+import Logging
+import Persistence
+import Synchronization
+
+/// `hotspot-pay`: the FastCGI server.
+struct HotspotPayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hotspot-pay",
+        abstract: "Sells Wi-Fi time on MikroTik hotspots: the FastCGI server behind nginx.",
+        discussion: "Configuration comes from HOTSPOT_* environment variables (see the README); --env-file reads them from a file first.")
+
+    @Option(name: .long, help: "A file of KEY=value lines (HOTSPOT_* variables); the environment wins over it.")
+    var envFile: String?
+
+    func run() throws {
+        let configuration: Configuration
+        do {
+            configuration = try Configuration.load(envFile: envFile)
+        } catch {
+            throw ValidationError("configuration: \(error)")
+        }
+        let code = Application(configuration: configuration).run()
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+/// Owns the process: the listening socket, the worker threads and the shutdown sequence.
+///
+/// Threads, not Swift concurrency, in the request path: every call there blocks (accept, libpq,
+/// libcurl), and the cooperative pool is only as wide as the cores (swift-fcgi-stack.md §0).
+final class Application: Sendable {
+    let configuration: Configuration
+    let logger: Logger
+    /// Set when shutdown begins; workers stop accepting once they see it.
+    let draining = Atomic<Bool>(false)
+    /// API key rows shared by every worker; bounded staleness (CONTRACT §2: ≤ 5 s).
+    let accessCache: AccessCache
+
+    init(configuration: Configuration) {
+        self.configuration = configuration
+        self.accessCache = AccessCache(ttlSeconds: configuration.authCacheSeconds)
+        let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
+        LoggingBootstrap.once(level: level)
+        var logger = Logger(label: "hotspot-pay")
+        logger.logLevel = level
+        self.logger = logger
+    }
+
+    /// Serves until SIGTERM or SIGINT, then drains and returns the exit code.
+    func run() -> Int32 {
+        let started = ContinuousClock.now
+        // FCGX_Init installs libfcgi's own SIGTERM/SIGUSR1 handlers, which would only set a flag
+        // in whichever thread receives the signal. Blocking both signals in every thread (the mask
+        // is inherited) and sigwait-ing for them here gives one orderly shutdown instead.
+        // https://github.com/FastCGI-Archives/fcgi2/blob/master/libfcgi/os_unix.c
+        guard FCGX_Init() == 0 else {
+            logger.critical("FCGX_Init failed")
+            return 1
+        }
+        CurlTransport.globalInit()
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+
+        if let failure = migrate() {
+            logger.critical("cannot prepare the database", metadata: ["reason": "\(failure)"])
+            return 1
+        }
+
+        let socket: ListeningSocket
+        do {
+            socket = try ListeningSocket.open(configuration.listen, mode: configuration.socketMode, group: configuration.socketGroup)
+        } catch {
+            logger.critical("cannot listen", metadata: ["reason": "\(error)"])
+            return 1
+        }
+
+        let workers = (0..<configuration.threads).map { index in
+            WorkerThread.start { [self] in
+                let worker = makeWorker(index: index)
+                worker.serve(listening: socket.descriptor, draining: draining)
+            }
+        }
+        let startup = ContinuousClock.now - started
+        logger.info(
+            "listening",
+            metadata: [
+                "listen": "\(configuration.listen)", "threads": "\(configuration.threads)",
+                "startup_ms": "\(startup.components.attoseconds / 1_000_000_000_000_000 + startup.components.seconds * 1000)",
+            ])
+
+        var received: Int32 = 0
+        sigwait(&signals, &received)
+        logger.info("shutting down", metadata: ["signal": "\(received)"])
+
+        // Drain: first make new connections fail fast (nginx answers its JSON 503), keep
+        // accepting what is already queued for a moment, then wake every thread parked in
+        // accept(). Closing at once would reset the queued connections (swift-fcgi-stack.md §2.4).
+        if let path = socket.path { unlink(path) }
+        usleep(200_000)
+        draining.store(true, ordering: .sequentiallyConsistent)
+        FCGX_ShutdownPending()
+        shutdown(socket.descriptor, Int32(SHUT_RDWR))
+        for worker in workers { worker.join() }
+        close(socket.descriptor)
+        logger.info("stopped")
+        return 0
+    }
+
+    /// Applies pending schema migrations (safe with several instances starting at once).
+    private func migrate() -> PostgresError? {
+        let connection = PostgresConnection(url: configuration.databaseURL, applicationName: "hotspot-pay-migrate")
+        do {
+            let applied = try Migrations.migrate(connection)
+            if !applied.isEmpty { logger.info("migrated", metadata: ["versions": "\(applied)"]) }
+            return nil
+        } catch {
+            return error
+        }
+    }
+}
+
+/// Bootstraps swift-log once per process (it traps on a second bootstrap).
+enum LoggingBootstrap {
+    private static let done = Mutex(false)
+
+    static func once(level: Logger.Level) {
+        done.withLock { done in
+            guard !done else { return }
+            LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+            done = true
+        }
+    }
+}
+
+/// A joinable POSIX thread running one closure.
+final class WorkerThread: Sendable {
+    // @unchecked is not needed: pthread_t is an integer on Linux, written once in start().
+    private let thread: pthread_t
+
+    private init(thread: pthread_t) {
+        self.thread = thread
+    }
+
+    static func start(_ body: @escaping @Sendable () -> Void) -> WorkerThread {
+        let box = Unmanaged.passRetained(ThreadBody(body))
+        var thread = pthread_t()
+        let status = pthread_create(&thread, nil, workerThreadEntry, box.toOpaque())
+        precondition(status == 0, "pthread_create failed: \(status)")
+        return WorkerThread(thread: thread)
+    }
+
+    func join() {
+        pthread_join(thread, nil)
+    }
+}
+
+private final class ThreadBody: Sendable {
+    let body: @Sendable () -> Void
+    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+}
+
+/// pthread's entry point. Lives outside main.swift: a closure written there would inherit the
+/// main actor's isolation and trap when run on this thread (SE-0423).
+private func workerThreadEntry(_ context: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+    let box = Unmanaged<ThreadBody>.fromOpaque(context!).takeRetainedValue()
+    box.body()
+    return nil
+}

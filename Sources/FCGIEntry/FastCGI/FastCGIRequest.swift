@@ -1,0 +1,71 @@
+import CFastCGI
+import Foundation
+
+/// One worker thread's `FCGX_Request`. libfcgi keeps pointers back into the struct across
+/// calls, so it lives at a stable heap address for the thread's lifetime and is freed once.
+struct FastCGIRequest: ~Copyable {
+    private let request: UnsafeMutablePointer<FCGX_Request>
+
+    init(listening descriptor: Int32) {
+        request = .allocate(capacity: 1)
+        let status = FCGX_InitRequest(request, descriptor, 0)
+        // FCGX_InitRequest only fails for a NULL request pointer, which allocate never returns.
+        precondition(status == 0, "FCGX_InitRequest failed")
+    }
+
+    deinit {
+        FCGX_Free(request, 0)
+        request.deallocate()
+    }
+
+    /// Waits for the next request. False when the listening socket was shut down.
+    /// The corresponding C function is `FCGX_Accept_r`.
+    func accept() -> Bool {
+        FCGX_Accept_r(request) >= 0
+    }
+
+    /// The request's parameters, copied: libfcgi's pointers die at the next finish or accept.
+    func parameters() -> [String: String] {
+        var result: [String: String] = [:]
+        guard var cursor = request.pointee.envp else { return result }
+        while let entry = cursor.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            cursor += 1
+        }
+        return result
+    }
+
+    /// Reads up to `count` bytes of the body (fewer when the stream ends first).
+    func readBody(count: Int) -> [UInt8] {
+        guard count > 0 else { return [] }
+        var body = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        body.withUnsafeMutableBytes { buffer in
+            while filled < count {
+                let pointer = buffer.baseAddress!.advanced(by: filled).assumingMemoryBound(to: CChar.self)
+                let read = FCGX_GetStr(pointer, Int32(count - filled), request.pointee.in)
+                if read <= 0 { break }
+                filled += Int(read)
+            }
+        }
+        body.removeSubrange(filled...)
+        return body
+    }
+
+    /// Writes the response. False when nginx went away (EPIPE; libfcgi ignores SIGPIPE).
+    @discardableResult
+    func write(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress else { return true }
+            return FCGX_PutStr(base.assumingMemoryBound(to: CChar.self), Int32(buffer.count), request.pointee.out) == Int32(buffer.count)
+        }
+    }
+
+    /// Flushes and ends the request so the response leaves before the next accept.
+    func finish() {
+        FCGX_Finish_r(request)
+    }
+}

@@ -1,0 +1,35 @@
+/// The API's routes. A pure function from method and path to what to do.
+enum Route: Equatable {
+    case health
+    case configPublic
+    case catalogue
+    case catalogueItem(Int64)
+    case payment
+
+    enum Miss: Error, Equatable {
+        case notFound
+        case methodNotAllowed(allowed: [String])
+    }
+
+    static func match(method: String, path: String) -> Result<Route, Miss> {
+        let trimmed = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+        let found: (route: Route, methods: [String])
+        switch trimmed {
+        case "/health": found = (.health, ["GET", "HEAD"])
+        case "/api/v1/config/public": found = (.configPublic, ["GET", "HEAD"])
+        case "/api/v1/catalogo_perfiles_venta": found = (.catalogue, ["GET", "HEAD"])
+        case "/api/v1/payments/pagar-conekta": found = (.payment, ["POST"])
+        default:
+            let prefix = "/api/v1/catalogo_perfiles_venta/"
+            guard trimmed.hasPrefix(prefix) else { return .failure(.notFound) }
+            let id = trimmed.dropFirst(prefix.count)
+            guard (1...18).contains(id.count), id.allSatisfy({ $0.isASCII && $0.isNumber }), let number = Int64(id), number > 0
+            else { return .failure(.notFound) }
+            found = (.catalogueItem(number), ["GET", "HEAD"])
+        }
+        if method == "OPTIONS" || !found.methods.contains(method) {
+            return .failure(.methodNotAllowed(allowed: found.methods))
+        }
+        return .success(found.route)
+    }
+}

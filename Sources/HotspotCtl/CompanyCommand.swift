@@ -1,0 +1,97 @@
+import ArgumentParser
+import Domain
+import Foundation
+import Persistence
+
+struct CompanyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "company", abstract: "Companies (tenants).",
+        subcommands: [Add.self, List.self, SetConekta.self, Disable.self, Enable.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a company.")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Display name.") var name: String
+        @Option(help: "Contact e-mail.") var email: String?
+        @Option(help: "Contact phone, sent to Conekta when a customer gives none.") var phone: String?
+
+        func run() throws {
+            let (store, _) = try global.store()
+            guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw CommandFailure("company add: --name is empty") }
+            let id = try attempt("company add") { () throws(StoreFailure) in try store.addCompany(name: name, contactEmail: email, contactPhone: phone) }
+            global.emit(.object([("id", .integer(id)), ("name", .string(name))]), text: "company \(id) added")
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List companies.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            let (store, _) = try global.store()
+            let companies = try attempt("company list") { () throws(StoreFailure) in try store.companies() }
+            global.emit(
+                .array(companies.map { company in
+                    .object([
+                        ("id", .integer(company.id)), ("name", .string(company.name)), ("active", .bool(company.active)),
+                        ("contact_email", .optional(company.contactEmail)), ("contact_phone", .optional(company.contactPhone)),
+                        ("conekta_public_key", .optional(company.conektaPublicKey)),
+                    ])
+                }),
+                text: companies.map { "\($0.id)\t\($0.active ? "active" : "inactive")\t\($0.name)" }.joined(separator: "\n"))
+        }
+    }
+
+    struct SetConekta: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-conekta", abstract: "Set a company's Conekta keys (the private key is stored encrypted).")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Company id.") var company: Int64
+        @Option(help: "Public key (used by Conekta.js in the portal).") var publicKey: String
+        @Option(help: "Private key. Prefer --private-key-stdin to keep it out of shell history.") var privateKey: String?
+        @Flag(help: "Read the private key from standard input.") var privateKeyStdin = false
+
+        func run() throws {
+            let secret = try readSecret(option: privateKey, fromStdin: privateKeyStdin, what: "private key")
+            let (store, _) = try global.store()
+            let updated = try attempt("company set-conekta") { () throws(StoreFailure) in
+                try store.setConektaKeys(companyID: company, publicKey: publicKey, privateKey: secret)
+            }
+            guard updated else { throw CommandFailure("company set-conekta: no company \(company)") }
+            global.emit(.object([("id", .integer(company)), ("conekta", .string("set"))]), text: "company \(company): Conekta keys set")
+        }
+    }
+
+    struct Disable: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop a company's sales (its keys answer 403).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Company id.") var id: Int64
+        func run() throws { try CompanyCommand.setActive(global, id, false) }
+    }
+
+    struct Enable: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Re-enable a company.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Company id.") var id: Int64
+        func run() throws { try CompanyCommand.setActive(global, id, true) }
+    }
+
+    static func setActive(_ global: GlobalOptions, _ id: Int64, _ active: Bool) throws {
+        let (store, _) = try global.store()
+        let updated = try attempt("company") { () throws(StoreFailure) in try store.setCompanyActive(id: id, active: active) }
+        guard updated else { throw CommandFailure("company: no company \(id)") }
+        global.emit(.object([("id", .integer(id)), ("active", .bool(active))]), text: "company \(id) \(active ? "enabled" : "disabled")")
+    }
+}
+
+/// A secret from an option or standard input (first line), never echoed.
+func readSecret(option: String?, fromStdin: Bool, what: String) throws -> String {
+    if fromStdin {
+        guard let line = Swift.readLine(strippingNewline: true), !line.isEmpty else {
+            throw CommandFailure("no \(what) on standard input")
+        }
+        return line
+    }
+    guard let option, !option.isEmpty else { throw CommandFailure("give the \(what) with its option or the -stdin flag") }
+    return option
+}

@@ -1,0 +1,254 @@
+import CLibPQ
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Owns one libpq connection (`PGconn`), used by one thread at a time.
+///
+/// Connects lazily and reconnects after a failure with backoff (250 ms doubling to 5 s): while
+/// the server is down every call fails fast with `.unavailable` instead of reconnecting on each
+/// request. Parameters are always sent separately from the SQL text (`PQexecParams`).
+public final class PostgresConnection {
+    private var connection: OpaquePointer?
+    private let conninfo: String
+    private let applicationName: String
+    private var backoffMilliseconds: Int64 = 0
+    private var nextAttemptAt: ContinuousClock.Instant?
+    private let clock = ContinuousClock()
+
+    /// - Parameters:
+    ///   - url: a libpq connection string or `postgresql://` URL.
+    ///   - statementTimeoutMilliseconds: the server cancels statements running longer.
+    public init(url: String, applicationName: String = "hotspot-pay", statementTimeoutMilliseconds: Int = 5_000) {
+        self.conninfo = url
+        self.applicationName = applicationName
+        self.statementTimeout = statementTimeoutMilliseconds
+    }
+
+    private let statementTimeout: Int
+
+    deinit {
+        if let connection { PQfinish(connection) }
+    }
+
+    /// Runs one statement with text parameters (`$1`, `$2`, …; nil is SQL NULL) and returns its rows.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> PostgresRows {
+        let connection = try connected()
+        let result = PostgresResult(execute(connection, sql, parameters))
+        let status = result.status
+        guard status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK else {
+            let error = PostgresError(result: result, connection: connection)
+            if PQstatus(connection) == CONNECTION_BAD { dropConnection() }
+            throw error
+        }
+        return result.rows()
+    }
+
+    /// Runs a trusted multi-statement script with no parameters (the compiled-in migrations only;
+    /// the extended protocol behind `query` allows one statement per call).
+    func executeScript(_ sql: String) throws(PostgresError) {
+        let connection = try connected()
+        let result = PostgresResult(PQexec(connection, sql))
+        guard result.status == PGRES_COMMAND_OK || result.status == PGRES_TUPLES_OK else {
+            let error = PostgresError(result: result, connection: connection)
+            if PQstatus(connection) == CONNECTION_BAD { dropConnection() }
+            throw error
+        }
+    }
+
+    /// Runs `body` inside BEGIN … COMMIT; rolls back when it throws.
+    public func transaction<T>(_ body: () throws(PostgresError) -> T) throws(PostgresError) -> T {
+        try query("BEGIN")
+        do {
+            let value = try body()
+            try query("COMMIT")
+            return value
+        } catch {
+            rollbackIfNeeded()
+            throw error
+        }
+    }
+
+    /// Issues ROLLBACK when a transaction was left open (after an error inside one).
+    public func rollbackIfNeeded() {
+        guard let connection, PQtransactionStatus(connection) != PQTRANS_IDLE else { return }
+        _ = try? query("ROLLBACK")
+    }
+
+    /// Whether a connection is open now (does not connect).
+    public var isConnected: Bool {
+        guard let connection else { return false }
+        return PQstatus(connection) == CONNECTION_OK
+    }
+
+    private func execute(_ connection: OpaquePointer, _ sql: String, _ parameters: [String?]) -> OpaquePointer? {
+        // Every C string must outlive PQexecParams: duplicate them and free after the call.
+        let values: [UnsafeMutablePointer<CChar>?] = parameters.map { $0.map { strdup($0) } ?? nil }
+        defer { values.forEach { free($0) } }
+        return values.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: max(values.count, 1)) { pointer in
+                PQexecParams(connection, sql, Int32(values.count), nil, values.isEmpty ? nil : pointer, nil, nil, 0)
+            }
+        }
+    }
+
+    private func connected() throws(PostgresError) -> OpaquePointer {
+        if let connection {
+            if PQstatus(connection) == CONNECTION_OK { return connection }
+            dropConnection()
+        }
+        if let nextAttemptAt, clock.now < nextAttemptAt {
+            throw PostgresError(kind: .unavailable, message: "waiting before reconnecting")
+        }
+        let keywords = ["dbname", "connect_timeout", "application_name", "options"]
+        let values = [conninfo, "3", applicationName, "-c statement_timeout=\(statementTimeout) -c TimeZone=UTC -c DateStyle=ISO"]
+        let keywordPointers = keywords.map { strdup($0) }
+        let valuePointers = values.map { strdup($0) }
+        defer {
+            keywordPointers.forEach { free($0) }
+            valuePointers.forEach { free($0) }
+        }
+        let opened: OpaquePointer? =
+            (keywordPointers.map { UnsafePointer($0) } + [nil]).withUnsafeBufferPointer { keys in
+                (valuePointers.map { UnsafePointer($0) } + [nil]).withUnsafeBufferPointer { vals in
+                    // expand_dbname = 1: the first value may be a whole connection string or URL.
+                    PQconnectdbParams(keys.baseAddress, vals.baseAddress, 1)
+                }
+            }
+        guard let opened, PQstatus(opened) == CONNECTION_OK else {
+            let message = opened.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
+            if let opened { PQfinish(opened) }
+            backoffMilliseconds = min(max(backoffMilliseconds * 2, 250), 5_000)
+            nextAttemptAt = clock.now.advanced(by: .milliseconds(backoffMilliseconds))
+            throw PostgresError(kind: .unavailable, message: PostgresError.firstLine(message))
+        }
+        // libpq prints server notices to stderr by default; they are not ours to print.
+        PQsetNoticeProcessor(opened, { _, _ in }, nil)
+        backoffMilliseconds = 0
+        nextAttemptAt = nil
+        connection = opened
+        return opened
+    }
+
+    private func dropConnection() {
+        if let connection { PQfinish(connection) }
+        connection = nil
+    }
+}
+
+@available(*, unavailable, message: "a PGconn is used by one thread at a time")
+extension PostgresConnection: Sendable {}
+
+/// Owns one `PGresult`; `PQclear` runs exactly once.
+struct PostgresResult: ~Copyable {
+    private let result: OpaquePointer?
+
+    init(_ result: OpaquePointer?) {
+        self.result = result
+    }
+
+    deinit {
+        PQclear(result)
+    }
+
+    var status: ExecStatusType {
+        guard let result else { return PGRES_FATAL_ERROR }
+        return PQresultStatus(result)
+    }
+
+    func errorField(_ field: Int32) -> String? {
+        guard let result, let value = PQresultErrorField(result, field) else { return nil }
+        return String(cString: value)
+    }
+
+    func rows() -> PostgresRows {
+        guard let result else { return PostgresRows(columns: [], rows: []) }
+        let columnCount = PQnfields(result)
+        let rowCount = PQntuples(result)
+        let columns = (0..<columnCount).map { String(cString: PQfname(result, $0)) }
+        var rows: [[String?]] = []
+        rows.reserveCapacity(Int(rowCount))
+        for row in 0..<rowCount {
+            rows.append((0..<columnCount).map { column in
+                PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
+            })
+        }
+        let affected = String(cString: PQcmdTuples(result))
+        return PostgresRows(columns: columns, rows: rows, affectedRows: Int(affected) ?? 0)
+    }
+}
+
+/// A statement's rows, copied out of libpq as text.
+public struct PostgresRows: Sendable {
+    public let columns: [String]
+    public let rows: [[String?]]
+    /// For INSERT/UPDATE/DELETE: how many rows were touched.
+    public let affectedRows: Int
+
+    init(columns: [String], rows: [[String?]], affectedRows: Int = 0) {
+        self.columns = columns
+        self.rows = rows
+        self.affectedRows = affectedRows
+    }
+
+    public var count: Int { rows.count }
+    public var first: PostgresRow? { rows.isEmpty ? nil : PostgresRow(rows: self, index: 0) }
+    public subscript(index: Int) -> PostgresRow { PostgresRow(rows: self, index: index) }
+    public var all: [PostgresRow] { (0..<rows.count).map { PostgresRow(rows: self, index: $0) } }
+}
+
+public struct PostgresRow {
+    let rows: PostgresRows
+    let index: Int
+
+    /// The text value of a column (nil for NULL or an unknown column).
+    public subscript(_ column: String) -> String? {
+        guard let position = rows.columns.firstIndex(of: column) else { return nil }
+        return rows.rows[index][position]
+    }
+
+    public func int64(_ column: String) -> Int64? { self[column].flatMap { Int64($0) } }
+    public func int(_ column: String) -> Int? { self[column].flatMap { Int($0) } }
+    public func bool(_ column: String) -> Bool? { self[column].map { $0 == "t" } }
+    /// A `bytea` column (text format `\x…`).
+    public func bytes(_ column: String) -> [UInt8]? { self[column].flatMap(PostgresBytes.decode) }
+}
+
+/// `bytea` in PostgreSQL's hex text format.
+public enum PostgresBytes {
+    public static func encode(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = [UInt8(ascii: "\\"), UInt8(ascii: "x")]
+        out.reserveCapacity(2 + bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func decode(_ text: String) -> [UInt8]? {
+        let utf8 = Array(text.utf8)
+        guard utf8.count >= 2, utf8[0] == UInt8(ascii: "\\"), utf8[1] == UInt8(ascii: "x"), utf8.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity((utf8.count - 2) / 2)
+        var index = 2
+        while index < utf8.count {
+            guard let high = hexValue(utf8[index]), let low = hexValue(utf8[index + 1]) else { return nil }
+            out.append(high << 4 | low)
+            index += 2
+        }
+        return out
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import Domain
+
+/// The product's tables behind the Domain's ports. One per worker thread (it owns a connection).
+public final class PostgresStore {
+    public let connection: PostgresConnection
+    let sealer: any SecretSealer
+
+    public init(connection: PostgresConnection, sealer: any SecretSealer) {
+        self.connection = connection
+        self.sealer = sealer
+    }
+
+    /// Runs a statement, turning failures into the Domain's `StoreFailure`.
+    func run(_ sql: String, _ parameters: [String?] = []) throws(StoreFailure) -> PostgresRows {
+        do {
+            return try connection.query(sql, parameters)
+        } catch {
+            connection.rollbackIfNeeded()
+            switch error.kind {
+            case .unavailable, .connectionLost: throw .unavailable
+            case .statementFailed: throw .failed(error.description)
+            }
+        }
+    }
+
+    static let companyColumns = """
+        c.id AS company_id, c.name AS company_name, c.contact_email, c.contact_phone, c.conekta_public_key,
+        c.active AS company_active, c.username_length, c.password_length, c.pin_length
+        """
+
+    static func company(from row: PostgresRow) -> Company {
+        Company(
+            id: row.int64("company_id") ?? 0,
+            name: row["company_name"] ?? "",
+            contactEmail: row["contact_email"],
+            contactPhone: row["contact_phone"],
+            conektaPublicKey: row["conekta_public_key"],
+            active: row.bool("company_active") ?? false,
+            credentialPolicy: CredentialPolicy(
+                usernameLength: row.int("username_length") ?? 6,
+                passwordLength: row.int("password_length") ?? 4,
+                pinLength: row.int("pin_length") ?? 6
+            )
+        )
+    }
+
+    static let productColumns = """
+        p.id, p.company_id, p.router_id, p.name, p.description, p.price_cents, p.currency, p.profile_name,
+        p.limit_uptime, p.limit_bytes_total, p.details::text AS details, p.image_url, p.featured, p.display_order, p.active
+        """
+
+    static func product(from row: PostgresRow) -> Product {
+        var details: [String] = []
+        if let text = row["details"], case .array(let items)? = try? JSONParser.parse(Array(text.utf8)) {
+            details = items.compactMap(\.stringValue)
+        }
+        return Product(
+            id: row.int64("id") ?? 0,
+            companyID: row.int64("company_id") ?? 0,
+            routerID: row.int64("router_id") ?? 0,
+            name: row["name"] ?? "",
+            description: row["description"],
+            price: Money(cents: row.int64("price_cents") ?? 0, currency: row["currency"] ?? ""),
+            profileName: row["profile_name"] ?? "",
+            limitUptime: row["limit_uptime"],
+            limitBytesTotal: row.int64("limit_bytes_total"),
+            details: details,
+            imageURL: row["image_url"],
+            featured: row.bool("featured") ?? false,
+            displayOrder: row.int("display_order") ?? 0,
+            active: row.bool("active") ?? false
+        )
+    }
+}
+
+@available(*, unavailable, message: "owns a connection used by one thread")
+extension PostgresStore: Sendable {}
+
+extension PostgresStore: PortalDirectory {
+    public func apiKeyRecord(keyID: String) throws(StoreFailure) -> APIKeyRecord? {
+        let rows = try run("""
+            SELECT k.id AS key_id, k.fingerprint, k.revoked_at IS NOT NULL AS revoked,
+                   extract(epoch FROM k.expires_at)::bigint AS expires_at,
+                   r.id AS router_id, r.name AS router_name, r.location, r.active AS router_active,
+                   \(Self.companyColumns)
+            FROM api_keys k
+            JOIN routers r ON r.id = k.router_id AND r.company_id = k.company_id
+            JOIN companies c ON c.id = k.company_id
+            WHERE k.id = $1
+            """, [keyID])
+        guard let row = rows.first else { return nil }
+        let company = Self.company(from: row)
+        return APIKeyRecord(
+            keyID: row["key_id"] ?? "",
+            fingerprint: row["fingerprint"] ?? "",
+            revoked: row.bool("revoked") ?? true,
+            expiresAt: row.int64("expires_at"),
+            company: company,
+            router: Router(
+                id: row.int64("router_id") ?? 0, companyID: company.id, name: row["router_name"] ?? "",
+                location: row["location"], active: row.bool("router_active") ?? false)
+        )
+    }
+
+    public func activeProducts(companyID: Int64, routerID: Int64) throws(StoreFailure) -> [Product] {
+        try run("""
+            SELECT \(Self.productColumns) FROM products p
+            WHERE p.company_id = $1 AND p.router_id = $2 AND p.active
+            ORDER BY p.display_order, p.featured DESC, p.id
+            """, [String(companyID), String(routerID)]).all.map(Self.product(from:))
+    }
+
+    public func activeProduct(id: Int64, companyID: Int64, routerID: Int64) throws(StoreFailure) -> Product? {
+        try run("""
+            SELECT \(Self.productColumns) FROM products p
+            WHERE p.id = $1 AND p.company_id = $2 AND p.router_id = $3 AND p.active
+            """, [String(id), String(companyID), String(routerID)]).first.map(Self.product(from:))
+    }
+
+    public func ping() throws(StoreFailure) {
+        _ = try run("SELECT 1")
+    }
+}

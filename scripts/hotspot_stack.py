@@ -1,0 +1,353 @@
+#!/usr/bin/env python3
+"""Starts and stops a whole hotspot-pay stack on loopback, for the tests, the demo and the
+benchmarks: a throw-away PostgreSQL cluster, the sandbox router and Conekta, the server, and
+nginx rendered from deploy/nginx.conf. Standard library only.
+
+As root (CI), PostgreSQL runs as the `postgres` user (it refuses root), nginx's workers as
+www-data, and the server's socket is group www-data with mode 0660, as in production.
+"""
+
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import render_nginx  # noqa: E402
+
+IS_ROOT = os.geteuid() == 0
+SANDBOX_PRIVATE_KEY = "key_sandbox_private"
+SANDBOX_PUBLIC_KEY = "key_sandbox_public"
+ROUTER_USER = "api"
+ROUTER_PASSWORD = "api-secret"
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pg_bindir():
+    try:
+        return subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        for version in ("17", "16", "15"):
+            path = f"/usr/lib/postgresql/{version}/bin"
+            if os.path.exists(os.path.join(path, "initdb")):
+                return path
+        raise RuntimeError("PostgreSQL server binaries not found (apt-get install postgresql)")
+
+
+def as_postgres(command):
+    return ["runuser", "-u", "postgres", "--"] + command if IS_ROOT else command
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+class Postgres:
+    """A cluster in <dir>/pg listening only on a unix socket in that directory."""
+
+    def __init__(self, directory):
+        self.directory = os.path.join(directory, "pg")
+        self.data = os.path.join(self.directory, "data")
+        self.bindir = pg_bindir()
+        self.log = os.path.join(self.directory, "postgres.log")
+
+    @property
+    def url(self):
+        return f"postgresql://postgres@/hotspot?host={self.directory}"
+
+    def start(self):
+        os.makedirs(self.directory, exist_ok=True)
+        if IS_ROOT:
+            shutil.chown(self.directory, "postgres", "postgres")
+        if not os.path.exists(self.data):
+            subprocess.run(as_postgres([os.path.join(self.bindir, "initdb"), "-D", self.data, "-U", "postgres",
+                                        "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"]),
+                           check=True, stdout=subprocess.DEVNULL)
+        self.pg_ctl("start", "-w", "-t", "30", "-l", self.log, "-o",
+                    f"-k {self.directory} -c listen_addresses='' -c fsync=off -c max_connections=200")
+        subprocess.run(as_postgres([os.path.join(self.bindir, "psql"), "-h", self.directory, "-U", "postgres",
+                                    "-d", "postgres", "-qc", "CREATE DATABASE hotspot"]),
+                       check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def pg_ctl(self, *args):
+        subprocess.run(as_postgres([os.path.join(self.bindir, "pg_ctl"), "-D", self.data] + list(args)),
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self):
+        if os.path.exists(os.path.join(self.data, "postmaster.pid")):
+            try:
+                self.pg_ctl("stop", "-m", "fast", "-w")
+            except subprocess.CalledProcessError:
+                pass
+
+    def psql(self, sql):
+        """Runs SQL and returns rows as lists of strings (tab-separated, unaligned)."""
+        out = subprocess.run(["psql", "-h", self.directory, "-U", "postgres", "-d", "hotspot", "-AtF", "\t",
+                              "-v", "ON_ERROR_STOP=1", "-c", sql], capture_output=True, text=True, check=True).stdout
+        return [line.split("\t") for line in out.splitlines() if line]
+
+
+class Sandbox:
+    def __init__(self, kind, directory, args=()):
+        self.kind = kind
+        self.directory = os.path.join(directory, f"sandbox-{kind}")
+        self.args = list(args)
+        self.process = None
+        self.info = None
+
+    def start(self):
+        os.makedirs(self.directory, exist_ok=True)
+        ready = os.path.join(self.directory, "ready.json")
+        self.process = subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "sandbox", f"{self.kind}.py"), "--port", "0",
+             "--state-dir", self.directory, "--ready-file", ready] + self.args,
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.directory, "stderr.log"), "w"))
+        wait_for(lambda: os.path.exists(ready) or self.process.poll() is not None, 20, f"sandbox {self.kind}")
+        if self.process.poll() is not None:
+            raise RuntimeError(f"sandbox {self.kind} exited: {open(os.path.join(self.directory, 'stderr.log')).read()}")
+        self.info = json.load(open(ready))
+
+    @property
+    def url(self):
+        return self.info["url"]
+
+    def control(self, method, path, payload=None):
+        import ssl
+        context = ssl.create_default_context(cafile=self.info["ca_file"]) if self.info.get("ca_file") else None
+        data = json.dumps(payload).encode() if payload is not None else None
+        request = urllib.request.Request(self.url + "/_sandbox/" + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, context=context, timeout=10) as reply:
+            return json.loads(reply.read() or b"null")
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+class Stack:
+    """The whole product on loopback. `build_dir` holds hotspot-pay and hotspotctl."""
+
+    def __init__(self, directory=None, build_dir=None, threads=8, router_args=(), conekta_args=(),
+                 payment_rate=None, api_rate=None, extra_env=None):
+        self.directory = directory or tempfile.mkdtemp(prefix="hotspot-")
+        os.makedirs(self.directory, exist_ok=True)
+        os.chmod(self.directory, 0o755)  # nginx's workers (www-data) reach the socket through it
+        self.build_dir = build_dir or os.environ.get("HOTSPOT_BUILD_DIR") or os.path.join(ROOT, ".build", "debug")
+        self.threads = threads
+        self.postgres = Postgres(self.directory)
+        self.router = Sandbox("router", self.directory, router_args)
+        self.conekta = Sandbox("conekta", self.directory, conekta_args)
+        self.socket = os.path.join(self.directory, "run", "hotspot-pay.sock")
+        self.nginx_prefix = os.path.join(self.directory, "nginx")
+        self.port = None
+        self.payment_rate = payment_rate
+        self.api_rate = api_rate
+        self.extra_env = dict(extra_env or {})
+        self.server = None
+        self.nginx = None
+        self.server_log = os.path.join(self.directory, "server.log")
+        self.env_file = os.path.join(self.directory, "hotspot-pay.env")
+
+    # -- configuration -----------------------------------------------------------------------
+
+    def write_env_file(self):
+        os.makedirs(os.path.dirname(self.socket), exist_ok=True)
+        os.chmod(os.path.dirname(self.socket), 0o755)
+        values = {
+            "HOTSPOT_DATABASE_URL": self.postgres.url,
+            "HOTSPOT_KEY_SECRET": base64.b64encode(os.urandom(32)).decode(),
+            "HOTSPOT_SECRETS_KEY": base64.b64encode(os.urandom(32)).decode(),
+            "HOTSPOT_LISTEN": self.socket,
+            "HOTSPOT_SOCKET_MODE": "0660",
+            "HOTSPOT_THREADS": str(self.threads),
+            "HOTSPOT_LOG_LEVEL": "info",
+            "HOTSPOT_CONEKTA_BASE_URL": self.conekta.url if self.conekta.info else "https://127.0.0.1:9",
+            "HOTSPOT_CONEKTA_CA_FILE": (self.conekta.info or {}).get("ca_file") or "",
+        }
+        if IS_ROOT:
+            values["HOTSPOT_SOCKET_GROUP"] = "www-data"
+        values.update(self.extra_env)
+        with open(self.env_file, "w") as f:
+            for key, value in values.items():
+                f.write(f"{key}={value}\n")
+        os.chmod(self.env_file, 0o600)
+
+    def ctl(self, *args, stdin=None, check=True):
+        """Runs hotspotctl with --json and returns the decoded output."""
+        command = [os.path.join(self.build_dir, "hotspotctl")] + list(args) + ["--env-file", self.env_file, "--json"]
+        result = subprocess.run(command, input=stdin, capture_output=True, text=True)
+        if check and result.returncode != 0:
+            raise RuntimeError(f"hotspotctl {' '.join(args)} failed: {result.stderr.strip()}")
+        return json.loads(result.stdout) if result.returncode == 0 and result.stdout.strip() else result
+
+    # -- processes ---------------------------------------------------------------------------
+
+    def start(self, sandboxes=True, provision=True):
+        self.postgres.start()
+        if sandboxes:
+            self.router.start()
+            self.conekta.start()
+        self.write_env_file()
+        self.ctl("migrate")
+        self.start_server()
+        self.start_nginx()
+        if provision:
+            self.provision()
+        return self
+
+    def start_server(self):
+        log = open(self.server_log, "a")
+        self.server = subprocess.Popen([os.path.join(self.build_dir, "hotspot-pay"), "--env-file", self.env_file],
+                                       stdout=log, stderr=log)
+        wait_for(lambda: os.path.exists(self.socket) or self.server.poll() is not None, 30, "the server's socket")
+        if self.server.poll() is not None:
+            raise RuntimeError("hotspot-pay exited at start:\n" + open(self.server_log).read()[-2000:])
+
+    def stop_server(self, sig=signal.SIGTERM, timeout=15):
+        if self.server and self.server.poll() is None:
+            self.server.send_signal(sig)
+            try:
+                self.server.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.server.kill()
+                self.server.wait()
+
+    def start_nginx(self):
+        self.port = self.port or free_port()
+        os.makedirs(os.path.join(self.nginx_prefix, "tmp"), exist_ok=True)
+        text = render_nginx.render(os.path.join(ROOT, "deploy", "nginx.conf"), self.nginx_prefix, self.port, self.socket,
+                                   IS_ROOT, self.payment_rate, self.api_rate)
+        config = os.path.join(self.nginx_prefix, "nginx.conf")
+        with open(config, "w") as f:
+            f.write(text)
+        subprocess.run(["nginx", "-t", "-q", "-p", self.nginx_prefix, "-c", config, "-e", os.path.join(self.nginx_prefix, "error.log")],
+                       check=True)
+        self.nginx = subprocess.Popen(["nginx", "-p", self.nginx_prefix, "-c", config, "-e",
+                                       os.path.join(self.nginx_prefix, "error.log"), "-g", "daemon off;"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self._nginx_up, 15, "nginx")
+
+    def _nginx_up(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.nginx and self.nginx.poll() is None:
+            self.nginx.send_signal(signal.SIGQUIT)
+            try:
+                self.nginx.wait(10)
+            except subprocess.TimeoutExpired:
+                self.nginx.kill()
+        self.stop_server()
+        self.router.stop()
+        self.conekta.stop()
+        self.postgres.stop()
+
+    # -- provisioning ------------------------------------------------------------------------
+
+    def provision(self):
+        """A company, its Conekta keys, a router (trusted by pin), two products and a key."""
+        company = self.ctl("company", "add", "--name", "Café Demo", "--email", "ops@cafe.example", "--phone", "5512345678")["id"]
+        self.ctl("company", "set-conekta", "--company", str(company), "--public-key", SANDBOX_PUBLIC_KEY,
+                 "--private-key-stdin", stdin=SANDBOX_PRIVATE_KEY + "\n")
+        router = self.ctl("router", "add", "--company", str(company), "--name", "Router Terraza",
+                          "--location", "Terraza, planta baja", "--url", self.router.url, "--user", ROUTER_USER,
+                          "--password-stdin", "--pin", self.router.info["pin"], stdin=ROUTER_PASSWORD + "\n")["id"]
+        hour = self.ctl("product", "add", "--company", str(company), "--router", str(router), "--name", "1 Hora de Internet",
+                        "--price", "15", "--profile", "1hora", "--uptime", "1h", "--order", "1",
+                        "--detail", "Velocidad 5 Mbps", "--detail", "1 dispositivo", "--featured")["id"]
+        day = self.ctl("product", "add", "--company", str(company), "--router", str(router), "--name", "1 Día de Internet",
+                       "--price", "49.90", "--profile", "1dia", "--uptime", "1d", "--order", "2",
+                       "--detail", "Velocidad 10 Mbps")["id"]
+        key = self.ctl("key", "issue", "--router", str(router), "--label", "portal")
+        self.ids = {"company": company, "router": router, "products": [hour, day], "key_id": key["key_id"]}
+        self.api_key = key["api_key"]
+        return self.ids
+
+    # -- HTTP through nginx --------------------------------------------------------------------
+
+    def request(self, method, path, body=None, headers=None, raw=None, timeout=30):
+        """(status, headers, parsed JSON or raw bytes) through nginx."""
+        url = f"http://127.0.0.1:{self.port}{path}"
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        merged = {"Content-Type": "application/json"} if data is not None and raw is None else {}
+        merged.update(headers or {})
+        request = urllib.request.Request(url, data=data, method=method, headers=merged)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as reply:
+                status, reply_headers, payload = reply.status, dict(reply.headers), reply.read()
+        except urllib.error.HTTPError as error:
+            status, reply_headers, payload = error.code, dict(error.headers), error.read()
+        try:
+            parsed = json.loads(payload) if payload else None
+        except ValueError:
+            parsed = payload
+        return status, reply_headers, parsed
+
+
+def main():
+    """`up` starts a stack in the given directory and prints its details as JSON; `down` stops it."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("action", choices=["up", "down"])
+    parser.add_argument("--dir", required=True)
+    parser.add_argument("--build-dir")
+    args = parser.parse_args()
+    if args.action == "up":
+        stack = Stack(directory=args.dir, build_dir=args.build_dir)
+        stack.start()
+        pids = {"nginx": stack.nginx.pid, "server": stack.server.pid, "router": stack.router.process.pid,
+                "conekta": stack.conekta.process.pid}
+        state = {"port": stack.port, "api_key": stack.api_key, "ids": stack.ids, "pids": pids,
+                 "pg_data": stack.postgres.data, "pg_dir": stack.postgres.directory, "env_file": stack.env_file,
+                 "router_url": stack.router.url, "router_ca": stack.router.info["ca_file"],
+                 "conekta_url": stack.conekta.url}
+        with open(os.path.join(args.dir, "stack.json"), "w") as f:
+            json.dump(state, f, indent=2)
+        print(json.dumps(state))
+        # The children outlive this process (the demo leaves them running).
+        os._exit(0)
+    else:
+        state_file = os.path.join(args.dir, "stack.json")
+        if os.path.exists(state_file):
+            state = json.load(open(state_file))
+            for name in ("nginx", "server", "router", "conekta"):
+                try:
+                    os.kill(state["pids"][name], signal.SIGQUIT if name == "nginx" else signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.5)
+        Postgres(args.dir).stop()
+        print(f"stopped the stack in {args.dir}")
+
+
+if __name__ == "__main__":
+    main()

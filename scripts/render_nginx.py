@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Renders deploy/nginx.conf for a temporary prefix and a loopback port: the tests, the demo and
+the benchmark run nginx from the production file itself. Every substitution must match exactly
+once, so an edit to deploy/nginx.conf that a test relies on fails loudly here."""
+
+import argparse
+import os
+import sys
+
+
+def render(source, prefix, port, socket, run_as_root, payment_rate=None, api_rate=None):
+    text = open(source).read()
+
+    def sub(old, new):
+        nonlocal text
+        count = text.count(old)
+        if count != 1:
+            sys.exit(f"render_nginx: expected exactly one {old!r} in {source}, found {count}")
+        text = text.replace(old, new)
+
+    sub("user www-data;", "user www-data;" if run_as_root else "# user: running unprivileged")
+    sub("pid /run/nginx.pid;", f"pid {prefix}/nginx.pid;")
+    sub("error_log /var/log/nginx/error.log warn;", f"error_log {prefix}/error.log warn;")
+    sub("access_log /var/log/nginx/hotspot-pay.access.log hotspot_json;", f"access_log {prefix}/access.log hotspot_json;")
+    sub("listen 80;", f"listen 127.0.0.1:{port};")
+    sub("unix:/run/hotspot-pay/hotspot-pay.sock", f"unix:{socket}")
+    for name in ("body", "fastcgi", "proxy", "uwsgi", "scgi"):
+        sub(f"/var/lib/nginx/{name};", f"{prefix}/tmp/{name};")
+    if payment_rate:
+        sub("zone=hotspot_payments:10m rate=2r/s;", f"zone=hotspot_payments:10m rate={payment_rate};")
+    if api_rate:
+        sub("zone=hotspot_api:10m rate=50r/s;", f"zone=hotspot_api:10m rate={api_rate};")
+    return text
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--source", default=os.path.join(os.path.dirname(__file__), "..", "deploy", "nginx.conf"))
+    parser.add_argument("--prefix", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--socket", required=True)
+    parser.add_argument("--payment-rate")
+    parser.add_argument("--api-rate")
+    args = parser.parse_args()
+    os.makedirs(os.path.join(args.prefix, "tmp"), exist_ok=True)
+    out = render(args.source, args.prefix, args.port, args.socket, os.geteuid() == 0, args.payment_rate, args.api_rate)
+    with open(os.path.join(args.prefix, "nginx.conf"), "w") as f:
+        f.write(out)
+
+
+if __name__ == "__main__":
+    main()
