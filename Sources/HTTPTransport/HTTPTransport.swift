@@ -150,12 +150,11 @@ public struct TransportError: Error, Sendable, Equatable, CustomStringConvertibl
 }
 
 extension Substring {
+    /// Drops leading and trailing white space; `"\r\n"` is one `Character`, so compare by class.
     func trimmingWhitespace() -> Substring {
         var slice = self
-        while let first = slice.first, first == " " || first == "\t" { slice = slice.dropFirst() }
-        while let last = slice.last, last == " " || last == "\t" || last == "\r" || last == "\n" {
-            slice = slice.dropLast()
-        }
+        while let first = slice.first, first.isWhitespace { slice = slice.dropFirst() }
+        while let last = slice.last, last.isWhitespace { slice = slice.dropLast() }
         return slice
     }
 }

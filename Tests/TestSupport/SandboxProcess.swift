@@ -52,7 +52,9 @@ public final class SandboxProcess: @unchecked Sendable {
     }
 
     deinit {
-        process.terminate()
+        // SIGKILL, not terminate(): a child can inherit a mask that blocks SIGTERM from the test
+        // process, and the sandbox keeps no state worth a clean exit.
+        kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         try? FileManager.default.removeItem(at: stateDirectory)
     }

@@ -1,0 +1,125 @@
+import Domain
+import Logging
+import Testing
+
+@testable import FCGIEntry
+
+/// A PortalDirectory held in memory.
+final class InMemoryPortalDirectory: PortalDirectory {
+    var records: [String: APIKeyRecord] = [:]
+    var products: [Product] = []
+    var down = false
+
+    func apiKeyRecord(keyID: String) throws(StoreFailure) -> APIKeyRecord? {
+        if down { throw .unavailable }
+        return records[keyID]
+    }
+
+    func activeProducts(companyID: Int64, routerID: Int64) throws(StoreFailure) -> [Product] {
+        if down { throw .unavailable }
+        return products.filter { $0.companyID == companyID && $0.routerID == routerID && $0.active }
+            .sorted { $0.displayOrder < $1.displayOrder }
+    }
+
+    func activeProduct(id: Int64, companyID: Int64, routerID: Int64) throws(StoreFailure) -> Product? {
+        try activeProducts(companyID: companyID, routerID: routerID).first { $0.id == id }
+    }
+
+    func ping() throws(StoreFailure) {
+        if down { throw .unavailable }
+    }
+}
+
+/// Accepts `good:<keyID>` keys, refuses the rest with the failure named after `bad:`.
+struct FakeVerifier: APIKeyVerifier {
+    func verify(_ presentedKey: String, now: Int64) -> Result<APIKeyClaims, AuthFailure> {
+        if presentedKey.hasPrefix("good:") {
+            return .success(APIKeyClaims(keyID: String(presentedKey.dropFirst(5)), routerID: 7, companyID: 1, issuedAt: 0))
+        }
+        return .failure(presentedKey == "bad:expired" ? .expired : .badSignature)
+    }
+
+    func fingerprint(_ presentedKey: String) -> String { "fp:" + presentedKey }
+}
+
+@Suite struct PortalHandlerTests {
+    let directory = InMemoryPortalDirectory()
+    let handler: PortalHandler
+    let logger = Logger(label: "test")
+
+    init() {
+        let company = Company(id: 1, name: "Café", conektaPublicKey: "key_pub")
+        let router = Router(id: 7, companyID: 1, name: "Terraza", location: "Planta baja")
+        directory.records["key_1"] = APIKeyRecord(keyID: "key_1", fingerprint: "fp:good:key_1", revoked: false, expiresAt: nil, company: company, router: router)
+        var inactive = router
+        inactive.active = false
+        directory.records["key_2"] = APIKeyRecord(keyID: "key_2", fingerprint: "fp:good:key_2", revoked: false, expiresAt: nil, company: company, router: inactive)
+        directory.products = [
+            Product(id: 2, companyID: 1, routerID: 7, name: "1 Día", price: Money(cents: 4990, currency: "MXN"), profileName: "1dia", displayOrder: 2),
+            Product(id: 1, companyID: 1, routerID: 7, name: "1 Hora", price: Money(cents: 1500, currency: "MXN"), profileName: "1hora",
+                    details: ["5 Mbps"], featured: true, displayOrder: 1),
+            Product(id: 3, companyID: 1, routerID: 8, name: "Otro router", price: Money(cents: 100, currency: "MXN"), profileName: "x"),
+        ]
+        handler = PortalHandler(portal: PortalService(directory: directory, verifier: FakeVerifier()), maxBodyBytes: 1024, now: { 1000 })
+    }
+
+    func get(_ path: String, key: String? = "good:key_1") -> Response {
+        var headers: [String: String] = [:]
+        if let key { headers["x-api-key"] = key }
+        return handler.respond(to: Request(method: "GET", path: path, headers: headers, requestID: "rid"), logger: logger)
+    }
+
+    func text(_ response: Response) -> String { String(decoding: response.body, as: UTF8.self) }
+
+    @Test func catalogueInDisplayOrderWithTwoDecimalPrices() {
+        let response = get("/api/v1/catalogo_perfiles_venta")
+        #expect(response.status == 200)
+        #expect(text(response) == #"[{"id":1,"nombre_venta":"1 Hora","descripcion":null,"precio":15.00,"moneda":"MXN","perfil_mikrotik_nombre":"1hora","detalles":["5 Mbps"],"imagen_url":null,"destacado":true,"orden":1},{"id":2,"nombre_venta":"1 Día","descripcion":null,"precio":49.90,"moneda":"MXN","perfil_mikrotik_nombre":"1dia","detalles":[],"imagen_url":null,"destacado":false,"orden":2}]"#)
+    }
+
+    @Test func productOfAnotherRouterIsNotFound() {
+        let response = get("/api/v1/catalogo_perfiles_venta/3")
+        #expect(response.status == 404)
+        #expect(text(response).contains(#""codigo":"producto_no_encontrado""#))
+        #expect(get("/api/v1/catalogo_perfiles_venta/1").status == 200)
+    }
+
+    @Test func configPublicShowsOnlyThePublicKey() {
+        let response = get("/api/v1/config/public")
+        #expect(text(response) == #"{"empresa":{"id":1,"nombre":"Café","conekta_public_key":"key_pub"},"router":{"id":7,"nombre":"Terraza","ubicacion":"Planta baja"}}"#)
+    }
+
+    @Test func eachAuthFailureHasItsOwnCode() {
+        #expect(get("/api/v1/config/public", key: nil).status == 401)
+        #expect(text(get("/api/v1/config/public", key: nil)).contains("api_key_requerida"))
+        #expect(text(get("/api/v1/config/public", key: "bad:expired")).contains("api_key_expirada"))
+        #expect(text(get("/api/v1/config/public", key: "bad:sig")).contains("api_key_invalida"))
+        #expect(text(get("/api/v1/config/public", key: "good:key_9")).contains("api_key_desconocida"))
+        let inactive = get("/api/v1/config/public", key: "good:key_2")
+        #expect(inactive.status == 403)
+        #expect(text(inactive).contains("router_inactivo"))
+    }
+
+    @Test func databaseDownIs503NotAHang() {
+        directory.down = true
+        let response = get("/api/v1/catalogo_perfiles_venta")
+        #expect(response.status == 503)
+        #expect(response.header("Retry-After") == "2")
+        #expect(get("/health", key: nil).status == 503)
+    }
+
+    @Test func everyServiceErrorMapsToAStatusAndACode() {
+        let failures: [AuthFailure] = [.missing, .malformed, .badSignature, .expired, .revoked, .unknownKey, .routerInactive, .companyInactive]
+        let codes = Set(failures.map { ErrorResponse.describe(.unauthorized($0)).codigo })
+        #expect(codes.count == failures.count)
+        for failure in failures {
+            let status = ErrorResponse.describe(.unauthorized(failure)).status
+            #expect(status == 401 || status == 403)
+        }
+        #expect(ErrorResponse.describe(.storeUnavailable).status == 503)
+        #expect(ErrorResponse.describe(.internalFailure("SELECT secret")).detail == "Error interno del servidor.")
+        let invalid = ErrorResponse.response(for: .invalidRequest([FieldProblem(field: "mac_cliente", message: "MAC inválida")]), requestID: "r")
+        #expect(invalid.status == 422)
+        #expect(String(decoding: invalid.body, as: UTF8.self).contains(#""campos":[{"campo":"mac_cliente","mensaje":"MAC inválida"}]"#))
+    }
+}

@@ -1,0 +1,158 @@
+import Domain
+import Foundation
+import Persistence
+import Secrets
+import Testing
+
+/// A fresh database on the cluster named by HOTSPOT_TEST_PG_HOST (a socket directory; `make test`
+/// starts one). Without it these tests fail: they are not skipped.
+struct TestDatabase {
+    let url: String
+    let name: String
+
+    init() throws {
+        guard let host = ProcessInfo.processInfo.environment["HOTSPOT_TEST_PG_HOST"] else {
+            throw TestDatabaseError.noCluster
+        }
+        name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+        let admin = PostgresConnection(url: "postgresql://postgres@/postgres?host=\(host)")
+        try admin.query("CREATE DATABASE \(name)")
+        url = "postgresql://postgres@/\(name)?host=\(host)"
+    }
+
+    enum TestDatabaseError: Error { case noCluster }
+}
+
+@Suite(.serialized) struct PostgresStoreTests {
+    let database: TestDatabase
+    let connection: PostgresConnection
+    let store: PostgresStore
+    let sealer = try! SecretBox(base64Key: Data(repeating: 3, count: 32).base64EncodedString())
+
+    init() throws {
+        database = try TestDatabase()
+        connection = PostgresConnection(url: database.url)
+        try Migrations.migrate(connection)
+        store = PostgresStore(connection: connection, sealer: sealer)
+    }
+
+    @Test func migrationsApplyOnceAndAreIdempotent() throws {
+        #expect(try Migrations.currentVersion(connection) == Migrations.all.last!.version)
+        #expect(try Migrations.migrate(connection).isEmpty)
+    }
+
+    @Test func concurrentMigrationsApplyEachVersionOnce() throws {
+        let fresh = try TestDatabase()
+        let url = fresh.url
+        let results = Mutex<[[Int]]>([])
+        let threads = (0..<4).map { _ in
+            Thread {
+                let connection = PostgresConnection(url: url)
+                let applied = (try? Migrations.migrate(connection)) ?? [-1]
+                results.withLock { $0.append(applied) }
+            }
+        }
+        threads.forEach { $0.start() }
+        let deadline = Date().addingTimeInterval(30)
+        while results.withLock({ $0.count }) < 4, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        let all = results.withLock { $0 }
+        #expect(all.count == 4)
+        #expect(all.flatMap { $0 }.sorted() == Migrations.all.map(\.version))
+    }
+
+    @Test func provisionsAndReadsTheCatalogue() throws {
+        let company = try store.addCompany(name: "Café", contactEmail: "a@b.c", contactPhone: "5512345678")
+        let router = try store.addRouter(
+            companyID: company, name: "Terraza", location: "PB", restURL: "https://10.0.0.1", apiUser: "api",
+            apiPassword: "router-pass-123", trust: .pinnedPublicKey("sha256//abc"), hotspotServer: "hotspot1")
+        let otherRouter = try store.addRouter(
+            companyID: company, name: "Otro", location: nil, restURL: "https://10.0.0.2", apiUser: "api",
+            apiPassword: "x", trust: .insecure, hotspotServer: "all")
+        let hour = try store.addProduct(Product(
+            id: 0, companyID: company, routerID: router, name: "1 Hora", price: Money(cents: 1500, currency: "MXN"),
+            profileName: "1hora", limitUptime: "1h", details: ["5 Mbps", "Un \"dispositivo\""], featured: true, displayOrder: 2))
+        let day = try store.addProduct(Product(
+            id: 0, companyID: company, routerID: router, name: "1 Día", price: Money(cents: 4990, currency: "MXN"),
+            profileName: "1dia", displayOrder: 1))
+        _ = try store.addProduct(Product(
+            id: 0, companyID: company, routerID: otherRouter, name: "Ajeno", price: Money(cents: 100, currency: "MXN"), profileName: "x"))
+
+        let products = try store.activeProducts(companyID: company, routerID: router)
+        #expect(products.map(\.id) == [day, hour])
+        #expect(products[1].details == ["5 Mbps", "Un \"dispositivo\""])
+        #expect(products[1].limitUptime == "1h")
+        #expect(try store.activeProduct(id: hour, companyID: company, routerID: otherRouter) == nil)
+        #expect(try store.setProductActive(id: hour, active: false))
+        #expect(try store.activeProducts(companyID: company, routerID: router).map(\.id) == [day])
+
+        let endpoint = try #require(try store.routerEndpoint(routerID: router))
+        #expect(endpoint.password == "router-pass-123")
+        #expect(endpoint.trust == .pinnedPublicKey("sha256//abc"))
+        #expect(endpoint.hotspotServer == "hotspot1")
+        #expect(!endpoint.description.contains("router-pass-123"))
+    }
+
+    @Test func secretsAreNotStoredInClear() throws {
+        let company = try store.addCompany(name: "Café", contactEmail: nil, contactPhone: nil)
+        #expect(try store.setConektaKeys(companyID: company, publicKey: "key_pub", privateKey: "key_PRIVATE_abc"))
+        _ = try store.addRouter(
+            companyID: company, name: "R", location: nil, restURL: "https://10.0.0.1", apiUser: "api",
+            apiPassword: "ROUTER_PASSWORD_xyz", trust: .insecure, hotspotServer: "all")
+        let dump = try connection.query("""
+            SELECT encode(conekta_private_key, 'escape') AS v FROM companies
+            UNION ALL SELECT encode(api_password, 'escape') FROM routers
+            """).all.compactMap { $0["v"] }.joined()
+        #expect(!dump.contains("key_PRIVATE_abc"))
+        #expect(!dump.contains("ROUTER_PASSWORD_xyz"))
+        #expect(try store.conektaPrivateKey(companyID: company)?.privateKey == "key_PRIVATE_abc")
+    }
+
+    @Test func apiKeyRecordsCarryTheDatabaseIdentity() throws {
+        let company = try store.addCompany(name: "Café", contactEmail: nil, contactPhone: nil)
+        let router = try store.addRouter(
+            companyID: company, name: "R", location: nil, restURL: "https://10.0.0.1", apiUser: "api", apiPassword: "p",
+            trust: .insecure, hotspotServer: "all")
+        try store.addAPIKey(keyID: "key_t1", companyID: company, routerID: router, fingerprint: "f1", label: nil, issuedAt: 1_700_000_000, expiresAt: 1_900_000_000)
+        var record = try #require(try store.apiKeyRecord(keyID: "key_t1"))
+        #expect(record.fingerprint == "f1")
+        #expect(record.expiresAt == 1_900_000_000)
+        #expect(!record.revoked)
+        #expect(record.router.id == router && record.company.id == company)
+        #expect(try store.revokeAPIKey(keyID: "key_t1"))
+        #expect(try !store.revokeAPIKey(keyID: "key_t1"))
+        #expect(try store.setRouterActive(id: router, active: false))
+        record = try #require(try store.apiKeyRecord(keyID: "key_t1"))
+        #expect(record.revoked)
+        #expect(!record.router.active)
+        #expect(try store.apiKeyRecord(keyID: "key_none") == nil)
+    }
+
+    @Test func constraintsRefuseBadRows() throws {
+        let company = try store.addCompany(name: "Café", contactEmail: nil, contactPhone: nil)
+        #expect(throws: StoreFailure.self) {
+            _ = try store.addProduct(Product(
+                id: 0, companyID: company, routerID: 999, name: "Sin router", price: Money(cents: 100, currency: "MXN"), profileName: "x"))
+        }
+        #expect(throws: StoreFailure.self) {
+            try store.addAPIKey(keyID: "k", companyID: company, routerID: 999, fingerprint: "f", label: nil, issuedAt: 0, expiresAt: nil)
+        }
+    }
+
+    @Test func parametersAreNeverSQL() throws {
+        let hostile = "x'); DROP TABLE companies; --"
+        let id = try store.addCompany(name: hostile, contactEmail: nil, contactPhone: nil)
+        #expect(try store.company(id: id)?.name == hostile)
+        #expect(try store.companies().count >= 1)
+    }
+
+    @Test func unreachableServerFailsFastWithBackoff() throws {
+        let dead = PostgresConnection(url: "postgresql://postgres@/x?host=/nonexistent-dir")
+        let store = PostgresStore(connection: dead, sealer: sealer)
+        #expect(throws: StoreFailure.unavailable) { try store.ping() }
+        let started = Date()
+        for _ in 0..<100 { #expect(throws: StoreFailure.unavailable) { try store.ping() } }
+        #expect(Date().timeIntervalSince(started) < 1)
+    }
+}
+
+import Synchronization
