@@ -125,7 +125,9 @@ public final class CurlTransport: HTTPTransport {
         guard code == CURLE_OK else { return code }
         // COPYPOSTFIELDS, not POSTFIELDS: curl keeps POSTFIELDS' pointer after the call returns.
         code = body.withUnsafeBytes { bytes in
-            ccurl_setopt_pointer(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(("" as StaticString).utf8Start)))
+            ccurl_setopt_pointer(
+                handle, CURLOPT_COPYPOSTFIELDS,
+                UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(("" as StaticString).utf8Start)))
         }
         guard code == CURLE_OK else { return code }
         return curl_easy_perform(handle)

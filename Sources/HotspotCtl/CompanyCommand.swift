@@ -18,7 +18,9 @@ struct CompanyCommand: ParsableCommand {
         func run() throws {
             let (store, _) = try global.store()
             guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw CommandFailure("company add: --name is empty") }
-            let id = try attempt("company add") { () throws(StoreFailure) in try store.addCompany(name: name, contactEmail: email, contactPhone: phone) }
+            let id = try attempt("company add") { () throws(StoreFailure) in
+                try store.addCompany(name: name, contactEmail: email, contactPhone: phone)
+            }
             global.emit(.object([("id", .integer(id)), ("name", .string(name))]), text: "company \(id) added")
         }
     }
@@ -31,13 +33,14 @@ struct CompanyCommand: ParsableCommand {
             let (store, _) = try global.store()
             let companies = try attempt("company list") { () throws(StoreFailure) in try store.companies() }
             global.emit(
-                .array(companies.map { company in
-                    .object([
-                        ("id", .integer(company.id)), ("name", .string(company.name)), ("active", .bool(company.active)),
-                        ("contact_email", .optional(company.contactEmail)), ("contact_phone", .optional(company.contactPhone)),
-                        ("conekta_public_key", .optional(company.conektaPublicKey)),
-                    ])
-                }),
+                .array(
+                    companies.map { company in
+                        .object([
+                            ("id", .integer(company.id)), ("name", .string(company.name)), ("active", .bool(company.active)),
+                            ("contact_email", .optional(company.contactEmail)), ("contact_phone", .optional(company.contactPhone)),
+                            ("conekta_public_key", .optional(company.conektaPublicKey)),
+                        ])
+                    }),
                 text: companies.map { "\($0.id)\t\($0.active ? "active" : "inactive")\t\($0.name)" }.joined(separator: "\n"))
         }
     }

@@ -85,7 +85,9 @@ struct Migrate: ParsableCommand {
             let version = try Migrations.currentVersion(connection)
             global.emit(
                 .object([("applied", .array(applied.map { .integer($0) })), ("version", .integer(version))]),
-                text: applied.isEmpty ? "schema is up to date (version \(version))" : "applied \(applied.map(String.init).joined(separator: ", ")); schema version \(version)")
+                text: applied.isEmpty
+                    ? "schema is up to date (version \(version))"
+                    : "applied \(applied.map(String.init).joined(separator: ", ")); schema version \(version)")
         } catch {
             throw CommandFailure("migrate: \(error)")
         }

@@ -61,15 +61,18 @@ struct KeyCommand: ParsableCommand {
             let (store, _) = try global.store()
             let keys = try attempt("key list") { () throws(StoreFailure) in try store.apiKeys(routerID: router) }
             global.emit(
-                .array(keys.map { key in
-                    .object([
-                        ("key_id", .string(key.keyID)), ("company_id", .integer(key.companyID)), ("router_id", .integer(key.routerID)),
-                        ("label", .optional(key.label)), ("issued_at", .string(key.issuedAt)),
-                        ("expires_at", .optional(key.expiresAt)), ("revoked_at", .optional(key.revokedAt)),
-                    ])
-                }),
-                text: keys.map { "\($0.keyID)\trouter \($0.routerID)\t\($0.revokedAt == nil ? "active" : "revoked")\tissued \($0.issuedAt)" }
-                    .joined(separator: "\n"))
+                .array(
+                    keys.map { key in
+                        .object([
+                            ("key_id", .string(key.keyID)), ("company_id", .integer(key.companyID)), ("router_id", .integer(key.routerID)),
+                            ("label", .optional(key.label)), ("issued_at", .string(key.issuedAt)),
+                            ("expires_at", .optional(key.expiresAt)), ("revoked_at", .optional(key.revokedAt)),
+                        ])
+                    }),
+                text: keys.map {
+                    "\($0.keyID)\trouter \($0.routerID)\t\($0.revokedAt == nil ? "active" : "revoked")\tissued \($0.issuedAt)"
+                }
+                .joined(separator: "\n"))
         }
     }
 }

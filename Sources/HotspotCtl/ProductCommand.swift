@@ -60,17 +60,19 @@ struct ProductCommand: ParsableCommand {
 
         func run() throws {
             let (store, _) = try global.store()
-            let products = try attempt("product list") { () throws(StoreFailure) in try store.products(companyID: company, routerID: router) }
+            let products = try attempt("product list") { () throws(StoreFailure) in try store.products(companyID: company, routerID: router)
+            }
             global.emit(
-                .array(products.map { product in
-                    .object([
-                        ("id", .integer(product.id)), ("company_id", .integer(product.companyID)),
-                        ("router_id", .integer(product.routerID)), ("name", .string(product.name)),
-                        ("price", .money(cents: product.price.cents)), ("currency", .string(product.price.currency)),
-                        ("profile", .string(product.profileName)), ("uptime", .optional(product.limitUptime)),
-                        ("order", .integer(product.displayOrder)), ("active", .bool(product.active)),
-                    ])
-                }),
+                .array(
+                    products.map { product in
+                        .object([
+                            ("id", .integer(product.id)), ("company_id", .integer(product.companyID)),
+                            ("router_id", .integer(product.routerID)), ("name", .string(product.name)),
+                            ("price", .money(cents: product.price.cents)), ("currency", .string(product.price.currency)),
+                            ("profile", .string(product.profileName)), ("uptime", .optional(product.limitUptime)),
+                            ("order", .integer(product.displayOrder)), ("active", .bool(product.active)),
+                        ])
+                    }),
                 text: products.map {
                     "\($0.id)\trouter \($0.routerID)\t\($0.active ? "active" : "inactive")\t\(Money.decimalText(cents: $0.price.cents)) \($0.price.currency)\t\($0.profileName)\t\($0.name)"
                 }.joined(separator: "\n"))

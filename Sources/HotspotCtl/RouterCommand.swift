@@ -59,22 +59,25 @@ struct RouterCommand: ParsableCommand {
             let (store, _) = try global.store()
             let rows = try attempt("router list") { () throws(StoreFailure) in try store.routers(companyID: company) }
             global.emit(
-                .array(rows.map { row in
-                    let trust: String
-                    switch row.trust {
-                    case .caFile(let path): trust = "ca-file:\(path)"
-                    case .pinnedPublicKey(let pin): trust = "pin:\(pin)"
-                    case .insecure: trust = "insecure"
-                    }
-                    return .object([
-                        ("id", .integer(row.router.id)), ("company_id", .integer(row.router.companyID)),
-                        ("name", .string(row.router.name)), ("location", .optional(row.router.location)),
-                        ("url", .string(row.restURL)), ("user", .string(row.apiUser)), ("tls", .string(trust)),
-                        ("hotspot_server", .string(row.hotspotServer)), ("active", .bool(row.router.active)),
-                    ])
-                }),
-                text: rows.map { "\($0.router.id)\tcompany \($0.router.companyID)\t\($0.router.active ? "active" : "inactive")\t\($0.router.name)\t\($0.restURL)" }
-                    .joined(separator: "\n"))
+                .array(
+                    rows.map { row in
+                        let trust: String
+                        switch row.trust {
+                        case .caFile(let path): trust = "ca-file:\(path)"
+                        case .pinnedPublicKey(let pin): trust = "pin:\(pin)"
+                        case .insecure: trust = "insecure"
+                        }
+                        return .object([
+                            ("id", .integer(row.router.id)), ("company_id", .integer(row.router.companyID)),
+                            ("name", .string(row.router.name)), ("location", .optional(row.router.location)),
+                            ("url", .string(row.restURL)), ("user", .string(row.apiUser)), ("tls", .string(trust)),
+                            ("hotspot_server", .string(row.hotspotServer)), ("active", .bool(row.router.active)),
+                        ])
+                    }),
+                text: rows.map {
+                    "\($0.router.id)\tcompany \($0.router.companyID)\t\($0.router.active ? "active" : "inactive")\t\($0.router.name)\t\($0.restURL)"
+                }
+                .joined(separator: "\n"))
         }
     }
 

@@ -9,130 +9,132 @@ public enum Migrations {
     }
 
     public static let all: [Migration] = [
-        Migration(version: 1, name: "tenancy, catalogue, keys, payment attempts", sql: """
-            CREATE TABLE companies (
-                id                      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-                name                    text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
-                contact_email           text,
-                contact_phone           text,
-                conekta_public_key      text,
-                conekta_private_key     bytea,          -- sealed (AES-GCM), context company:<id>:conekta
-                username_length         int NOT NULL DEFAULT 6 CHECK (username_length BETWEEN 4 AND 32),
-                password_length         int NOT NULL DEFAULT 4 CHECK (password_length BETWEEN 4 AND 32),
-                pin_length              int NOT NULL DEFAULT 6 CHECK (pin_length BETWEEN 4 AND 32),
-                active                  boolean NOT NULL DEFAULT true,
-                created_at              timestamptz NOT NULL DEFAULT now()
-            );
+        Migration(
+            version: 1, name: "tenancy, catalogue, keys, payment attempts",
+            sql: """
+                CREATE TABLE companies (
+                    id                      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    name                    text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+                    contact_email           text,
+                    contact_phone           text,
+                    conekta_public_key      text,
+                    conekta_private_key     bytea,          -- sealed (AES-GCM), context company:<id>:conekta
+                    username_length         int NOT NULL DEFAULT 6 CHECK (username_length BETWEEN 4 AND 32),
+                    password_length         int NOT NULL DEFAULT 4 CHECK (password_length BETWEEN 4 AND 32),
+                    pin_length              int NOT NULL DEFAULT 6 CHECK (pin_length BETWEEN 4 AND 32),
+                    active                  boolean NOT NULL DEFAULT true,
+                    created_at              timestamptz NOT NULL DEFAULT now()
+                );
 
-            CREATE TABLE routers (
-                id                      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-                company_id              bigint NOT NULL REFERENCES companies(id),
-                name                    text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
-                location                text,
-                rest_url                text NOT NULL,
-                api_user                text NOT NULL,
-                api_password            bytea NOT NULL, -- sealed, context router:<id>:password
-                tls_ca_file             text,
-                tls_pinned_key          text,
-                tls_insecure            boolean NOT NULL DEFAULT false,
-                hotspot_server          text NOT NULL DEFAULT 'all',
-                active                  boolean NOT NULL DEFAULT true,
-                created_at              timestamptz NOT NULL DEFAULT now(),
-                UNIQUE (id, company_id),
-                CHECK (tls_insecure OR tls_ca_file IS NOT NULL OR tls_pinned_key IS NOT NULL
-                       OR rest_url LIKE 'https://%')
-            );
-            CREATE INDEX routers_company ON routers (company_id);
+                CREATE TABLE routers (
+                    id                      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    company_id              bigint NOT NULL REFERENCES companies(id),
+                    name                    text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+                    location                text,
+                    rest_url                text NOT NULL,
+                    api_user                text NOT NULL,
+                    api_password            bytea NOT NULL, -- sealed, context router:<id>:password
+                    tls_ca_file             text,
+                    tls_pinned_key          text,
+                    tls_insecure            boolean NOT NULL DEFAULT false,
+                    hotspot_server          text NOT NULL DEFAULT 'all',
+                    active                  boolean NOT NULL DEFAULT true,
+                    created_at              timestamptz NOT NULL DEFAULT now(),
+                    UNIQUE (id, company_id),
+                    CHECK (tls_insecure OR tls_ca_file IS NOT NULL OR tls_pinned_key IS NOT NULL
+                           OR rest_url LIKE 'https://%')
+                );
+                CREATE INDEX routers_company ON routers (company_id);
 
-            CREATE TABLE products (
-                id                      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-                company_id              bigint NOT NULL,
-                router_id               bigint NOT NULL,
-                name                    text NOT NULL CHECK (length(name) BETWEEN 3 AND 200),
-                description             text,
-                price_cents             bigint NOT NULL CHECK (price_cents > 0),
-                currency                text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
-                profile_name            text NOT NULL CHECK (length(profile_name) > 0),
-                limit_uptime            text,
-                limit_bytes_total       bigint CHECK (limit_bytes_total IS NULL OR limit_bytes_total > 0),
-                details                 jsonb NOT NULL DEFAULT '[]'::jsonb,
-                image_url               text,
-                featured                boolean NOT NULL DEFAULT false,
-                display_order           int NOT NULL DEFAULT 0,
-                active                  boolean NOT NULL DEFAULT true,
-                created_at              timestamptz NOT NULL DEFAULT now(),
-                FOREIGN KEY (router_id, company_id) REFERENCES routers (id, company_id)
-            );
-            CREATE INDEX products_router ON products (router_id, company_id) WHERE active;
+                CREATE TABLE products (
+                    id                      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    company_id              bigint NOT NULL,
+                    router_id               bigint NOT NULL,
+                    name                    text NOT NULL CHECK (length(name) BETWEEN 3 AND 200),
+                    description             text,
+                    price_cents             bigint NOT NULL CHECK (price_cents > 0),
+                    currency                text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
+                    profile_name            text NOT NULL CHECK (length(profile_name) > 0),
+                    limit_uptime            text,
+                    limit_bytes_total       bigint CHECK (limit_bytes_total IS NULL OR limit_bytes_total > 0),
+                    details                 jsonb NOT NULL DEFAULT '[]'::jsonb,
+                    image_url               text,
+                    featured                boolean NOT NULL DEFAULT false,
+                    display_order           int NOT NULL DEFAULT 0,
+                    active                  boolean NOT NULL DEFAULT true,
+                    created_at              timestamptz NOT NULL DEFAULT now(),
+                    FOREIGN KEY (router_id, company_id) REFERENCES routers (id, company_id)
+                );
+                CREATE INDEX products_router ON products (router_id, company_id) WHERE active;
 
-            CREATE TABLE api_keys (
-                id                      text PRIMARY KEY,            -- the JWT's jti
-                company_id              bigint NOT NULL,
-                router_id               bigint NOT NULL,
-                fingerprint             text NOT NULL UNIQUE,        -- SHA-256 of the whole key, hex
-                label                   text,
-                issued_at               timestamptz NOT NULL DEFAULT now(),
-                expires_at              timestamptz,
-                revoked_at              timestamptz,
-                FOREIGN KEY (router_id, company_id) REFERENCES routers (id, company_id)
-            );
+                CREATE TABLE api_keys (
+                    id                      text PRIMARY KEY,            -- the JWT's jti
+                    company_id              bigint NOT NULL,
+                    router_id               bigint NOT NULL,
+                    fingerprint             text NOT NULL UNIQUE,        -- SHA-256 of the whole key, hex
+                    label                   text,
+                    issued_at               timestamptz NOT NULL DEFAULT now(),
+                    expires_at              timestamptz,
+                    revoked_at              timestamptz,
+                    FOREIGN KEY (router_id, company_id) REFERENCES routers (id, company_id)
+                );
 
-            -- One row per payment request (CONTRACT §5–7). The saga commits every state change
-            -- here before its next side effect; the reconciler finishes rows left mid-way.
-            CREATE TABLE payment_attempts (
-                id                      uuid PRIMARY KEY,
-                company_id              bigint NOT NULL,
-                router_id               bigint NOT NULL,
-                product_id              bigint NOT NULL REFERENCES products(id),
-                api_key_id              text REFERENCES api_keys(id),
-                idempotency_key         text NOT NULL,
-                request_hash            text NOT NULL,
-                state                   text NOT NULL,
-                reason                  text,
-                amount_cents            bigint NOT NULL CHECK (amount_cents > 0),
-                currency                text NOT NULL,
-                profile_name            text NOT NULL,
-                customer_name           text NOT NULL,
-                customer_email          text NOT NULL,
-                customer_phone          text,
-                user_type               text NOT NULL CHECK (user_type IN ('usuario_contrasena', 'pin')),
-                hotspot_username        text NOT NULL,
-                hotspot_password        bytea NOT NULL,              -- sealed, context attempt:<id>:password
-                client_mac              text,
-                client_ip               text,
-                auto_connect            boolean NOT NULL DEFAULT false,
-                router_user_id          text,
-                order_id                text,
-                card_brand              text,
-                card_last4              text,
-                response_status         int,
-                response_body           bytea,                       -- sealed, context attempt:<id>:response
-                request_id              text,
-                lease_owner             text,
-                lease_until             timestamptz,
-                retry_count             int NOT NULL DEFAULT 0,
-                next_retry_at           timestamptz,
-                created_at              timestamptz NOT NULL DEFAULT now(),
-                updated_at              timestamptz NOT NULL DEFAULT now(),
-                finished_at             timestamptz,
-                FOREIGN KEY (router_id, company_id) REFERENCES routers (id, company_id),
-                UNIQUE (company_id, idempotency_key)
-            );
-            CREATE INDEX payment_attempts_open ON payment_attempts (next_retry_at) WHERE finished_at IS NULL;
-            CREATE INDEX payment_attempts_router_created ON payment_attempts (router_id, created_at);
-            CREATE UNIQUE INDEX payment_attempts_order ON payment_attempts (order_id) WHERE order_id IS NOT NULL;
+                -- One row per payment request (CONTRACT §5–7). The saga commits every state change
+                -- here before its next side effect; the reconciler finishes rows left mid-way.
+                CREATE TABLE payment_attempts (
+                    id                      uuid PRIMARY KEY,
+                    company_id              bigint NOT NULL,
+                    router_id               bigint NOT NULL,
+                    product_id              bigint NOT NULL REFERENCES products(id),
+                    api_key_id              text REFERENCES api_keys(id),
+                    idempotency_key         text NOT NULL,
+                    request_hash            text NOT NULL,
+                    state                   text NOT NULL,
+                    reason                  text,
+                    amount_cents            bigint NOT NULL CHECK (amount_cents > 0),
+                    currency                text NOT NULL,
+                    profile_name            text NOT NULL,
+                    customer_name           text NOT NULL,
+                    customer_email          text NOT NULL,
+                    customer_phone          text,
+                    user_type               text NOT NULL CHECK (user_type IN ('usuario_contrasena', 'pin')),
+                    hotspot_username        text NOT NULL,
+                    hotspot_password        bytea NOT NULL,              -- sealed, context attempt:<id>:password
+                    client_mac              text,
+                    client_ip               text,
+                    auto_connect            boolean NOT NULL DEFAULT false,
+                    router_user_id          text,
+                    order_id                text,
+                    card_brand              text,
+                    card_last4              text,
+                    response_status         int,
+                    response_body           bytea,                       -- sealed, context attempt:<id>:response
+                    request_id              text,
+                    lease_owner             text,
+                    lease_until             timestamptz,
+                    retry_count             int NOT NULL DEFAULT 0,
+                    next_retry_at           timestamptz,
+                    created_at              timestamptz NOT NULL DEFAULT now(),
+                    updated_at              timestamptz NOT NULL DEFAULT now(),
+                    finished_at             timestamptz,
+                    FOREIGN KEY (router_id, company_id) REFERENCES routers (id, company_id),
+                    UNIQUE (company_id, idempotency_key)
+                );
+                CREATE INDEX payment_attempts_open ON payment_attempts (next_retry_at) WHERE finished_at IS NULL;
+                CREATE INDEX payment_attempts_router_created ON payment_attempts (router_id, created_at);
+                CREATE UNIQUE INDEX payment_attempts_order ON payment_attempts (order_id) WHERE order_id IS NOT NULL;
 
-            -- The timeline of each attempt: every state change with its time and reason.
-            CREATE TABLE payment_events (
-                id                      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-                attempt_id              uuid NOT NULL REFERENCES payment_attempts(id),
-                at                      timestamptz NOT NULL DEFAULT clock_timestamp(),
-                from_state              text,
-                to_state                text NOT NULL,
-                reason                  text
-            );
-            CREATE INDEX payment_events_attempt ON payment_events (attempt_id, id);
-            """),
+                -- The timeline of each attempt: every state change with its time and reason.
+                CREATE TABLE payment_events (
+                    id                      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    attempt_id              uuid NOT NULL REFERENCES payment_attempts(id),
+                    at                      timestamptz NOT NULL DEFAULT clock_timestamp(),
+                    from_state              text,
+                    to_state                text NOT NULL,
+                    reason                  text
+                );
+                CREATE INDEX payment_events_attempt ON payment_events (attempt_id, id);
+                """)
     ]
 
     /// Applies every migration not yet applied, each in its own transaction, under an advisory
@@ -143,7 +145,8 @@ public enum Migrations {
         // Arbitrary constant: the lock id for "hotspot-pay schema migrations".
         try connection.query("SELECT pg_advisory_lock(7305120613)")
         defer { _ = try? connection.query("SELECT pg_advisory_unlock(7305120613)") }
-        try connection.query("""
+        try connection.query(
+            """
             CREATE TABLE IF NOT EXISTS schema_migrations (
                 version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
             """)

@@ -171,9 +171,10 @@ struct PostgresResult: ~Copyable {
         var rows: [[String?]] = []
         rows.reserveCapacity(Int(rowCount))
         for row in 0..<rowCount {
-            rows.append((0..<columnCount).map { column in
-                PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
-            })
+            rows.append(
+                (0..<columnCount).map { column in
+                    PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
+                })
         }
         let affected = String(cString: PQcmdTuples(result))
         return PostgresRows(columns: columns, rows: rows, affectedRows: Int(affected) ?? 0)

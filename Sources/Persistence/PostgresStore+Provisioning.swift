@@ -42,7 +42,8 @@ extension PostgresStore {
         let sealed = sealer.seal(privateKey, context: "company:\(companyID):conekta")
         return try run(
             "UPDATE companies SET conekta_public_key = $2, conekta_private_key = $3 WHERE id = $1",
-            [String(companyID), publicKey, PostgresBytes.encode(sealed)]).affectedRows == 1
+            [String(companyID), publicKey, PostgresBytes.encode(sealed)]
+        ).affectedRows == 1
     }
 
     /// The company's Conekta private key, opened; nil when none is set.
@@ -77,13 +78,15 @@ extension PostgresStore {
         }
         do {
             return try connection.transaction { () throws(PostgresError) -> Int64 in
-                let id = try connection.query("""
-                    INSERT INTO routers (company_id, name, location, rest_url, api_user, api_password,
-                                         tls_ca_file, tls_pinned_key, tls_insecure, hotspot_server)
-                    VALUES ($1, $2, $3, $4, $5, '\\x', $6, $7, $8, $9) RETURNING id
-                    """,
-                    [String(companyID), name, location, restURL, apiUser, caFile, pin, insecure ? "true" : "false", hotspotServer]
-                ).first?.int64("id") ?? 0
+                let id =
+                    try connection.query(
+                        """
+                        INSERT INTO routers (company_id, name, location, rest_url, api_user, api_password,
+                                             tls_ca_file, tls_pinned_key, tls_insecure, hotspot_server)
+                        VALUES ($1, $2, $3, $4, $5, '\\x', $6, $7, $8, $9) RETURNING id
+                        """,
+                        [String(companyID), name, location, restURL, apiUser, caFile, pin, insecure ? "true" : "false", hotspotServer]
+                    ).first?.int64("id") ?? 0
                 let sealed = sealer.seal(apiPassword, context: "router:\(id):password")
                 try connection.query("UPDATE routers SET api_password = $2 WHERE id = $1", [String(id), PostgresBytes.encode(sealed)])
                 return id
@@ -94,11 +97,13 @@ extension PostgresStore {
     }
 
     public func routers(companyID: Int64?) throws(StoreFailure) -> [RouterRow] {
-        try run("""
+        try run(
+            """
             SELECT id, company_id, name, location, active, rest_url, api_user, tls_ca_file, tls_pinned_key,
                    tls_insecure, hotspot_server
             FROM routers WHERE $1::bigint IS NULL OR company_id = $1 ORDER BY id
-            """, [companyID.map(String.init)]).all.map { row in
+            """, [companyID.map(String.init)]
+        ).all.map { row in
             RouterRow(
                 router: Router(
                     id: row.int64("id") ?? 0, companyID: row.int64("company_id") ?? 0, name: row["name"] ?? "",
@@ -112,10 +117,13 @@ extension PostgresStore {
 
     /// How to reach a router, with its password opened.
     public func routerEndpoint(routerID: Int64) throws(StoreFailure) -> RouterEndpoint? {
-        guard let row = try run("""
-            SELECT id, rest_url, api_user, api_password, tls_ca_file, tls_pinned_key, tls_insecure, hotspot_server
-            FROM routers WHERE id = $1
-            """, [String(routerID)]).first, let sealed = row.bytes("api_password")
+        guard
+            let row = try run(
+                """
+                SELECT id, rest_url, api_user, api_password, tls_ca_file, tls_pinned_key, tls_insecure, hotspot_server
+                FROM routers WHERE id = $1
+                """, [String(routerID)]
+            ).first, let sealed = row.bytes("api_password")
         else { return nil }
         let password: String
         do {
@@ -142,7 +150,8 @@ extension PostgresStore {
 
     public func addProduct(_ product: Product) throws(StoreFailure) -> Int64 {
         let details = JSONValue.array(product.details.map { .string($0) }).serialized()
-        return try run("""
+        return try run(
+            """
             INSERT INTO products (company_id, router_id, name, description, price_cents, currency, profile_name,
                                   limit_uptime, limit_bytes_total, details, image_url, featured, display_order, active)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14) RETURNING id
@@ -157,11 +166,13 @@ extension PostgresStore {
     }
 
     public func products(companyID: Int64?, routerID: Int64?) throws(StoreFailure) -> [Product] {
-        try run("""
+        try run(
+            """
             SELECT \(Self.productColumns) FROM products p
             WHERE ($1::bigint IS NULL OR p.company_id = $1) AND ($2::bigint IS NULL OR p.router_id = $2)
             ORDER BY p.router_id, p.display_order, p.id
-            """, [companyID.map(String.init), routerID.map(String.init)]).all.map(Self.product(from:))
+            """, [companyID.map(String.init), routerID.map(String.init)]
+        ).all.map(Self.product(from:))
     }
 
     public func setProductActive(id: Int64, active: Bool) throws(StoreFailure) -> Bool {
@@ -173,7 +184,8 @@ extension PostgresStore {
     public func addAPIKey(
         keyID: String, companyID: Int64, routerID: Int64, fingerprint: String, label: String?, issuedAt: Int64, expiresAt: Int64?
     ) throws(StoreFailure) {
-        _ = try run("""
+        _ = try run(
+            """
             INSERT INTO api_keys (id, company_id, router_id, fingerprint, label, issued_at, expires_at)
             VALUES ($1, $2, $3, $4, $5, to_timestamp($6), to_timestamp($7))
             """,
@@ -185,12 +197,14 @@ extension PostgresStore {
     }
 
     public func apiKeys(routerID: Int64?) throws(StoreFailure) -> [APIKeyRow] {
-        try run("""
+        try run(
+            """
             SELECT id, company_id, router_id, label, to_char(issued_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS issued_at,
                    to_char(expires_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS expires_at,
                    to_char(revoked_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS revoked_at
             FROM api_keys WHERE $1::bigint IS NULL OR router_id = $1 ORDER BY issued_at, id
-            """, [routerID.map(String.init)]).all.map { row in
+            """, [routerID.map(String.init)]
+        ).all.map { row in
             APIKeyRow(
                 keyID: row["id"] ?? "", companyID: row.int64("company_id") ?? 0, routerID: row.int64("router_id") ?? 0,
                 label: row["label"], issuedAt: row["issued_at"] ?? "", expiresAt: row["expires_at"], revokedAt: row["revoked_at"])

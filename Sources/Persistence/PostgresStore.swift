@@ -78,7 +78,8 @@ extension PostgresStore: Sendable {}
 
 extension PostgresStore: PortalDirectory {
     public func apiKeyRecord(keyID: String) throws(StoreFailure) -> APIKeyRecord? {
-        let rows = try run("""
+        let rows = try run(
+            """
             SELECT k.id AS key_id, k.fingerprint, k.revoked_at IS NOT NULL AS revoked,
                    extract(epoch FROM k.expires_at)::bigint AS expires_at,
                    r.id AS router_id, r.name AS router_name, r.location, r.active AS router_active,
@@ -103,18 +104,22 @@ extension PostgresStore: PortalDirectory {
     }
 
     public func activeProducts(companyID: Int64, routerID: Int64) throws(StoreFailure) -> [Product] {
-        try run("""
+        try run(
+            """
             SELECT \(Self.productColumns) FROM products p
             WHERE p.company_id = $1 AND p.router_id = $2 AND p.active
             ORDER BY p.display_order, p.featured DESC, p.id
-            """, [String(companyID), String(routerID)]).all.map(Self.product(from:))
+            """, [String(companyID), String(routerID)]
+        ).all.map(Self.product(from:))
     }
 
     public func activeProduct(id: Int64, companyID: Int64, routerID: Int64) throws(StoreFailure) -> Product? {
-        try run("""
+        try run(
+            """
             SELECT \(Self.productColumns) FROM products p
             WHERE p.id = $1 AND p.company_id = $2 AND p.router_id = $3 AND p.active
-            """, [String(id), String(companyID), String(routerID)]).first.map(Self.product(from:))
+            """, [String(id), String(companyID), String(routerID)]
+        ).first.map(Self.product(from:))
     }
 
     public func ping() throws(StoreFailure) {

@@ -34,8 +34,12 @@ import Testing
         #expect(Authorization.grant(claims: claims, fingerprint: "other", record: record(), now: 200) == .failure(.unknownKey))
         #expect(Authorization.grant(claims: claims, fingerprint: "fp", record: record(revoked: true), now: 200) == .failure(.revoked))
         #expect(Authorization.grant(claims: claims, fingerprint: "fp", record: record(expiresAt: 150), now: 200) == .failure(.expired))
-        #expect(Authorization.grant(claims: claims, fingerprint: "fp", record: record(companyActive: false), now: 200) == .failure(.companyInactive))
-        #expect(Authorization.grant(claims: claims, fingerprint: "fp", record: record(routerActive: false), now: 200) == .failure(.routerInactive))
+        #expect(
+            Authorization.grant(claims: claims, fingerprint: "fp", record: record(companyActive: false), now: 200)
+                == .failure(.companyInactive))
+        #expect(
+            Authorization.grant(claims: claims, fingerprint: "fp", record: record(routerActive: false), now: 200)
+                == .failure(.routerInactive))
         var otherRouter = claims
         otherRouter.routerID = 8
         #expect(Authorization.grant(claims: otherRouter, fingerprint: "fp", record: record(), now: 200) == .failure(.unknownKey))

@@ -11,8 +11,10 @@ import Testing
         #expect(MACAddress(input)?.value == expected)
     }
 
-    @Test(arguments: ["", "aa:bb:cc:dd:ee", "aa:bb:cc:dd:ee:fg", "aa-bb:cc:dd:ee:ff", "aabb.ccdd.eeff", "aa:bb:cc:dd:ee:ff:00",
-                      "aa:bb:cc:dd:ee:f;", " aa:bb:cc:dd:ee:ff"])
+    @Test(arguments: [
+        "", "aa:bb:cc:dd:ee", "aa:bb:cc:dd:ee:fg", "aa-bb:cc:dd:ee:ff", "aabb.ccdd.eeff", "aa:bb:cc:dd:ee:ff:00",
+        "aa:bb:cc:dd:ee:f;", " aa:bb:cc:dd:ee:ff",
+    ])
     func rejects(input: String) {
         #expect(MACAddress(input) == nil)
     }

@@ -21,11 +21,11 @@ import Testing
     @Test func envFileThenEnvironment() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("env-\(UUID().uuidString)")
         try """
-            # comment
-            export HOTSPOT_THREADS=4
-            HOTSPOT_LISTEN="127.0.0.1:9000"
-            HOTSPOT_LOG_LEVEL='debug'
-            """.write(to: file, atomically: true, encoding: .utf8)
+        # comment
+        export HOTSPOT_THREADS=4
+        HOTSPOT_LISTEN="127.0.0.1:9000"
+        HOTSPOT_LOG_LEVEL='debug'
+        """.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
         var environment = base
         environment["HOTSPOT_THREADS"] = "8"

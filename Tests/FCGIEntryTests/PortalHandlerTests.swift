@@ -50,14 +50,19 @@ struct FakeVerifier: APIKeyVerifier {
     init() {
         let company = Company(id: 1, name: "Café", conektaPublicKey: "key_pub")
         let router = Router(id: 7, companyID: 1, name: "Terraza", location: "Planta baja")
-        directory.records["key_1"] = APIKeyRecord(keyID: "key_1", fingerprint: "fp:good:key_1", revoked: false, expiresAt: nil, company: company, router: router)
+        directory.records["key_1"] = APIKeyRecord(
+            keyID: "key_1", fingerprint: "fp:good:key_1", revoked: false, expiresAt: nil, company: company, router: router)
         var inactive = router
         inactive.active = false
-        directory.records["key_2"] = APIKeyRecord(keyID: "key_2", fingerprint: "fp:good:key_2", revoked: false, expiresAt: nil, company: company, router: inactive)
+        directory.records["key_2"] = APIKeyRecord(
+            keyID: "key_2", fingerprint: "fp:good:key_2", revoked: false, expiresAt: nil, company: company, router: inactive)
         directory.products = [
-            Product(id: 2, companyID: 1, routerID: 7, name: "1 Día", price: Money(cents: 4990, currency: "MXN"), profileName: "1dia", displayOrder: 2),
-            Product(id: 1, companyID: 1, routerID: 7, name: "1 Hora", price: Money(cents: 1500, currency: "MXN"), profileName: "1hora",
-                    details: ["5 Mbps"], featured: true, displayOrder: 1),
+            Product(
+                id: 2, companyID: 1, routerID: 7, name: "1 Día", price: Money(cents: 4990, currency: "MXN"), profileName: "1dia",
+                displayOrder: 2),
+            Product(
+                id: 1, companyID: 1, routerID: 7, name: "1 Hora", price: Money(cents: 1500, currency: "MXN"), profileName: "1hora",
+                details: ["5 Mbps"], featured: true, displayOrder: 1),
             Product(id: 3, companyID: 1, routerID: 8, name: "Otro router", price: Money(cents: 100, currency: "MXN"), profileName: "x"),
         ]
         handler = PortalHandler(portal: PortalService(directory: directory, verifier: FakeVerifier()), maxBodyBytes: 1024, now: { 1000 })
@@ -74,7 +79,10 @@ struct FakeVerifier: APIKeyVerifier {
     @Test func catalogueInDisplayOrderWithTwoDecimalPrices() {
         let response = get("/api/v1/catalogo_perfiles_venta")
         #expect(response.status == 200)
-        #expect(text(response) == #"[{"id":1,"nombre_venta":"1 Hora","descripcion":null,"precio":15.00,"moneda":"MXN","perfil_mikrotik_nombre":"1hora","detalles":["5 Mbps"],"imagen_url":null,"destacado":true,"orden":1},{"id":2,"nombre_venta":"1 Día","descripcion":null,"precio":49.90,"moneda":"MXN","perfil_mikrotik_nombre":"1dia","detalles":[],"imagen_url":null,"destacado":false,"orden":2}]"#)
+        #expect(
+            text(response)
+                == #"[{"id":1,"nombre_venta":"1 Hora","descripcion":null,"precio":15.00,"moneda":"MXN","perfil_mikrotik_nombre":"1hora","detalles":["5 Mbps"],"imagen_url":null,"destacado":true,"orden":1},{"id":2,"nombre_venta":"1 Día","descripcion":null,"precio":49.90,"moneda":"MXN","perfil_mikrotik_nombre":"1dia","detalles":[],"imagen_url":null,"destacado":false,"orden":2}]"#
+        )
     }
 
     @Test func productOfAnotherRouterIsNotFound() {
@@ -86,7 +94,10 @@ struct FakeVerifier: APIKeyVerifier {
 
     @Test func configPublicShowsOnlyThePublicKey() {
         let response = get("/api/v1/config/public")
-        #expect(text(response) == #"{"empresa":{"id":1,"nombre":"Café","conekta_public_key":"key_pub"},"router":{"id":7,"nombre":"Terraza","ubicacion":"Planta baja"}}"#)
+        #expect(
+            text(response)
+                == #"{"empresa":{"id":1,"nombre":"Café","conekta_public_key":"key_pub"},"router":{"id":7,"nombre":"Terraza","ubicacion":"Planta baja"}}"#
+        )
     }
 
     @Test func eachAuthFailureHasItsOwnCode() {
@@ -109,7 +120,9 @@ struct FakeVerifier: APIKeyVerifier {
     }
 
     @Test func everyServiceErrorMapsToAStatusAndACode() {
-        let failures: [AuthFailure] = [.missing, .malformed, .badSignature, .expired, .revoked, .unknownKey, .routerInactive, .companyInactive]
+        let failures: [AuthFailure] = [
+            .missing, .malformed, .badSignature, .expired, .revoked, .unknownKey, .routerInactive, .companyInactive,
+        ]
         let codes = Set(failures.map { ErrorResponse.describe(.unauthorized($0)).codigo })
         #expect(codes.count == failures.count)
         for failure in failures {
@@ -118,7 +131,8 @@ struct FakeVerifier: APIKeyVerifier {
         }
         #expect(ErrorResponse.describe(.storeUnavailable).status == 503)
         #expect(ErrorResponse.describe(.internalFailure("SELECT secret")).detail == "Error interno del servidor.")
-        let invalid = ErrorResponse.response(for: .invalidRequest([FieldProblem(field: "mac_cliente", message: "MAC inválida")]), requestID: "r")
+        let invalid = ErrorResponse.response(
+            for: .invalidRequest([FieldProblem(field: "mac_cliente", message: "MAC inválida")]), requestID: "r")
         #expect(invalid.status == 422)
         #expect(String(decoding: invalid.body, as: UTF8.self).contains(#""campos":[{"campo":"mac_cliente","mensaje":"MAC inválida"}]"#))
     }

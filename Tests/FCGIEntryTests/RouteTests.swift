@@ -16,15 +16,18 @@ import Testing
         #expect(Route.match(method: method, path: path) == .success(route))
     }
 
-    @Test(arguments: ["/", "/api", "/api/v1/catalogo_perfiles_venta/abc", "/api/v1/catalogo_perfiles_venta/0",
-                      "/api/v1/catalogo_perfiles_venta/1/2", "/api/v1/catalogo_perfiles_venta/-1", "/API/V1/config/public",
-                      "/api/v1/catalogo_perfiles_venta/99999999999999999999"])
+    @Test(arguments: [
+        "/", "/api", "/api/v1/catalogo_perfiles_venta/abc", "/api/v1/catalogo_perfiles_venta/0",
+        "/api/v1/catalogo_perfiles_venta/1/2", "/api/v1/catalogo_perfiles_venta/-1", "/API/V1/config/public",
+        "/api/v1/catalogo_perfiles_venta/99999999999999999999",
+    ])
     func unknownPaths(path: String) {
         #expect(Route.match(method: "GET", path: path) == .failure(.notFound))
     }
 
     @Test func wrongMethods() {
-        #expect(Route.match(method: "POST", path: "/api/v1/catalogo_perfiles_venta") == .failure(.methodNotAllowed(allowed: ["GET", "HEAD"])))
+        #expect(
+            Route.match(method: "POST", path: "/api/v1/catalogo_perfiles_venta") == .failure(.methodNotAllowed(allowed: ["GET", "HEAD"])))
         #expect(Route.match(method: "GET", path: "/api/v1/payments/pagar-conekta") == .failure(.methodNotAllowed(allowed: ["POST"])))
         #expect(Route.match(method: "OPTIONS", path: "/health") == .failure(.methodNotAllowed(allowed: ["GET", "HEAD"])))
     }

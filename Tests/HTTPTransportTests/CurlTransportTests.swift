@@ -1,7 +1,7 @@
 import Foundation
 import HTTPTransport
-import Testing
 import TestSupport
+import Testing
 
 @Suite(.serialized, .timeLimit(.minutes(1))) struct CurlTransportTests {
     let echo: SandboxProcess
@@ -39,7 +39,9 @@ import TestSupport
     @Test func pinnedKeyIsCheckedAndAMismatchSendsNothing() throws {
         let good = HTTPRequest(method: .get, url: echo.url + "/pinned", tls: .pinnedPublicKey(try #require(echo.pin)))
         #expect(try transport.send(good).status == 200)
-        let bad = HTTPRequest(method: .post, url: echo.url + "/pinned", body: [1], tls: .pinnedPublicKey("sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="))
+        let bad = HTTPRequest(
+            method: .post, url: echo.url + "/pinned", body: [1],
+            tls: .pinnedPublicKey("sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="))
         let fresh = CurlTransport()
         #expect {
             _ = try fresh.send(bad)
@@ -126,7 +128,9 @@ import TestSupport
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
         return Int(UInt16(bigEndian: address.sin_port))
     }
 }

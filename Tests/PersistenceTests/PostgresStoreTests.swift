@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import Persistence
 import Secrets
+import Synchronization
 import Testing
 
 /// A fresh database on the cluster named by HOTSPOT_TEST_PG_HOST (a socket directory; `make test`
@@ -68,14 +69,18 @@ struct TestDatabase {
         let otherRouter = try store.addRouter(
             companyID: company, name: "Otro", location: nil, restURL: "https://10.0.0.2", apiUser: "api",
             apiPassword: "x", trust: .insecure, hotspotServer: "all")
-        let hour = try store.addProduct(Product(
-            id: 0, companyID: company, routerID: router, name: "1 Hora", price: Money(cents: 1500, currency: "MXN"),
-            profileName: "1hora", limitUptime: "1h", details: ["5 Mbps", "Un \"dispositivo\""], featured: true, displayOrder: 2))
-        let day = try store.addProduct(Product(
-            id: 0, companyID: company, routerID: router, name: "1 Día", price: Money(cents: 4990, currency: "MXN"),
-            profileName: "1dia", displayOrder: 1))
-        _ = try store.addProduct(Product(
-            id: 0, companyID: company, routerID: otherRouter, name: "Ajeno", price: Money(cents: 100, currency: "MXN"), profileName: "x"))
+        let hour = try store.addProduct(
+            Product(
+                id: 0, companyID: company, routerID: router, name: "1 Hora", price: Money(cents: 1500, currency: "MXN"),
+                profileName: "1hora", limitUptime: "1h", details: ["5 Mbps", "Un \"dispositivo\""], featured: true, displayOrder: 2))
+        let day = try store.addProduct(
+            Product(
+                id: 0, companyID: company, routerID: router, name: "1 Día", price: Money(cents: 4990, currency: "MXN"),
+                profileName: "1dia", displayOrder: 1))
+        _ = try store.addProduct(
+            Product(
+                id: 0, companyID: company, routerID: otherRouter, name: "Ajeno", price: Money(cents: 100, currency: "MXN"), profileName: "x"
+            ))
 
         let products = try store.activeProducts(companyID: company, routerID: router)
         #expect(products.map(\.id) == [day, hour])
@@ -98,10 +103,12 @@ struct TestDatabase {
         _ = try store.addRouter(
             companyID: company, name: "R", location: nil, restURL: "https://10.0.0.1", apiUser: "api",
             apiPassword: "ROUTER_PASSWORD_xyz", trust: .insecure, hotspotServer: "all")
-        let dump = try connection.query("""
+        let dump = try connection.query(
+            """
             SELECT encode(conekta_private_key, 'escape') AS v FROM companies
             UNION ALL SELECT encode(api_password, 'escape') FROM routers
-            """).all.compactMap { $0["v"] }.joined()
+            """
+        ).all.compactMap { $0["v"] }.joined()
         #expect(!dump.contains("key_PRIVATE_abc"))
         #expect(!dump.contains("ROUTER_PASSWORD_xyz"))
         #expect(try store.conektaPrivateKey(companyID: company)?.privateKey == "key_PRIVATE_abc")
@@ -112,7 +119,9 @@ struct TestDatabase {
         let router = try store.addRouter(
             companyID: company, name: "R", location: nil, restURL: "https://10.0.0.1", apiUser: "api", apiPassword: "p",
             trust: .insecure, hotspotServer: "all")
-        try store.addAPIKey(keyID: "key_t1", companyID: company, routerID: router, fingerprint: "f1", label: nil, issuedAt: 1_700_000_000, expiresAt: 1_900_000_000)
+        try store.addAPIKey(
+            keyID: "key_t1", companyID: company, routerID: router, fingerprint: "f1", label: nil, issuedAt: 1_700_000_000,
+            expiresAt: 1_900_000_000)
         var record = try #require(try store.apiKeyRecord(keyID: "key_t1"))
         #expect(record.fingerprint == "f1")
         #expect(record.expiresAt == 1_900_000_000)
@@ -130,8 +139,10 @@ struct TestDatabase {
     @Test func constraintsRefuseBadRows() throws {
         let company = try store.addCompany(name: "Café", contactEmail: nil, contactPhone: nil)
         #expect(throws: StoreFailure.self) {
-            _ = try store.addProduct(Product(
-                id: 0, companyID: company, routerID: 999, name: "Sin router", price: Money(cents: 100, currency: "MXN"), profileName: "x"))
+            _ = try store.addProduct(
+                Product(
+                    id: 0, companyID: company, routerID: 999, name: "Sin router", price: Money(cents: 100, currency: "MXN"),
+                    profileName: "x"))
         }
         #expect(throws: StoreFailure.self) {
             try store.addAPIKey(keyID: "k", companyID: company, routerID: 999, fingerprint: "f", label: nil, issuedAt: 0, expiresAt: nil)
@@ -154,5 +165,3 @@ struct TestDatabase {
         #expect(Date().timeIntervalSince(started) < 1)
     }
 }
-
-import Synchronization

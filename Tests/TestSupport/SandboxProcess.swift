@@ -24,8 +24,10 @@ public final class SandboxProcess: @unchecked Sendable {
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        var args = ["python3", root.appendingPathComponent("sandbox/\(kind.rawValue).py").path,
-                    "--port", "0", "--state-dir", stateDirectory.path, "--ready-file", readyFile]
+        var args = [
+            "python3", root.appendingPathComponent("sandbox/\(kind.rawValue).py").path,
+            "--port", "0", "--state-dir", stateDirectory.path, "--ready-file", readyFile,
+        ]
         if !tls { args.append("--no-tls") }
         process.arguments = args + arguments
         process.standardOutput = FileHandle.nullDevice

@@ -84,7 +84,9 @@ public enum Authorization {
 
     /// The grant for a verified key's database record, or why it is refused.
     /// The identity is the record's, not the token's claims.
-    public static func grant(claims: APIKeyClaims, fingerprint: String, record: APIKeyRecord?, now: Int64)
+    public static func grant(
+        claims: APIKeyClaims, fingerprint: String, record: APIKeyRecord?, now: Int64
+    )
         -> Result<AccessGrant, AuthFailure>
     {
         guard let record, record.keyID == claims.keyID, constantTimeEqual(record.fingerprint, fingerprint) else {

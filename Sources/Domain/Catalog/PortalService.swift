@@ -10,7 +10,9 @@ public struct PortalService {
 
     /// The caller's identity from its headers. Never fails with anything but `.unauthorized`
     /// or `.storeUnavailable`.
-    public func authorize(apiKeyHeader: String?, authorizationHeader: String?, now: Int64) throws(ServiceError)
+    public func authorize(
+        apiKeyHeader: String?, authorizationHeader: String?, now: Int64
+    ) throws(ServiceError)
         -> AccessGrant
     {
         guard let presented = Authorization.presentedKey(apiKeyHeader: apiKeyHeader, authorizationHeader: authorizationHeader)

@@ -115,7 +115,8 @@ public struct HotspotHost: Sendable, Equatable {
     public var server: String?
     public var authorized: Bool
 
-    public init(id: String, macAddress: String, address: String, toAddress: String? = nil, server: String? = nil, authorized: Bool = false) {
+    public init(id: String, macAddress: String, address: String, toAddress: String? = nil, server: String? = nil, authorized: Bool = false)
+    {
         self.id = id
         self.macAddress = macAddress
         self.address = address

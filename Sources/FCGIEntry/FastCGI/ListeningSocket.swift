@@ -38,7 +38,9 @@ struct ListeningSocket {
         var info = stat()
         if lstat(path, &info) == 0 {
             // Only a stale socket is removed; refuse to delete anything else at that path.
-            guard (info.st_mode & S_IFMT) == S_IFSOCK else { throw .system("refusing to replace \(path); it is not a socket: bind", EEXIST) }
+            guard (info.st_mode & S_IFMT) == S_IFSOCK else {
+                throw .system("refusing to replace \(path); it is not a socket: bind", EEXIST)
+            }
             unlink(path)
         }
         let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)

@@ -52,7 +52,9 @@ enum ErrorResponse {
     }
 
     static func payloadTooLarge(limit: Int, requestID: String) -> Response {
-        .json(413, body("El cuerpo de la solicitud excede \(limit) bytes.", "cuerpo_demasiado_grande", requestID), codigo: "cuerpo_demasiado_grande")
+        .json(
+            413, body("El cuerpo de la solicitud excede \(limit) bytes.", "cuerpo_demasiado_grande", requestID),
+            codigo: "cuerpo_demasiado_grande")
     }
 
     static func body(_ detail: String, _ codigo: String, _ requestID: String) -> JSONValue {

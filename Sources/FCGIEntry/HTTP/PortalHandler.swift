@@ -75,16 +75,22 @@ enum Presenter {
 
     static func configPublic(_ grant: AccessGrant) -> JSONValue {
         .object([
-            ("empresa", .object([
-                ("id", .integer(grant.company.id)),
-                ("nombre", .string(grant.company.name)),
-                ("conekta_public_key", .optional(grant.company.conektaPublicKey)),
-            ])),
-            ("router", .object([
-                ("id", .integer(grant.router.id)),
-                ("nombre", .string(grant.router.name)),
-                ("ubicacion", .optional(grant.router.location)),
-            ])),
+            (
+                "empresa",
+                .object([
+                    ("id", .integer(grant.company.id)),
+                    ("nombre", .string(grant.company.name)),
+                    ("conekta_public_key", .optional(grant.company.conektaPublicKey)),
+                ])
+            ),
+            (
+                "router",
+                .object([
+                    ("id", .integer(grant.router.id)),
+                    ("nombre", .string(grant.router.name)),
+                    ("ubicacion", .optional(grant.router.location)),
+                ])
+            ),
         ])
     }
 }

@@ -84,7 +84,9 @@ struct Response: Equatable {
     }
 
     /// A JSON response; `codigo` goes to the `X-Hotspot-Codigo` header for nginx's access log.
-    static func json(_ status: Int, _ value: any JSONValueConvertible, codigo: String = "ok", extraHeaders: [(String, String)] = []) -> Response {
+    static func json(
+        _ status: Int, _ value: any JSONValueConvertible, codigo: String = "ok", extraHeaders: [(String, String)] = []
+    ) -> Response {
         Response(
             status: status,
             headers: [("Content-Type", "application/json; charset=utf-8"), ("X-Hotspot-Codigo", codigo)] + extraHeaders,

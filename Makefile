@@ -1,0 +1,43 @@
+# hotspot-pay: `make demo` runs the product locally; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= /usr/bin/python3
+SWIFT_FLAGS ?= -Xswiftc -warnings-as-errors
+BUILD_DIR := .build/debug
+DEMO_DIR := $(CURDIR)/.run/demo
+
+.PHONY: deps build test test-unit test-integration test-e2e lint demo demo-stop clean
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	swift build $(SWIFT_FLAGS)
+
+## Everything: formatting, unit tests, adapters against real peers, end to end through nginx.
+test: deps lint
+	swift build --build-tests $(SWIFT_FLAGS)
+	$(MAKE) --no-print-directory test-unit test-integration test-e2e
+
+lint:
+	swift format lint --strict --recursive Sources Tests
+
+test-unit:
+	swift test --skip-build --filter 'DomainTests|SecretsTests|FCGIEntryTests'
+
+# Adapters against a throw-away PostgreSQL cluster and the HTTPS sandboxes.
+test-integration:
+	$(PYTHON) scripts/with_postgres.py -- swift test --skip-build \
+	  --filter 'PersistenceTests|HTTPTransportTests|RouterOSTests|GatewayTests'
+
+# The whole stack: PostgreSQL, sandboxes, the server, nginx from deploy/nginx.conf.
+test-e2e:
+	HOTSPOT_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+
+demo: build
+	@$(PYTHON) scripts/demo.py --dir $(DEMO_DIR) --build-dir $(CURDIR)/$(BUILD_DIR)
+
+demo-stop:
+	@$(PYTHON) scripts/hotspot_stack.py down --dir $(DEMO_DIR)
+
+clean:
+	rm -rf .build .run
