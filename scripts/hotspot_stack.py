@@ -152,7 +152,7 @@ class Stack:
     """The whole product on loopback. `build_dir` holds hotspot-pay and hotspotctl."""
 
     def __init__(self, directory=None, build_dir=None, threads=8, router_args=(), conekta_args=(),
-                 payment_rate=None, api_rate=None, extra_env=None):
+                 payment_rate=None, api_rate=None, conn_limit=None, extra_env=None):
         self.directory = directory or tempfile.mkdtemp(prefix="hotspot-")
         os.makedirs(self.directory, exist_ok=True)
         os.chmod(self.directory, 0o755)  # nginx's workers (www-data) reach the socket through it
@@ -166,6 +166,7 @@ class Stack:
         self.port = None
         self.payment_rate = payment_rate
         self.api_rate = api_rate
+        self.conn_limit = conn_limit
         self.extra_env = dict(extra_env or {})
         self.server = None
         self.nginx = None
@@ -240,7 +241,7 @@ class Stack:
         self.port = self.port or free_port()
         os.makedirs(os.path.join(self.nginx_prefix, "tmp"), exist_ok=True)
         text = render_nginx.render(os.path.join(ROOT, "deploy", "nginx.conf"), self.nginx_prefix, self.port, self.socket,
-                                   IS_ROOT, self.payment_rate, self.api_rate)
+                                   IS_ROOT, self.payment_rate, self.api_rate, self.conn_limit)
         config = os.path.join(self.nginx_prefix, "nginx.conf")
         with open(config, "w") as f:
             f.write(text)

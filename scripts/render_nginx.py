@@ -8,7 +8,7 @@ import os
 import sys
 
 
-def render(source, prefix, port, socket, run_as_root, payment_rate=None, api_rate=None):
+def render(source, prefix, port, socket, run_as_root, payment_rate=None, api_rate=None, conn_limit=None):
     text = open(source).read()
 
     def sub(old, new):
@@ -30,6 +30,9 @@ def render(source, prefix, port, socket, run_as_root, payment_rate=None, api_rat
         sub("zone=hotspot_payments:10m rate=2r/s;", f"zone=hotspot_payments:10m rate={payment_rate};")
     if api_rate:
         sub("zone=hotspot_api:10m rate=50r/s;", f"zone=hotspot_api:10m rate={api_rate};")
+    if conn_limit:
+        sub("limit_conn hotspot_conn 20;", f"limit_conn hotspot_conn {conn_limit};")
+        sub("limit_conn hotspot_conn 50;", f"limit_conn hotspot_conn {conn_limit};")
     return text
 
 
@@ -41,9 +44,10 @@ def main():
     parser.add_argument("--socket", required=True)
     parser.add_argument("--payment-rate")
     parser.add_argument("--api-rate")
+    parser.add_argument("--conn-limit")
     args = parser.parse_args()
     os.makedirs(os.path.join(args.prefix, "tmp"), exist_ok=True)
-    out = render(args.source, args.prefix, args.port, args.socket, os.geteuid() == 0, args.payment_rate, args.api_rate)
+    out = render(args.source, args.prefix, args.port, args.socket, os.geteuid() == 0, args.payment_rate, args.api_rate, args.conn_limit)
     with open(os.path.join(args.prefix, "nginx.conf"), "w") as f:
         f.write(out)
 

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Catalogue throughput through nginx: hotspot-pay (release build) against a minimal C libfcgi
+responder serving a body of the same size behind the same nginx config, in one run.
+Prints a JSON object with both rates, the ratio, errors and the server's RSS."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "scripts"))
+import hotspot_stack  # noqa: E402
+import render_nginx  # noqa: E402
+
+
+def wrk(url, headers, connections=64, seconds=8):
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    out = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    error_count = (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, errors.groups())) if errors else 0)
+
+    def percentile(label):
+        match = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)", out)
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    return {"rps": rps, "errors": error_count, "p50_ms": percentile("50"), "p99_ms": percentile("99")}
+
+
+def rss_mib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main():
+    build_dir = os.environ.get("HOTSPOT_BUILD_DIR", os.path.join(HERE, "..", ".build", "release"))
+    threads = int(os.environ.get("HOTSPOT_BENCH_THREADS", "16"))
+    stack = hotspot_stack.Stack(build_dir=build_dir, threads=threads, api_rate="1000000r/s", payment_rate="1000000r/s", conn_limit=10000,
+                                extra_env={"HOTSPOT_LOG_LEVEL": "warning"})
+    work = tempfile.mkdtemp(prefix="bench-c-")
+    responder = None
+    nginx_c = None
+    try:
+        stack.start()
+        headers = {"X-API-Key": stack.api_key}
+        url = f"http://127.0.0.1:{stack.port}/api/v1/catalogo_perfiles_venta"
+        body = stack.request("GET", "/api/v1/catalogo_perfiles_venta", headers=headers)
+        raw = subprocess.run(["curl", "-s", "-H", f"X-API-Key: {stack.api_key}", url], capture_output=True).stdout
+        wrk(url, headers, seconds=2)  # warm up
+        swift = wrk(url, headers)
+        swift["rss_mib"] = rss_mib(stack.server.pid)
+
+        # The same nginx config in front of the C responder.
+        binary = os.path.join(work, "c-responder")
+        subprocess.run(["cc", "-O2", "-o", binary, os.path.join(HERE, "c-responder.c"), "-lfcgi", "-lpthread"], check=True)
+        body_file = os.path.join(work, "body.json")
+        open(body_file, "wb").write(raw)
+        socket_path = os.path.join(work, "c.sock")
+        os.chmod(work, 0o755)
+        responder = subprocess.Popen([binary, socket_path, str(threads), body_file])
+        hotspot_stack.wait_for(lambda: os.path.exists(socket_path), 10, "the C responder")
+        prefix = os.path.join(work, "nginx")
+        os.makedirs(os.path.join(prefix, "tmp"))
+        port = hotspot_stack.free_port()
+        open(os.path.join(prefix, "nginx.conf"), "w").write(render_nginx.render(
+            os.path.join(HERE, "..", "deploy", "nginx.conf"), prefix, port, socket_path, os.geteuid() == 0,
+            "1000000r/s", "1000000r/s", 10000))
+        nginx_c = subprocess.Popen(["nginx", "-p", prefix, "-c", os.path.join(prefix, "nginx.conf"), "-e",
+                                    os.path.join(prefix, "error.log"), "-g", "daemon off;"])
+        time.sleep(0.5)
+        c_url = f"http://127.0.0.1:{port}/api/v1/catalogo_perfiles_venta"
+        wrk(c_url, headers, seconds=2)
+        reference = wrk(c_url, headers)
+        result = {"body_bytes": len(raw), "threads": threads, "swift": swift, "c_reference": reference,
+                  "ratio": round(swift["rps"] / reference["rps"], 3), "products": len(body[2])}
+        print(json.dumps(result, indent=2))
+    finally:
+        for process in (nginx_c, responder):
+            if process:
+                process.kill()
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
