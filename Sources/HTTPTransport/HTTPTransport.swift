@@ -153,7 +153,8 @@ extension Substring {
     func trimmingWhitespace() -> Substring {
         var slice = self
         while let first = slice.first, first == " " || first == "\t" { slice = slice.dropFirst() }
-        while let last = slice.last, last == " " || last == "\t" || last == "\r" || last == "\n" {
+        // "\r\n" is one Character (a grapheme cluster), equal to neither "\r" nor "\n".
+        while let last = slice.last, last == " " || last == "\t" || last == "\r" || last == "\n" || last == "\r\n" {
             slice = slice.dropLast()
         }
         return slice
