@@ -42,7 +42,7 @@ public final class SandboxProcess: @unchecked Sendable {
         guard let line, let info = try JSONSerialization.jsonObject(with: line) as? [String: Any],
             let url = info["url"] as? String, let port = info["port"] as? Int
         else {
-            process.terminate()
+            SandboxProcess.kill(process)
             throw SandboxError.didNotStart(kind.rawValue)
         }
         self.url = url
@@ -52,9 +52,17 @@ public final class SandboxProcess: @unchecked Sendable {
     }
 
     deinit {
-        process.terminate()
+        SandboxProcess.kill(process)
         process.waitUntilExit()
         try? FileManager.default.removeItem(at: stateDirectory)
+    }
+
+    /// Stops the sandbox with SIGKILL. `Process.terminate()` sends SIGTERM, which a child spawned
+    /// from a libdispatch worker thread inherits blocked (those threads block most signals, and
+    /// posix_spawn keeps the mask), so the sandbox never died and `waitUntilExit` hung the test.
+    private static func kill(_ process: Process) {
+        guard process.isRunning else { return }
+        _ = Foundation.kill(process.processIdentifier, SIGKILL)
     }
 
     /// Trust for this sandbox's certificate by CA file.
