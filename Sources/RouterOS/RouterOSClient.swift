@@ -109,7 +109,8 @@ public struct RouterOSClient {
     /// Deletes a user (`DELETE /rest/ip/hotspot/user/*ID`); a user that is already gone counts as
     /// deleted.
     public func removeUser(id: String) throws(RouterOSError) {
-        let call = Call(operation: "user.remove", method: .delete, path: "user/" + (try Self.checked(id, "user.remove")))
+        let call = Call(
+            operation: "user.remove", method: .delete, path: "user/" + (try Self.checked(id, "user.remove")))
         do throws(RouterOSError) {
             _ = try perform(call)
         } catch where error.kind == .noSuchItem {
@@ -163,7 +164,9 @@ public struct RouterOSClient {
     /// `password`, `ip`, `mac-address`; there is no `name` nor `server`, NOTES.md A6.1).
     /// - Throws: `.unknownHost` when the router has no host with that address; `.loginRejected`
     ///   with the router's reason for any other refusal.
-    public func activeLogin(user: String, password: String, address: IPv4Address, mac: MACAddress?) throws(RouterOSError) {
+    public func activeLogin(user: String, password: String, address: IPv4Address, mac: MACAddress?)
+        throws(RouterOSError)
+    {
         var fields: [(name: String, value: String)] = [("user", user), ("password", password), ("ip", address.value)]
         if let mac { fields.append(("mac-address", mac.value)) }
         let call = Call(operation: "active.login", method: .post, path: "active/login", body: fields, secret: password)
@@ -180,7 +183,8 @@ public struct RouterOSClient {
             guard let id = record[".id"], let address = record["address"], let mac = record["mac-address"] else {
                 throw call.failure(.malformedReply, detail: "active session without .id, address or mac-address")
             }
-            sessions.append(ActiveSession(id: id, user: user, address: address, macAddress: mac, server: record["server"]))
+            sessions.append(
+                ActiveSession(id: id, user: user, address: address, macAddress: mac, server: record["server"]))
         }
         return sessions
     }
@@ -224,10 +228,11 @@ extension RouterOSClient {
     func request(for call: Call) -> HTTPRequest {
         var url = configuration.baseURL + "/rest/ip/hotspot/" + call.path
         if !call.query.isEmpty {
-            url += "?" + call.query.map { name, value in
+            let pairs = call.query.map { name, value in
                 // `.proplist` keeps its commas, as in MikroTik's own examples (NOTES.md A3).
                 name + "=" + QueryEncoding.encode(value, keeping: name == ".proplist" ? [UInt8(ascii: ",")] : [])
-            }.joined(separator: "&")
+            }
+            url += "?" + pairs.joined(separator: "&")
         }
         var headers = [Header("Accept", "application/json")]
         var body: [UInt8]?
@@ -276,9 +281,12 @@ extension RouterOSClient {
         if (200..<300).contains(status) {
             if response.body.isEmpty { return nil }
             // A 2xx HTML page is WebFig or a captive portal, not the REST API (NOTES.md A2).
-            guard isJSON else { throw call.failure(.notJSON, status: status, detail: response.mediaType ?? "no content type") }
+            guard isJSON else {
+                throw call.failure(.notJSON, status: status, detail: response.mediaType ?? "no content type")
+            }
             guard let payload = RouterOSJSON.decode(RouterOSPayload.self, from: response.body) else {
-                throw call.failure(.malformedReply, status: status, detail: "undecodable JSON", maybeApplied: call.isMutation)
+                throw call.failure(
+                    .malformedReply, status: status, detail: "undecodable JSON", maybeApplied: call.isMutation)
             }
             return payload
         }
@@ -295,7 +303,10 @@ extension RouterOSClient {
         let detail = body.detail ?? body.message
         switch status {
         case 404: throw call.failure(.noSuchItem, status: status, detail: detail)
-        case 400: throw call.failure(kind(of: detail ?? "", call), status: status, detail: detail, maybeApplied: call.isMutation && detail == "Session closed")
+        case 400:
+            throw call.failure(
+                kind(of: detail ?? "", call), status: status, detail: detail,
+                maybeApplied: call.isMutation && detail == "Session closed")
         default: throw call.failure(.unexpectedStatus, status: status, detail: detail)
         }
     }

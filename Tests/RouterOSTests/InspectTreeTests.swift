@@ -29,7 +29,8 @@ import Testing
             node = (node as? [String: Any])?[String(part)]
         }
         guard let cmd = node as? [String: Any], cmd["_type"] as? String == "cmd" else { return nil }
-        return Set(cmd.compactMap { name, value in (value as? [String: Any])?["_type"] as? String == "arg" ? name : nil })
+        return Set(
+            cmd.compactMap { name, value in (value as? [String: Any])?["_type"] as? String == "arg" ? name : nil })
     }
 
     /// The RouterOS command a REST request runs (NOTES.md A3: GET print, PUT add, PATCH set,
@@ -86,10 +87,12 @@ import Testing
                 return HTTPResponse(status: 204)
             default:
                 let created = #"{".id":"*1","name":"PAY-8F3K2Q"}"#
-                return HTTPResponse(status: 200, headers: ["content-type": "application/json"], body: Array(created.utf8))
+                return HTTPResponse(
+                    status: 200, headers: ["content-type": "application/json"], body: Array(created.utf8))
             }
         }
-        let router = RouterOSClient(configuration: Sample.configuration(), transport: transport, limiter: RouterConcurrencyLimiter())
+        let router = RouterOSClient(
+            configuration: Sample.configuration(), transport: transport, limiter: RouterConcurrencyLimiter())
         _ = try router.findUser(named: "PAY-8F3K2Q")
         _ = try router.createUser(Sample.newUser(mac: Sample.mac))
         try router.setUserDisabled(id: "*1", disabled: false)
@@ -101,12 +104,13 @@ import Testing
         _ = try router.activeSessions(user: "PAY-8F3K2Q")
 
         let commands = try Set(transport.requests.map(Self.command(of:)))
-        #expect(commands == [
-            Command(menu: "user", command: "print"), Command(menu: "user", command: "add"),
-            Command(menu: "user", command: "set"), Command(menu: "user", command: "remove"),
-            Command(menu: "user/profile", command: "print"), Command(menu: "host", command: "print"),
-            Command(menu: "active", command: "login"), Command(menu: "active", command: "print"),
-        ])
+        #expect(
+            commands == [
+                Command(menu: "user", command: "print"), Command(menu: "user", command: "add"),
+                Command(menu: "user", command: "set"), Command(menu: "user", command: "remove"),
+                Command(menu: "user/profile", command: "print"), Command(menu: "host", command: "print"),
+                Command(menu: "active", command: "login"), Command(menu: "active", command: "print"),
+            ])
         for request in transport.requests {
             #expect(try Self.unknownNames(in: request) == [], "\(request.method.rawValue) \(request.url)")
         }
@@ -116,14 +120,22 @@ import Testing
     /// not arguments of active/login).
     @Test func theCheckRejectsNamesRouterOSDoesNotKnow() throws {
         func request(_ method: HTTPRequest.Method, _ path: String, _ body: String? = nil) -> HTTPRequest {
-            HTTPRequest(method: method, url: "https://10.0.0.1/rest/ip/hotspot/" + path, body: body.map { Array($0.utf8) })
+            HTTPRequest(
+                method: method, url: "https://10.0.0.1/rest/ip/hotspot/" + path, body: body.map { Array($0.utf8) })
         }
-        #expect(try Self.unknownNames(in: request(.post, "active/login", #"{"name":"u","server":"hotspot1","ip":"10.5.50.23"}"#)).sorted()
-            == ["active login: name", "active login: server"])
-        #expect(try Self.unknownNames(in: request(.put, "user", #"{"name":"u","limit-uptme":"1h"}"#)) == ["user add: limit-uptme"])
-        #expect(try Self.unknownNames(in: request(.get, "host?mac_address=AA&.proplist=.id,hostname")) == [
-            "host print filter: mac_address", "host print .proplist: hostname",
-        ])
+        #expect(
+            try Self.unknownNames(
+                in: request(.post, "active/login", #"{"name":"u","server":"hotspot1","ip":"10.5.50.23"}"#)
+            ).sorted()
+                == ["active login: name", "active login: server"])
+        #expect(
+            try Self.unknownNames(in: request(.put, "user", #"{"name":"u","limit-uptme":"1h"}"#)) == [
+                "user add: limit-uptme"
+            ])
+        #expect(
+            try Self.unknownNames(in: request(.get, "host?mac_address=AA&.proplist=.id,hostname")) == [
+                "host print filter: mac_address", "host print .proplist: hostname",
+            ])
         #expect(try Self.unknownNames(in: request(.put, "host", "{}")) == ["host add: no such command"])
     }
 }

@@ -8,7 +8,9 @@ import Testing
 @Suite(.timeLimit(.minutes(1)))
 struct RouterConcurrencyLimiterTests {
     /// Runs `body` on another thread holding one of `router`'s permits until `release` is signalled.
-    private func holdPermit(_ limiter: RouterConcurrencyLimiter, router: String, release: DispatchSemaphore) -> DispatchSemaphore {
+    private func holdPermit(_ limiter: RouterConcurrencyLimiter, router: String, release: DispatchSemaphore)
+        -> DispatchSemaphore
+    {
         let held = DispatchSemaphore(value: 0)
         let finished = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
@@ -31,7 +33,9 @@ struct RouterConcurrencyLimiterTests {
 
         let clock = ContinuousClock()
         let start = clock.now
-        let error = routerOSError { try limiter.withPermit(router: "r1", operation: "user.print") { () throws(RouterOSError) in 1 } }
+        let error = routerOSError {
+            try limiter.withPermit(router: "r1", operation: "user.print") { () throws(RouterOSError) in 1 }
+        }
         let waited = clock.now - start
         #expect(error?.kind == .busy)
         #expect(error?.operation == "user.print")
@@ -56,7 +60,8 @@ struct RouterConcurrencyLimiterTests {
         DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(100)) { release.signal() }
         let clock = ContinuousClock()
         let start = clock.now
-        #expect(try limiter.withPermit(router: "r1", operation: "user.add") { () throws(RouterOSError) in "ok" } == "ok")
+        #expect(
+            try limiter.withPermit(router: "r1", operation: "user.add") { () throws(RouterOSError) in "ok" } == "ok")
         #expect(clock.now - start < .seconds(4))
         holder.wait()
     }
@@ -70,7 +75,8 @@ struct RouterConcurrencyLimiterTests {
         }
         #expect(thrown?.kind == .timedOut)
         #expect(limiter.callsInFlight(router: "r1") == 0)
-        #expect((try? limiter.withPermit(router: "r1", operation: "user.add") { () throws(RouterOSError) in true }) == true)
+        #expect(
+            (try? limiter.withPermit(router: "r1", operation: "user.add") { () throws(RouterOSError) in true }) == true)
     }
 
     @Test func neverMoreThanTheCapInFlight() {
@@ -78,7 +84,9 @@ struct RouterConcurrencyLimiterTests {
         let peak = Mutex((current: 0, highest: 0))
         DispatchQueue.concurrentPerform(iterations: 24) { _ in
             _ = try? limiter.withPermit(router: "r1", operation: "user.print") { () throws(RouterOSError) in
-                peak.withLock { $0.current += 1; $0.highest = max($0.highest, $0.current) }
+                peak.withLock {
+                    $0.current += 1; $0.highest = max($0.highest, $0.current)
+                }
                 usleepMilliseconds(5)
                 peak.withLock { $0.current -= 1 }
             }

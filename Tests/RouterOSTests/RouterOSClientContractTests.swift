@@ -41,7 +41,9 @@ struct RouterOSClientContractTests {
         return calls.compactMap { $0["op"] as? String }
     }
 
-    private func addHost(_ sandbox: SandboxProcess, mac: String = "AA:BB:CC:DD:EE:FF", address: String = "10.5.50.23") throws {
+    private func addHost(_ sandbox: SandboxProcess, mac: String = "AA:BB:CC:DD:EE:FF", address: String = "10.5.50.23")
+        throws
+    {
         try sandbox.control(.post, "hosts", json: ["mac-address": mac, "address": address])
     }
 
@@ -74,9 +76,12 @@ struct RouterOSClientContractTests {
 
         try addHost(sandbox)
         try router.login(user: "PAY-8F3K2Q", password: Sample.password, address: Sample.address, mac: Sample.mac)
-        #expect(try router.activeSessions(user: "PAY-8F3K2Q") == [
-            ActiveSession(id: "*1", user: "PAY-8F3K2Q", address: "10.5.50.23", macAddress: "AA:BB:CC:DD:EE:FF", server: "hotspot1")
-        ])
+        #expect(
+            try router.activeSessions(user: "PAY-8F3K2Q") == [
+                ActiveSession(
+                    id: "*1", user: "PAY-8F3K2Q", address: "10.5.50.23", macAddress: "AA:BB:CC:DD:EE:FF",
+                    server: "hotspot1")
+            ])
         #expect(try router.activeSessions(user: "someone-else").isEmpty)
         #expect(try router.findHost(mac: Sample.mac, address: nil)?.authorized == true)
 
@@ -131,7 +136,8 @@ struct RouterOSClientContractTests {
 
     @Test func controlCharactersInRepliesDecode() throws {
         let sandbox = try startRouter()
-        try sandbox.control(.post, "users", json: ["name": "PAY-ESC", "server": "hotspot1", "comment": "caf\u{1B}[0m\nline \"2\""])
+        try sandbox.control(
+            .post, "users", json: ["name": "PAY-ESC", "server": "hotspot1", "comment": "caf\u{1B}[0m\nline \"2\""])
         let user = try client(configuration(sandbox)).findUser(named: "PAY-ESC")
         #expect(user?.comment == "caf\u{1B}[0m\nline \"2\"")
     }
@@ -144,7 +150,8 @@ struct RouterOSClientContractTests {
         _ = try router.createUser(Sample.newUser())
         #expect(failure { try router.createUser(Sample.newUser()) } == .duplicateName)
         #expect(failure { try router.createUser(Sample.newUser(server: "all")) } == .duplicateName)
-        #expect(failure { try router.createUser(Sample.newUser(name: "PAY-2", server: "hotspot9")) }?.name == "rejected")
+        #expect(
+            failure { try router.createUser(Sample.newUser(name: "PAY-2", server: "hotspot9")) }?.name == "rejected")
         #expect(try users(sandbox).count == 1)
     }
 
@@ -160,7 +167,9 @@ struct RouterOSClientContractTests {
         let router = client(configuration(sandbox))
         let user = try router.createUser(Sample.newUser(disabled: true))
         try addHost(sandbox)
-        func login(_ password: String = Sample.password, address: IPv4Address = Sample.address, mac: MACAddress? = nil) -> RouterFailure? {
+        func login(_ password: String = Sample.password, address: IPv4Address = Sample.address, mac: MACAddress? = nil)
+            -> RouterFailure?
+        {
             failure { try router.login(user: "PAY-8F3K2Q", password: password, address: address, mac: mac) }
         }
 
@@ -181,8 +190,15 @@ struct RouterOSClientContractTests {
         _ = try router.createUser(Sample.newUser(disabled: false, mac: MACAddress("11:22:33:44:55:66")))
         try addHost(sandbox)
         try addHost(sandbox, mac: "11:22:33:44:55:66", address: "10.5.50.30")
-        #expect(failure { try router.login(user: "PAY-8F3K2Q", password: Sample.password, address: Sample.address, mac: nil) }?.name == "loginRejected")
-        #expect(failure { try router.login(user: "PAY-8F3K2Q", password: Sample.password, address: IPv4Address("10.5.50.30")!, mac: nil) } == nil)
+        #expect(
+            failure {
+                try router.login(user: "PAY-8F3K2Q", password: Sample.password, address: Sample.address, mac: nil)
+            }?.name == "loginRejected")
+        #expect(
+            failure {
+                try router.login(
+                    user: "PAY-8F3K2Q", password: Sample.password, address: IPv4Address("10.5.50.30")!, mac: nil)
+            } == nil)
     }
 
     @Test func wrongAPICredentials() throws {
@@ -236,7 +252,8 @@ struct RouterOSClientContractTests {
         let sandbox = try startRouter()
         try sandbox.arm(["op": "user.print", "kind": "hang", "ms": 20_000])
         try sandbox.arm(["op": "user.add", "kind": "hang", "ms": 20_000])
-        let router = client(configuration(sandbox, timeouts: Timeouts(connectMilliseconds: 1_000, totalMilliseconds: 600)))
+        let router = client(
+            configuration(sandbox, timeouts: Timeouts(connectMilliseconds: 1_000, totalMilliseconds: 600)))
         let clock = ContinuousClock()
 
         var start = clock.now
@@ -292,7 +309,10 @@ struct RouterOSClientContractTests {
         let sandbox = try startRouter()
         let router = client(configuration(sandbox))
         let user = try router.createUser(Sample.newUser())
-        try sandbox.arm(["op": "user.set", "kind": "error", "status": 503, "body": "<html>busy</html>", "content_type": "text/html", "times": 1])
+        try sandbox.arm([
+            "op": "user.set", "kind": "error", "status": 503, "body": "<html>busy</html>", "content_type": "text/html",
+            "times": 1,
+        ])
         try sandbox.arm(["op": "profile.print", "kind": "error", "status": 500, "times": 1])
         #expect(failure { try router.setUserDisabled(id: user.id, disabled: false) } == .timedOut(maybeApplied: true))
         #expect(failure { try router.listProfiles() }?.name == "rejected")

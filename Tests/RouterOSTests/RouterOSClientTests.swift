@@ -7,7 +7,9 @@ import Testing
 
 /// Request building, reply decoding and error mapping, against recorded replies (no network).
 @Suite struct RouterOSClientTests {
-    private func client(_ transport: FakeTransport, _ configuration: RouterOSClient.Configuration = Sample.configuration())
+    private func client(
+        _ transport: FakeTransport, _ configuration: RouterOSClient.Configuration = Sample.configuration()
+    )
         -> RouterOSClient
     {
         RouterOSClient(configuration: configuration, transport: transport, limiter: RouterConcurrencyLimiter())
@@ -22,7 +24,8 @@ import Testing
 
     @Test func createSendsEveryValueAsAStringWithConnectionSettings() throws {
         let transport = FakeTransport(fixtures: "user-add-created")
-        let configuration = Sample.configuration(timeouts: Timeouts(connectMilliseconds: 1_500, totalMilliseconds: 4_000))
+        let configuration = Sample.configuration(
+            timeouts: Timeouts(connectMilliseconds: 1_500, totalMilliseconds: 4_000))
         let user = try client(transport, configuration).createUser(Sample.newUser(mac: Sample.mac))
 
         let request = try #require(transport.requests.first)
@@ -34,12 +37,17 @@ import Testing
         #expect(request.headers.contains(Header("Content-Type", "application/json")))
         let sent = try body(request)
         #expect(sent.values.allSatisfy { $0 is String })
-        #expect(sent as? [String: String] == [
-            "name": "PAY-8F3K2Q", "password": Sample.password, "profile": "1hora", "server": "hotspot1",
-            "disabled": "true", "comment": "order 42", "mac-address": "AA:BB:CC:DD:EE:FF", "limit-uptime": "1h",
-            "limit-bytes-total": "1073741824",
-        ])
-        #expect(user == HotspotUser(id: "*1B", name: "PAY-8F3K2Q", profile: "1hora", server: "hotspot1", disabled: true, comment: "order 42"))
+        #expect(
+            sent as? [String: String] == [
+                "name": "PAY-8F3K2Q", "password": Sample.password, "profile": "1hora", "server": "hotspot1",
+                "disabled": "true", "comment": "order 42", "mac-address": "AA:BB:CC:DD:EE:FF", "limit-uptime": "1h",
+                "limit-bytes-total": "1073741824",
+            ])
+        #expect(
+            user
+                == HotspotUser(
+                    id: "*1B", name: "PAY-8F3K2Q", profile: "1hora", server: "hotspot1", disabled: true,
+                    comment: "order 42"))
     }
 
     @Test func createLeavesOutUnsetLimits() throws {
@@ -68,9 +76,10 @@ import Testing
         let transport = FakeTransport(fixtures: "user-set-updated", "deleted")
         try client(transport).setUserDisabled(id: "*1B", disabled: false)
         try client(transport).deleteUser(id: "*1B")
-        #expect(transport.requests.map(\.url) == [
-            "https://10.0.0.1/rest/ip/hotspot/user/*1B", "https://10.0.0.1/rest/ip/hotspot/user/*1B",
-        ])
+        #expect(
+            transport.requests.map(\.url) == [
+                "https://10.0.0.1/rest/ip/hotspot/user/*1B", "https://10.0.0.1/rest/ip/hotspot/user/*1B",
+            ])
         #expect(transport.requests.map(\.method) == [.patch, .delete])
         #expect(try body(transport.requests.first) as? [String: String] == ["disabled": "false"])
     }
@@ -85,13 +94,18 @@ import Testing
 
     @Test func loginSendsUserPasswordIPAndMACOnly() throws {
         let transport = FakeTransport(fixtures: "active-login-ok", "active-login-ok")
-        try client(transport).login(user: "PAY-8F3K2Q", password: Sample.password, address: Sample.address, mac: Sample.mac)
+        try client(transport).login(
+            user: "PAY-8F3K2Q", password: Sample.password, address: Sample.address, mac: Sample.mac)
         try client(transport).login(user: "PAY-8F3K2Q", password: Sample.password, address: Sample.address, mac: nil)
-        #expect(transport.requests.map(\.url) == Array(repeating: "https://10.0.0.1/rest/ip/hotspot/active/login", count: 2))
+        #expect(
+            transport.requests.map(\.url) == Array(repeating: "https://10.0.0.1/rest/ip/hotspot/active/login", count: 2)
+        )
         #expect(transport.requests.map(\.method) == [.post, .post])
-        #expect(try body(transport.requests[0]) as? [String: String] == [
-            "user": "PAY-8F3K2Q", "password": Sample.password, "ip": "10.5.50.23", "mac-address": "AA:BB:CC:DD:EE:FF",
-        ])
+        #expect(
+            try body(transport.requests[0]) as? [String: String] == [
+                "user": "PAY-8F3K2Q", "password": Sample.password, "ip": "10.5.50.23",
+                "mac-address": "AA:BB:CC:DD:EE:FF",
+            ])
         #expect(Set(try body(transport.requests[1]).keys) == ["user", "password", "ip"])
     }
 
@@ -100,13 +114,19 @@ import Testing
         let host = try client(transport).findHost(mac: Sample.mac, address: nil)
         _ = try client(transport).findHost(mac: nil, address: Sample.address)
         _ = try client(transport).findHost(mac: Sample.mac, address: Sample.address)
-        #expect(host == HotspotHost(id: "*5", macAddress: "AA:BB:CC:DD:EE:FF", address: "10.5.50.23", toAddress: "10.5.50.23", server: "hotspot1"))
+        #expect(
+            host
+                == HotspotHost(
+                    id: "*5", macAddress: "AA:BB:CC:DD:EE:FF", address: "10.5.50.23", toAddress: "10.5.50.23",
+                    server: "hotspot1"))
         let proplist = "&.proplist=.id,mac-address,address,to-address,server,authorized"
-        #expect(transport.requests.map(\.url) == [
-            "https://10.0.0.1/rest/ip/hotspot/host?mac-address=AA%3ABB%3ACC%3ADD%3AEE%3AFF" + proplist,
-            "https://10.0.0.1/rest/ip/hotspot/host?address=10.5.50.23" + proplist,
-            "https://10.0.0.1/rest/ip/hotspot/host?mac-address=AA%3ABB%3ACC%3ADD%3AEE%3AFF&address=10.5.50.23" + proplist,
-        ])
+        #expect(
+            transport.requests.map(\.url) == [
+                "https://10.0.0.1/rest/ip/hotspot/host?mac-address=AA%3ABB%3ACC%3ADD%3AEE%3AFF" + proplist,
+                "https://10.0.0.1/rest/ip/hotspot/host?address=10.5.50.23" + proplist,
+                "https://10.0.0.1/rest/ip/hotspot/host?mac-address=AA%3ABB%3ACC%3ADD%3AEE%3AFF&address=10.5.50.23"
+                    + proplist,
+            ])
         #expect(failure { try client(transport).findHost(mac: nil, address: nil) }?.name == "rejected")
         #expect(transport.requests.count == 3)
     }
@@ -114,19 +134,27 @@ import Testing
     // MARK: Replies
 
     @Test func decodesUsersProfilesHostsAndSessions() throws {
-        let transport = FakeTransport(fixtures: "user-print-one", "profile-print", "profile-print-one", "active-print-one")
+        let transport = FakeTransport(
+            fixtures: "user-print-one", "profile-print", "profile-print-one", "active-print-one")
         let router = client(transport)
-        #expect(try router.findUser(named: "PAY-8F3K2Q") == HotspotUser(
-            id: "*1A", name: "PAY-8F3K2Q", profile: "1hora", server: "hotspot1", disabled: true, comment: "order 42",
-            macAddress: "AA:BB:CC:DD:EE:FF"))
-        #expect(try router.listProfiles() == [
-            HotspotProfile(id: "*0", name: "default", sessionTimeout: "0s", sharedUsers: "1"),
-            HotspotProfile(id: "*2", name: "1hora", rateLimit: "2M/5M", sessionTimeout: "1h", sharedUsers: "1"),
-        ])
+        #expect(
+            try router.findUser(named: "PAY-8F3K2Q")
+                == HotspotUser(
+                    id: "*1A", name: "PAY-8F3K2Q", profile: "1hora", server: "hotspot1", disabled: true,
+                    comment: "order 42",
+                    macAddress: "AA:BB:CC:DD:EE:FF"))
+        #expect(
+            try router.listProfiles() == [
+                HotspotProfile(id: "*0", name: "default", sessionTimeout: "0s", sharedUsers: "1"),
+                HotspotProfile(id: "*2", name: "1hora", rateLimit: "2M/5M", sessionTimeout: "1h", sharedUsers: "1"),
+            ])
         #expect(try router.findProfile(named: "1hora")?.id == "*2")
-        #expect(try router.activeSessions(user: "PAY-8F3K2Q") == [
-            ActiveSession(id: "*9", user: "PAY-8F3K2Q", address: "10.5.50.23", macAddress: "AA:BB:CC:DD:EE:FF", server: "hotspot1")
-        ])
+        #expect(
+            try router.activeSessions(user: "PAY-8F3K2Q") == [
+                ActiveSession(
+                    id: "*9", user: "PAY-8F3K2Q", address: "10.5.50.23", macAddress: "AA:BB:CC:DD:EE:FF",
+                    server: "hotspot1")
+            ])
     }
 
     @Test func rawControlCharactersInStringsAreSanitisedBeforeDecoding() throws {
@@ -200,7 +228,9 @@ import Testing
         ("bad-gateway", "timedOut(maybeApplied: true)"), ("html-not-found", "rejected"),
     ])
     func setFailures(scenario: String, expected: String) {
-        let thrown = failure { try client(FakeTransport(fixtures: scenario)).setUserDisabled(id: "*1B", disabled: false) }
+        let thrown = failure {
+            try client(FakeTransport(fixtures: scenario)).setUserDisabled(id: "*1B", disabled: false)
+        }
         #expect(thrown?.name == expected)
     }
 
@@ -216,7 +246,9 @@ import Testing
     @Test func loginFailures() {
         let router = { (scenario: String) in self.client(FakeTransport(fixtures: scenario)) }
         let login = { (router: RouterOSClient) in
-            failure { try router.login(user: "PAY-8F3K2Q", password: Sample.password, address: Sample.address, mac: nil) }
+            failure {
+                try router.login(user: "PAY-8F3K2Q", password: Sample.password, address: Sample.address, mac: nil)
+            }
         }
         #expect(login(router("active-login-unknown-host")) == .unknownHost)
         #expect(login(router("active-login-bad-password")) == .loginRejected("invalid username or password"))
@@ -225,7 +257,9 @@ import Testing
     }
 
     @Test func severalHostsForOneDeviceAreRejected() {
-        #expect(failure { try client(FakeTransport(fixtures: "host-print-two")).findHost(mac: Sample.mac, address: nil) }?.name == "rejected")
+        #expect(
+            failure { try client(FakeTransport(fixtures: "host-print-two")).findHost(mac: Sample.mac, address: nil) }?
+                .name == "rejected")
     }
 
     @Test func transportFailuresSayWhetherAMutationMayHaveApplied() {
@@ -241,9 +275,12 @@ import Testing
         #expect(failure { try router(connectTimeout).createUser(Sample.newUser()) }?.name == "unreachable")
         #expect(failure { try router(timedOut).findUser(named: "x") } == .timedOut(maybeApplied: false))
         #expect(failure { try router(timedOut).createUser(Sample.newUser()) } == .timedOut(maybeApplied: true))
-        #expect(failure { try router(lost).setUserDisabled(id: "*1", disabled: false) } == .timedOut(maybeApplied: true))
+        #expect(
+            failure { try router(lost).setUserDisabled(id: "*1", disabled: false) } == .timedOut(maybeApplied: true))
         #expect(failure { try router(lost).deleteUser(id: "*1") } == .timedOut(maybeApplied: true))
-        #expect(failure { try router(lost).login(user: "u", password: "p", address: Sample.address, mac: nil) } == .timedOut(maybeApplied: true))
+        #expect(
+            failure { try router(lost).login(user: "u", password: "p", address: Sample.address, mac: nil) }
+                == .timedOut(maybeApplied: true))
         #expect(failure { try router(lost).activeSessions(user: "u") } == .timedOut(maybeApplied: false))
     }
 
@@ -267,11 +304,17 @@ import Testing
     }
 
     @Test func errorsKeepOperationStatusAndDetail() throws {
-        let error = try #require(routerOSError { try client(FakeTransport(fixtures: "user-add-duplicate")).addUser(Sample.newUser()) })
-        #expect(error == RouterOSError(
-            kind: .duplicateName, operation: "user.add", status: 400,
-            detail: "failure: already have user with this name for this server"))
-        #expect(error.description == "RouterOSError(duplicate_name, op: user.add, status: 400, detail: failure: already have user with this name for this server)")
+        let error = try #require(
+            routerOSError { try client(FakeTransport(fixtures: "user-add-duplicate")).addUser(Sample.newUser()) })
+        #expect(
+            error
+                == RouterOSError(
+                    kind: .duplicateName, operation: "user.add", status: 400,
+                    detail: "failure: already have user with this name for this server"))
+        #expect(
+            error.description
+                == "RouterOSError(duplicate_name, op: user.add, status: 400, detail: failure: already have user with this name for this server)"
+        )
     }
 
     @Test func insecureConfigurationsAreFlagged() {
