@@ -91,7 +91,9 @@ public struct RouterOSClient {
         switch try perform(call) {
         case .item(let item): record = item
         case .list(let items) where items.count == 1: record = items[0]
-        default: throw call.failure(.malformedReply, detail: "no created object in the reply")
+        default:
+            throw call.failure(
+                .malformedReply, status: 200, detail: "no created object in the reply", maybeApplied: true)
         }
         return try Self.user(from: record, call)
     }

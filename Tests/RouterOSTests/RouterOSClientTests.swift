@@ -217,6 +217,7 @@ import Testing
         ("bad-gateway", "timedOut(maybeApplied: true)"),
         ("malformed-json", "timedOut(maybeApplied: true)"),
         ("webfig-login", "rejected"),
+        ("user-set-empty-list", "timedOut(maybeApplied: true)"),
     ])
     func createFailures(scenario: String, expected: String) {
         let thrown = failure { try client(FakeTransport(fixtures: scenario)).createUser(Sample.newUser()) }
