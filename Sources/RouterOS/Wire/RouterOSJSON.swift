@@ -1,0 +1,107 @@
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// Reading and writing RouterOS's JSON.
+enum RouterOSJSON {
+    /// Decodes `bytes` after escaping raw control characters inside strings; nil when it is not
+    /// JSON of that shape.
+    static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) -> T? {
+        try? JSONDecoder().decode(type, from: Data(sanitised(bytes)))
+    }
+
+    /// `bytes` with every byte below 0x20 inside a JSON string written as `\u00XX`.
+    static func sanitised(_ bytes: [UInt8]) -> [UInt8] {
+        // RouterOS copies raw control characters (an ESC in a DHCP host name, a newline in a
+        // comment) into JSON strings, which strict parsers reject; terraform-provider-routeros
+        // re-escapes them the same way (NOTES.md A2;
+        // https://github.com/terraform-routeros/terraform-provider-routeros/issues/165).
+        guard bytes.contains(where: { $0 < 0x20 }) else { return bytes }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + 16)
+        var inString = false
+        var escaped = false
+        for byte in bytes {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                } else if byte < 0x20 {
+                    out.append(contentsOf: Array("\\u00".utf8))
+                    out.append(hexDigit(byte >> 4))
+                    out.append(hexDigit(byte & 0x0F))
+                    continue
+                }
+            } else if byte == UInt8(ascii: "\"") {
+                inString = true
+            }
+            out.append(byte)
+        }
+        return out
+    }
+
+    /// A JSON object of string values, in the given order: RouterOS wants every value as a string
+    /// (NOTES.md A2: bare numbers may be read as octal or hex).
+    static func object(_ fields: [(name: String, value: String)]) -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        for (index, field) in fields.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            appendString(field.name, to: &out)
+            out.append(UInt8(ascii: ":"))
+            appendString(field.value, to: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    private static func appendString(_ text: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                out.append(UInt8(ascii: "\\"))
+                out.append(byte)
+            case ..<0x20:
+                out.append(contentsOf: Array("\\u00".utf8))
+                out.append(hexDigit(byte >> 4))
+                out.append(hexDigit(byte & 0x0F))
+            default:
+                out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    private static func hexDigit(_ value: UInt8) -> UInt8 {
+        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
+    }
+}
+
+/// Percent-encoding for query values (RFC 3986 unreserved characters stay as they are).
+enum QueryEncoding {
+    static func encode(_ value: String, keeping extra: Set<UInt8> = []) -> String {
+        var out = ""
+        out.reserveCapacity(value.utf8.count)
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
+                UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            case _ where extra.contains(byte):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                let hex = Array("0123456789ABCDEF".unicodeScalars)
+                out.unicodeScalars.append("%")
+                out.unicodeScalars.append(hex[Int(byte >> 4)])
+                out.unicodeScalars.append(hex[Int(byte & 0x0F)])
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,487 @@
+"""A stand-in for a MikroTik router's RouterOS 7 REST API, hotspot menus only.
+
+Emulates /rest/ip/hotspot/user, user/profile, active, active/login and host closely enough that a
+client passing against it should pass against a real router. Each behaviour cites its source in
+/work/shared/reference/routeros/NOTES.md (A1..A6); [VERIFY] marks wording NOTES could not confirm.
+
+Control endpoints (besides common.py's state/calls/faults/latency/reset):
+  POST   /_sandbox/profiles        {"name", "rate-limit"?, "session-timeout"?, "shared-users"?}
+  DELETE /_sandbox/profiles/<name>
+  POST   /_sandbox/hosts           {"mac-address", "address", "to-address"?, "server"?}
+  DELETE /_sandbox/hosts/<mac-address>
+  POST   /_sandbox/users           a user row stored as given (no validation; e.g. a raw ESC in a
+                                   comment, to exercise reply sanitising)
+"""
+
+import base64
+import ipaddress
+import json
+import os
+import re
+import sys
+from urllib.parse import unquote
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import App, Reply, serve  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+with open(os.path.join(HERE, "routeros-inspect-7.22-hotspot.json")) as f:
+    INSPECT = json.load(f)["ip"]["hotspot"]
+with open(os.path.join(HERE, "routeros-properties-7.json")) as f:
+    PROPERTIES = json.load(f)
+
+# Menu path under /rest/ip/hotspot/ -> short name used in operation names ("user.add").
+MENUS = {"user/profile": "profile", "user": "user", "active": "active", "host": "host"}
+PREFIX = "/rest/ip/hotspot/"
+
+
+def command_arguments(menu, command):
+    """The argument names of a command in the inspect tree, or None when the command is absent."""
+    node = INSPECT
+    for part in menu.split("/"):
+        node = node[part]
+    node = node.get(command)
+    if not isinstance(node, dict) or node.get("_type") != "cmd":
+        return None
+    return {name for name, child in node.items() if isinstance(child, dict) and child.get("_type") == "arg"}
+
+
+def routeros_json(value):
+    """JSON as RouterOS writes it: every value a string, and control characters inside strings left
+    raw instead of escaped (NOTES A2; terraform-provider-routeros #165)."""
+    if isinstance(value, dict):
+        return "{" + ",".join(routeros_json(k) + ":" + routeros_json(v) for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(routeros_json(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def data(value, status=200):
+    return Reply(status, routeros_json(value).encode("utf-8"))
+
+
+def error(status, message, detail=None):
+    """RouterOS's error body (NOTES A3): {"error": <status>, "message": ..., "detail": ...}."""
+    body = {"error": status, "message": message}
+    if detail is not None:
+        body["detail"] = detail
+    return Reply(status, body)
+
+
+def bad_request(detail):
+    return error(400, "Bad Request", detail)
+
+
+NOT_FOUND = (404, "Not Found")
+
+
+class Trap(Exception):
+    """A RouterOS trap: becomes a 400 with this detail."""
+
+    def __init__(self, detail):
+        super().__init__(detail)
+        self.detail = detail
+
+
+# --- value parsing, as RouterOS's argument parser does it ----------------------------------
+
+MAC_RE = re.compile(r"^([0-9A-Fa-f]{2})[:.-]?([0-9A-Fa-f]{2})[:.-]?([0-9A-Fa-f]{2})[:.-]?"
+                    r"([0-9A-Fa-f]{2})[:.-]?([0-9A-Fa-f]{2})[:.-]?([0-9A-Fa-f]{2})$")
+DURATION_RE = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+CLOCK_RE = re.compile(r"^(\d+):(\d{1,2}):(\d{1,2})$")
+
+
+def parse_mac(text):
+    """inspect: AB[:|-|.]CD...; stored in capitals with colons. Error text from NOTES A6.1."""
+    match = MAC_RE.match(text)
+    if not match:
+        raise Trap("invalid value of mac-address")
+    return ":".join(group.upper() for group in match.groups())
+
+
+def parse_ip(text, argument):
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        raise Trap(f"invalid value for argument {argument}")
+
+
+def parse_duration(text, argument):
+    """Seconds, 1w2d3h4m5s or hh:mm:ss; stored in v7's compact form (NOTES A2). The error text is
+    the observed one (NOTES A4)."""
+    seconds = None
+    if text.isdigit():
+        seconds = int(text)
+    elif CLOCK_RE.match(text):
+        h, m, s = (int(x) for x in CLOCK_RE.match(text).groups())
+        seconds = h * 3600 + m * 60 + s
+    elif text and DURATION_RE.match(text):
+        w, d, h, m, s = (int(x or 0) for x in DURATION_RE.match(text).groups())
+        seconds = (((w * 7 + d) * 24 + h) * 60 + m) * 60 + s
+    if seconds is None:
+        raise Trap(f"invalid time value for argument {argument}")
+    out = ""
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            out += f"{seconds // size}{unit}"
+            seconds %= size
+    if seconds or not out:
+        out += f"{seconds}s"
+    return out
+
+
+def parse_bool(text, argument):
+    """yes/no and true/false are both accepted on input; replies say true/false (NOTES A2)."""
+    if text in ("yes", "true"):
+        return "true"
+    if text in ("no", "false"):
+        return "false"
+    raise Trap(f"invalid value for argument {argument}")  # [VERIFY] wording
+
+
+def parse_integer(text, argument):
+    if not text.isdigit():
+        raise Trap(f"invalid value for argument {argument}")  # [VERIFY] wording
+    return str(int(text))
+
+
+class RouterApp(App):
+    name = "router"
+
+    def __init__(self):
+        super().__init__()
+        self.api_user = "api"
+        self.api_password = "api-secret"
+        self.seed_profiles = ["default"]
+        self.servers = ["hotspot1"]
+        self.login_by = "api"
+        self.reset()
+
+    def add_arguments(self, parser):
+        parser.add_argument("--user", default="api", help="REST user (basic auth)")
+        parser.add_argument("--password", default="api-secret", help="REST password (basic auth)")
+        parser.add_argument("--profile", action="append", default=[],
+                            help="seed a user profile (repeatable); 'default' always exists")
+        parser.add_argument("--server", action="append", default=[],
+                            help="a hotspot server name (repeatable; default hotspot1)")
+
+    def configure(self, args):
+        self.api_user = args.user
+        self.api_password = args.password
+        self.seed_profiles = ["default"] + [p for p in args.profile if p != "default"]
+        self.servers = args.server or ["hotspot1"]
+        with self.lock:
+            self.reset()
+
+    def reset(self):
+        self.tables = {menu: [] for menu in MENUS}
+        self.counters = {menu: 0 for menu in MENUS}
+        for name in self.seed_profiles:
+            self._insert("user/profile", {"name": name, "shared-users": "1", "session-timeout": "0s",
+                                          "idle-timeout": "none", "add-mac-cookie": "true",
+                                          "mac-cookie-timeout": "3d", "default": str(name == "default").lower()})
+
+    def state(self):
+        return {"users": self.tables["user"], "profiles": self.tables["user/profile"],
+                "hosts": self.tables["host"], "active": self.tables["active"], "servers": self.servers}
+
+    # --- routing -------------------------------------------------------------------------
+
+    def route(self, request):
+        """(menu, command, item) for a REST request; command is a RouterOS verb (NOTES A3)."""
+        if not request.path.startswith(PREFIX):
+            return None, None, None
+        rest = request.path[len(PREFIX):]
+        for menu in MENUS:  # "user/profile" before "user"
+            if rest == menu or rest.startswith(menu + "/"):
+                tail = rest[len(menu) + 1:]
+                break
+        else:
+            return None, None, None
+        method = request.method
+        if method == "POST":
+            return menu, tail or "", None
+        if method == "GET":
+            return menu, "print", tail or None
+        if method == "PUT" and not tail:
+            return menu, "add", None
+        if method == "PATCH" and tail:
+            return menu, "set", tail
+        if method == "DELETE" and tail:
+            return menu, "remove", tail
+        return menu, None, tail
+
+    def operation(self, request):
+        menu, command, _ = self.route(request)
+        if menu is None or not command:
+            return "unknown"
+        return MENUS[menu] + "." + command
+
+    # --- REST ----------------------------------------------------------------------------
+
+    def handle(self, request):
+        if not self._authorized(request):
+            # [VERIFY] body; NOTES A3 only says 401 for bad credentials.
+            return Reply(401, {"error": 401, "message": "Unauthorized"},
+                         headers={"WWW-Authenticate": 'Basic realm="RouterOS"'})
+        menu, command, item = self.route(request)
+        if menu is None:
+            return bad_request("no such command prefix")  # [VERIFY]
+        if command is None or command_arguments(menu, command) is None:
+            # NOTES A3: "no such command or directory (remove)" for a verb a menu lacks.
+            verb = {"PUT": "add", "PATCH": "set", "DELETE": "remove"}.get(request.method, command or "")
+            return error(406, "Not Acceptable", f"no such command or directory ({verb})")
+        with self.lock:
+            try:
+                if command == "print":
+                    return self._print(menu, item, request.query)
+                body = self._arguments(menu, command, request)
+                if command == "add":
+                    return self._add(menu, body)
+                if command == "set":
+                    return self._set(menu, item, body)
+                if command == "remove":
+                    return self._remove(menu, item, body)
+                if command == "login":
+                    return self._login(body)
+            except Trap as trap:
+                return bad_request(trap.detail)
+        return error(406, "Not Acceptable", f"no such command or directory ({command})")
+
+    def _authorized(self, request):
+        header = request.headers.get("Authorization") or ""
+        if not header.startswith("Basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
+        except ValueError:
+            return False
+        return user == self.api_user and password == self.api_password
+
+    def _arguments(self, menu, command, request):
+        """The JSON body as strings; any name not in the inspect tree is `unknown parameter` (NOTES
+        A6.1, A7). Numbers are accepted and kept as decimal text (NOTES A2)."""
+        try:
+            body = json.loads(request.body.decode("utf-8")) if request.body else {}
+        except (ValueError, UnicodeDecodeError):
+            raise Trap("JSON parse error")  # [VERIFY] wording
+        if not isinstance(body, dict):
+            raise Trap("JSON object expected")  # [VERIFY] wording
+        allowed = command_arguments(menu, command) | {".id"}
+        values = {}
+        for name, value in body.items():
+            if name not in allowed:
+                raise Trap(f"unknown parameter {name}")
+            if isinstance(value, bool) or not isinstance(value, (str, int)):
+                raise Trap(f"invalid value for argument {name}")  # [VERIFY] send strings (NOTES A2)
+            values[name] = str(value)
+        return values
+
+    def _find(self, menu, item):
+        """Look up by .id, or by name in named menus (NOTES A3 "Read one")."""
+        for row in self.tables[menu]:
+            if row[".id"] == item or (menu in ("user", "user/profile") and row.get("name") == item):
+                return row
+        return None
+
+    def _print(self, menu, item, query):
+        proplist = None
+        filters = []
+        for name, value in query:
+            if name == ".proplist":
+                proplist = [p for p in value.split(",") if p]
+            else:
+                filters.append((name, value))
+        if item is not None:
+            row = self._find(menu, item)
+            if row is None:
+                return error(*NOT_FOUND)
+            return data(self._project(row, proplist))
+        # Filters are exact-match and ANDed (NOTES A3); a property the row lacks never matches [INF].
+        rows = [row for row in self.tables[menu] if all(row.get(n) == v for n, v in filters)]
+        return data([self._project(row, proplist) for row in rows])
+
+    @staticmethod
+    def _project(row, proplist):
+        if proplist is None:
+            return dict(row)
+        return {name: row[name] for name in proplist if name in row}
+
+    def _insert(self, menu, row):
+        self.counters[menu] += 1
+        stored = {".id": "*%X" % self.counters[menu]}
+        stored.update(row)
+        self.tables[menu].append(stored)
+        return stored
+
+    def _resolve_profile(self, text):
+        """RouterOS resolves profile= by unique prefix (NOTES A4): exact name wins; one prefix match
+        silently becomes the full name; several are ambiguous; none does not match."""
+        names = [row["name"] for row in self.tables["user/profile"]]
+        if text in names:
+            return text
+        matches = [name for name in names if name.startswith(text)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise Trap("ambiguous value of profile, more than one possible value matches input")
+        raise Trap("input does not match any value of profile")
+
+    def _resolve_server(self, text):
+        if text == "all" or text in self.servers:
+            return text
+        raise Trap("input does not match any value of server")  # [INF] by analogy with profile
+
+    def _user_values(self, body):
+        values = {}
+        for name, text in body.items():
+            if name == ".id":
+                continue
+            if name == "profile":
+                values[name] = self._resolve_profile(text)
+            elif name == "server":
+                values[name] = self._resolve_server(text)
+            elif name == "disabled":
+                values[name] = parse_bool(text, name)
+            elif name == "mac-address":
+                values[name] = parse_mac(text)
+            elif name == "address":
+                values[name] = parse_ip(text, name)
+            elif name == "limit-uptime":
+                values[name] = parse_duration(text, name)
+            elif name.startswith("limit-bytes-"):
+                values[name] = parse_integer(text, name)
+            else:
+                values[name] = text
+        return values
+
+    def _check_unique(self, name, server, except_id=None):
+        """Names are unique per server; `all` overlaps every server [INF] (NOTES A4)."""
+        for row in self.tables["user"]:
+            if row[".id"] == except_id or row["name"] != name:
+                continue
+            if row["server"] == server or "all" in (row["server"], server):
+                raise Trap("failure: already have user with this name for this server")
+
+    def _add(self, menu, body):
+        if menu != "user":
+            return bad_request("sandbox: only /ip/hotspot/user is writable over REST; use /_sandbox/")
+        values = self._user_values(body)
+        if not values.get("name"):
+            raise Trap("missing value(s) of argument(s) name")  # [VERIFY] wording
+        row = {"name": values["name"], "server": "all", "profile": "default", "disabled": "false"}
+        row.update(values)
+        self._check_unique(row["name"], row["server"])
+        row.update({"uptime": "0s", "bytes-in": "0", "bytes-out": "0", "packets-in": "0",
+                    "packets-out": "0", "dynamic": "false"})
+        # PUT answers with the created object, .id included (NOTES A3).
+        return data(self._insert("user", row))
+
+    def _set(self, menu, item, body):
+        if menu != "user":
+            return bad_request("sandbox: only /ip/hotspot/user is writable over REST; use /_sandbox/")
+        row = self._find(menu, item)
+        if row is None:
+            return error(*NOT_FOUND)  # NOTES A3: PATCH of a missing id is 400/404
+        values = self._user_values(body)
+        self._check_unique(values.get("name", row["name"]), values.get("server", row["server"]), row[".id"])
+        row.update(values)
+        return data(row)  # the updated object (NOTES A3)
+
+    def _remove(self, menu, item, body):
+        if item is None:
+            # POST …/remove {".id": …} or {"numbers": …}: [] or "no such item" (NOTES A3, A4).
+            item = body.get(".id") or body.get("numbers")
+            row = self._find(menu, item) if item else None
+            if row is None:
+                raise Trap("no such item")
+            self._delete(menu, row)
+            return data([])
+        row = self._find(menu, item)
+        if row is None:
+            return error(*NOT_FOUND)  # second DELETE -> 404 (NOTES A3)
+        self._delete(menu, row)
+        return Reply(200, b"")  # empty body (NOTES A3)
+
+    def _delete(self, menu, row):
+        self.tables[menu].remove(row)
+        if menu == "active":
+            for host in self.tables["host"]:
+                if host["mac-address"] == row["mac-address"]:
+                    host["authorized"] = "false"
+
+    def _login(self, body):
+        """/ip/hotspot/active/login: user, password, ip, mac-address, domain (NOTES A6.1)."""
+        ip = parse_ip(body.get("ip", ""), "ip")
+        mac = parse_mac(body["mac-address"]) if "mac-address" in body else None
+        host = next((h for h in self.tables["host"] if ip in (h.get("address"), h.get("to-address"))), None)
+        if host is None:
+            raise Trap(f"unknown host IP {ip}")  # NOTES A6.1
+        if mac is not None and mac != host["mac-address"]:
+            raise Trap("wrong MAC provided")  # NOTES A6.1 (exact wording [VERIFY])
+        name = body.get("user", "")
+        user = next((u for u in self.tables["user"]
+                     if u["name"] == name and u["server"] in ("all", host["server"])), None)
+        if user is None or user.get("password", "") != body.get("password", ""):
+            raise Trap("invalid username or password")  # NOTES A6.1
+        if user["disabled"] == "true":
+            raise Trap("user is disabled")  # [VERIFY] wording
+        bound = user.get("mac-address")
+        if bound and bound != "00:00:00:00:00:00" and bound != host["mac-address"]:
+            # A user with mac-address may log in only from that MAC (NOTES A4); wording [VERIFY].
+            raise Trap(f"user {name} is not allowed to log in from this MAC address")
+        if any(a["address"] == ip for a in self.tables["active"]):
+            raise Trap(f"IP {ip} is already logged in")  # [VERIFY] wording
+        profile = next((p for p in self.tables["user/profile"] if p["name"] == user["profile"]), {})
+        shared = int(profile.get("shared-users", "1") or 1)
+        if sum(1 for a in self.tables["active"] if a["user"] == name) >= shared:
+            raise Trap("no more sessions are allowed for user")  # shared-users (NOTES A5); wording [VERIFY]
+        self._insert("active", {"server": host["server"], "user": name, "domain": body.get("domain", ""),
+                                "address": ip, "mac-address": host["mac-address"],
+                                "login-by": self.login_by,  # [VERIFY] what active/login records
+                                "uptime": "0s", "idle-time": "0s", "bytes-in": "0", "bytes-out": "0",
+                                "packets-in": "0", "packets-out": "0"})
+        host["authorized"] = "true"
+        return data([])  # a command without data answers [] (NOTES A3)
+
+    # --- control -------------------------------------------------------------------------
+
+    def control(self, request):
+        what = request.path[len("/_sandbox/"):]
+        payload = request.json() if request.body else {}
+        with self.lock:
+            try:
+                if what == "profiles" and request.method == "POST":
+                    row = {"name": payload["name"], "shared-users": "1", "session-timeout": "0s",
+                           "default": "false"}
+                    row.update({k: str(v) for k, v in payload.items()})
+                    return Reply(200, self._insert("user/profile", row))
+                if what.startswith("profiles/") and request.method == "DELETE":
+                    return self._control_delete("user/profile", "name", unquote(what[len("profiles/"):]))
+                if what == "hosts" and request.method == "POST":
+                    row = {"mac-address": parse_mac(payload["mac-address"]),
+                           "address": parse_ip(payload["address"], "address"),
+                           "server": payload.get("server", self.servers[0]),
+                           "authorized": "false", "bypassed": "false"}
+                    if payload.get("to-address"):
+                        row["to-address"] = parse_ip(payload["to-address"], "to-address")
+                    return Reply(200, self._insert("host", row))
+                if what.startswith("hosts/") and request.method == "DELETE":
+                    return self._control_delete("host", "mac-address", parse_mac(unquote(what[len("hosts/"):])))
+                if what == "users" and request.method == "POST":
+                    row = {"server": "all", "profile": "default", "disabled": "false"}
+                    row.update({k: str(v) for k, v in payload.items()})
+                    return Reply(200, self._insert("user", row))
+            except (KeyError, Trap) as problem:
+                return Reply(400, {"error": "bad control request", "detail": str(problem)})
+        return None
+
+    def _control_delete(self, menu, key, value):
+        rows = [row for row in self.tables[menu] if row.get(key) == value]
+        for row in rows:
+            self.tables[menu].remove(row)
+        return Reply(200 if rows else 404, {"removed": len(rows)})
+
+
+if __name__ == "__main__":
+    serve(RouterApp())
