@@ -115,7 +115,7 @@ public struct RouterOSClient {
             operation: "user.remove", method: .delete, path: "user/" + (try Self.checked(id, "user.remove")))
         do throws(RouterOSError) {
             _ = try perform(call)
-        } catch where error.kind == .noSuchItem {
+        } catch  where error.kind == .noSuchItem {
             return
         }
     }
@@ -166,7 +166,9 @@ public struct RouterOSClient {
     /// `password`, `ip`, `mac-address`; there is no `name` nor `server`, NOTES.md A6.1).
     /// - Throws: `.unknownHost` when the router has no host with that address; `.loginRejected`
     ///   with the router's reason for any other refusal.
-    public func activeLogin(user: String, password: String, address: IPv4Address, mac: MACAddress?)
+    public func activeLogin(
+        user: String, password: String, address: IPv4Address, mac: MACAddress?
+    )
         throws(RouterOSError)
     {
         var fields: [(name: String, value: String)] = [("user", user), ("password", password), ("ip", address.value)]
@@ -208,7 +210,9 @@ extension RouterOSClient {
 
         var isMutation: Bool { method != .get }
 
-        func failure(_ kind: RouterOSError.Kind, status: Int? = nil, detail: String? = nil, maybeApplied: Bool = false)
+        func failure(
+            _ kind: RouterOSError.Kind, status: Int? = nil, detail: String? = nil, maybeApplied: Bool = false
+        )
             -> RouterOSError
         {
             RouterOSError(

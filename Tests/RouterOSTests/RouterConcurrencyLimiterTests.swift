@@ -8,7 +8,9 @@ import Testing
 @Suite(.timeLimit(.minutes(1)))
 struct RouterConcurrencyLimiterTests {
     /// Runs `body` on another thread holding one of `router`'s permits until `release` is signalled.
-    private func holdPermit(_ limiter: RouterConcurrencyLimiter, router: String, release: DispatchSemaphore)
+    private func holdPermit(
+        _ limiter: RouterConcurrencyLimiter, router: String, release: DispatchSemaphore
+    )
         -> DispatchSemaphore
     {
         let held = DispatchSemaphore(value: 0)

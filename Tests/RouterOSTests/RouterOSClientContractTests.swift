@@ -41,7 +41,9 @@ struct RouterOSClientContractTests {
         return calls.compactMap { $0["op"] as? String }
     }
 
-    private func addHost(_ sandbox: SandboxProcess, mac: String = "AA:BB:CC:DD:EE:FF", address: String = "10.5.50.23")
+    private func addHost(
+        _ sandbox: SandboxProcess, mac: String = "AA:BB:CC:DD:EE:FF", address: String = "10.5.50.23"
+    )
         throws
     {
         try sandbox.control(.post, "hosts", json: ["mac-address": mac, "address": address])
@@ -167,7 +169,9 @@ struct RouterOSClientContractTests {
         let router = client(configuration(sandbox))
         let user = try router.createUser(Sample.newUser(disabled: true))
         try addHost(sandbox)
-        func login(_ password: String = Sample.password, address: IPv4Address = Sample.address, mac: MACAddress? = nil)
+        func login(
+            _ password: String = Sample.password, address: IPv4Address = Sample.address, mac: MACAddress? = nil
+        )
             -> RouterFailure?
         {
             failure { try router.login(user: "PAY-8F3K2Q", password: password, address: address, mac: mac) }
