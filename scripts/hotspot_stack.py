@@ -151,7 +151,8 @@ class Sandbox:
 class Stack:
     """The whole product on loopback. `build_dir` holds hotspot-pay and hotspotctl."""
 
-    def __init__(self, directory=None, build_dir=None, threads=8, router_args=(), conekta_args=(),
+    def __init__(self, directory=None, build_dir=None, threads=8, router_args=("--profile", "1hora", "--profile", "1dia"),
+                 conekta_args=(),
                  payment_rate=None, api_rate=None, conn_limit=None, extra_env=None):
         self.directory = directory or tempfile.mkdtemp(prefix="hotspot-")
         os.makedirs(self.directory, exist_ok=True)
@@ -280,7 +281,8 @@ class Stack:
                  "--private-key-stdin", stdin=SANDBOX_PRIVATE_KEY + "\n")
         router = self.ctl("router", "add", "--company", str(company), "--name", "Router Terraza",
                           "--location", "Terraza, planta baja", "--url", self.router.url, "--user", ROUTER_USER,
-                          "--password-stdin", "--pin", self.router.info["pin"], stdin=ROUTER_PASSWORD + "\n")["id"]
+                          "--password-stdin", "--pin", self.router.info["pin"], "--hotspot-server", "hotspot1",
+                          stdin=ROUTER_PASSWORD + "\n")["id"]
         hour = self.ctl("product", "add", "--company", str(company), "--router", str(router), "--name", "1 Hora de Internet",
                         "--price", "15", "--profile", "1hora", "--uptime", "1h", "--order", "1",
                         "--detail", "Velocidad 5 Mbps", "--detail", "1 dispositivo", "--featured")["id"]
