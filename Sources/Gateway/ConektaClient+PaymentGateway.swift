@@ -31,7 +31,7 @@ extension ConektaClient: PaymentGateway {
             let path = try Self.orderPath(id, "", .getOrder)
             let response = try exchange(.getOrder, .get, path: path, key: key)
             return try decodedOrder(response, .getOrder).gatewayOrder
-        } catch where error.isMissingEntity {
+        } catch  where error.isMissingEntity {
             return nil
         } catch {
             throw error.gatewayFailure
@@ -55,11 +55,14 @@ extension ConektaClient: PaymentGateway {
         }
     }
 
-    public func refund(orderID: String, amountCents: Int64, using key: GatewayKey) throws(GatewayFailure) -> GatewayOrder {
+    public func refund(orderID: String, amountCents: Int64, using key: GatewayKey) throws(GatewayFailure)
+        -> GatewayOrder
+    {
         do throws(ConektaError) {
             guard amountCents > 0 else {
                 throw ConektaError(
-                    kind: .invalidInput, operation: Operation.refund.rawValue, debugMessage: "refund amount must be > 0")
+                    kind: .invalidInput, operation: Operation.refund.rawValue, debugMessage: "refund amount must be > 0"
+                )
             }
             let path = try Self.orderPath(orderID, "/refunds", .refund)
             let body = Self.encoded(RefundRequestBody(amount: amountCents, reason: "cannot_be_fulfilled"))
@@ -105,7 +108,9 @@ extension ConektaClient: PaymentGateway {
             currency: charge.amount.currency.uppercased(),
             customerInfo: .init(name: charge.customerName, email: charge.customerEmail, phone: charge.customerPhone),
             lineItems: [.init(name: lineItemName(charge.itemName), unitPrice: charge.amount.cents, quantity: 1)],
-            charges: [.init(paymentMethod: .init(type: "card", tokenID: charge.cardToken), referenceID: charge.attemptID)],
+            charges: [
+                .init(paymentMethod: .init(type: "card", tokenID: charge.cardToken), referenceID: charge.attemptID)
+            ],
             metadata: metadata)
     }
 
@@ -140,14 +145,16 @@ extension ConektaClient: PaymentGateway {
                 // The token is single use: this attempt's own lost first send may have used it.
                 return .unknown(reason: "tokenization_used")
             }
-            return .declined(code: code, message: error.message ?? spanishDeclineMessage(for: code), orderID: error.orderID)
+            return .declined(
+                code: code, message: error.message ?? spanishDeclineMessage(for: code), orderID: error.orderID)
         case 401, 403, 404, 409:
             return .configurationError(reason: error(from: response, .createOrder).description)
         case 408, 429:
             return .unknown(reason: "http_\(status)")
         case 400..<500:
             let error = error(from: response, .createOrder)
-            return .invalidRequest(param: error.param, message: error.message ?? error.debugMessage ?? error.description)
+            return .invalidRequest(
+                param: error.param, message: error.message ?? error.debugMessage ?? error.description)
         default:
             // 5xx (Conekta has created orders behind a 504) and anything unexpected: 1xx, 3xx.
             return .unknown(reason: "http_\(status)")
@@ -192,7 +199,9 @@ extension ConektaClient: PaymentGateway {
 
     /// The order among those `query` lists whose `metadata.attempt_id` is `attemptID`, following
     /// `next` cursors; a paid one as soon as it shows up, else the first seen.
-    private func scan(_ query: [(String, String)], attemptID: String, key: GatewayKey) throws(ConektaError) -> OrderBody? {
+    private func scan(_ query: [(String, String)], attemptID: String, key: GatewayKey) throws(ConektaError)
+        -> OrderBody?
+    {
         var cursor: String?
         var firstMatch: OrderBody?
         for _ in 0..<configuration.maxListPages {
@@ -200,7 +209,8 @@ extension ConektaClient: PaymentGateway {
                 .listOrders, .get, path: "/orders", query: query + (cursor.map { [("next", $0)] } ?? []), key: key)
             guard (200..<300).contains(response.status) else { throw Self.error(from: response, .listOrders) }
             guard let page = try? JSONDecoder().decode(ListBody<OrderBody>.self, from: Data(response.body)) else {
-                throw ConektaError(kind: .malformedReply, operation: Operation.listOrders.rawValue, status: response.status)
+                throw ConektaError(
+                    kind: .malformedReply, operation: Operation.listOrders.rawValue, status: response.status)
             }
             for order in page.data where order.id != nil && order.metadata[Self.attemptIDKey] == attemptID {
                 if order.paymentStatus == "paid" { return order }

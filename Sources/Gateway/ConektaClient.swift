@@ -70,7 +70,8 @@ public struct ConektaClient {
     ) throws(ConektaError) -> HTTPResponse {
         var url = configuration.baseURL + path
         if !query.isEmpty {
-            url += "?" + query.map { "\(Self.percentEncoded($0.0))=\(Self.percentEncoded($0.1))" }.joined(separator: "&")
+            url +=
+                "?" + query.map { "\(Self.percentEncoded($0.0))=\(Self.percentEncoded($0.1))" }.joined(separator: "&")
         }
         var headers = [
             Header("Authorization", "Bearer \(key.privateKey)"),

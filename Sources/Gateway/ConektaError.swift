@@ -110,7 +110,8 @@ public struct ConektaError: Error, Sendable, Equatable, CustomStringConvertible,
     /// True for Conekta's own "no such object" (`resource_not_found_error`), as opposed to a 404
     /// from a proxy or a wrong path.
     var isMissingEntity: Bool {
-        status == 404 && (type == "resource_not_found_error" || code?.hasPrefix("conekta.errors.resource_not_found") == true)
+        status == 404
+            && (type == "resource_not_found_error" || code?.hasPrefix("conekta.errors.resource_not_found") == true)
     }
 
     /// `text` with anything shaped like a Conekta token or key (`tok_…`, `key_…`) replaced.

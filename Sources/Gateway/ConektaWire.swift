@@ -213,7 +213,9 @@ struct ErrorBody: Decodable {
     var code: String? { details.first?.code ?? legacyCode }
     var param: String? { details.first?.param ?? legacyParam }
     /// The message for the customer.
-    var message: String? { nonEmpty(details.first?.message) ?? nonEmpty(legacyMessageToPurchaser) ?? nonEmpty(legacyMessage) }
+    var message: String? {
+        nonEmpty(details.first?.message) ?? nonEmpty(legacyMessageToPurchaser) ?? nonEmpty(legacyMessage)
+    }
     var debugMessage: String? { details.first?.debugMessage ?? legacyMessage }
 }
 

@@ -42,7 +42,8 @@ import Testing
 
     @Test func createOrderRequestHasTheDocumentedHeadersAndBody() throws {
         let (_, transport) = Self.charge(
-            [.success(.json(200, ConektaFixtures.paidCardOrder))], Self.request(metadata: ["router": "r1", "attempt_id": "spoof"]))
+            [.success(.json(200, ConektaFixtures.paidCardOrder))],
+            Self.request(metadata: ["router": "r1", "attempt_id": "spoof"]))
         let request = try #require(transport.requests.first)
         #expect(transport.requests.count == 1)
         #expect(request.method == .post)
@@ -55,7 +56,10 @@ import Testing
 
         let body = try Self.bodyJSON(request)
         #expect(body["currency"] as? String == "MXN")
-        #expect(body["customer_info"] as? [String: String] == ["name": "Ana Pérez", "email": "ana@example.mx", "phone": "5512345678"])
+        #expect(
+            body["customer_info"] as? [String: String] == [
+                "name": "Ana Pérez", "email": "ana@example.mx", "phone": "5512345678",
+            ])
         let item = try #require((body["line_items"] as? [[String: Any]])?.first)
         #expect(item["name"] as? String == "Hotspot 1 dia")
         #expect(item["unit_price"] as? Int == 10_000)
@@ -95,7 +99,10 @@ import Testing
         let outcome = Self.charge(status: 200, body: ConektaFixtures.paidCardOrder)
         #expect(
             outcome
-                == .paid(PaidOrder(orderID: "ord_2znsF4cv7L8sWnRya", amount: Money(cents: 10_000, currency: "MXN"), cardBrand: "visa", cardLast4: "4242")))
+                == .paid(
+                    PaidOrder(
+                        orderID: "ord_2znsF4cv7L8sWnRya", amount: Money(cents: 10_000, currency: "MXN"),
+                        cardBrand: "visa", cardLast4: "4242")))
     }
 
     @Test(arguments: [
@@ -111,7 +118,8 @@ import Testing
     }
 
     @Test func paidOrderEchoingOurAttemptIDIsPaid() {
-        let body = ConektaFixtures.paidCardOrder.replacingOccurrences(of: "\"test\": \"false\"", with: "\"attempt_id\": \"att-1\"")
+        let body = ConektaFixtures.paidCardOrder.replacingOccurrences(
+            of: "\"test\": \"false\"", with: "\"attempt_id\": \"att-1\"")
         guard case .paid(let order) = Self.charge(status: 200, body: body) else {
             Issue.record("not paid")
             return
@@ -142,7 +150,8 @@ import Testing
     }
 
     @Test func declineWithoutMessageGetsAFixedSpanishText() {
-        let body = #"{"object":"error","type":"processing_error","details":[{"code":"conekta.errors.processing.bank.insufficient_funds"}]}"#
+        let body =
+            #"{"object":"error","type":"processing_error","details":[{"code":"conekta.errors.processing.bank.insufficient_funds"}]}"#
         #expect(
             Self.charge(status: 402, body: body)
                 == .declined(
@@ -188,7 +197,8 @@ import Testing
     }
 
     @Test(arguments: [
-        (500, ""), (500, ConektaFixtures.internalError), (502, "<html>Bad Gateway</html>"), (504, ""), (429, ""), (408, ""),
+        (500, ""), (500, ConektaFixtures.internalError), (502, "<html>Bad Gateway</html>"), (504, ""), (429, ""),
+        (408, ""),
         (302, ""),
     ])
     func serverTroubleIsUnknown(status: Int, body: String) {
@@ -219,11 +229,14 @@ import Testing
     }
 
     @Test func noOutcomeOrErrorShowsTheKeyOrTheToken() {
-        let echoing = #"{"object":"error","type":"x","details":[{"code":"c","message":"bad tok_SECRETcard key_SECRETprivate","param":"p"}]}"#
+        let echoing =
+            #"{"object":"error","type":"x","details":[{"code":"c","message":"bad tok_SECRETcard key_SECRETprivate","param":"p"}]}"#
         for status in [400, 401, 402, 404, 422, 500] {
             let outcome = Self.charge(status: status, body: echoing)
             #expect(!"\(outcome)".contains("SECRET"), "status \(status): \(outcome)")
-            let error = ConektaError(kind: .http, operation: "orders.create", status: status, message: "tok_SECRETcard", debugMessage: "key_SECRETprivate")
+            let error = ConektaError(
+                kind: .http, operation: "orders.create", status: status, message: "tok_SECRETcard",
+                debugMessage: "key_SECRETprivate")
             #expect(!error.description.contains("SECRET"))
             #expect(!error.debugDescription.contains("SECRET"))
             #expect(!"\(error.gatewayFailure)".contains("SECRET"))
@@ -242,7 +255,8 @@ import Testing
             order
                 == GatewayOrder(
                     id: "ord_2znsF4cv7L8sWnRya", paymentStatus: "paid", amount: Money(cents: 10_000, currency: "MXN"),
-                    amountRefundedCents: 0, attemptID: nil, createdAt: 1_774_901_374, cardBrand: "visa", cardLast4: "4242"))
+                    amountRefundedCents: 0, attemptID: nil, createdAt: 1_774_901_374, cardBrand: "visa",
+                    cardLast4: "4242"))
     }
 
     @Test func unknownOrderIsNil() throws {
@@ -303,7 +317,8 @@ import Testing
 
     static func list(_ orders: [String], hasMore: Bool, next: String? = nil) -> String {
         let url = next.map { #", "next_page_url": "https://api-core.stg.conekta.io/orders?limit=2&next=\#($0)""# } ?? ""
-        return #"{"object": "list", "has_more": \#(hasMore), "total": 9, "data": [\#(orders.joined(separator: ","))]\#(url)}"#
+        return
+            #"{"object": "list", "has_more": \#(hasMore), "total": 9, "data": [\#(orders.joined(separator: ","))]\#(url)}"#
     }
 
     static func paidOrder(id: String, attemptID: String) -> String {
@@ -313,18 +328,36 @@ import Testing
     }
 
     @Test func findOrderSearchesFirst() throws {
-        let transport = FakeTransport([.success(.json(200, Self.list([Self.paidOrder(id: "ord_A", attemptID: "att-1")], hasMore: false)))])
-        let order = try Self.client(transport).findOrder(attemptID: "att-1", createdAfter: 1_700_000_000, using: Self.key)
+        let transport = FakeTransport([
+            .success(.json(200, Self.list([Self.paidOrder(id: "ord_A", attemptID: "att-1")], hasMore: false)))
+        ])
+        let order = try Self.client(transport).findOrder(
+            attemptID: "att-1", createdAfter: 1_700_000_000, using: Self.key)
         #expect(order?.id == "ord_A")
         #expect(order?.attemptID == "att-1")
-        #expect(transport.requests.map(\.url) == ["https://conekta.test/orders?created_at.gte=1700000000&limit=250&search=att-1"])
+        #expect(
+            transport.requests.map(\.url) == [
+                "https://conekta.test/orders?created_at.gte=1700000000&limit=250&search=att-1"
+            ])
     }
 
     @Test func findOrderPagesThroughTheWindowWhenSearchFindsNothing() throws {
         let transport = FakeTransport([
             .success(.json(200, Self.list([Self.paidOrder(id: "ord_S", attemptID: "att-1x")], hasMore: false))),
-            .success(.json(200, Self.list([Self.paidOrder(id: "ord_B", attemptID: "att-2"), Self.paidOrder(id: "ord_C", attemptID: "att-3")], hasMore: true, next: "ord_C"))),
-            .success(.json(200, Self.list([ConektaFixtures.threeDSPendingOrder, Self.paidOrder(id: "ord_A", attemptID: "att-1")], hasMore: false))),
+            .success(
+                .json(
+                    200,
+                    Self.list(
+                        [
+                            Self.paidOrder(id: "ord_B", attemptID: "att-2"),
+                            Self.paidOrder(id: "ord_C", attemptID: "att-3"),
+                        ], hasMore: true, next: "ord_C"))),
+            .success(
+                .json(
+                    200,
+                    Self.list(
+                        [ConektaFixtures.threeDSPendingOrder, Self.paidOrder(id: "ord_A", attemptID: "att-1")],
+                        hasMore: false))),
         ])
         let order = try Self.client(transport).findOrder(attemptID: "att-1", createdAfter: 5, using: Self.key)
         #expect(order?.id == "ord_A")
@@ -347,7 +380,8 @@ import Testing
         let page = Result<HTTPResponse, TransportError>.success(
             .json(200, Self.list([Self.paidOrder(id: "ord_B", attemptID: "att-2")], hasMore: true)))
         let transport = FakeTransport(Array(repeating: page, count: 10))
-        let client = ConektaClient(transport: transport, configuration: .init(baseURL: "https://conekta.test", maxListPages: 3))
+        let client = ConektaClient(
+            transport: transport, configuration: .init(baseURL: "https://conekta.test", maxListPages: 3))
         do {
             _ = try client.findOrder(attemptID: "att-1", createdAfter: 5, using: Self.key)
             Issue.record("expected a failure")
@@ -363,7 +397,8 @@ import Testing
 
     @Test func refundSendsTheAmountAndReason() throws {
         let transport = FakeTransport(status: 200, body: ConektaFixtures.partiallyRefundedOrder)
-        let order = try Self.client(transport).refund(orderID: "ord_2tV52JvSom2w3E8bX", amountCents: 15_000, using: Self.key)
+        let order = try Self.client(transport).refund(
+            orderID: "ord_2tV52JvSom2w3E8bX", amountCents: 15_000, using: Self.key)
         let request = try #require(transport.requests.first)
         #expect(request.method == .post)
         #expect(request.url == "https://conekta.test/orders/ord_2tV52JvSom2w3E8bX/refunds")
@@ -375,7 +410,8 @@ import Testing
     }
 
     @Test func refundRefusalCarriesConektasCode() {
-        let body = #"{"object":"error","type":"precondition_required_error","details":[{"code":"conekta.errors.precondition_required.combo.order.is_not_returnable","message":"La orden no puede ser reembolsada."}]}"#
+        let body =
+            #"{"object":"error","type":"precondition_required_error","details":[{"code":"conekta.errors.precondition_required.combo.order.is_not_returnable","message":"La orden no puede ser reembolsada."}]}"#
         let transport = FakeTransport(status: 428, body: body)
         do {
             _ = try Self.client(transport).refund(orderID: "ord_x", amountCents: 100, using: Self.key)
@@ -390,9 +426,12 @@ import Testing
     }
 
     @Test func refundAndCancelAreNeverRetried() {
-        let lost = Result<HTTPResponse, TransportError>.failure(TransportError(kind: .connectionLost, requestSent: true))
+        let lost = Result<HTTPResponse, TransportError>.failure(
+            TransportError(kind: .connectionLost, requestSent: true))
         let refund = FakeTransport([lost, .success(.json(200, ConektaFixtures.partiallyRefundedOrder))])
-        #expect(throws: GatewayFailure.self) { try Self.client(refund).refund(orderID: "ord_x", amountCents: 1, using: Self.key) }
+        #expect(throws: GatewayFailure.self) {
+            try Self.client(refund).refund(orderID: "ord_x", amountCents: 1, using: Self.key)
+        }
         #expect(refund.requests.count == 1)
         let cancel = FakeTransport([lost, .success(.json(200, ConektaFixtures.canceledOrder))])
         #expect(throws: GatewayFailure.self) { try Self.client(cancel).cancel(orderID: "ord_x", using: Self.key) }
@@ -410,6 +449,8 @@ import Testing
 
     @Test func cancelOfAMissingOrderIsNotFound() {
         let transport = FakeTransport(status: 404, body: ConektaFixtures.orderNotFound)
-        #expect(throws: GatewayFailure.notFound) { try Self.client(transport).cancel(orderID: "ord_x", using: Self.key) }
+        #expect(throws: GatewayFailure.notFound) {
+            try Self.client(transport).cancel(orderID: "ord_x", using: Self.key)
+        }
     }
 }

@@ -2,8 +2,8 @@ import Domain
 import Foundation
 import Gateway
 import HTTPTransport
-import Testing
 import TestSupport
+import Testing
 
 /// The real client over real HTTPS (libcurl, the sandbox's self-signed certificate as CA) against
 /// `hotspot-sandbox conekta`, one sandbox per test.
@@ -30,7 +30,9 @@ import TestSupport
         }
 
         func charge(_ token: String, attemptID: String = UUID().uuidString, cents: Int64 = 2_000) -> ChargeOutcome {
-            client.charge(ConektaContractTests.request(token: token, attemptID: attemptID, cents: cents), using: ConektaContractTests.key)
+            client.charge(
+                ConektaContractTests.request(token: token, attemptID: attemptID, cents: cents),
+                using: ConektaContractTests.key)
         }
 
         /// The sandbox's orders (GET /_sandbox/state).
@@ -103,7 +105,8 @@ import TestSupport
     @Test func sandboxRejectsABodyTheSchemaForbids() throws {
         // The same validator, shown able to fail: no currency, a two-letter item name, nested metadata.
         let harness = try Harness()
-        let body = #"{"customer_info":{"name":"A","email":"a@b.mx","phone":"1"},"line_items":[{"name":"ab","unit_price":100,"quantity":1}],"metadata":{"x":{"y":1}}}"#
+        let body =
+            #"{"customer_info":{"name":"A","email":"a@b.mx","phone":"1"},"line_items":[{"name":"ab","unit_price":100,"quantity":1}],"metadata":{"x":{"y":1}}}"#
         var request = HTTPRequest(
             method: .post, url: harness.sandbox.url + "/orders",
             headers: [
@@ -118,7 +121,8 @@ import TestSupport
         #expect(error["type"] as? String == "parameter_validation_error")
         #expect((error["details"] as? [[String: Any]])?.first?["param"] as? String == "currency")
         let violations = try #require(try harness.sandbox.state()["schema_violations"] as? [[String: Any]])
-        #expect(Set(violations.compactMap { $0["path"] as? String }) == ["currency", "line_items.0.name", "metadata.x"])
+        #expect(
+            Set(violations.compactMap { $0["path"] as? String }) == ["currency", "line_items.0.name", "metadata.x"])
     }
 
     @Test func declinedCardIsDeclinedInSpanish() throws {
@@ -160,26 +164,17 @@ import TestSupport
         #expect(try harness.orders().isEmpty)
     }
 
-    @Test func threeDSecureIsNotPaidAndCanBeCanceled() throws {
+    @Test(arguments: [("tok_sandbox_3ds_x", "pending_payment"), ("tok_sandbox_preauth_x", "pre_authorized")])
+    func orderLeftUnpaidIsNotPaidAndCanBeCanceled(token: String, expectedStatus: String) throws {
         let harness = try Harness()
-        guard case .notPaid(let status, let orderID) = harness.charge("tok_sandbox_3ds_x") else {
+        guard case .notPaid(let status, let orderID) = harness.charge(token) else {
             Issue.record("expected not paid")
             return
         }
-        #expect(status == "pending_payment")
+        #expect(status == expectedStatus)
         let canceled = try harness.client.cancel(orderID: orderID, using: Self.key)
         #expect(canceled.paymentStatus == "canceled")
         #expect(try harness.client.order(id: orderID, using: Self.key)?.paymentStatus == "canceled")
-    }
-
-    @Test func preAuthorizedIsNotPaidAndCanBeCanceled() throws {
-        let harness = try Harness()
-        guard case .notPaid(let status, let orderID) = harness.charge("tok_sandbox_preauth_x") else {
-            Issue.record("expected not paid")
-            return
-        }
-        #expect(status == "pre_authorized")
-        #expect(try harness.client.cancel(orderID: orderID, using: Self.key).paymentStatus == "canceled")
     }
 
     @Test func emptyServerErrorIsUnknownAndChargedNothing() throws {
@@ -214,7 +209,8 @@ import TestSupport
         #expect(outcome == .unknown(reason: "transport_connection_lost"))
         #expect(try harness.calls("orders.create") == 2, "the POST must not be sent again")
 
-        let found = try #require(try harness.client.findOrder(attemptID: "att-dropped", createdAfter: before, using: Self.key))
+        let found = try #require(
+            try harness.client.findOrder(attemptID: "att-dropped", createdAfter: before, using: Self.key))
         #expect(found.isPaid)
         #expect(found.attemptID == "att-dropped")
         #expect(found.amount == Money(cents: 2_000, currency: "MXN"))
@@ -224,7 +220,9 @@ import TestSupport
     @Test func replyLostByInjectedFaultIsUnknownToo() throws {
         let harness = try Harness()
         try harness.sandbox.arm(["op": "orders.create", "kind": "drop_after", "nth": 1])
-        #expect(harness.charge("tok_test_visa_1881", attemptID: "att-fault") == .unknown(reason: "transport_connection_lost"))
+        #expect(
+            harness.charge("tok_test_visa_1881", attemptID: "att-fault")
+                == .unknown(reason: "transport_connection_lost"))
         #expect(try harness.order(attemptID: "att-fault")?["payment_status"] as? String == "paid")
     }
 
@@ -257,7 +255,8 @@ import TestSupport
         _ = Self.curlReady
         // Port 1 on loopback: nothing listens there, so the connection is refused before sending.
         let client = ConektaClient(
-            transport: CurlTransport(), configuration: .init(baseURL: "https://127.0.0.1:1", connectTimeoutMilliseconds: 2_000))
+            transport: CurlTransport(),
+            configuration: .init(baseURL: "https://127.0.0.1:1", connectTimeoutMilliseconds: 2_000))
         let outcome = client.charge(Self.request(token: "tok_test_visa_4242", attemptID: "att"), using: Self.key)
         #expect(outcome == .configurationError(reason: "not_sent: transport_could_not_connect"))
     }
@@ -273,9 +272,11 @@ import TestSupport
         #expect(full.paymentStatus == "refunded" && full.amountRefundedCents == 5_000)
         let stored = try #require(try harness.orders().first)
         #expect(stored["refunds"] as? [Int] == [1_000, 4_000])
-        #expect(throws: GatewayFailure.rejected(
-            code: "conekta.errors.precondition_required.combo.order.is_not_returnable",
-            message: "La orden no puede ser reembolsada.")) {
+        #expect(
+            throws: GatewayFailure.rejected(
+                code: "conekta.errors.precondition_required.combo.order.is_not_returnable",
+                message: "La orden no puede ser reembolsada.")
+        ) {
             try harness.client.refund(orderID: orderID, amountCents: 1, using: Self.key)
         }
     }
@@ -283,9 +284,11 @@ import TestSupport
     @Test func paidOrderCannotBeCanceled() throws {
         let harness = try Harness()
         let orderID = try #require(Self.paidOrderID(harness.charge("tok_test_amex_8431")))
-        #expect(throws: GatewayFailure.rejected(
-            code: "conekta.errors.precondition_required.combo.order.cannot_be_canceled",
-            message: "La orden no puede ser cancelada.")) {
+        #expect(
+            throws: GatewayFailure.rejected(
+                code: "conekta.errors.precondition_required.combo.order.cannot_be_canceled",
+                message: "La orden no puede ser cancelada.")
+        ) {
             try harness.client.cancel(orderID: orderID, using: Self.key)
         }
     }
@@ -296,6 +299,8 @@ import TestSupport
         let order = try harness.client.order(id: orderID, using: Self.key)
         #expect(order?.attemptID == "att-get" && order?.isPaid == true && order?.cardLast4 == "4242")
         #expect(try harness.client.order(id: "ord_2tUhuyzqLi6UJE9D1", using: Self.key) == nil)
-        #expect(throws: GatewayFailure.notFound) { try harness.client.cancel(orderID: "ord_2tUhuyzqLi6UJE9D1", using: Self.key) }
+        #expect(throws: GatewayFailure.notFound) {
+            try harness.client.cancel(orderID: "ord_2tUhuyzqLi6UJE9D1", using: Self.key)
+        }
     }
 }
