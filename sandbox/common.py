@@ -259,6 +259,12 @@ def serve(app, argv=None):
     """Parses --port, --host, --tls/--no-tls, --state-dir, --ready-file; prints one JSON line with
     url, port, ca_file and pin on stdout, then serves until killed."""
     import argparse
+    import signal
+
+    # A process spawned from a thread that blocks signals inherits the mask: Foundation's Process
+    # started from a Swift test's dispatch worker leaves SIGTERM blocked, and then
+    # SandboxProcess.deinit's terminate() + waitUntilExit() waits forever.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
 
     parser = argparse.ArgumentParser(prog="hotspot-sandbox " + app.name)
     parser.add_argument("--host", default="127.0.0.1")

@@ -81,6 +81,12 @@ public final class CurlTransport: HTTPTransport {
             set(CURLOPT_HTTPGET, 1)
         case .post, .put, .patch, .delete:
             set(CURLOPT_CUSTOMREQUEST, request.method.rawValue)
+            // When a reused connection dies before any byte of the reply, libcurl sends the same
+            // request again on a new connection, POST included ("Connection died, retrying a fresh
+            // connect": Curl_retry_request, https://github.com/curl/curl/blob/curl-7_88_1/lib/transfer.c).
+            // A server that acted on the first copy then acts twice. A fresh connection is never
+            // retried that way, so requests that change state cost a handshake instead.
+            set(CURLOPT_FRESH_CONNECT, 1)
         }
 
         if let auth = request.basicAuth {

@@ -1,0 +1,537 @@
+"""A loopback stand-in for Conekta's Orders API (`hotspot-sandbox conekta`).
+
+Shapes follow Conekta's OpenAPI spec and the recorded Mockoon mock (see
+../shared/reference/conekta/NOTES.md §10 for the checklist). Requests are validated with the trimmed
+spec schemas in schemas/ (the same validator the Swift tests rely on), and every POST /orders
+records its schema violations in GET /_sandbox/state.
+
+Endpoints: POST /orders, GET /orders/{id}, GET /orders (search, created_at.gte/.lte,
+payment_status, limit, next), POST /orders/{id}/refunds (alias /refund), POST /orders/{id}/cancel
+(alias /void).
+
+Card tokens (each is single use; a second use answers 402 conekta.errors.processing.tokenization.used):
+- documented test tokens: tok_test_visa_4242, tok_test_visa_1881, tok_test_mastercard_4444,
+  tok_test_mastercard_5100, tok_test_amex_0005, tok_test_amex_8431 pay;
+  tok_test_card_declined and tok_test_insufficient_funds answer 402;
+- sandbox-only, unlimited supply (anything after the prefix):
+  tok_sandbox_paid_<x>          pays (Visa 4242)
+  tok_sandbox_declined_<x>      402 card_declined
+  tok_sandbox_insufficient_<x>  402 insufficient_funds
+  tok_sandbox_3ds_<x>           200 pending_payment, charges null, next_action redirect_to_url
+  tok_sandbox_preauth_<x>       200 pre_authorized (as pre_authorize:true does with a paying token)
+  tok_sandbox_slow_<ms>_<x>     waits <ms> milliseconds, then pays
+  tok_sandbox_error500_<x>      500 with an empty body, nothing applied, token not consumed
+  tok_sandbox_drop_<x>          pays, then closes the connection without a reply
+- any other token: 422 nonexistent_token.
+Faults from common.py target the operations orders.create, orders.get, orders.list,
+orders.refund and orders.cancel (e.g. {"op": "orders.create", "kind": "drop_after"}).
+"""
+
+import os
+import re
+import secrets
+import sys
+import time
+import base64
+from urllib.parse import quote, urlencode
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import App, Drop, Reply, serve  # noqa: E402
+from jsonschema_lite import Validator  # noqa: E402
+
+SCHEMA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas", "conekta-order-request.schema.json")
+
+BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+ACCEPT = re.compile(r"application/vnd\.conekta-v(2\.\d+\.\d+)\+json")
+REFUND_REASONS = ("requested_by_client", "cannot_be_fulfilled", "duplicated_transaction", "suspected_fraud", "other")
+
+# token -> (brand, last4, card type)
+PAYING_TOKENS = {
+    "tok_test_visa_4242": ("visa", "4242", "credit"),
+    "tok_test_visa_1881": ("visa", "1881", "credit"),
+    "tok_test_mastercard_4444": ("mastercard", "4444", "credit"),
+    "tok_test_mastercard_5100": ("mastercard", "5100", "debit"),
+    "tok_test_amex_0005": ("american_express", "0005", "credit"),
+    "tok_test_amex_8431": ("american_express", "8431", "credit"),
+}
+
+# failure -> (details code, charge failure_code, es message, en message, debug message)
+DECLINES = {
+    "declined": ("conekta.errors.processing.bank.declined", "card_declined",
+                 "La tarjeta ingresada ha sido declinada. Por favor intenta con otro método de pago.",
+                 "The card issuing bank declined to process this charge.",
+                 "The card issuing bank declined to process this charge."),
+    "insufficient": ("conekta.errors.processing.bank.insufficient_funds", "insufficient_funds",
+                     "Esta tarjeta no tiene suficientes fondos para completar la compra.",
+                     "This card has insufficient funds to complete the purchase.",
+                     "This card has insufficient funds to complete the purchase."),
+}
+
+
+def order_id():
+    return "ord_" + "".join(secrets.choice(BASE58) for _ in range(17))
+
+
+def prefixed_id(prefix):
+    return prefix + "".join(secrets.choice(BASE58) for _ in range(17))
+
+
+def object_id():
+    """24 hex like a MongoDB ObjectId: 4 bytes of time, then 8 random bytes."""
+    return "%08x" % int(time.time()) + secrets.token_hex(8)
+
+
+def list_envelope(items):
+    return {"object": "list", "has_more": False, "total": len(items), "data": items}
+
+
+class ApiError(Exception):
+    """An error reply in Conekta's envelope."""
+
+    def __init__(self, status, type_, code, message, debug_message=None, param=None, data=None):
+        super().__init__(code)
+        self.status, self.type, self.code = status, type_, code
+        self.message = message  # str or {"es": ..., "en": ...}
+        self.debug_message = debug_message if debug_message is not None else (
+            message["en"] if isinstance(message, dict) else message)
+        self.param, self.data = param, data
+
+    def reply(self, language, headers):
+        message = self.message[language] if isinstance(self.message, dict) else self.message
+        body = {"object": "error", "type": self.type, "log_id": object_id(),
+                "details": [{"code": self.code, "message": message, "debug_message": self.debug_message,
+                             "param": self.param}]}
+        if self.data is not None:
+            body["data"] = self.data
+        return Reply(self.status, body, headers=headers, content_type=None)
+
+
+def validation_error(param, debug_message, code=None, message=None):
+    code = code or "conekta.errors.parameter_validation." + re.sub(r"\.\d+(?=\.|$)", "", param) + ".invalid"
+    message = message or {"es": f'El parámetro "{param}" no es válido.', "en": f'The parameter "{param}" is invalid.'}
+    return ApiError(422, "parameter_validation_error", code, message, debug_message, param)
+
+
+def not_found(order):
+    return ApiError(404, "resource_not_found_error", "conekta.errors.resource_not_found.entity",
+                    "The resource was not found.", f'The object Order "{order}" could not be found.')
+
+
+class ConektaApp(App):
+    name = "conekta"
+
+    def __init__(self):
+        super().__init__()
+        self.validator = Validator.load(SCHEMA_FILE)
+        self.private_keys = {"key_sandbox_private"}
+        self.latency_ms = 0
+        self.search_mode = "reference"
+        self.reset()
+
+    def add_arguments(self, parser):
+        parser.add_argument("--private-key", action="append", default=None,
+                            help="an accepted private key (repeatable); default key_sandbox_private")
+        parser.add_argument("--latency-ms", type=int, default=0, help="delay before every API reply")
+        parser.add_argument("--search-mode", choices=("reference", "none"), default="reference",
+                            help="what GET /orders?search= matches: id, customer fields and the charge's "
+                                 "reference_id (reference), or nothing (none, to exercise paging)")
+
+    def configure(self, args):
+        if args.private_key:
+            self.private_keys = set(args.private_key)
+        self.latency_ms = args.latency_ms
+        self.faults.default_latency_ms = args.latency_ms
+        self.search_mode = args.search_mode
+
+    def reset(self):
+        self.orders = {}  # id -> order object as served
+        self.order_ids = []  # creation order
+        self.tokens = {}  # token -> {"uses": n, "order_id": ...}
+        self.requests = []  # one entry per POST /orders: schema violations and outcome
+        # common.py's reset clears the default latency with the faults; keep the configured one.
+        self.faults.default_latency_ms = self.latency_ms
+
+    def operation(self, request):
+        parts = [p for p in request.path.split("/") if p]
+        if parts[:1] != ["orders"]:
+            return request.method + " " + request.path
+        if len(parts) == 1:
+            return "orders.create" if request.method == "POST" else "orders.list"
+        if len(parts) == 2:
+            return "orders.get"
+        return {"refunds": "orders.refund", "refund": "orders.refund",
+                "cancel": "orders.cancel", "void": "orders.cancel"}.get(parts[2], "orders.other")
+
+    # MARK: dispatch
+
+    def handle(self, request):
+        language = "en" if (request.headers.get("Accept-Language") or "es").lower().startswith("en") else "es"
+        headers = {}
+        try:
+            version = self._check_headers(request)
+            headers = {"Conekta-Media-Type": f"conekta-v{version}; format=application/json",
+                       "Content-Type": f"application/vnd.conekta-v{version}+json"}
+            op = self.operation(request)
+            parts = [p for p in request.path.split("/") if p]
+            if op == "orders.create" and request.method == "POST":
+                status, body = self._create(request)
+            elif op == "orders.list" and request.method == "GET":
+                status, body = self._list(request)
+            elif op == "orders.get" and request.method == "GET":
+                status, body = 200, self._order(parts[1])
+            elif op == "orders.refund" and request.method == "POST":
+                status, body = 200, self._refund(parts[1], request)
+            elif op == "orders.cancel" and request.method == "POST":
+                status, body = 200, self._cancel(parts[1])
+            else:
+                raise ApiError(404, "resource_not_found_error", "conekta.errors.resource_not_found.route",
+                               "The resource was not found.", f"No route for {request.method} {request.path}.")
+            return Reply(status, body, headers=headers, content_type=None)
+        except ApiError as error:
+            if not headers:
+                headers = {"Content-Type": "application/json; charset=utf-8"}
+            return error.reply(language, headers)
+
+    def _check_headers(self, request):
+        authorization = request.headers.get("Authorization") or ""
+        key = None
+        if authorization.startswith("Bearer "):
+            key = authorization[len("Bearer "):].strip()
+        elif authorization.startswith("Basic "):
+            try:
+                user, _, _ = base64.b64decode(authorization[len("Basic "):]).decode().partition(":")
+                key = user
+            except (ValueError, UnicodeDecodeError):
+                key = None
+        if key not in self.private_keys:
+            raise ApiError(401, "authentication_error", "conekta.errors.authentication.missing_key",
+                           {"es": "Acceso no autorizado.", "en": "Please include your access key in your request."},
+                           "Please include your access key in your request.")
+        match = ACCEPT.search(request.headers.get("Accept") or "")
+        if not match:
+            # Sandbox choice: Conekta's docs name 409 conflict_error for API version problems.
+            raise ApiError(409, "conflict_error", "conekta.errors.conflict.api_version",
+                           "Please include a valid API version in the Accept header.",
+                           "Accept must be application/vnd.conekta-v2.X.0+json.")
+        return match.group(1)
+
+    def _json_body(self, request):
+        try:
+            return request.json()
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(400, "malformed_request_error", "conekta.errors.malformed_request.json",
+                           {"es": "La solicitud no es JSON válido.", "en": "The request body is not valid JSON."})
+
+    # MARK: POST /orders
+
+    def _create(self, request):
+        body = self._json_body(request)
+        violations = self.validator.validate(body, "order_request") if isinstance(body, dict) else [
+            {"path": "", "keyword": "type", "message": "expected object"}]
+        record = {"violations": violations, "body": body, "outcome": None}
+        with self.lock:
+            self.requests.append(record)
+        try:
+            status, reply = self._create_checked(body, violations)
+            record["outcome"] = status
+            return status, reply
+        except ApiError as error:
+            record["outcome"] = error.status
+            raise
+        except Drop:
+            record["outcome"] = "dropped"
+            raise
+
+    def _create_checked(self, body, violations):
+        if violations:
+            first = violations[0]
+            param = first["path"] or "body"
+            code = None
+            if first["keyword"] == "required":
+                code = "conekta.errors.parameter_validation." + re.sub(r"\.\d+(?=\.|$)", "", param) + ".missing"
+            raise validation_error(param, f'{param} {first["message"]}', code)
+        metadata = body.get("metadata", {})
+        if not isinstance(metadata, dict):
+            raise validation_error("metadata", "metadata must be an object")
+        if not re.fullmatch(r"[A-Za-z]{3}", body["currency"]):
+            raise validation_error("currency", "currency must be a 3-letter ISO 4217 code")
+        items = body["line_items"]
+        if not items:
+            raise validation_error("line_items", "The order must have at least one line item.",
+                                   "conekta.errors.parameter_validation.line_items.missing")
+        total = sum(item["unit_price"] * item["quantity"] for item in items)
+        if total <= 0:
+            raise validation_error("amount", "The amount must be greater than 0.",
+                                   "conekta.errors.parameter_validation.amount.number_is_not_greater_than")
+        charges = body.get("charges") or []
+        if len(charges) > 1:
+            raise validation_error("charges", "The sandbox supports one charge per order.")
+        for charge in charges:
+            if "amount" in charge and charge["amount"] != total:
+                raise validation_error("charges.amount", "The order amount does not match with the sum of charges amounts",
+                                       "conekta.errors.parameter_validation.charges.amount.mismatch")
+            method = charge["payment_method"]
+            if method.get("type") != "card":
+                raise validation_error("payment_method.type", "The sandbox only charges cards.")
+            if not isinstance(method.get("token_id"), str):
+                raise validation_error("payment_method.token_id", "The token does not exist.",
+                                       "conekta.errors.parameter_validation.payment_method.token_id.missing")
+        customer = body["customer_info"]
+        if "customer_id" in customer and "name" not in customer:
+            raise validation_error("customer_info.customer_id", "The sandbox knows no customers.")
+
+        order = self._new_order(body, total)
+        if not charges:
+            order["payment_status"] = "pending_payment"
+            return self._store(order)
+        charge_request = charges[0]
+        token = charge_request["payment_method"]["token_id"]
+        behaviour, card = self._token_behaviour(token)
+        if behaviour == "nonexistent":
+            raise validation_error("payment_method.token_id", "The token does not exist.",
+                                   "conekta.errors.parameter_validation.payment_method.token_id.nonexistent_token",
+                                   "The token does not exist.")
+        if behaviour == "error500":
+            raise Drop500()
+        if behaviour.startswith("slow:"):
+            time.sleep(int(behaviour[5:]) / 1000)
+            behaviour = "paid"
+        with self.lock:
+            usage = self.tokens.setdefault(token, {"uses": 0, "order_id": None})
+            usage["uses"] += 1
+            if usage["uses"] > 1:
+                raise ApiError(402, "processing_error", "conekta.errors.processing.tokenization.used",
+                               {"es": "La tarjeta no pudo ser procesada.", "en": "The card could not be processed."},
+                               "The token has already been used.")
+            usage["order_id"] = order["id"]
+        charge = self._new_charge(order, charge_request, token, card)
+        order["charges"] = list_envelope([charge])
+        if behaviour in DECLINES:
+            code, failure_code, es, en, debug = DECLINES[behaviour]
+            charge.update(status="declined", failure_code=failure_code, failure_message=es, paid_at=None,
+                          is_refundable=False)
+            order.update(payment_status="declined", is_refundable=False)
+            self._store(order)
+            raise ApiError(402, "processing_error", code, {"es": es, "en": en}, debug, data=order)
+        if behaviour == "3ds":
+            order.update(payment_status="pending_payment", charges=None, is_refundable=False,
+                         next_action={"type": "redirect_to_url", "redirect_to_url": {
+                             "url": "https://3ds-pay.conekta.com/" + secrets.token_hex(16),
+                             "return_url": body.get("return_url")}})
+            return self._store(order)
+        if behaviour == "preauth" or body.get("pre_authorize") is True:
+            charge.update(status="pre_authorized", paid_at=None, is_refundable=False)
+            order.update(payment_status="pre_authorized", is_refundable=False)
+            return self._store(order)
+        order["payment_status"] = "paid"
+        result = self._store(order)
+        if behaviour == "drop":
+            raise Drop()
+        return result
+
+    def _token_behaviour(self, token):
+        """(behaviour, (brand, last4, type)) for a token."""
+        visa = PAYING_TOKENS["tok_test_visa_4242"]
+        if token in PAYING_TOKENS:
+            return "paid", PAYING_TOKENS[token]
+        if token == "tok_test_card_declined":
+            return "declined", ("visa", "0002", "credit")
+        if token == "tok_test_insufficient_funds":
+            return "insufficient", ("visa", "0127", "credit")
+        match = re.fullmatch(r"tok_sandbox_(paid|declined|insufficient|3ds|preauth|error500|drop)_.+", token)
+        if match:
+            return match.group(1), {"declined": ("visa", "0002", "credit"),
+                                    "insufficient": ("visa", "0127", "credit")}.get(match.group(1), visa)
+        match = re.fullmatch(r"tok_sandbox_slow_(\d{1,6})_.+", token)
+        if match:
+            return "slow:" + match.group(1), visa
+        return "nonexistent", None
+
+    def _new_order(self, body, total):
+        now = int(time.time())
+        identifier = order_id()
+        customer = body["customer_info"]
+        items = []
+        for item in body["line_items"]:
+            items.append({"name": item["name"], "description": item.get("description"),
+                          "unit_price": item["unit_price"], "quantity": item["quantity"], "sku": item.get("sku"),
+                          "tags": item.get("tags"), "brand": item.get("brand"), "type": None,
+                          "object": "line_item", "id": prefixed_id("line_item_"), "parent_id": identifier,
+                          "metadata": item.get("metadata", {}), "antifraud_info": item.get("antifraud_info", {})})
+        return {
+            "livemode": False, "amount": total, "currency": body["currency"].upper(), "payment_status": None,
+            "amount_refunded": 0, "split_payment": None,
+            "customer_info": {"email": customer.get("email"), "phone": customer.get("phone"),
+                              "name": customer.get("name"), "corporate": customer.get("corporate"),
+                              "customer_id": None, "date_of_birth": None, "national_id": None,
+                              "object": "customer_info"},
+            "channel": None, "fiscal_entity": None, "object": "order", "id": identifier,
+            "metadata": dict(body.get("metadata", {})), "is_refundable": True, "processing_mode": None,
+            "created_at": now, "updated_at": now, "line_items": list_envelope(items),
+            "shipping_lines": None, "tax_lines": None, "discount_lines": None, "charges": None,
+        }
+
+    def _new_charge(self, order, charge_request, token, card):
+        brand, last4, kind = card
+        now = order["created_at"]
+        return {
+            "id": object_id(), "livemode": False, "created_at": now, "currency": order["currency"],
+            "failure_code": None, "failure_message": None, "monthly_installments": None,
+            "device_fingerprint": None, "session_id": None, "channel": None,
+            "payment_method": {"name": "Cliente Sandbox", "exp_month": "12", "exp_year": "30",
+                               "auth_code": "%06d" % secrets.randbelow(10**6), "object": "card_payment",
+                               "type": kind, "normalized_device_fingerprint": None, "last4": last4,
+                               "brand": brand, "issuer": "BANAMEX", "account_type": kind.capitalize(),
+                               "contract_id": None, "country": "MX", "fraud_score": None, "fraud_indicators": [],
+                               "token_id": token, "antifraud_is_self_service_rules": False,
+                               "three_ds_flow_required": False},
+            "object": "charge", "description": "Payment from order", "is_refundable": True,
+            "reference_id": charge_request.get("reference_id"), "status": "paid", "amount": order["amount"],
+            "paid_at": now, "customer_id": "", "order_id": order["id"], "refunds": None,
+        }
+
+    def _store(self, order):
+        with self.lock:
+            self.orders[order["id"]] = order
+            self.order_ids.append(order["id"])
+        return 200, order
+
+    # MARK: GET /orders, GET /orders/{id}
+
+    def _order(self, identifier):
+        with self.lock:
+            order = self.orders.get(identifier)
+        if order is None:
+            raise not_found(identifier)
+        return order
+
+    def _list(self, request):
+        query = dict(request.query)
+        try:
+            limit = int(query.get("limit", "20"))
+            gte = int(query["created_at.gte"]) if "created_at.gte" in query else None
+            lte = int(query["created_at.lte"]) if "created_at.lte" in query else None
+        except ValueError:
+            raise validation_error("limit", "limit and created_at filters must be integers")
+        if not 1 <= limit <= 250:
+            raise validation_error("limit", "limit must be between 1 and 250")
+        search = query.get("search")
+        with self.lock:
+            # Newest first, as Conekta lists.
+            matching = [self.orders[i] for i in reversed(self.order_ids)
+                        if (gte is None or self.orders[i]["created_at"] >= gte)
+                        and (lte is None or self.orders[i]["created_at"] <= lte)
+                        and ("payment_status" not in query or self.orders[i]["payment_status"] == query["payment_status"])
+                        and (search is None or self._search_matches(self.orders[i], search))]
+        start = 0
+        if "next" in query:
+            ids = [o["id"] for o in matching]
+            if query["next"] not in ids:
+                raise validation_error("next", "The cursor is not an order of this listing.")
+            start = ids.index(query["next"]) + 1
+        page = matching[start:start + limit]
+        has_more = start + limit < len(matching)
+        body = {"object": "list", "has_more": has_more, "total": len(matching), "data": page}
+        base = f"https://{request.headers.get('Host', '127.0.0.1')}/orders?"
+        keep = [(k, v) for k, v in request.query if k not in ("next", "previous")]
+        if has_more and page:
+            body["next_page_url"] = base + urlencode(keep + [("next", page[-1]["id"])], quote_via=quote)
+        if start > 0 and page:
+            body["previous_page_url"] = base + urlencode(keep + [("previous", page[0]["id"])], quote_via=quote)
+        return 200, body
+
+    def _search_matches(self, order, search):
+        if self.search_mode == "none":
+            return False
+        needle = search.lower()
+        customer = order["customer_info"]
+        fields = [order["id"], customer.get("email"), customer.get("name"), customer.get("phone")]
+        for charge in (order.get("charges") or {}).get("data", []):
+            fields.append(charge.get("reference_id"))
+        return any(needle in str(f).lower() for f in fields if f)
+
+    # MARK: refunds and cancel
+
+    def _refund(self, identifier, request):
+        order = self._order(identifier)
+        body = self._json_body(request)
+        violations = self.validator.validate(body, "orderRefund_request") if isinstance(body, dict) else [
+            {"path": "", "keyword": "type", "message": "expected object"}]
+        if violations:
+            raise validation_error(violations[0]["path"] or "body", violations[0]["message"])
+        if body["reason"] not in REFUND_REASONS:
+            raise validation_error("reason", "The reason is invalid.", "conekta.errors.parameter_validation.reason.invalid")
+        amount = body["amount"]
+        if amount <= 0:
+            raise validation_error("amount", "The amount must be greater than 0.",
+                                   "conekta.errors.parameter_validation.amount.number_is_not_greater_than")
+        with self.lock:
+            if order["payment_status"] not in ("paid", "partially_refunded"):
+                raise ApiError(428, "precondition_required_error",
+                               "conekta.errors.precondition_required.combo.order.is_not_returnable",
+                               {"es": "La orden no puede ser reembolsada.", "en": "The order can not be returned."})
+            refundable = order["amount"] - order["amount_refunded"]
+            if amount > refundable:
+                raise validation_error("amount", f"The amount exceeds the refundable amount ({refundable}).",
+                                       "conekta.errors.parameter_validation.refund.amount_exceeds_refundable")
+            charge = order["charges"]["data"][0]
+            refunds = charge["refunds"] or list_envelope([])
+            refunds["data"].append({"object": "refund", "amount": -amount, "id": object_id(),
+                                    "created_at": int(time.time()), "auth_code": charge["payment_method"]["auth_code"]})
+            refunds["total"] = len(refunds["data"])
+            charge["refunds"] = refunds
+            order["amount_refunded"] += amount
+            status = "refunded" if order["amount_refunded"] == order["amount"] else "partially_refunded"
+            order["payment_status"] = charge["status"] = status
+            order["is_refundable"] = charge["is_refundable"] = status != "refunded"
+            order["updated_at"] = int(time.time())
+            return order
+
+    def _cancel(self, identifier):
+        order = self._order(identifier)
+        with self.lock:
+            if order["payment_status"] not in ("pending_payment", "pre_authorized"):
+                # Inferred (NOTES §5): a paid order is refunded, not canceled.
+                raise ApiError(428, "precondition_required_error",
+                               "conekta.errors.precondition_required.combo.order.cannot_be_canceled",
+                               {"es": "La orden no puede ser cancelada.", "en": "The order can not be canceled."})
+            order["payment_status"] = "canceled"
+            order["is_refundable"] = False
+            for charge in (order.get("charges") or {}).get("data", []):
+                charge["status"] = "canceled"
+                charge["is_refundable"] = False
+            order["updated_at"] = int(time.time())
+            return order
+
+    # MARK: state
+
+    def state(self):
+        orders = []
+        for identifier in self.order_ids:
+            order = self.orders[identifier]
+            charge = ((order.get("charges") or {}).get("data") or [None])[0]
+            orders.append({
+                "id": identifier, "payment_status": order["payment_status"], "amount": order["amount"],
+                "amount_refunded": order["amount_refunded"], "currency": order["currency"],
+                "metadata": order["metadata"], "created_at": order["created_at"],
+                "charge_status": charge and charge["status"], "reference_id": charge and charge["reference_id"],
+                "token": charge and charge["payment_method"]["token_id"],
+                "refunds": [-r["amount"] for r in ((charge or {}).get("refunds") or {}).get("data", [])],
+            })
+        return {"orders": orders, "tokens": self.tokens, "create_requests": self.requests,
+                "schema_violations": [v for r in self.requests for v in r["violations"]]}
+
+
+class Drop500(ApiError):
+    """500 with an empty body, as the recorded mock sometimes answers."""
+
+    def __init__(self):
+        super().__init__(500, "api_error", "conekta.errors.api.system.general_failure", "")
+
+    def reply(self, language, headers):
+        return Reply(500, b"", headers={"Content-Type": headers.get("Content-Type", "application/json")},
+                     content_type=None)
+
+
+if __name__ == "__main__":
+    serve(ConektaApp())
