@@ -280,9 +280,6 @@ def serve(app, argv=None):
     if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
         sys.exit("the sandbox listens on loopback only")
 
-    # A parent may have blocked these (the mask survives exec); the sandbox must stop on them.
-    import signal
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
     state_dir = args.state_dir or tempfile.mkdtemp(prefix="hotspot-sandbox-")

@@ -55,7 +55,9 @@ extension ConektaClient: PaymentGateway {
         }
     }
 
-    public func refund(orderID: String, amountCents: Int64, using key: GatewayKey) throws(GatewayFailure)
+    public func refund(
+        orderID: String, amountCents: Int64, using key: GatewayKey
+    ) throws(GatewayFailure)
         -> GatewayOrder
     {
         do throws(ConektaError) {
@@ -199,7 +201,9 @@ extension ConektaClient: PaymentGateway {
 
     /// The order among those `query` lists whose `metadata.attempt_id` is `attemptID`, following
     /// `next` cursors; a paid one as soon as it shows up, else the first seen.
-    private func scan(_ query: [(String, String)], attemptID: String, key: GatewayKey) throws(ConektaError)
+    private func scan(
+        _ query: [(String, String)], attemptID: String, key: GatewayKey
+    ) throws(ConektaError)
         -> OrderBody?
     {
         var cursor: String?

@@ -22,7 +22,9 @@ import Testing
         ConektaClient(transport: transport, configuration: .init(baseURL: "https://conekta.test/"))
     }
 
-    static func charge(_ script: [Result<HTTPResponse, TransportError>], _ request: ChargeRequest = request()) -> (
+    static func charge(
+        _ script: [Result<HTTPResponse, TransportError>], _ request: ChargeRequest = request()
+    ) -> (
         ChargeOutcome, FakeTransport
     ) {
         let transport = FakeTransport(script)

@@ -30,7 +30,9 @@ final class FakeTransport: HTTPTransport {
 }
 
 extension HTTPResponse {
-    static func json(_ status: Int, _ body: String, contentType: String = "application/vnd.conekta-v2.2.0+json")
+    static func json(
+        _ status: Int, _ body: String, contentType: String = "application/vnd.conekta-v2.2.0+json"
+    )
         -> HTTPResponse
     {
         HTTPResponse(status: status, headers: ["content-type": contentType], body: Array(body.utf8))
