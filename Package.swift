@@ -35,12 +35,14 @@ let package = Package(
         .target(name: "Gateway", dependencies: ["Domain", "HTTPTransport"]),
         .target(name: "Persistence", dependencies: ["Domain", "CLibPQ"]),
         .target(name: "Configuration"),
+        // The HTTP face of the Domain: status codes, codigos and JSON bodies, in one place.
+        .target(name: "API", dependencies: ["Domain"]),
 
         // Composition roots.
         .executableTarget(
             name: "FCGIEntry",
             dependencies: [
-                "Domain", "Secrets", "HTTPTransport", "RouterOS", "Gateway", "Persistence", "Configuration",
+                "Domain", "API", "Secrets", "HTTPTransport", "RouterOS", "Gateway", "Persistence", "Configuration",
                 "CFastCGI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -49,7 +51,7 @@ let package = Package(
         .executableTarget(
             name: "HotspotCtl",
             dependencies: [
-                "Domain", "Secrets", "HTTPTransport", "RouterOS", "Gateway", "Persistence", "Configuration",
+                "Domain", "API", "Secrets", "HTTPTransport", "RouterOS", "Gateway", "Persistence", "Configuration",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -63,7 +65,7 @@ let package = Package(
         .testTarget(name: "RouterOSTests", dependencies: ["RouterOS", "Domain", "HTTPTransport", "TestSupport"]),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Domain", "HTTPTransport", "TestSupport"]),
         .testTarget(name: "PersistenceTests", dependencies: ["Persistence", "Domain", "Secrets"]),
-        .testTarget(name: "FCGIEntryTests", dependencies: ["FCGIEntry", "Domain", "Configuration"]),
+        .testTarget(name: "FCGIEntryTests", dependencies: ["FCGIEntry", "API", "Domain", "Configuration"]),
     ]
 )
 

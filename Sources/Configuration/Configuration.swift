@@ -27,6 +27,19 @@ public struct Configuration: Sendable {
     public var routerMaxConcurrency: Int
     /// How long a call waits for a router slot before answering busy.
     public var routerQueueWaitMilliseconds: Int
+    /// The payment saga's clocks (CONTRACT §6).
+    public var payments: Payments
+
+    public struct Payments: Sendable {
+        /// How often the reconciler looks for unfinished attempts; 0 disables the background thread.
+        public var reconcileIntervalMilliseconds: Int
+        /// A paid attempt whose user cannot be enabled within this is refunded.
+        public var activationDeadlineSeconds: Int
+        /// An unknown charge whose order is still not found after this was not made.
+        public var orderLookupGraceSeconds: Int
+        /// Budget for logging the paying device in.
+        public var autoConnectBudgetMilliseconds: Int
+    }
 
     public struct Conekta: Sendable {
         public var baseURL: String
@@ -57,6 +70,10 @@ public struct Configuration: Sendable {
         public static let routerTimeout = "HOTSPOT_ROUTER_TIMEOUT_MS"
         public static let routerMaxConcurrency = "HOTSPOT_ROUTER_MAX_CONCURRENCY"
         public static let routerQueueWait = "HOTSPOT_ROUTER_QUEUE_WAIT_MS"
+        public static let reconcileInterval = "HOTSPOT_RECONCILE_INTERVAL_MS"
+        public static let activationDeadline = "HOTSPOT_ACTIVATION_DEADLINE_SECONDS"
+        public static let orderLookupGrace = "HOTSPOT_ORDER_LOOKUP_GRACE_SECONDS"
+        public static let autoConnectBudget = "HOTSPOT_AUTO_CONNECT_BUDGET_MS"
     }
 
     /// Reads the configuration from `environment`, after the optional env file's values.
@@ -134,6 +151,12 @@ public struct Configuration: Sendable {
         )
         routerMaxConcurrency = try integer(Key.routerMaxConcurrency, default: 8, range: 1...64)
         routerQueueWaitMilliseconds = try integer(Key.routerQueueWait, default: 2_000, range: 0...30_000)
+        payments = Payments(
+            reconcileIntervalMilliseconds: try integer(Key.reconcileInterval, default: 2_000, range: 0...600_000),
+            activationDeadlineSeconds: try integer(Key.activationDeadline, default: 600, range: 5...86_400),
+            orderLookupGraceSeconds: try integer(Key.orderLookupGrace, default: 120, range: 1...86_400),
+            autoConnectBudgetMilliseconds: try integer(Key.autoConnectBudget, default: 5_000, range: 500...5_000)
+        )
     }
 
     /// Parses `KEY=value` lines: `#` comments, blank lines, an optional `export ` prefix, and

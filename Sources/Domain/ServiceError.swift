@@ -5,6 +5,8 @@ public enum ServiceError: Error, Sendable, Equatable {
     case productNotFound
     /// Bad request fields, each with a Spanish message.
     case invalidRequest([FieldProblem])
+    /// The body is neither JSON nor a form.
+    case unsupportedMediaType
     /// The database does not answer; try again shortly (503).
     case storeUnavailable
     /// A bug or an unexpected state; the reason is for the log only.

@@ -1,26 +1,106 @@
+import API
 import Configuration
 import Domain
 import Foundation
+import Gateway
 import HTTPTransport
 import Logging
 import Persistence
+import RouterOS
 import Secrets
 
 /// The composition root: the only place that names concrete adapters. Each worker thread gets
 /// its own object graph (its own PostgreSQL connection and curl handle), so nothing in the
-/// request path is shared but immutable values and the explicitly shared caches.
+/// request path is shared but immutable values and the explicitly shared caches and limiter.
 extension Application {
     func makeWorker(index: Int) -> Worker {
-        // Configuration.load already validated the key, so this cannot fail here.
-        let sealer = try! SecretBox(base64Key: configuration.secretsKey)
-        let connection = PostgresConnection(url: configuration.databaseURL, applicationName: "hotspot-pay")
-        let store = PostgresStore(connection: connection, sealer: sealer)
+        let graph = makeGraph(name: "fcgi-\(index)")
         let verifier = HS256KeyCodec(secret: configuration.keySecret)
-        let directory = CachedPortalDirectory(store: store, cache: accessCache)
+        let directory = CachedPortalDirectory(store: graph.store, cache: accessCache)
         let portal = PortalService(directory: directory, verifier: verifier)
-        let handler = PortalHandler(portal: portal, maxBodyBytes: configuration.maxBodyBytes, now: { Int64(Date().timeIntervalSince1970) })
+        let handler = PortalHandler(
+            portal: portal, payments: graph.payments, maxBodyBytes: configuration.maxBodyBytes,
+            now: { Int64(Date().timeIntervalSince1970) })
         var logger = self.logger
         logger[metadataKey: "thread"] = "\(index)"
-        return Worker(handler: handler, store: store, logger: logger, maxBodyBytes: configuration.maxBodyBytes)
+        return Worker(handler: handler, store: graph.store, logger: logger, maxBodyBytes: configuration.maxBodyBytes)
+    }
+
+    /// One thread's adapters and the payment service over them.
+    func makeGraph(name: String) -> (store: PostgresStore, payments: PaymentService) {
+        // Configuration.load already validated the key, so this cannot fail here.
+        let sealer = try! SecretBox(base64Key: configuration.secretsKey)
+        let store = PostgresStore(
+            connection: PostgresConnection(url: configuration.databaseURL, applicationName: "hotspot-pay"), sealer: sealer)
+        let transport = CurlTransport()
+        let conekta = ConektaClient(
+            transport: transport,
+            configuration: ConektaClient.Configuration(
+                baseURL: configuration.conekta.baseURL, apiVersion: configuration.conekta.apiVersion,
+                caFile: configuration.conekta.caFile,
+                connectTimeoutMilliseconds: configuration.conekta.connectTimeoutMilliseconds,
+                totalTimeoutMilliseconds: configuration.conekta.totalTimeoutMilliseconds))
+        let limiter = routerLimiter
+        let timeouts = configuration.routerTimeouts
+        let logger = self.logger
+        let hasher = KeyedHasher(secret: configuration.keySecret)
+        var settings = PaymentService.Settings()
+        settings.activationDeadlineSeconds = Int64(configuration.payments.activationDeadlineSeconds)
+        settings.lookupGraceSeconds = Int64(configuration.payments.orderLookupGraceSeconds)
+        settings.autoConnectBudgetMilliseconds = configuration.payments.autoConnectBudgetMilliseconds
+        settings.retryAfterSeconds = max(1, configuration.payments.reconcileIntervalMilliseconds / 1000)
+
+        let payments = PaymentService(
+            ledger: store, gateway: conekta, rendering: PaymentPresenter(), clock: SystemWallClock(), settings: settings,
+            owner: "\(instanceName)/\(name)", fingerprint: hasher.hash,
+            routerAccess: { (routerID: Int64) throws(StoreFailure) -> PaymentService.RouterAccess? in
+                guard let endpoint = try store.routerEndpoint(routerID: routerID) else { return nil }
+                let main = RouterOSClient.Configuration(
+                    endpoint: endpoint,
+                    timeouts: Timeouts(
+                        connectMilliseconds: timeouts.connectMilliseconds, totalMilliseconds: timeouts.totalMilliseconds))
+                if main.isInsecure {
+                    logger.warning("router TLS is not verified (insecure)", metadata: ["router": "\(routerID)"])
+                }
+                // Auto-connect has 5 s in all (CONTRACT §5): its calls get short timeouts.
+                let quick = RouterOSClient.Configuration(
+                    endpoint: endpoint,
+                    timeouts: Timeouts(
+                        connectMilliseconds: min(timeouts.connectMilliseconds, 1_000), totalMilliseconds: 2_000))
+                return PaymentService.RouterAccess(
+                    directory: RouterOSClient(configuration: main, transport: transport, limiter: limiter),
+                    quick: RouterOSClient(configuration: quick, transport: transport, limiter: limiter),
+                    hotspotServer: endpoint.hotspotServer)
+            },
+            gatewayKey: { (companyID: Int64) throws(StoreFailure) -> GatewayKey? in try store.conektaPrivateKey(companyID: companyID) })
+        return (store, payments)
+    }
+}
+
+extension RouterOSClient.Configuration {
+    init(endpoint: RouterEndpoint, timeouts: Timeouts) {
+        let trust: TLSTrust
+        switch endpoint.trust {
+        case .caFile(let path): trust = .caFile(path)
+        case .pinnedPublicKey(let pin): trust = .pinnedPublicKey(pin)
+        case .insecure: trust = .insecure
+        }
+        self.init(
+            routerID: String(endpoint.routerID), baseURL: endpoint.baseURL,
+            credentials: BasicAuth(user: endpoint.user, password: endpoint.password), tls: trust, timeouts: timeouts,
+            hotspotServer: endpoint.hotspotServer)
+    }
+}
+
+/// The system clock.
+struct SystemWallClock: WallClock {
+    func nowMicroseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1_000
+    }
+
+    func sleep(milliseconds: Int) {
+        usleep(useconds_t(milliseconds * 1_000))
     }
 }

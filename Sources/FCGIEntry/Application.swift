@@ -5,6 +5,7 @@ import Foundation
 import HTTPTransport
 import Logging
 import Persistence
+import RouterOS
 import Synchronization
 
 /// `hotspot-pay`: the FastCGI server.
@@ -40,10 +41,18 @@ final class Application: Sendable {
     let draining = Atomic<Bool>(false)
     /// API key rows shared by every worker; bounded staleness (CONTRACT §2: ≤ 5 s).
     let accessCache: AccessCache
+    /// Caps concurrent calls per router across all threads, so one stuck router cannot hold them all.
+    let routerLimiter: RouterConcurrencyLimiter
+    /// This process's name in attempt leases.
+    let instanceName: String
 
     init(configuration: Configuration) {
         self.configuration = configuration
         self.accessCache = AccessCache(ttlSeconds: configuration.authCacheSeconds)
+        self.routerLimiter = RouterConcurrencyLimiter(
+            maxConcurrentCallsPerRouter: configuration.routerMaxConcurrency,
+            maxWait: .milliseconds(configuration.routerQueueWaitMilliseconds))
+        self.instanceName = "\(ProcessInfo.processInfo.hostName):\(getpid())"
         let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
         LoggingBootstrap.once(level: level)
         var logger = Logger(label: "hotspot-pay")
@@ -88,6 +97,15 @@ final class Application: Sendable {
                 worker.serve(listening: socket.descriptor, draining: draining)
             }
         }
+        let reconciler: WorkerThread? =
+            configuration.payments.reconcileIntervalMilliseconds > 0
+            ? WorkerThread.start { [self] in
+                let graph = makeGraph(name: "reconciler")
+                Reconciler(
+                    payments: graph.payments, store: graph.store, logger: logger,
+                    intervalMilliseconds: configuration.payments.reconcileIntervalMilliseconds
+                ).run(until: draining)
+            } : nil
         let startup = ContinuousClock.now - started
         logger.info(
             "listening",
@@ -109,6 +127,7 @@ final class Application: Sendable {
         FCGX_ShutdownPending()
         shutdown(socket.descriptor, Int32(SHUT_RDWR))
         for worker in workers { worker.join() }
+        reconciler?.join()
         close(socket.descriptor)
         logger.info("stopped")
         return 0

@@ -11,7 +11,10 @@ struct HotspotCtl: ParsableCommand {
         commandName: "hotspotctl",
         abstract: "Operate hotspot-pay: schema, companies, routers, products, API keys.",
         discussion: "Reads the same HOTSPOT_* configuration as the server (environment, or --env-file).",
-        subcommands: [Migrate.self, CompanyCommand.self, RouterCommand.self, ProductCommand.self, KeyCommand.self]
+        subcommands: [
+            Migrate.self, CompanyCommand.self, RouterCommand.self, ProductCommand.self, KeyCommand.self, PaymentsCommand.self,
+            ReconcileCommand.self,
+        ]
     )
 }
 

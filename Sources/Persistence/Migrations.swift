@@ -134,7 +134,17 @@ public enum Migrations {
                     reason                  text
                 );
                 CREATE INDEX payment_events_attempt ON payment_events (attempt_id, id);
-                """)
+                """),
+        Migration(
+            version: 2, name: "attempt details kept for receipts and replays",
+            sql: """
+                ALTER TABLE payment_attempts
+                    ADD COLUMN product_name text NOT NULL DEFAULT '',
+                    ADD COLUMN limit_uptime text,
+                    ADD COLUMN limit_bytes_total bigint,
+                    ADD COLUMN response_codigo text;
+                CREATE INDEX payment_attempts_due ON payment_attempts (next_retry_at NULLS FIRST) WHERE finished_at IS NULL;
+                """),
     ]
 
     /// Applies every migration not yet applied, each in its own transaction, under an advisory

@@ -15,20 +15,10 @@ public struct SecretBox: SecretSealer {
         key = SymmetricKey(data: data)
     }
 
-    public func seal(_ plaintext: String, context: String) -> [UInt8] {
-        seal(bytes: Array(plaintext.utf8), context: context)
-    }
-
     public func seal(bytes: [UInt8], context: String) -> [UInt8] {
         // AES.GCM.seal only throws for an invalid nonce or key size, both fixed here.
         let box = try! AES.GCM.seal(bytes, using: key, authenticating: Array(context.utf8))
         return [1] + Array(box.combined!)
-    }
-
-    public func open(_ sealed: [UInt8], context: String) throws(SecretFailure) -> String {
-        guard let bytes = try? openBytes(sealed, context: context), let text = String(validating: bytes, as: UTF8.self)
-        else { throw SecretFailure(context: context) }
-        return text
     }
 
     public func openBytes(_ sealed: [UInt8], context: String) throws(SecretFailure) -> [UInt8] {

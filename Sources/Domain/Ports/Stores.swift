@@ -13,8 +13,21 @@ public protocol PortalDirectory {
 /// Encrypts secrets at rest. `context` binds a ciphertext to its purpose and row (associated
 /// data), so a sealed value copied to another row does not open.
 public protocol SecretSealer: Sendable {
-    func seal(_ plaintext: String, context: String) -> [UInt8]
-    func open(_ sealed: [UInt8], context: String) throws(SecretFailure) -> String
+    func seal(bytes: [UInt8], context: String) -> [UInt8]
+    func openBytes(_ sealed: [UInt8], context: String) throws(SecretFailure) -> [UInt8]
+}
+
+extension SecretSealer {
+    public func seal(_ plaintext: String, context: String) -> [UInt8] {
+        seal(bytes: Array(plaintext.utf8), context: context)
+    }
+
+    public func open(_ sealed: [UInt8], context: String) throws(SecretFailure) -> String {
+        guard let text = String(validating: try openBytes(sealed, context: context), as: UTF8.self) else {
+            throw SecretFailure(context: context)
+        }
+        return text
+    }
 }
 
 public struct SecretFailure: Error, Sendable, Equatable {

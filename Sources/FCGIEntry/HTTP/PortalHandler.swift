@@ -1,3 +1,4 @@
+import API
 import Domain
 import Logging
 
@@ -5,14 +6,24 @@ import Logging
 /// without libfcgi or nginx.
 struct PortalHandler {
     let portal: PortalService
+    /// Nil where payments are not wired (unit tests of the read side).
+    let payments: PaymentService?
     let maxBodyBytes: Int
     let now: () -> Int64
+
+    init(portal: PortalService, payments: PaymentService? = nil, maxBodyBytes: Int, now: @escaping () -> Int64) {
+        self.portal = portal
+        self.payments = payments
+        self.maxBodyBytes = maxBodyBytes
+        self.now = now
+    }
 
     func respond(to request: Request, logger: Logger) -> Response {
         let route: Route
         switch Route.match(method: request.method, path: request.path) {
         case .success(let matched): route = matched
-        case .failure(let miss): return ErrorResponse.routeMiss(miss, requestID: request.requestID)
+        case .failure(.notFound): return ErrorResponse.notFound(requestID: request.requestID)
+        case .failure(.methodNotAllowed(let allowed)): return ErrorResponse.methodNotAllowed(allowed: allowed, requestID: request.requestID)
         }
         do throws(ServiceError) {
             switch route {
@@ -28,8 +39,7 @@ struct PortalHandler {
                 let grant = try authorize(request)
                 return .json(200, Presenter.product(try portal.product(id: id, for: grant)))
             case .payment:
-                _ = try authorize(request)
-                throw ServiceError.internalFailure("payments are not enabled yet")
+                return try pay(request, logger: logger)
             }
         } catch {
             switch error {
@@ -39,6 +49,45 @@ struct PortalHandler {
             }
             return ErrorResponse.response(for: error, requestID: request.requestID)
         }
+    }
+
+    private func pay(_ request: Request, logger: Logger) throws(ServiceError) -> Response {
+        let grant = try authorize(request)
+        guard let payments else { throw .internalFailure("payments are not wired in this process") }
+        let payment: PaymentRequest
+        do {
+            payment = try PaymentRequestDecoder.decode(body: request.body, contentType: request.contentType)
+        } catch {
+            switch error {
+            case .unsupportedMediaType: throw .unsupportedMediaType
+            case .invalid(let problems): throw .invalidRequest(problems)
+            }
+        }
+        let idempotencyKey = request.headers["idempotency-key"]
+        if let idempotencyKey, !Self.isValidIdempotencyKey(idempotencyKey) {
+            throw .invalidRequest([FieldProblem(field: "Idempotency-Key", message: "De 1 a 255 caracteres ASCII visibles.")])
+        }
+        let product = try portal.product(id: payment.productID, for: grant)
+        let outcome = try payments.pay(
+            payment, grant: grant, product: product, idempotencyKey: idempotencyKey, requestID: request.requestID)
+        logger.info(
+            "payment",
+            metadata: [
+                "attempt": "\(outcome.attemptID ?? "-")", "codigo": "\(outcome.response.codigo)", "router": "\(grant.router.id)",
+                "order": "\(outcome.orderID ?? "-")", "status": "\(outcome.response.status)",
+            ])
+        var headers: [(String, String)] = [
+            ("Content-Type", "application/json; charset=utf-8"), ("X-Hotspot-Codigo", outcome.response.codigo),
+            ("X-Hotspot-Router", String(grant.router.id)),
+        ]
+        if let attempt = outcome.attemptID { headers.append(("X-Hotspot-Attempt", attempt)) }
+        if let order = outcome.orderID { headers.append(("X-Hotspot-Transaction", order)) }
+        if outcome.response.status == 409 { headers.append(("Retry-After", "2")) }
+        return Response(status: outcome.response.status, headers: headers, body: outcome.response.body)
+    }
+
+    static func isValidIdempotencyKey(_ key: String) -> Bool {
+        (1...255).contains(key.utf8.count) && key.utf8.allSatisfy { $0 >= 0x21 && $0 <= 0x7E }
     }
 
     private func authorize(_ request: Request) throws(ServiceError) -> AccessGrant {
@@ -53,44 +102,5 @@ struct PortalHandler {
             ("database", .string(healthy ? "ok" : "no_disponible")),
         ])
         return .json(healthy ? 200 : 503, body, codigo: healthy ? "ok" : "servicio_no_disponible")
-    }
-}
-
-/// The JSON shapes of the portal endpoints (CONTRACT §4).
-enum Presenter {
-    static func product(_ product: Product) -> JSONValue {
-        .object([
-            ("id", .integer(product.id)),
-            ("nombre_venta", .string(product.name)),
-            ("descripcion", .optional(product.description)),
-            ("precio", .money(cents: product.price.cents)),
-            ("moneda", .string(product.price.currency)),
-            ("perfil_mikrotik_nombre", .string(product.profileName)),
-            ("detalles", .array(product.details.map { .string($0) })),
-            ("imagen_url", .optional(product.imageURL)),
-            ("destacado", .bool(product.featured)),
-            ("orden", .integer(product.displayOrder)),
-        ])
-    }
-
-    static func configPublic(_ grant: AccessGrant) -> JSONValue {
-        .object([
-            (
-                "empresa",
-                .object([
-                    ("id", .integer(grant.company.id)),
-                    ("nombre", .string(grant.company.name)),
-                    ("conekta_public_key", .optional(grant.company.conektaPublicKey)),
-                ])
-            ),
-            (
-                "router",
-                .object([
-                    ("id", .integer(grant.router.id)),
-                    ("nombre", .string(grant.router.name)),
-                    ("ubicacion", .optional(grant.router.location)),
-                ])
-            ),
-        ])
     }
 }

@@ -2,8 +2,8 @@ import Domain
 
 /// The one place where every failure becomes an HTTP status, a Spanish `detail` for people and a
 /// stable `codigo` for programs (CONTRACT §3). Raw internal messages never reach the client.
-enum ErrorResponse {
-    static func response(for error: ServiceError, requestID: String) -> Response {
+public enum ErrorResponse {
+    public static func response(for error: ServiceError, requestID: String) -> Response {
         let (status, codigo, detail) = describe(error)
         var members: [(String, JSONValue)] = [("detail", .string(detail)), ("codigo", .string(codigo))]
         if case .invalidRequest(let problems) = error {
@@ -16,7 +16,7 @@ enum ErrorResponse {
         return .json(status, JSONValue.object(members), codigo: codigo, extraHeaders: extra)
     }
 
-    static func describe(_ error: ServiceError) -> (status: Int, codigo: String, detail: String) {
+    public static func describe(_ error: ServiceError) -> (status: Int, codigo: String, detail: String) {
         switch error {
         case .unauthorized(let failure):
             switch failure {
@@ -33,6 +33,8 @@ enum ErrorResponse {
             return (404, "producto_no_encontrado", "Producto no encontrado")
         case .invalidRequest:
             return (422, "solicitud_invalida", "La solicitud tiene datos inválidos.")
+        case .unsupportedMediaType:
+            return (415, "tipo_de_contenido_no_soportado", "Envíe application/json o application/x-www-form-urlencoded.")
         case .storeUnavailable:
             return (503, "servicio_no_disponible", "Servicio temporalmente no disponible. Intente de nuevo en unos segundos.")
         case .internalFailure:
@@ -40,24 +42,23 @@ enum ErrorResponse {
         }
     }
 
-    static func routeMiss(_ miss: Route.Miss, requestID: String) -> Response {
-        switch miss {
-        case .notFound:
-            return .json(404, body("Ruta no encontrada.", "ruta_no_encontrada", requestID), codigo: "ruta_no_encontrada")
-        case .methodNotAllowed(let allowed):
-            return .json(
-                405, body("Método no permitido.", "metodo_no_permitido", requestID), codigo: "metodo_no_permitido",
-                extraHeaders: [("Allow", allowed.joined(separator: ", "))])
-        }
+    public static func notFound(requestID: String) -> Response {
+        .json(404, body("Ruta no encontrada.", "ruta_no_encontrada", requestID), codigo: "ruta_no_encontrada")
     }
 
-    static func payloadTooLarge(limit: Int, requestID: String) -> Response {
+    public static func methodNotAllowed(allowed: [String], requestID: String) -> Response {
+        .json(
+            405, body("Método no permitido.", "metodo_no_permitido", requestID), codigo: "metodo_no_permitido",
+            extraHeaders: [("Allow", allowed.joined(separator: ", "))])
+    }
+
+    public static func payloadTooLarge(limit: Int, requestID: String) -> Response {
         .json(
             413, body("El cuerpo de la solicitud excede \(limit) bytes.", "cuerpo_demasiado_grande", requestID),
             codigo: "cuerpo_demasiado_grande")
     }
 
-    static func body(_ detail: String, _ codigo: String, _ requestID: String) -> JSONValue {
+    public static func body(_ detail: String, _ codigo: String, _ requestID: String) -> JSONValue {
         .object([("detail", .string(detail)), ("codigo", .string(codigo)), ("request_id", .string(requestID))])
     }
 }

@@ -1,0 +1,129 @@
+import Domain
+
+/// The payment endpoint's bodies: the seed page's success shape, field for field, and every
+/// other answer as `{"detail","codigo","id_intento"}`. Bodies are stored and replayed byte for
+/// byte, so they carry nothing specific to one HTTP exchange (no request id).
+public struct PaymentPresenter: PaymentRendering {
+    public init() {}
+
+    public func receipt(_ attempt: PaymentAttempt, completedAtMicroseconds: Int64, autoConnect: AutoConnectReport) -> StoredResponse {
+        let body = JSONValue.object([
+            ("success", .bool(true)),
+            ("id_transaccion", .optional(attempt.orderID)),
+            ("estado_pago", .string("paid")),
+            ("tipo_usuario", .string(attempt.userType.rawValue)),
+            (
+                "usuario_hotspot",
+                .object([
+                    ("usuario", .string(attempt.credentials.username)),
+                    ("contrasena", .string(attempt.credentials.password)),
+                ])
+            ),
+            (
+                "producto",
+                .object([
+                    ("nombre", .string(attempt.productName)),
+                    ("precio", .money(cents: attempt.amount.cents)),
+                    ("moneda", .string(attempt.amount.currency)),
+                    ("perfil_mikrotik", .string(attempt.profileName)),
+                ])
+            ),
+            (
+                "cliente",
+                .object([
+                    ("nombre", .string(attempt.customerName)),
+                    ("email", .string(attempt.customerEmail)),
+                ])
+            ),
+            ("timestamp", .string(Self.timestamp(microseconds: completedAtMicroseconds))),
+            (
+                "auto_conexion",
+                .object([
+                    ("estado", .string(autoConnect.state.rawValue)),
+                    ("mac", .optional(autoConnect.mac)),
+                    ("ip", .optional(autoConnect.ip)),
+                    ("mensaje", .string(autoConnect.message)),
+                    ("verificado", .bool(autoConnect.verified)),
+                    ("session_id", .optional(autoConnect.sessionID)),
+                ])
+            ),
+        ])
+        return StoredResponse(status: 200, body: body.serialized(), codigo: "pagado")
+    }
+
+    public func answer(_ result: PaymentResult, attempt: PaymentAttempt?) -> StoredResponse {
+        let (status, codigo, detail) = Self.describe(result)
+        var members: [(String, JSONValue)] = [("detail", .string(detail)), ("codigo", .string(codigo))]
+        if let attempt { members.append(("id_intento", .string(attempt.id))) }
+        return StoredResponse(status: status, body: JSONValue.object(members).serialized(), codigo: codigo)
+    }
+
+    public static func describe(_ result: PaymentResult) -> (status: Int, codigo: String, detail: String) {
+        switch result {
+        case .delivered:
+            return (200, "pagado", "Pago aprobado.")
+        case .declined(let message):
+            return (402, "pago_declinado", message.isEmpty ? "El pago fue declinado. Contacte a su banco." : message)
+        case .notCompleted(let status):
+            let detail =
+                status == "pending_payment"
+                ? "El pago requiere una verificación adicional que no se completó. No se realizó ningún cargo."
+                : "El pago no se completó. No se realizó ningún cargo."
+            return (402, "pago_no_completado", detail)
+        case .inVerification:
+            return (
+                500, "pago_en_verificacion",
+                "No pudimos confirmar el resultado de su pago. No vuelva a pagar: repita esta misma solicitud en unos minutos para conocer el resultado."
+            )
+        case .activationPending:
+            return (
+                500, "activacion_pendiente",
+                "Su pago fue recibido y estamos activando su acceso. Repita esta misma solicitud en unos segundos; no vuelva a pagar."
+            )
+        case .routerUnavailable:
+            return (500, "router_no_disponible", "No se pudo crear el acceso a internet. No se realizó ningún cargo.")
+        case .profileUnavailable:
+            return (500, "perfil_no_disponible", "Este plan no está disponible en el router. No se realizó ningún cargo.")
+        case .paymentsUnavailable:
+            return (500, "pagos_no_configurados", "Los pagos no están disponibles en este momento. No se realizó ningún cargo.")
+        case .refunded:
+            return (500, "pago_reembolsado", "No pudimos activar su acceso y su pago fue reembolsado.")
+        case .inProgress:
+            return (409, "en_proceso", "Su pago se está procesando. Repita esta misma solicitud en unos segundos.")
+        case .idempotencyConflict:
+            return (422, "idempotencia_conflicto", "La clave de idempotencia ya se usó con una solicitud distinta.")
+        }
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS.ffffff` in UTC, as the seed page shows.
+    public static func timestamp(microseconds: Int64) -> String {
+        let seconds = microseconds.quotient(1_000_000)
+        let fraction = microseconds - seconds * 1_000_000
+        let days = seconds.quotient(86_400)
+        let secondOfDay = seconds - days * 86_400
+        // Civil date from days since 1970-01-01 (Howard Hinnant's days_from_civil, inverted).
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        func pad(_ value: Int64, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):"
+            + "\(pad(secondOfDay % 60, 2)).\(pad(fraction, 6))"
+    }
+}
+
+extension Int64 {
+    /// Floor division (rounds toward negative infinity).
+    fileprivate func quotient(_ divisor: Int64) -> Int64 {
+        let q = self / divisor
+        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? q - 1 : q
+    }
+}

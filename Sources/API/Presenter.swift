@@ -1,0 +1,40 @@
+import Domain
+
+/// The JSON shapes of the portal endpoints (CONTRACT §4).
+public enum Presenter {
+    public static func product(_ product: Product) -> JSONValue {
+        .object([
+            ("id", .integer(product.id)),
+            ("nombre_venta", .string(product.name)),
+            ("descripcion", .optional(product.description)),
+            ("precio", .money(cents: product.price.cents)),
+            ("moneda", .string(product.price.currency)),
+            ("perfil_mikrotik_nombre", .string(product.profileName)),
+            ("detalles", .array(product.details.map { .string($0) })),
+            ("imagen_url", .optional(product.imageURL)),
+            ("destacado", .bool(product.featured)),
+            ("orden", .integer(product.displayOrder)),
+        ])
+    }
+
+    public static func configPublic(_ grant: AccessGrant) -> JSONValue {
+        .object([
+            (
+                "empresa",
+                .object([
+                    ("id", .integer(grant.company.id)),
+                    ("nombre", .string(grant.company.name)),
+                    ("conekta_public_key", .optional(grant.company.conektaPublicKey)),
+                ])
+            ),
+            (
+                "router",
+                .object([
+                    ("id", .integer(grant.router.id)),
+                    ("nombre", .string(grant.router.name)),
+                    ("ubicacion", .optional(grant.router.location)),
+                ])
+            ),
+        ])
+    }
+}

@@ -1,0 +1,99 @@
+/// One payment request's durable record: the saga's state and everything needed to finish it
+/// after a crash (CONTRACT §5–6).
+public struct PaymentAttempt: Sendable, Equatable {
+    public enum State: String, Sendable, CaseIterable {
+        /// Recorded; the router user may or may not exist yet. Nothing charged.
+        case pending
+        /// The disabled user exists; the charge may have been sent. Outcome unknown until looked up.
+        case charging
+        /// The order is paid; the user is not enabled yet.
+        case paid
+        /// Final: paid and the user enabled.
+        case delivered
+        /// Not paid: the user (and a pending order) must be removed.
+        case declining
+        /// Final: not paid, nothing left on the router.
+        case declined
+        /// Nothing charged, but the router may hold a disabled user to remove.
+        case aborting
+        /// Final: nothing charged, nothing left on the router.
+        case failed
+        /// Paid but undeliverable: refund, then remove the user.
+        case refunding
+        /// Final: refunded, nothing left on the router.
+        case refunded
+
+        public var isFinal: Bool { [.delivered, .declined, .failed, .refunded].contains(self) }
+    }
+
+    public var id: String
+    public var companyID: Int64
+    public var routerID: Int64
+    public var productID: Int64
+    public var apiKeyID: String?
+    public var idempotencyKey: String
+    public var requestHash: String
+    public var state: State
+    public var reason: String?
+    public var amount: Money
+    public var productName: String
+    public var profileName: String
+    public var limitUptime: String?
+    public var limitBytesTotal: Int64?
+    public var customerName: String
+    public var customerEmail: String
+    public var customerPhone: String?
+    public var userType: PaymentRequest.UserType
+    public var credentials: HotspotCredentials
+    public var mac: MACAddress?
+    public var ip: IPv4Address?
+    public var autoConnect: Bool
+    public var routerUserID: String?
+    public var orderID: String?
+    public var cardBrand: String?
+    public var cardLast4: String?
+    /// Unix seconds.
+    public var createdAt: Int64
+    public var requestID: String?
+
+    public init(
+        id: String, companyID: Int64, routerID: Int64, productID: Int64, apiKeyID: String?, idempotencyKey: String,
+        requestHash: String, state: State, reason: String? = nil, amount: Money, productName: String, profileName: String,
+        limitUptime: String?, limitBytesTotal: Int64?, customerName: String, customerEmail: String, customerPhone: String?,
+        userType: PaymentRequest.UserType, credentials: HotspotCredentials, mac: MACAddress?, ip: IPv4Address?,
+        autoConnect: Bool, routerUserID: String? = nil, orderID: String? = nil, cardBrand: String? = nil,
+        cardLast4: String? = nil, createdAt: Int64, requestID: String? = nil
+    ) {
+        self.id = id
+        self.companyID = companyID
+        self.routerID = routerID
+        self.productID = productID
+        self.apiKeyID = apiKeyID
+        self.idempotencyKey = idempotencyKey
+        self.requestHash = requestHash
+        self.state = state
+        self.reason = reason
+        self.amount = amount
+        self.productName = productName
+        self.profileName = profileName
+        self.limitUptime = limitUptime
+        self.limitBytesTotal = limitBytesTotal
+        self.customerName = customerName
+        self.customerEmail = customerEmail
+        self.customerPhone = customerPhone
+        self.userType = userType
+        self.credentials = credentials
+        self.mac = mac
+        self.ip = ip
+        self.autoConnect = autoConnect
+        self.routerUserID = routerUserID
+        self.orderID = orderID
+        self.cardBrand = cardBrand
+        self.cardLast4 = cardLast4
+        self.createdAt = createdAt
+        self.requestID = requestID
+    }
+
+    /// The router user's comment, which ties it to this attempt.
+    public var routerComment: String { "hotspot-pay:\(id)" }
+}

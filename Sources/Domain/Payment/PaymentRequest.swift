@@ -1,0 +1,268 @@
+/// A validated payment request (CONTRACT §5): what the portal sent, normalised.
+public struct PaymentRequest: Sendable, Equatable {
+    public enum UserType: String, Sendable {
+        case userAndPassword = "usuario_contrasena"
+        case pin = "pin"
+    }
+
+    public var productID: Int64
+    /// The Conekta.js card token. Never logged, never stored in clear.
+    public var cardToken: String
+    public var customerName: String
+    public var customerEmail: String
+    public var customerPhone: String?
+    public var userType: UserType
+    public var mac: MACAddress?
+    public var ip: IPv4Address?
+    public var deviceInfo: String?
+    public var autoConnect: Bool
+
+    public init(
+        productID: Int64, cardToken: String, customerName: String, customerEmail: String, customerPhone: String? = nil,
+        userType: UserType = .userAndPassword, mac: MACAddress? = nil, ip: IPv4Address? = nil, deviceInfo: String? = nil,
+        autoConnect: Bool = false
+    ) {
+        self.productID = productID
+        self.cardToken = cardToken
+        self.customerName = customerName
+        self.customerEmail = customerEmail
+        self.customerPhone = customerPhone
+        self.userType = userType
+        self.mac = mac
+        self.ip = ip
+        self.deviceInfo = deviceInfo
+        self.autoConnect = autoConnect
+    }
+
+    /// Auto-connect runs only when asked for and a MAC is known (the seed ignores the flag otherwise).
+    public var wantsAutoConnect: Bool { autoConnect && mac != nil }
+
+    /// The fields that make two requests "the same request" for idempotency, in a fixed order.
+    public var canonicalFields: String {
+        [
+            String(productID), cardToken, customerName, customerEmail, customerPhone ?? "", userType.rawValue,
+            mac?.value ?? "", ip?.value ?? "", wantsAutoConnect ? "1" : "0",
+        ].map { "\($0.utf8.count):\($0)" }.joined()
+    }
+}
+
+/// Reads a payment request from a JSON or form body, accepting each field under its canonical
+/// (English) name or its Spanish alias. Unknown fields are ignored.
+public enum PaymentRequestDecoder {
+    /// (canonical, alias)
+    static let names: [(String, String)] = [
+        ("product_id", "producto_id"), ("card_token", "token_tarjeta"), ("customer_name", "nombre_cliente"),
+        ("customer_email", "email_cliente"), ("customer_phone", "telefono_cliente"), ("user_type", "tipo_usuario"),
+        ("mac_address", "mac_cliente"), ("ip_address", "ip_cliente"), ("device_info", "info_dispositivo"),
+        ("auto_connect", "conexion_automatica"),
+    ]
+
+    public enum Failure: Error, Equatable, Sendable {
+        case unsupportedMediaType
+        case invalid([FieldProblem])
+    }
+
+    public static func decode(body: [UInt8], contentType: String?) throws(Failure) -> PaymentRequest {
+        let mediaType = contentType.map { String($0.split(separator: ";").first ?? "").trimmingSpaces().lowercased() } ?? ""
+        let fields: [String: Field]
+        switch mediaType {
+        case "application/json", "":
+            fields = try jsonFields(body)
+        case "application/x-www-form-urlencoded":
+            fields = try formFields(body)
+        default:
+            throw .unsupportedMediaType
+        }
+        return try validate(fields)
+    }
+
+    /// A field's value as sent: JSON keeps its type; forms are always text.
+    enum Field: Equatable {
+        case text(String)
+        case number(String)
+        case bool(Bool)
+        case null
+        case other
+    }
+
+    static func jsonFields(_ body: [UInt8]) throws(Failure) -> [String: Field] {
+        let document: JSONValue
+        do {
+            document = try JSONParser.parse(body)
+        } catch {
+            throw .invalid([FieldProblem(field: "body", message: "El cuerpo no es JSON válido.")])
+        }
+        guard case .object(let members) = document else {
+            throw .invalid([FieldProblem(field: "body", message: "El cuerpo debe ser un objeto JSON.")])
+        }
+        var fields: [String: Field] = [:]
+        for (key, value) in members {
+            switch value {
+            case .string(let text): fields[key] = .text(text)
+            case .number(let text): fields[key] = .number(text)
+            case .bool(let flag): fields[key] = .bool(flag)
+            case .null: fields[key] = .null
+            case .array, .object: fields[key] = .other
+            }
+        }
+        return fields
+    }
+
+    static func formFields(_ body: [UInt8]) throws(Failure) -> [String: Field] {
+        var fields: [String: Field] = [:]
+        for pair in body.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+            guard let key = percentDecode(parts[0]), let value = percentDecode(parts.count > 1 ? parts[1] : []) else {
+                throw .invalid([FieldProblem(field: "body", message: "El formulario no está codificado correctamente.")])
+            }
+            fields[key] = .text(value)
+        }
+        return fields
+    }
+
+    /// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte; UTF-8 only.
+    static func percentDecode(_ bytes: ArraySlice<UInt8>) -> String? {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "+") {
+                out.append(UInt8(ascii: " "))
+            } else if byte == UInt8(ascii: "%") {
+                guard index + 2 < bytes.endIndex, let high = hex(bytes[index + 1]), let low = hex(bytes[index + 2])
+                else { return nil }
+                out.append(high << 4 | low)
+                index += 2
+            } else {
+                out.append(byte)
+            }
+            index += 1
+        }
+        return String(validating: out, as: UTF8.self)
+    }
+
+    private static func hex(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+
+    static func validate(_ fields: [String: Field]) throws(Failure) -> PaymentRequest {
+        var problems: [FieldProblem] = []
+        var values: [String: Field] = [:]
+        for (canonical, alias) in names {
+            let first = fields[canonical]
+            let second = fields[alias]
+            if let first, let second, first != second {
+                problems.append(FieldProblem(field: alias, message: "'\(canonical)' y '\(alias)' tienen valores distintos."))
+            }
+            if let value = first ?? second, value != .null { values[canonical] = value }
+        }
+
+        func text(_ name: String, _ label: String, required: Bool, max: Int) -> String? {
+            switch values[name] {
+            case nil:
+                if required { problems.append(FieldProblem(field: label, message: "Campo requerido.")) }
+                return nil
+            case .text(let value)?:
+                let trimmed = value.trimmingSpaces()
+                if trimmed.isEmpty {
+                    if required { problems.append(FieldProblem(field: label, message: "Campo requerido.")) }
+                    return nil
+                }
+                guard trimmed.count <= max, !trimmed.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+                    problems.append(FieldProblem(field: label, message: "Valor demasiado largo o con caracteres no permitidos."))
+                    return nil
+                }
+                return trimmed
+            default:
+                problems.append(FieldProblem(field: label, message: "Debe ser texto."))
+                return nil
+            }
+        }
+
+        var productID: Int64 = 0
+        switch values["product_id"] {
+        case nil:
+            problems.append(FieldProblem(field: "producto_id", message: "Campo requerido."))
+        case .number(let digits)?, .text(let digits)?:
+            if let id = Int64(digits.trimmingSpaces()), id > 0 {
+                productID = id
+            } else {
+                problems.append(FieldProblem(field: "producto_id", message: "Debe ser un entero positivo."))
+            }
+        default:
+            problems.append(FieldProblem(field: "producto_id", message: "Debe ser un entero positivo."))
+        }
+
+        let token = text("card_token", "token_tarjeta", required: true, max: 128)
+        if let token, !token.utf8.allSatisfy({ isTokenByte($0) }) {
+            problems.append(FieldProblem(field: "token_tarjeta", message: "Token de tarjeta inválido."))
+        }
+        let name = text("customer_name", "nombre_cliente", required: true, max: 120)
+        let email = text("customer_email", "email_cliente", required: true, max: 200)
+        if let email, !isEmail(email) {
+            problems.append(FieldProblem(field: "email_cliente", message: "Correo electrónico inválido."))
+        }
+        let phone = text("customer_phone", "telefono_cliente", required: false, max: 32)
+        if let phone, !isPhone(phone) {
+            problems.append(FieldProblem(field: "telefono_cliente", message: "Teléfono inválido."))
+        }
+        // Any value other than the two known types (or none) becomes usuario_contrasena (seed page).
+        let userTypeText = text("user_type", "tipo_usuario", required: false, max: 64)
+        let userType = userTypeText.flatMap(PaymentRequest.UserType.init(rawValue:)) ?? .userAndPassword
+        var mac: MACAddress?
+        if let macText = text("mac_address", "mac_cliente", required: false, max: 32) {
+            mac = MACAddress(macText)
+            if mac == nil { problems.append(FieldProblem(field: "mac_cliente", message: "Dirección MAC inválida (AA:BB:CC:DD:EE:FF).")) }
+        }
+        var ip: IPv4Address?
+        if let ipText = text("ip_address", "ip_cliente", required: false, max: 32) {
+            ip = IPv4Address(ipText)
+            if ip == nil { problems.append(FieldProblem(field: "ip_cliente", message: "Dirección IPv4 inválida.")) }
+        }
+        let device = text("device_info", "info_dispositivo", required: false, max: 500)
+        var autoConnect = false
+        switch values["auto_connect"] {
+        case nil: break
+        case .bool(let flag)?: autoConnect = flag
+        case .text(let value)?, .number(let value)?:
+            switch value.trimmingSpaces().lowercased() {
+            case "true", "1", "on", "yes": autoConnect = true
+            case "false", "0", "off", "no", "": autoConnect = false
+            default: problems.append(FieldProblem(field: "conexion_automatica", message: "Debe ser verdadero o falso."))
+            }
+        default:
+            problems.append(FieldProblem(field: "conexion_automatica", message: "Debe ser verdadero o falso."))
+        }
+
+        guard problems.isEmpty, let token, let name, let email else { throw .invalid(problems) }
+        return PaymentRequest(
+            productID: productID, cardToken: token, customerName: name, customerEmail: email, customerPhone: phone,
+            userType: userType, mac: mac, ip: ip, deviceInfo: device, autoConnect: autoConnect)
+    }
+
+    private static func isTokenByte(_ byte: UInt8) -> Bool {
+        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+            || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+    }
+
+    /// A pragmatic check: one `@`, a non-empty local part, a dotted domain, no spaces.
+    static func isEmail(_ text: String) -> Bool {
+        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !text.contains(" "),
+            !parts[1].hasPrefix("."), !parts[1].hasSuffix("."), !parts[1].contains("..")
+        else { return false }
+        return true
+    }
+
+    /// Digits with optional `+`, spaces, dashes, dots and parentheses; 7 to 15 digits.
+    static func isPhone(_ text: String) -> Bool {
+        let digits = text.filter { $0.isASCII && $0.isNumber }.count
+        return (7...15).contains(digits) && text.allSatisfy { ($0.isASCII && $0.isNumber) || "+ -().".contains($0) }
+    }
+}

@@ -1,0 +1,397 @@
+/// Runs the payment saga (`PaymentFlow`) against the ports: the request path (`pay`), retries of
+/// the same request, and the reconciler (`reconcile`). Every state change is committed through
+/// the ledger before the next side effect; when the ledger cannot commit, the saga stops and the
+/// reconciler finishes it once the database is back.
+public final class PaymentService {
+    public struct Settings: Sendable {
+        /// Longer than the slowest request, so a live request's attempt is never taken over.
+        public var leaseSeconds = 90
+        /// A paid attempt still not enabled after this is refunded.
+        public var activationDeadlineSeconds: Int64 = 600
+        /// An unknown charge whose order is still not found after this is treated as not made.
+        public var lookupGraceSeconds: Int64 = 120
+        /// When an unfinished attempt is due again.
+        public var retryAfterSeconds = 5
+        /// Tries at a name before giving up on creating the user.
+        public var autoConnectBudgetMilliseconds = 5_000
+
+        public init() {}
+    }
+
+    /// A router's directories: one for provisioning, one with short timeouts for auto-connect.
+    public struct RouterAccess {
+        public var directory: any HotspotUserDirectory
+        public var quick: any HotspotUserDirectory
+        /// The hotspot server new users belong to.
+        public var hotspotServer: String
+
+        public init(directory: any HotspotUserDirectory, quick: any HotspotUserDirectory, hotspotServer: String) {
+            self.directory = directory
+            self.quick = quick
+            self.hotspotServer = hotspotServer
+        }
+    }
+
+    /// What the HTTP layer answers, plus what its access log wants to know.
+    public struct Outcome: Sendable, Equatable {
+        public var response: StoredResponse
+        public var attemptID: String?
+        public var orderID: String?
+    }
+
+    private let ledger: any PaymentLedger
+    private let gateway: any PaymentGateway
+    private let rendering: any PaymentRendering
+    private let clock: any WallClock
+    private let settings: Settings
+    private let owner: String
+    private let fingerprint: (String) -> String
+    private let routerAccess: (Int64) throws(StoreFailure) -> RouterAccess?
+    private let gatewayKey: (Int64) throws(StoreFailure) -> GatewayKey?
+    private var random = SystemRandomNumberGenerator()
+
+    /// - Parameters:
+    ///   - owner: this worker's name in leases (instance and thread).
+    ///   - fingerprint: a keyed hash (HMAC) for idempotency keys derived from card tokens and for
+    ///     request hashes, so no token is stored.
+    public init(
+        ledger: any PaymentLedger, gateway: any PaymentGateway, rendering: any PaymentRendering, clock: any WallClock,
+        settings: Settings, owner: String, fingerprint: @escaping (String) -> String,
+        routerAccess: @escaping (Int64) throws(StoreFailure) -> RouterAccess?,
+        gatewayKey: @escaping (Int64) throws(StoreFailure) -> GatewayKey?
+    ) {
+        self.ledger = ledger
+        self.gateway = gateway
+        self.rendering = rendering
+        self.clock = clock
+        self.settings = settings
+        self.owner = owner
+        self.fingerprint = fingerprint
+        self.routerAccess = routerAccess
+        self.gatewayKey = gatewayKey
+    }
+
+    // MARK: Request path
+
+    /// Answers one payment request (already authorised, product already resolved).
+    public func pay(
+        _ request: PaymentRequest, grant: AccessGrant, product: Product, idempotencyKey header: String?, requestID: String?
+    ) throws(ServiceError) -> Outcome {
+        let key = header.map { "h:" + $0 } ?? "t:" + fingerprint("\(grant.company.id):\(request.cardToken)")
+        let requestHash = fingerprint("\(grant.company.id)|\(grant.router.id)|\(request.canonicalFields)")
+        let attempt = PaymentAttempt(
+            id: newAttemptID(), companyID: grant.company.id, routerID: grant.router.id, productID: product.id,
+            apiKeyID: grant.keyID, idempotencyKey: key, requestHash: requestHash, state: .pending, amount: product.price,
+            productName: product.name, profileName: product.profileName, limitUptime: product.limitUptime,
+            limitBytesTotal: product.limitBytesTotal, customerName: request.customerName, customerEmail: request.customerEmail,
+            customerPhone: request.customerPhone, userType: request.userType,
+            credentials: HotspotCredentials.generate(request.userType, policy: grant.company.credentialPolicy, using: &random),
+            mac: request.mac, ip: request.ip, autoConnect: request.wantsAutoConnect, createdAt: clock.nowSeconds,
+            requestID: requestID)
+
+        let began: LedgerBegin
+        do {
+            began = try ledger.begin(attempt, owner: owner, leaseSeconds: settings.leaseSeconds)
+        } catch {
+            throw ServiceError(error)
+        }
+        switch began {
+        case .started:
+            return run(
+                attempt, flow: PaymentFlow(), first: nil, cardToken: request.cardToken, customerPhoneFallback: grant.company.contactPhone)
+        case .existing(let existing, let response, let leaseActive):
+            guard existing.requestHash == requestHash else {
+                return Outcome(response: rendering.answer(.idempotencyConflict, attempt: nil), attemptID: existing.id, orderID: nil)
+            }
+            if let response { return Outcome(response: response, attemptID: existing.id, orderID: existing.orderID) }
+            if leaseActive || existing.state.isFinal {
+                return inProgress(existing)
+            }
+            let claimed: PaymentAttempt?
+            do {
+                claimed = try ledger.claim(attemptID: existing.id, owner: owner, leaseSeconds: settings.leaseSeconds)
+            } catch {
+                throw ServiceError(error)
+            }
+            guard let claimed else { return inProgress(existing) }
+            return resume(claimed, customerPhoneFallback: grant.company.contactPhone)
+        }
+    }
+
+    // MARK: Reconciler
+
+    /// Drives up to `limit` due, unfinished attempts one step further. Returns how many it took.
+    @discardableResult
+    public func reconcile(limit: Int = 20) throws(StoreFailure) -> [Outcome] {
+        let due = try ledger.claimDue(limit: limit, owner: owner, leaseSeconds: settings.leaseSeconds)
+        return due.map { resume($0, customerPhoneFallback: nil) }
+    }
+
+    private func resume(_ attempt: PaymentAttempt, customerPhoneFallback: String?) -> Outcome {
+        if attempt.state == .delivered {
+            // Enabled before a crash, answer not stored yet: render it now.
+            return finishDelivered(attempt, autoConnect: lateReport(attempt))
+        }
+        var flow = PaymentFlow(resuming: attempt.state, routerUserKnown: attempt.routerUserID != nil, orderKnown: attempt.orderID != nil)
+        let first = flow.resume(
+            routerUserID: attempt.routerUserID, ageSeconds: clock.nowSeconds - attempt.createdAt,
+            activationDeadlineSeconds: settings.activationDeadlineSeconds)
+        return run(attempt, flow: flow, first: first, cardToken: nil, customerPhoneFallback: customerPhoneFallback)
+    }
+
+    // MARK: The loop
+
+    /// - Parameters:
+    ///   - first: nil on the request path (the flow starts); the resume action otherwise.
+    ///   - cardToken: only on the request path: a resumed attempt never charges (it looks up).
+    private func run(
+        _ start: PaymentAttempt, flow initial: PaymentFlow, first: PaymentFlow.Action?, cardToken: String?,
+        customerPhoneFallback: String?
+    ) -> Outcome {
+        var attempt = start
+        var flow = initial
+        var saved = start
+        var action = first ?? flow.start()
+        let access: RouterAccess?
+        let key: GatewayKey?
+        do {
+            access = try routerAccess(attempt.routerID)
+            key = try gatewayKey(attempt.companyID)
+        } catch {
+            return stop(attempt, answering: attempt.state == .pending ? .routerUnavailable : .inVerification, release: false)
+        }
+        guard let access else { return stop(attempt, answering: .routerUnavailable, release: true) }
+
+        while true {
+            // Commit what changed before acting on it.
+            attempt.state = flow.state
+            if attempt != saved || flow.reason != attempt.reason {
+                attempt.reason = flow.reason
+                do {
+                    guard try ledger.save(attempt, expecting: saved.state, reason: flow.reason) else { return inProgress(attempt) }
+                } catch {
+                    // Nothing further may happen unrecorded. The reconciler resumes from `saved`.
+                    return Outcome(
+                        response: rendering.answer(saved.state == .pending ? .routerUnavailable : .inVerification, attempt: saved),
+                        attemptID: attempt.id, orderID: attempt.orderID)
+                }
+                saved = attempt
+            }
+
+            let directory = access.directory
+            switch action {
+            case .checkProfile:
+                do {
+                    let profile = try directory.findProfile(named: attempt.profileName)
+                    action = flow.profileChecked(exists: profile?.name == attempt.profileName)
+                } catch {
+                    action = flow.profileCheckFailed(error)
+                }
+
+            case .renewCredentialsAndCreateUser:
+                attempt.credentials = HotspotCredentials.generate(
+                    attempt.userType,
+                    policy: CredentialPolicy(
+                        usernameLength: attempt.credentials.username.count,
+                        passwordLength: max(attempt.credentials.password.count, 4),
+                        pinLength: attempt.credentials.username.count), using: &random)
+                action = .createUser  // saved at the top of the loop before the create
+
+            case .createUser:
+                do {
+                    let user = try directory.createUser(newUser(attempt, server: access.hotspotServer))
+                    attempt.routerUserID = user.id
+                    action = flow.userCreated()
+                } catch {
+                    action = flow.userCreateFailed(error)
+                }
+
+            case .lookUpUser:
+                do {
+                    let user = try directory.findUser(named: attempt.credentials.username)
+                    let ours = user?.comment == attempt.routerComment
+                    if ours { attempt.routerUserID = user?.id }
+                    action = flow.userLookedUp(found: user != nil, ours: ours)
+                } catch {
+                    action = flow.userLookUpFailed(error)
+                }
+
+            case .charge:
+                // The flow charges only right after creating the user on the request path.
+                guard let cardToken else { preconditionFailure("a resumed attempt never charges") }
+                guard let key else {
+                    action = flow.chargeCompleted(.configurationError(reason: "the company has no Conekta private key"))
+                    continue
+                }
+                let outcome = gateway.charge(
+                    chargeRequest(attempt, cardToken: cardToken, phoneFallback: customerPhoneFallback), using: key)
+                switch outcome {
+                case .paid(let order):
+                    attempt.orderID = order.orderID
+                    attempt.cardBrand = order.cardBrand
+                    attempt.cardLast4 = order.cardLast4
+                case .declined(_, _, let orderID?): attempt.orderID = orderID
+                case .notPaid(_, let orderID): attempt.orderID = orderID
+                default: break
+                }
+                action = flow.chargeCompleted(outcome)
+
+            case .lookUpOrder:
+                guard let key else {
+                    action = flow.orderLookUpFailed()
+                    continue
+                }
+                do {
+                    let order: GatewayOrder?
+                    if let orderID = attempt.orderID {
+                        order = try gateway.order(id: orderID, using: key)
+                    } else {
+                        order = try gateway.findOrder(attemptID: attempt.id, createdAfter: attempt.createdAt - 600, using: key)
+                    }
+                    if let order {
+                        attempt.orderID = order.id
+                        attempt.cardBrand = order.cardBrand ?? attempt.cardBrand
+                        attempt.cardLast4 = order.cardLast4 ?? attempt.cardLast4
+                    }
+                    action = flow.orderLookedUp(
+                        order, ageSeconds: clock.nowSeconds - attempt.createdAt, lookupGraceSeconds: settings.lookupGraceSeconds)
+                } catch {
+                    action = flow.orderLookUpFailed()
+                }
+
+            case .enableUser:
+                do {
+                    let id = try routerUserID(of: attempt, in: directory)
+                    try directory.setUserDisabled(id: id, disabled: false)
+                    action = flow.userEnabled()
+                } catch {
+                    action = flow.userEnableFailed(error)
+                }
+
+            case .cancelOrder:
+                guard let key, let orderID = attempt.orderID else {
+                    action = flow.orderCancelled()
+                    continue
+                }
+                do {
+                    _ = try gateway.cancel(orderID: orderID, using: key)
+                    action = flow.orderCancelled()
+                } catch {
+                    action = error == .notFound ? flow.orderCancelled() : flow.orderCancelFailed()
+                }
+
+            case .deleteUser:
+                do throws(RouterFailure) {
+                    if let id = try? routerUserID(of: attempt, in: directory) {
+                        try directory.deleteUser(id: id)
+                    } else if try directory.findUser(named: attempt.credentials.username)?.comment == attempt.routerComment {
+                        throw RouterFailure.rejected("user present but its id unknown")
+                    }
+                    action = flow.userDeleted()
+                } catch {
+                    action = flow.userDeleteFailed(error)
+                }
+
+            case .refund:
+                guard let key, let orderID = attempt.orderID else {
+                    action = flow.refundFailed()
+                    continue
+                }
+                do {
+                    if let order = try gateway.order(id: orderID, using: key) {
+                        let remaining = order.amount.cents - order.amountRefundedCents
+                        if remaining > 0 { _ = try gateway.refund(orderID: orderID, amountCents: remaining, using: key) }
+                    }
+                    action = flow.refunded()
+                } catch {
+                    action = flow.refundFailed()
+                }
+
+            case .respond(let result):
+                // The state behind this answer was committed at the top of the loop.
+                if result == .delivered {
+                    let report: AutoConnectReport
+                    if attempt.autoConnect, let mac = attempt.mac, first == nil {
+                        report = AutoConnector(
+                            directory: access.quick, clock: clock, budgetMilliseconds: settings.autoConnectBudgetMilliseconds
+                        )
+                        .connect(credentials: attempt.credentials, mac: mac, ip: attempt.ip)
+                    } else {
+                        report = first == nil ? .notRequested(mac: attempt.mac, ip: attempt.ip) : lateReport(attempt)
+                    }
+                    return finishDelivered(attempt, autoConnect: report)
+                }
+                return stop(attempt, answering: result, release: true)
+
+            case .suspend(let result):
+                return stop(attempt, answering: result, release: true)
+            }
+        }
+    }
+
+    // MARK: Helpers
+
+    private func finishDelivered(_ attempt: PaymentAttempt, autoConnect: AutoConnectReport) -> Outcome {
+        let response = rendering.receipt(attempt, completedAtMicroseconds: clock.nowMicroseconds(), autoConnect: autoConnect)
+        try? ledger.storeResponse(attemptID: attempt.id, response)
+        try? ledger.release(attemptID: attempt.id, retryAfterSeconds: settings.retryAfterSeconds)
+        return Outcome(response: response, attemptID: attempt.id, orderID: attempt.orderID)
+    }
+
+    /// Answers, stores the answer when it is final for the customer, and lets go of the attempt.
+    private func stop(_ attempt: PaymentAttempt, answering result: PaymentResult, release: Bool) -> Outcome {
+        let response = rendering.answer(result, attempt: attempt)
+        if result.isFinalForCustomer { try? ledger.storeResponse(attemptID: attempt.id, response) }
+        if release { try? ledger.release(attemptID: attempt.id, retryAfterSeconds: settings.retryAfterSeconds) }
+        return Outcome(response: response, attemptID: attempt.id, orderID: attempt.orderID)
+    }
+
+    private func inProgress(_ attempt: PaymentAttempt) -> Outcome {
+        Outcome(response: rendering.answer(.inProgress, attempt: attempt), attemptID: attempt.id, orderID: attempt.orderID)
+    }
+
+    /// Auto-connect is not attempted after the request is gone.
+    private func lateReport(_ attempt: PaymentAttempt) -> AutoConnectReport {
+        guard attempt.autoConnect else { return .notRequested(mac: attempt.mac, ip: attempt.ip) }
+        return AutoConnectReport(
+            state: .notConnected, mac: attempt.mac?.value, ip: attempt.ip?.value,
+            message: "Su acceso se activó después del pago. Ingrese sus credenciales en la página del hotspot.", verified: false,
+            sessionID: nil)
+    }
+
+    private func routerUserID(of attempt: PaymentAttempt, in directory: any HotspotUserDirectory) throws(RouterFailure) -> String {
+        if let id = attempt.routerUserID { return id }
+        guard let user = try directory.findUser(named: attempt.credentials.username), user.comment == attempt.routerComment else {
+            throw .notFound
+        }
+        return user.id
+    }
+
+    private func newUser(_ attempt: PaymentAttempt, server: String) -> NewHotspotUser {
+        NewHotspotUser(
+            name: attempt.credentials.username, password: attempt.credentials.password, profile: attempt.profileName,
+            server: server, disabled: true, comment: attempt.routerComment,
+            macAddress: attempt.autoConnect ? attempt.mac : nil, limitUptime: attempt.limitUptime,
+            limitBytesTotal: attempt.limitBytesTotal)
+    }
+
+    private func chargeRequest(_ attempt: PaymentAttempt, cardToken: String, phoneFallback: String?) -> ChargeRequest {
+        ChargeRequest(
+            attemptID: attempt.id, amount: attempt.amount, itemName: attempt.productName, customerName: attempt.customerName,
+            customerEmail: attempt.customerEmail, customerPhone: attempt.customerPhone ?? phoneFallback ?? "",
+            cardToken: cardToken, metadata: ["router_id": String(attempt.routerID), "product_id": String(attempt.productID)])
+    }
+
+    /// A random (version 4) UUID from the CSPRNG.
+    private func newAttemptID() -> String {
+        var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &random) }
+        bytes[6] = (bytes[6] & 0x0F) | 0x40
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        let hex = bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        let characters = Array(hex)
+        return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(characters[$0]) }.joined(separator: "-")
+    }
+}
+
+@available(*, unavailable, message: "a payment service and its adapters belong to one thread")
+extension PaymentService: Sendable {}

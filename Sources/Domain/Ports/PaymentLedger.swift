@@ -1,0 +1,62 @@
+/// Where payment attempts live (PostgreSQL). Every method commits before it returns, so the
+/// saga's next side effect never runs ahead of its record. Implemented by `PostgresStore`.
+public protocol PaymentLedger {
+    /// Records a new attempt (state `pending`) with a lease held by `owner`, or reports the attempt
+    /// already recorded under the same (company, idempotency key).
+    func begin(_ attempt: PaymentAttempt, owner: String, leaseSeconds: Int) throws(StoreFailure) -> LedgerBegin
+
+    /// Saves the attempt's mutable fields and, when its state changed from `expecting`, the new
+    /// state with a timeline event. False when the row is no longer in `expecting` (another
+    /// worker moved it): the caller must stop.
+    func save(_ attempt: PaymentAttempt, expecting: PaymentAttempt.State, reason: String?) throws(StoreFailure) -> Bool
+
+    /// Stores the answer every retry of this request gets from now on (sealed at rest).
+    func storeResponse(attemptID: String, _ response: StoredResponse) throws(StoreFailure)
+
+    /// Ends this worker's lease; a non-final attempt is due again after `retryAfterSeconds`.
+    func release(attemptID: String, retryAfterSeconds: Int) throws(StoreFailure)
+
+    /// Takes the lease of one attempt if nobody holds it (for a retry of its request).
+    func claim(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> PaymentAttempt?
+
+    /// Takes the leases of up to `limit` unfinished attempts that are due (reconciler), skipping
+    /// rows other instances hold.
+    func claimDue(limit: Int, owner: String, leaseSeconds: Int) throws(StoreFailure) -> [PaymentAttempt]
+}
+
+public enum LedgerBegin: Sendable {
+    case started
+    case existing(PaymentAttempt, response: StoredResponse?, leaseActive: Bool)
+}
+
+/// A final HTTP answer as stored for replay, byte for byte.
+public struct StoredResponse: Sendable, Equatable {
+    public var status: Int
+    public var body: [UInt8]
+    /// The stable `codigo` (for logs and metrics).
+    public var codigo: String
+
+    public init(status: Int, body: [UInt8], codigo: String) {
+        self.status = status
+        self.body = body
+        self.codigo = codigo
+    }
+}
+
+/// Renders the customer's answer. Implemented by the HTTP layer (`PaymentPresenter` in API),
+/// so the Domain never decides status codes; the saga stores what it renders.
+public protocol PaymentRendering: Sendable {
+    func receipt(_ attempt: PaymentAttempt, completedAtMicroseconds: Int64, autoConnect: AutoConnectReport) -> StoredResponse
+    func answer(_ result: PaymentResult, attempt: PaymentAttempt?) -> StoredResponse
+}
+
+/// Time, injectable for tests.
+public protocol WallClock: Sendable {
+    /// Unix time in microseconds.
+    func nowMicroseconds() -> Int64
+    func sleep(milliseconds: Int)
+}
+
+extension WallClock {
+    public var nowSeconds: Int64 { nowMicroseconds() / 1_000_000 }
+}

@@ -1,0 +1,154 @@
+import API
+import ArgumentParser
+import Configuration
+import Domain
+import Foundation
+import Gateway
+import HTTPTransport
+import Persistence
+import RouterOS
+import Secrets
+
+struct PaymentsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "payments", abstract: "Payment attempts: their state, reason and timeline.",
+        subcommands: [List.self, Show.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List recent attempts (newest first).")
+        @OptionGroup var global: GlobalOptions
+        @Option(
+            help:
+                "Only attempts in this state (pending, charging, paid, delivered, declining, declined, aborting, failed, refunding, refunded)."
+        )
+        var state: String?
+        @Option(help: "Only this company's.") var company: Int64?
+        @Option(help: "How many.") var limit = 50
+
+        func run() throws {
+            let (store, _) = try global.store()
+            let rows = try attempt("payments list") { () throws(StoreFailure) in
+                try store.attempts(limit: limit, state: state, companyID: company)
+            }
+            global.emit(
+                .array(
+                    rows.map { row in
+                        let a = row.attempt
+                        return .object([
+                            ("id", .string(a.id)), ("state", .string(a.state.rawValue)), ("reason", .optional(a.reason)),
+                            ("company_id", .integer(a.companyID)), ("router_id", .integer(a.routerID)),
+                            ("product_id", .integer(a.productID)), ("amount", .money(cents: a.amount.cents)),
+                            ("currency", .string(a.amount.currency)), ("hotspot_username", .string(a.credentials.username)),
+                            ("router_user_id", .optional(a.routerUserID)), ("order_id", .optional(a.orderID)),
+                            ("idempotency_key", .string(a.idempotencyKey)), ("codigo", .optional(row.responseCodigo)),
+                            ("created_at", .string(row.createdAt)), ("finished_at", .optional(row.finishedAt)),
+                            ("next_retry_at", .optional(row.nextRetryAt)),
+                        ])
+                    }),
+                text: rows.map {
+                    "\($0.attempt.id)\t\($0.createdAt)\t\($0.attempt.state.rawValue)\t\(Money.decimalText(cents: $0.attempt.amount.cents)) \($0.attempt.amount.currency)\t\($0.attempt.orderID ?? "-")\t\($0.attempt.reason ?? "")"
+                }.joined(separator: "\n"))
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One attempt's timeline: every state change with time and reason.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Attempt id.") var id: String
+
+        func run() throws {
+            let (store, _) = try global.store()
+            let events = try attempt("payments show") { () throws(StoreFailure) in try store.events(attemptID: id) }
+            guard !events.isEmpty else { throw CommandFailure("payments show: no attempt \(id)") }
+            global.emit(
+                .array(
+                    events.map {
+                        .object([
+                            ("at", .string($0.at)), ("from", .optional($0.from)), ("to", .string($0.to)), ("reason", .optional($0.reason)),
+                        ])
+                    }),
+                text: events.map { "\($0.at)\t\($0.from ?? "-") → \($0.to)\t\($0.reason ?? "")" }.joined(separator: "\n"))
+        }
+    }
+}
+
+struct ReconcileCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reconcile",
+        abstract: "Finish unfinished payment attempts (the server's reconciler does this continuously).")
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "One pass over every due attempt, then exit.") var once = false
+
+    func validate() throws {
+        guard once else { throw ValidationError("only --once is supported; the server runs the continuous reconciler") }
+    }
+
+    func run() throws {
+        let configuration = try global.configuration(require: [.database, .secretsKey, .keySecret])
+        CurlTransport.globalInit()
+        let sealer = try SecretBox(base64Key: configuration.secretsKey)
+        let store = PostgresStore(
+            connection: PostgresConnection(url: configuration.databaseURL, applicationName: "hotspotctl"), sealer: sealer)
+        let transport = CurlTransport()
+        let conekta = ConektaClient(
+            transport: transport,
+            configuration: ConektaClient.Configuration(
+                baseURL: configuration.conekta.baseURL, apiVersion: configuration.conekta.apiVersion,
+                caFile: configuration.conekta.caFile,
+                connectTimeoutMilliseconds: configuration.conekta.connectTimeoutMilliseconds,
+                totalTimeoutMilliseconds: configuration.conekta.totalTimeoutMilliseconds))
+        let limiter = RouterConcurrencyLimiter(maxConcurrentCallsPerRouter: configuration.routerMaxConcurrency)
+        let timeouts = Timeouts(
+            connectMilliseconds: configuration.routerTimeouts.connectMilliseconds,
+            totalMilliseconds: configuration.routerTimeouts.totalMilliseconds)
+        var settings = PaymentService.Settings()
+        settings.activationDeadlineSeconds = Int64(configuration.payments.activationDeadlineSeconds)
+        settings.lookupGraceSeconds = Int64(configuration.payments.orderLookupGraceSeconds)
+        let payments = PaymentService(
+            ledger: store, gateway: conekta, rendering: PaymentPresenter(), clock: CommandClock(), settings: settings,
+            owner: "hotspotctl:\(getpid())", fingerprint: KeyedHasher(secret: configuration.keySecret).hash,
+            routerAccess: { (routerID: Int64) throws(StoreFailure) -> PaymentService.RouterAccess? in
+                guard let endpoint = try store.routerEndpoint(routerID: routerID) else { return nil }
+                let client = RouterOSClient(
+                    configuration: RouterOSClient.Configuration(
+                        routerID: String(endpoint.routerID), baseURL: endpoint.baseURL,
+                        credentials: BasicAuth(user: endpoint.user, password: endpoint.password), tls: endpoint.trust.tls,
+                        timeouts: timeouts, hotspotServer: endpoint.hotspotServer),
+                    transport: transport, limiter: limiter)
+                return PaymentService.RouterAccess(directory: client, quick: client, hotspotServer: endpoint.hotspotServer)
+            },
+            gatewayKey: { (companyID: Int64) throws(StoreFailure) -> GatewayKey? in try store.conektaPrivateKey(companyID: companyID) })
+        var results: [JSONValue] = []
+        var lines: [String] = []
+        while true {
+            let outcomes: [PaymentService.Outcome]
+            do {
+                outcomes = try payments.reconcile(limit: 50)
+            } catch {
+                throw CommandFailure("reconcile: the database is not reachable (\(error))")
+            }
+            if outcomes.isEmpty { break }
+            for outcome in outcomes {
+                results.append(.object([("id", .optional(outcome.attemptID)), ("codigo", .string(outcome.response.codigo))]))
+                lines.append("\(outcome.attemptID ?? "-")\t\(outcome.response.codigo)")
+            }
+            if results.count >= 10_000 { break }
+        }
+        global.emit(.array(results), text: lines.isEmpty ? "nothing to reconcile" : lines.joined(separator: "\n"))
+    }
+}
+
+extension RouterEndpoint.Trust {
+    var tls: TLSTrust {
+        switch self {
+        case .caFile(let path): .caFile(path)
+        case .pinnedPublicKey(let pin): .pinnedPublicKey(pin)
+        case .insecure: .insecure
+        }
+    }
+}
+
+struct CommandClock: WallClock {
+    func nowMicroseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000_000) }
+    func sleep(milliseconds: Int) { usleep(useconds_t(milliseconds * 1_000)) }
+}

@@ -1,0 +1,213 @@
+import Domain
+
+/// The saga's ledger in `payment_attempts` and `payment_events`. Each call is one statement (data-
+/// modifying CTEs keep the attempt and its timeline in step), so each commits on its own.
+extension PostgresStore: PaymentLedger {
+    static let attemptColumns = """
+        id::text AS id, company_id, router_id, product_id, api_key_id, idempotency_key, request_hash, state, reason,
+        amount_cents, currency, product_name, profile_name, limit_uptime, limit_bytes_total, customer_name, customer_email,
+        customer_phone, user_type, hotspot_username, hotspot_password, client_mac, client_ip, auto_connect, router_user_id,
+        order_id, card_brand, card_last4, extract(epoch FROM created_at)::bigint AS created_epoch, request_id
+        """
+
+    static let finalStates = "('delivered','declined','failed','refunded')"
+
+    public func begin(_ attempt: PaymentAttempt, owner: String, leaseSeconds: Int) throws(StoreFailure) -> LedgerBegin {
+        let password = PostgresBytes.encode(sealer.seal(attempt.credentials.password, context: "attempt:\(attempt.id):password"))
+        let inserted = try run(
+            """
+            WITH inserted AS (
+                INSERT INTO payment_attempts (
+                    id, company_id, router_id, product_id, api_key_id, idempotency_key, request_hash, state, reason,
+                    amount_cents, currency, product_name, profile_name, limit_uptime, limit_bytes_total, customer_name,
+                    customer_email, customer_phone, user_type, hotspot_username, hotspot_password, client_mac, client_ip,
+                    auto_connect, request_id, lease_owner, lease_until, created_at)
+                VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, 'pending', 'recorded', $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                        $18, $19, $20, $21, $22, $23, $24, now() + make_interval(secs => $25), to_timestamp($26))
+                ON CONFLICT (company_id, idempotency_key) DO NOTHING
+                RETURNING id)
+            INSERT INTO payment_events (attempt_id, from_state, to_state, reason)
+            SELECT id, NULL, 'pending', 'recorded' FROM inserted RETURNING attempt_id
+            """,
+            [
+                attempt.id, String(attempt.companyID), String(attempt.routerID), String(attempt.productID), attempt.apiKeyID,
+                attempt.idempotencyKey, attempt.requestHash, String(attempt.amount.cents), attempt.amount.currency,
+                attempt.productName, attempt.profileName, attempt.limitUptime, attempt.limitBytesTotal.map(String.init),
+                attempt.customerName, attempt.customerEmail, attempt.customerPhone, attempt.userType.rawValue,
+                attempt.credentials.username, password, attempt.mac?.value, attempt.ip?.value, attempt.autoConnect ? "true" : "false",
+                attempt.requestID, owner, String(leaseSeconds), String(attempt.createdAt),
+            ])
+        if inserted.count == 1 { return .started }
+
+        guard
+            let row = try run(
+                """
+                SELECT \(Self.attemptColumns), response_status, response_body, response_codigo,
+                       coalesce(lease_until > now(), false) AS lease_active
+                FROM payment_attempts WHERE company_id = $1 AND idempotency_key = $2
+                """, [String(attempt.companyID), attempt.idempotencyKey]
+            ).first
+        else { throw .failed("an attempt conflicted on its idempotency key but cannot be read") }
+        let existing = try self.attempt(from: row)
+        var response: StoredResponse?
+        if let status = row.int("response_status"), let sealed = row.bytes("response_body") {
+            do {
+                let body = try sealer.openBytes(sealed, context: "attempt:\(existing.id):response")
+                response = StoredResponse(status: status, body: body, codigo: row["response_codigo"] ?? "")
+            } catch {
+                throw .failed("the stored response of attempt \(existing.id) does not open with this secrets key")
+            }
+        }
+        return .existing(existing, response: response, leaseActive: row.bool("lease_active") ?? false)
+    }
+
+    public func save(_ attempt: PaymentAttempt, expecting: PaymentAttempt.State, reason: String?) throws(StoreFailure) -> Bool {
+        let password = PostgresBytes.encode(sealer.seal(attempt.credentials.password, context: "attempt:\(attempt.id):password"))
+        let rows = try run(
+            """
+            WITH updated AS (
+                UPDATE payment_attempts SET
+                    state = $2, reason = $3, router_user_id = $4, order_id = $5, card_brand = $6, card_last4 = $7,
+                    hotspot_username = $8, hotspot_password = $9, updated_at = now(),
+                    finished_at = CASE WHEN $2 IN \(Self.finalStates) THEN coalesce(finished_at, now()) ELSE NULL END
+                WHERE id = $1::uuid AND state = $10
+                RETURNING id),
+            event AS (
+                INSERT INTO payment_events (attempt_id, from_state, to_state, reason)
+                SELECT id, $10, $2, $3 FROM updated WHERE $10 <> $2)
+            SELECT count(*) AS n FROM updated
+            """,
+            [
+                attempt.id, attempt.state.rawValue, reason, attempt.routerUserID, attempt.orderID, attempt.cardBrand,
+                attempt.cardLast4, attempt.credentials.username, password, expecting.rawValue,
+            ])
+        return rows.first?.int("n") == 1
+    }
+
+    public func storeResponse(attemptID: String, _ response: StoredResponse) throws(StoreFailure) {
+        let sealed = PostgresBytes.encode(sealer.seal(bytes: response.body, context: "attempt:\(attemptID):response"))
+        _ = try run(
+            """
+            UPDATE payment_attempts SET response_status = $2, response_body = $3, response_codigo = $4, updated_at = now()
+            WHERE id = $1::uuid AND response_body IS NULL
+            """, [attemptID, String(response.status), sealed, response.codigo])
+    }
+
+    public func release(attemptID: String, retryAfterSeconds: Int) throws(StoreFailure) {
+        // Unfinished attempts come back with a growing delay (base × 2^tries, at most 5 minutes).
+        _ = try run(
+            """
+            UPDATE payment_attempts SET lease_owner = NULL, lease_until = NULL,
+                retry_count = CASE WHEN finished_at IS NULL THEN retry_count + 1 ELSE retry_count END,
+                next_retry_at = CASE WHEN finished_at IS NULL
+                    THEN now() + make_interval(secs => least($2 * power(2, least(retry_count, 6)), 300)) END
+            WHERE id = $1::uuid
+            """, [attemptID, String(retryAfterSeconds)])
+    }
+
+    public func claim(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> PaymentAttempt? {
+        try run(
+            """
+            UPDATE payment_attempts SET lease_owner = $2, lease_until = now() + make_interval(secs => $3)
+            WHERE id = $1::uuid AND (lease_until IS NULL OR lease_until < now())
+              AND (finished_at IS NULL OR response_body IS NULL)
+            RETURNING \(Self.attemptColumns)
+            """, [attemptID, owner, String(leaseSeconds)]
+        ).first.map { row throws(StoreFailure) in try attempt(from: row) }
+    }
+
+    public func claimDue(limit: Int, owner: String, leaseSeconds: Int) throws(StoreFailure) -> [PaymentAttempt] {
+        var claimed: [PaymentAttempt] = []
+        for row in try run(
+            """
+            UPDATE payment_attempts SET lease_owner = $1, lease_until = now() + make_interval(secs => $3)
+            WHERE id IN (
+                SELECT id FROM payment_attempts
+                WHERE finished_at IS NULL AND (lease_until IS NULL OR lease_until < now())
+                  AND (next_retry_at IS NULL OR next_retry_at <= now())
+                ORDER BY next_retry_at NULLS FIRST
+                LIMIT $2
+                FOR UPDATE SKIP LOCKED)
+            RETURNING \(Self.attemptColumns)
+            """, [owner, String(limit), String(leaseSeconds)]
+        ).all {
+            claimed.append(try attempt(from: row))
+        }
+        return claimed
+    }
+
+    func attempt(from row: PostgresRow) throws(StoreFailure) -> PaymentAttempt {
+        let id = row["id"] ?? ""
+        guard let state = row["state"].flatMap(PaymentAttempt.State.init(rawValue:)),
+            let userType = row["user_type"].flatMap(PaymentRequest.UserType.init(rawValue:)),
+            let sealed = row.bytes("hotspot_password")
+        else { throw .failed("attempt \(id) has an unreadable row") }
+        let password: String
+        do {
+            password = try sealer.open(sealed, context: "attempt:\(id):password")
+        } catch {
+            throw .failed("the hotspot password of attempt \(id) does not open with this secrets key")
+        }
+        return PaymentAttempt(
+            id: id, companyID: row.int64("company_id") ?? 0, routerID: row.int64("router_id") ?? 0,
+            productID: row.int64("product_id") ?? 0, apiKeyID: row["api_key_id"], idempotencyKey: row["idempotency_key"] ?? "",
+            requestHash: row["request_hash"] ?? "", state: state, reason: row["reason"],
+            amount: Money(cents: row.int64("amount_cents") ?? 0, currency: row["currency"] ?? ""),
+            productName: row["product_name"] ?? "", profileName: row["profile_name"] ?? "", limitUptime: row["limit_uptime"],
+            limitBytesTotal: row.int64("limit_bytes_total"), customerName: row["customer_name"] ?? "",
+            customerEmail: row["customer_email"] ?? "", customerPhone: row["customer_phone"], userType: userType,
+            credentials: HotspotCredentials(username: row["hotspot_username"] ?? "", password: password),
+            mac: row["client_mac"].flatMap(MACAddress.init), ip: row["client_ip"].flatMap(IPv4Address.init),
+            autoConnect: row.bool("auto_connect") ?? false, routerUserID: row["router_user_id"], orderID: row["order_id"],
+            cardBrand: row["card_brand"], cardLast4: row["card_last4"], createdAt: row.int64("created_epoch") ?? 0,
+            requestID: row["request_id"])
+    }
+
+    // MARK: Operator views
+
+    public struct AttemptSummary: Sendable {
+        public var attempt: PaymentAttempt
+        public var createdAt: String
+        public var finishedAt: String?
+        public var responseCodigo: String?
+        public var nextRetryAt: String?
+    }
+
+    public func attempts(limit: Int, state: String?, companyID: Int64?) throws(StoreFailure) -> [AttemptSummary] {
+        var out: [AttemptSummary] = []
+        for row in try run(
+            """
+            SELECT \(Self.attemptColumns), to_char(created_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS created_text,
+                   to_char(finished_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS finished_text, response_codigo,
+                   to_char(next_retry_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS retry_text
+            FROM payment_attempts
+            WHERE ($1::text IS NULL OR state = $1) AND ($2::bigint IS NULL OR company_id = $2)
+            ORDER BY created_at DESC LIMIT $3
+            """, [state, companyID.map(String.init), String(limit)]
+        ).all {
+            out.append(
+                AttemptSummary(
+                    attempt: try attempt(from: row), createdAt: row["created_text"] ?? "", finishedAt: row["finished_text"],
+                    responseCodigo: row["response_codigo"], nextRetryAt: row["retry_text"]))
+        }
+        return out
+    }
+
+    public struct AttemptEvent: Sendable {
+        public var at: String
+        public var from: String?
+        public var to: String
+        public var reason: String?
+    }
+
+    public func events(attemptID: String) throws(StoreFailure) -> [AttemptEvent] {
+        try run(
+            """
+            SELECT to_char(at, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at_text, from_state, to_state, reason
+            FROM payment_events WHERE attempt_id = $1::uuid ORDER BY id
+            """, [attemptID]
+        ).all.map {
+            AttemptEvent(at: $0["at_text"] ?? "", from: $0["from_state"], to: $0["to_state"] ?? "", reason: $0["reason"])
+        }
+    }
+}

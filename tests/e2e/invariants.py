@@ -1,0 +1,357 @@
+"""CONTRACT §7 checked against the sandboxes' state, the database and the logs, and `pay()`, the
+one way the payment tests post a payment.
+
+check_invariants(stack) settles first (every attempt in a final state, or time runs out), then
+reads the router sandbox, the Conekta sandbox and `payment_attempts` once and asserts:
+- I1 no enabled product user (comment `hotspot-pay:<attempt id>`) unless that attempt is
+  `delivered`; and a final attempt that is not delivered leaves nothing on the router (§5);
+- I2 every paid order belongs to a delivered attempt (user exists, enabled, its name) or is
+  refunded; every delivered attempt has its paid order and its enabled user;
+- I3 one idempotency key (one attempt) → at most one order and at most one router user;
+- I4 every attempt final, with `finished_at`, a reason when not delivered, and a timeline in
+  `payment_events` that ends in its state;
+- I5 no card token, hotspot password, router password or Conekta private key in the server's
+  or nginx's logs; hotspot passwords and stored replies not in clear in the database.
+"""
+
+import json
+import os
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+PAY_PATH = "/api/v1/payments/pagar-conekta"
+FINAL_STATES = {"delivered", "declined", "failed", "refunded"}
+ALL_STATES = FINAL_STATES | {"pending", "charging", "paid", "declining", "aborting", "refunding"}
+ROUTER_PASSWORD = "api-secret"
+CONEKTA_PRIVATE_KEY = "key_sandbox_private"
+COMMENT_PREFIX = "hotspot-pay:"
+
+# Spanish (seed) name → canonical (English) name.
+ALIASES = {
+    "producto_id": "product_id", "token_tarjeta": "card_token", "nombre_cliente": "customer_name",
+    "email_cliente": "customer_email", "telefono_cliente": "customer_phone", "tipo_usuario": "user_type",
+    "mac_cliente": "mac_address", "ip_cliente": "ip_address", "info_dispositivo": "device_info",
+    "conexion_automatica": "auto_connect",
+}
+CANONICAL = {english: spanish for spanish, english in ALIASES.items()}
+
+
+class Reply(tuple):
+    """(status, headers, parsed body) like Stack.request, plus .raw (the body's bytes) and .sent
+    (the fields posted)."""
+
+    def __new__(cls, status, headers, body, raw, sent):
+        reply = super().__new__(cls, (status, headers, body))
+        reply.raw = raw
+        reply.sent = sent
+        return reply
+
+    status = property(lambda self: self[0])
+    headers = property(lambda self: self[1])
+    body = property(lambda self: self[2])
+
+    @property
+    def codigo(self):
+        return self.body.get("codigo") if isinstance(self.body, dict) else None
+
+    def __repr__(self):
+        return f"Reply({self.status}, {self.raw[:600]!r})"
+
+
+def new_token(kind="paid"):
+    return f"tok_sandbox_{kind}_{uuid.uuid4().hex}"
+
+
+def _registry(stack, name):
+    if not hasattr(stack, name):
+        setattr(stack, name, set())
+    return getattr(stack, name)
+
+
+def remember_token(stack, token):
+    _registry(stack, "_sent_tokens").add(token)
+
+
+def post_raw(stack, path, data, headers, timeout=40):
+    """POST through nginx; (status, headers, raw body bytes). Transport errors propagate."""
+    request = urllib.request.Request(f"http://127.0.0.1:{stack.port}{path}", data=data, method="POST",
+                                     headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            return reply.status, dict(reply.headers), reply.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def pay(stack, form=False, canonical=False, idempotency_key=None, api_key=None, headers=None,
+        content_type=None, raw=None, timeout=40, **overrides):
+    """Posts a valid payment through nginx and returns a Reply.
+
+    The body uses the seed's Spanish names (canonical=True: the English ones) for product 1
+    ("1 Hora de Internet") with a fresh `tok_sandbox_paid_<uuid>` token. `overrides` set fields
+    under either name (the default under the other name is dropped); a value of None drops the
+    field. form=True sends application/x-www-form-urlencoded (booleans as given, or "true").
+    """
+    fields = {
+        "producto_id": stack.ids["products"][0],
+        "token_tarjeta": new_token(),
+        "nombre_cliente": "Juan Pérez",
+        "email_cliente": "juan.perez@example.com",
+        "telefono_cliente": "+52 55 8765 4321",
+        "tipo_usuario": "usuario_contrasena",
+    }
+    if canonical:
+        fields = {ALIASES[name]: value for name, value in fields.items()}
+    for name, value in overrides.items():
+        counterpart = ALIASES.get(name) or CANONICAL.get(name)
+        if counterpart in fields and counterpart not in overrides:
+            del fields[counterpart]
+        fields[name] = value
+    fields = {name: value for name, value in fields.items() if value is not None}
+    for name in ("token_tarjeta", "card_token"):
+        if isinstance(fields.get(name), str):
+            remember_token(stack, fields[name])
+
+    merged = {"X-API-Key": api_key or stack.api_key}
+    if idempotency_key is not None:
+        merged["Idempotency-Key"] = idempotency_key
+    if raw is not None:
+        data = raw
+        merged["Content-Type"] = content_type or "application/json"
+    elif form:
+        def text(value):
+            if isinstance(value, bool):
+                return "true" if value else "false"
+            return str(value)
+        data = urllib.parse.urlencode({name: text(value) for name, value in fields.items()}).encode()
+        merged["Content-Type"] = content_type or "application/x-www-form-urlencoded"
+    else:
+        data = json.dumps(fields, ensure_ascii=False).encode()
+        merged["Content-Type"] = content_type or "application/json"
+    merged.update(headers or {})
+    status, reply_headers, payload = post_raw(stack, PAY_PATH, data, merged, timeout)
+    try:
+        parsed = json.loads(payload) if payload else None
+    except ValueError:
+        parsed = payload
+    if status == 200 and isinstance(parsed, dict):
+        password = (parsed.get("usuario_hotspot") or {}).get("contrasena")
+        if password:
+            _registry(stack, "_issued_passwords").add(password)
+    return Reply(status, reply_headers, parsed, payload, fields)
+
+
+# --- reading the three sources ------------------------------------------------------------
+
+ATTEMPT_COLUMNS = ("id", "state", "reason", "idempotency_key", "company_id", "order_id", "hotspot_username",
+                   "router_user_id", "finished", "product_id")
+
+
+def attempts(stack, where="TRUE"):
+    """payment_attempts rows as dicts (NULL → None)."""
+    rows = stack.postgres.psql(
+        "SELECT id, state, coalesce(reason, '\\N'), idempotency_key, company_id, coalesce(order_id, '\\N'), "
+        "hotspot_username, coalesce(router_user_id, '\\N'), (finished_at IS NOT NULL)::text, product_id "
+        f"FROM payment_attempts WHERE {where} ORDER BY created_at")
+    out = []
+    for row in rows:
+        row = row + [""] * (len(ATTEMPT_COLUMNS) - len(row))
+        record = {name: (None if value == "\\N" else value) for name, value in zip(ATTEMPT_COLUMNS, row)}
+        record["finished"] = record["finished"] == "true"
+        out.append(record)
+    return out
+
+
+def attempt(stack, attempt_id):
+    rows = attempts(stack, f"id = '{uuid.UUID(str(attempt_id))}'")
+    return rows[0] if rows else None
+
+
+def product_users(router_state):
+    """Router users made by the product, keyed by attempt id (a list each, to count them)."""
+    users = {}
+    for user in router_state["users"]:
+        comment = user.get("comment") or ""
+        if comment.startswith(COMMENT_PREFIX):
+            users.setdefault(comment[len(COMMENT_PREFIX):], []).append(user)
+    return users
+
+
+def is_enabled(user):
+    return user.get("disabled", "false") not in ("true", "yes")
+
+
+def settle(stack, settle_seconds):
+    """Polls until every attempt is final (or time runs out); returns the last rows."""
+    deadline = time.time() + settle_seconds
+    while True:
+        rows = attempts(stack)
+        if all(row["state"] in FINAL_STATES for row in rows) or time.time() >= deadline:
+            return rows
+        time.sleep(0.2)
+
+
+def _read(path):
+    if not os.path.exists(path):
+        return ""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read()
+
+
+def _password_leaks(text, password):
+    """Where a hotspot password shows up as a value: a JSON string, a form/query value, or next
+    to a password-like key. (A bare 4-digit number elsewhere — a duration, a port — is not it.)"""
+    p = re.escape(password)
+    patterns = [rf'"{p}"', rf'=\s*{p}(?![0-9A-Za-z])',
+                rf'(?i)(pass|contras|secret|pin)[^,\n]{{0,20}}?[:=]\s*"?{p}(?![0-9A-Za-z])']
+    return [m.group(0) for pattern in patterns for m in re.finditer(pattern, text)][:3]
+
+
+# --- the invariants ---------------------------------------------------------------------------
+
+def check_invariants(stack, settle_seconds=20):
+    rows = settle(stack, settle_seconds)
+    router = stack.router.control("GET", "state")
+    conekta = stack.conekta.control("GET", "state")
+    by_id = {row["id"]: row for row in rows}
+    users = product_users(router)
+    orders = conekta["orders"]
+    problems = []
+
+    # I4: every attempt final, with its record.
+    for row in rows:
+        if row["state"] not in ALL_STATES:
+            problems.append(f"I4 attempt {row['id']} in unknown state {row['state']!r}")
+        if row["state"] not in FINAL_STATES:
+            problems.append(f"I4 attempt {row['id']} not final after {settle_seconds}s: {row['state']} "
+                            f"(reason {row['reason']!r})")
+            continue
+        if not row["finished"]:
+            problems.append(f"I4 attempt {row['id']} is {row['state']} but finished_at is NULL")
+        if row["state"] != "delivered" and not row["reason"]:
+            problems.append(f"I4 attempt {row['id']} is {row['state']} without a reason")
+    events = stack.postgres.psql(
+        "SELECT DISTINCT ON (attempt_id) attempt_id, to_state FROM payment_events ORDER BY attempt_id, id DESC")
+    last_event = {attempt_id: state for attempt_id, state in events}
+    for row in rows:
+        if last_event.get(row["id"]) != row["state"]:
+            problems.append(f"I4 attempt {row['id']} is {row['state']} but its timeline ends in "
+                            f"{last_event.get(row['id'])!r}")
+
+    # I1: no enabled product user unless delivered; nothing left for a final undelivered attempt.
+    for attempt_id, found in users.items():
+        row = by_id.get(attempt_id)
+        for user in found:
+            if row is None:
+                problems.append(f"I1 router user {user.get('name')} names unknown attempt {attempt_id} "
+                                f"(disabled={user.get('disabled')})")
+            elif is_enabled(user) and row["state"] != "delivered":
+                problems.append(f"I1 router user {user.get('name')} is ENABLED but attempt {attempt_id} is {row['state']}")
+            elif row["state"] in FINAL_STATES - {"delivered"}:
+                problems.append(f"I1 attempt {attempt_id} is {row['state']} but its router user {user.get('name')} "
+                                f"is still there (disabled={user.get('disabled')})")
+
+    # I3: one key (one attempt) → at most one order and at most one router user.
+    keys = {}
+    for row in rows:
+        keys.setdefault((row["company_id"], row["idempotency_key"]), []).append(row["id"])
+    for key, ids in keys.items():
+        if len(ids) > 1:
+            problems.append(f"I3 idempotency key {key} has {len(ids)} attempts: {ids}")
+    orders_by_attempt = {}
+    for order in orders:
+        attempt_id = (order.get("metadata") or {}).get("attempt_id")
+        if not attempt_id:
+            problems.append(f"I3 order {order['id']} ({order['payment_status']}) has no metadata.attempt_id")
+            continue
+        if attempt_id not in by_id:
+            problems.append(f"I3 order {order['id']} ({order['payment_status']}) names unknown attempt {attempt_id}")
+        orders_by_attempt.setdefault(attempt_id, []).append(order)
+    for attempt_id, found in orders_by_attempt.items():
+        if len(found) > 1:
+            problems.append(f"I3 attempt {attempt_id} has {len(found)} orders: "
+                            f"{[(o['id'], o['payment_status']) for o in found]}")
+    for attempt_id, found in users.items():
+        if len(found) > 1:
+            problems.append(f"I3 attempt {attempt_id} has {len(found)} router users: {[u.get('name') for u in found]}")
+    names = {}
+    for user in router["users"]:
+        names.setdefault(user.get("name"), []).append(user)
+    for row in rows:
+        if len(names.get(row["hotspot_username"], [])) > 1:
+            problems.append(f"I3 {len(names[row['hotspot_username']])} router users named {row['hotspot_username']}")
+
+    # I2: every paid order delivered (or refunded); every delivered attempt paid and enabled.
+    for order in orders:
+        attempt_id = (order.get("metadata") or {}).get("attempt_id")
+        row = by_id.get(attempt_id)
+        status = order["payment_status"]
+        if status == "paid":
+            if row is None or row["state"] != "delivered":
+                problems.append(f"I2 order {order['id']} is paid but attempt {attempt_id} is "
+                                f"{row and row['state']}")
+                continue
+            if row["order_id"] != order["id"]:
+                problems.append(f"I2 attempt {attempt_id} records order {row['order_id']}, the paid one is {order['id']}")
+        elif status in ("refunded", "partially_refunded"):
+            if status != "refunded" or order["amount_refunded"] != order["amount"]:
+                problems.append(f"I2 order {order['id']} only partly refunded: {order['amount_refunded']}/{order['amount']}")
+            if row is not None and row["state"] != "refunded":
+                problems.append(f"I2 order {order['id']} is refunded but attempt {attempt_id} is {row['state']}")
+        elif status in ("pending_payment", "pre_authorized"):
+            problems.append(f"I2 order {order['id']} left {status} (attempt {attempt_id} is {row and row['state']})")
+        elif row is not None and row["state"] == "delivered":
+            problems.append(f"I2 attempt {attempt_id} is delivered but its order {order['id']} is {status}")
+    for row in rows:
+        if row["state"] != "delivered":
+            continue
+        paid = [o for o in orders_by_attempt.get(row["id"], []) if o["payment_status"] == "paid"]
+        if not paid:
+            problems.append(f"I2 attempt {row['id']} is delivered without a paid order")
+        found = users.get(row["id"], [])
+        if not found:
+            problems.append(f"I2 attempt {row['id']} is delivered but its router user is missing")
+        for user in found:
+            if not is_enabled(user):
+                problems.append(f"I2 attempt {row['id']} is delivered but its router user {user.get('name')} is disabled")
+            if user.get("name") != row["hotspot_username"]:
+                problems.append(f"I2 attempt {row['id']} records user {row['hotspot_username']}, the router has "
+                                f"{user.get('name')}")
+
+    # I5: no secret in the logs; passwords and stored replies sealed in the database.
+    logs = {"server log": _read(stack.server_log),
+            "nginx access.log": _read(os.path.join(stack.nginx_prefix, "access.log")),
+            "nginx error.log": _read(os.path.join(stack.nginx_prefix, "error.log"))}
+    tokens = set(_registry(stack, "_sent_tokens")) | set(conekta.get("tokens", {}))
+    passwords = set(_registry(stack, "_issued_passwords"))
+    passwords |= {u.get("password") for found in users.values() for u in found if u.get("password")}
+    for where, text in logs.items():
+        for secret in (ROUTER_PASSWORD, CONEKTA_PRIVATE_KEY, getattr(stack, "api_key", None)):
+            if secret and secret in text:
+                problems.append(f"I5 {secret[:12]}… appears in the {where}")
+        for token in tokens:
+            if token in text:
+                problems.append(f"I5 card token {token} appears in the {where}")
+        for password in passwords:
+            leaks = _password_leaks(text, password)
+            if leaks:
+                problems.append(f"I5 hotspot password {password!r} appears in the {where}: {leaks}")
+    stored = stack.postgres.psql(
+        "SELECT hotspot_username, encode(hotspot_password, 'hex'), coalesce(encode(response_body, 'hex'), '') "
+        "FROM payment_attempts")
+    users_by_name = {u.get("name"): u for found in users.values() for u in found}
+    for username, sealed, body in stored:
+        sealed_bytes, body_bytes = bytes.fromhex(sealed), bytes.fromhex(body)
+        user = users_by_name.get(username)
+        password = user and user.get("password")
+        if password and password.encode() in sealed_bytes:
+            problems.append(f"I5 attempt of {username}: hotspot password stored in clear")
+        if body_bytes and (b'"contrasena"' in body_bytes or b'"usuario_hotspot"' in body_bytes):
+            problems.append(f"I5 attempt of {username}: stored reply in clear")
+
+    assert not problems, "CONTRACT §7 violated:\n  " + "\n  ".join(problems)
+    return {"attempts": rows, "router": router, "conekta": conekta}
