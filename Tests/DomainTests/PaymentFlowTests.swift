@@ -1,0 +1,189 @@
+import Domain
+import Testing
+
+/// The saga one event per line: what happened → what to do next.
+@Suite struct PaymentFlowTests {
+    let paid = ChargeOutcome.paid(PaidOrder(orderID: "ord_1", amount: Money(cents: 1500, currency: "MXN")))
+
+    @Test func happyPath() {
+        var flow = PaymentFlow()
+        #expect(flow.start() == .checkProfile)
+        #expect(flow.profileChecked(exists: true) == .createUser)
+        #expect(flow.userCreated() == .charge)
+        #expect(flow.state == .charging)
+        #expect(flow.chargeCompleted(paid) == .enableUser)
+        #expect(flow.state == .paid)
+        #expect(flow.userEnabled() == .respond(.delivered))
+        #expect(flow.state == .delivered)
+    }
+
+    @Test func declineRemovesTheUser() {
+        var flow = PaymentFlow()
+        _ = flow.start()
+        _ = flow.profileChecked(exists: true)
+        _ = flow.userCreated()
+        #expect(flow.chargeCompleted(.declined(code: "card_declined", message: "Declinada", orderID: "ord_2")) == .deleteUser)
+        #expect(flow.state == .declining)
+        #expect(flow.userDeleted() == .respond(.declined(message: "Declinada")))
+        #expect(flow.state == .declined)
+    }
+
+    @Test func declineWithTheRouterDownAnswersAndLeavesCleanUp() {
+        var flow = PaymentFlow()
+        _ = flow.start()
+        _ = flow.profileChecked(exists: true)
+        _ = flow.userCreated()
+        _ = flow.chargeCompleted(.declined(code: "x", message: "No", orderID: nil))
+        #expect(flow.userDeleteFailed(.unreachable("refused")) == .respond(.declined(message: "No")))
+        #expect(flow.state == .declining)
+    }
+
+    @Test func threeDSecurePendingCancelsTheOrderThenRemovesTheUser() {
+        var flow = PaymentFlow()
+        _ = flow.start()
+        _ = flow.profileChecked(exists: true)
+        _ = flow.userCreated()
+        #expect(flow.chargeCompleted(.notPaid(status: "pending_payment", orderID: "ord_3")) == .cancelOrder)
+        #expect(flow.orderCancelled() == .deleteUser)
+        #expect(flow.userDeleted() == .respond(.notCompleted(status: "pending_payment")))
+        #expect(flow.state == .declined)
+    }
+
+    @Test func unknownChargeLooksTheOrderUpAndWaitsWhenItIsNotThere() {
+        var flow = PaymentFlow()
+        _ = flow.start()
+        _ = flow.profileChecked(exists: true)
+        _ = flow.userCreated()
+        #expect(flow.chargeCompleted(.unknown(reason: "timed out")) == .lookUpOrder)
+        #expect(flow.orderLookedUp(nil, ageSeconds: 1, lookupGraceSeconds: 120) == .suspend(.inVerification))
+        #expect(flow.state == .charging)
+    }
+
+    @Test func unknownChargeFoundPaidIsDelivered() {
+        var flow = PaymentFlow()
+        _ = flow.start()
+        _ = flow.profileChecked(exists: true)
+        _ = flow.userCreated()
+        _ = flow.chargeCompleted(.unknown(reason: "connection lost"))
+        let order = GatewayOrder(id: "ord_4", paymentStatus: "paid", amount: Money(cents: 1500, currency: "MXN"))
+        #expect(flow.orderLookedUp(order, ageSeconds: 1, lookupGraceSeconds: 120) == .enableUser)
+        #expect(flow.state == .paid)
+    }
+
+    @Test func usedTokenWithNoOrderOfOursIsADecline() {
+        var flow = PaymentFlow()
+        _ = flow.start()
+        _ = flow.profileChecked(exists: true)
+        _ = flow.userCreated()
+        _ = flow.chargeCompleted(.unknown(reason: "conekta.errors.processing.tokenization.used"))
+        #expect(flow.orderLookedUp(nil, ageSeconds: 0, lookupGraceSeconds: 120) == .deleteUser)
+        #expect(flow.state == .declining)
+    }
+
+    @Test func enableFailureWaitsWithoutRefunding() {
+        var flow = PaymentFlow()
+        _ = flow.start()
+        _ = flow.profileChecked(exists: true)
+        _ = flow.userCreated()
+        _ = flow.chargeCompleted(paid)
+        #expect(flow.userEnableFailed(.timedOut(maybeApplied: true)) == .suspend(.activationPending))
+        #expect(flow.state == .paid)
+    }
+
+    @Test func vanishedUserIsRefunded() {
+        var flow = PaymentFlow()
+        _ = flow.start()
+        _ = flow.profileChecked(exists: true)
+        _ = flow.userCreated()
+        _ = flow.chargeCompleted(paid)
+        #expect(flow.userEnableFailed(.notFound) == .refund)
+        #expect(flow.refunded() == .deleteUser)
+        #expect(flow.userDeleted() == .respond(.refunded))
+        #expect(flow.state == .refunded)
+    }
+
+    @Test func routerFailuresBeforeChargingChargeNothing() {
+        var missing = PaymentFlow()
+        _ = missing.start()
+        #expect(missing.profileChecked(exists: false) == .respond(.profileUnavailable))
+        #expect(missing.state == .failed)
+
+        var down = PaymentFlow()
+        _ = down.start()
+        #expect(down.profileCheckFailed(.unreachable("refused")) == .respond(.routerUnavailable))
+
+        var refused = PaymentFlow()
+        _ = refused.start()
+        _ = refused.profileChecked(exists: true)
+        #expect(refused.userCreateFailed(.unreachable("refused")) == .respond(.routerUnavailable))
+        #expect(refused.state == .failed)
+    }
+
+    @Test func createWhoseReplyWasLostIsLookedUp() {
+        var flow = PaymentFlow()
+        _ = flow.start()
+        _ = flow.profileChecked(exists: true)
+        #expect(flow.userCreateFailed(.timedOut(maybeApplied: true)) == .lookUpUser)
+        #expect(flow.userLookedUp(found: true, ours: true) == .charge)
+    }
+
+    @Test func nameTakenBySomeoneElseGetsNewCredentials() {
+        var flow = PaymentFlow()
+        _ = flow.start()
+        _ = flow.profileChecked(exists: true)
+        #expect(flow.userCreateFailed(.duplicateName) == .lookUpUser)
+        #expect(flow.userLookedUp(found: true, ours: false) == .renewCredentialsAndCreateUser)
+        #expect(flow.userCreateFailed(.duplicateName) == .lookUpUser)
+        #expect(flow.userLookedUp(found: true, ours: false) == .renewCredentialsAndCreateUser)
+        #expect(flow.userCreateFailed(.duplicateName) == .lookUpUser)
+        #expect(flow.userLookedUp(found: true, ours: false) == .respond(.routerUnavailable))
+    }
+
+    @Test func gatewayRefusalsChargeNothingAndRemoveTheUser() {
+        var flow = PaymentFlow()
+        _ = flow.start()
+        _ = flow.profileChecked(exists: true)
+        _ = flow.userCreated()
+        #expect(flow.chargeCompleted(.configurationError(reason: "401")) == .deleteUser)
+        #expect(flow.state == .aborting)
+        #expect(flow.userDeleted() == .respond(.paymentsUnavailable))
+        #expect(flow.state == .failed)
+    }
+
+    @Test func reconcilerResumesEachUnfinishedState() {
+        var pending = PaymentFlow(resuming: .pending, routerUserKnown: false, orderKnown: false)
+        #expect(pending.resume(routerUserID: nil, ageSeconds: 100, activationDeadlineSeconds: 600) == .lookUpUser)
+        #expect(pending.userLookedUp(found: true, ours: true) == .deleteUser)
+        #expect(pending.userDeleted() == .respond(.routerUnavailable))
+        #expect(pending.state == .failed)
+
+        var charging = PaymentFlow(resuming: .charging, routerUserKnown: true, orderKnown: false)
+        #expect(charging.resume(routerUserID: "*1", ageSeconds: 10, activationDeadlineSeconds: 600) == .lookUpOrder)
+        #expect(charging.orderLookedUp(nil, ageSeconds: 10, lookupGraceSeconds: 120) == .suspend(.inVerification))
+        #expect(charging.orderLookedUp(nil, ageSeconds: 121, lookupGraceSeconds: 120) == .deleteUser)
+        #expect(charging.userDeleted() == .respond(.notCompleted(status: "not_found")))
+
+        var paid = PaymentFlow(resuming: .paid, routerUserKnown: true, orderKnown: true)
+        #expect(paid.resume(routerUserID: "*1", ageSeconds: 10, activationDeadlineSeconds: 600) == .enableUser)
+
+        var late = PaymentFlow(resuming: .paid, routerUserKnown: true, orderKnown: true)
+        #expect(late.resume(routerUserID: "*1", ageSeconds: 601, activationDeadlineSeconds: 600) == .refund)
+        #expect(late.state == .refunding)
+
+        var declining = PaymentFlow(resuming: .declining, routerUserKnown: true, orderKnown: false)
+        #expect(declining.resume(routerUserID: "*1", ageSeconds: 10, activationDeadlineSeconds: 600) == .deleteUser)
+
+        var aborting = PaymentFlow(resuming: .aborting, routerUserKnown: false, orderKnown: false)
+        #expect(aborting.resume(routerUserID: nil, ageSeconds: 10, activationDeadlineSeconds: 600) == .lookUpUser)
+        #expect(aborting.userLookedUp(found: false, ours: false) == .respond(.routerUnavailable))
+        #expect(aborting.state == .failed)
+    }
+
+    @Test func onlyTheCustomersFinalAnswersAreStored() {
+        #expect(PaymentResult.delivered.isFinalForCustomer)
+        #expect(PaymentResult.declined(message: "x").isFinalForCustomer)
+        #expect(!PaymentResult.inVerification.isFinalForCustomer)
+        #expect(!PaymentResult.activationPending.isFinalForCustomer)
+        #expect(!PaymentResult.inProgress.isFinalForCustomer)
+    }
+}

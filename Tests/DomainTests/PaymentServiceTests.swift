@@ -1,0 +1,263 @@
+import Domain
+import Testing
+
+/// A router held in memory.
+final class InMemoryHotspotUserDirectory: HotspotUserDirectory {
+    var users: [String: (user: HotspotUser, password: String)] = [:]
+    var profiles = ["1hora"]
+    var failNext: [String: RouterFailure] = [:]
+    private var counter = 0
+
+    private func check(_ operation: String) throws(RouterFailure) {
+        if let failure = failNext.removeValue(forKey: operation) { throw failure }
+    }
+
+    func findUser(named name: String) throws(RouterFailure) -> HotspotUser? {
+        try check("find")
+        return users.values.first { $0.user.name == name }?.user
+    }
+
+    func createUser(_ user: NewHotspotUser) throws(RouterFailure) -> HotspotUser {
+        try check("create")
+        guard !users.values.contains(where: { $0.user.name == user.name }) else { throw .duplicateName }
+        counter += 1
+        let created = HotspotUser(
+            id: "*\(counter)", name: user.name, profile: user.profile, server: user.server, disabled: user.disabled, comment: user.comment)
+        users[created.id] = (created, user.password)
+        return created
+    }
+
+    func setUserDisabled(id: String, disabled: Bool) throws(RouterFailure) {
+        try check("set")
+        guard users[id] != nil else { throw .notFound }
+        users[id]!.user.disabled = disabled
+    }
+
+    func deleteUser(id: String) throws(RouterFailure) {
+        try check("delete")
+        users[id] = nil
+    }
+
+    func findProfile(named name: String) throws(RouterFailure) -> HotspotProfile? {
+        try check("profile")
+        return profiles.contains(name) ? HotspotProfile(id: "*P", name: name) : nil
+    }
+
+    func listProfiles() throws(RouterFailure) -> [HotspotProfile] { profiles.map { HotspotProfile(id: "*P", name: $0) } }
+    func findHost(mac: MACAddress?, address: IPv4Address?) throws(RouterFailure) -> HotspotHost? { nil }
+    func login(user: String, password: String, address: IPv4Address, mac: MACAddress?) throws(RouterFailure) { throw .unknownHost }
+    func activeSessions(user: String) throws(RouterFailure) -> [ActiveSession] { [] }
+}
+
+/// A gateway that answers each charge from a script and remembers orders.
+final class ScriptedPaymentGateway: PaymentGateway {
+    var outcomes: [ChargeOutcome] = []
+    var orders: [String: GatewayOrder] = [:]
+    var charges = 0
+
+    func charge(_ charge: ChargeRequest, using key: GatewayKey) -> ChargeOutcome {
+        charges += 1
+        let outcome = outcomes.isEmpty ? .unknown(reason: "no script") : outcomes.removeFirst()
+        if case .paid(let order) = outcome {
+            orders[order.orderID] = GatewayOrder(
+                id: order.orderID, paymentStatus: "paid", amount: order.amount, attemptID: charge.attemptID)
+        }
+        return outcome
+    }
+
+    func order(id: String, using key: GatewayKey) throws(GatewayFailure) -> GatewayOrder? { orders[id] }
+
+    func findOrder(attemptID: String, createdAfter: Int64, using key: GatewayKey) throws(GatewayFailure) -> GatewayOrder? {
+        orders.values.first { $0.attemptID == attemptID }
+    }
+
+    func refund(orderID: String, amountCents: Int64, using key: GatewayKey) throws(GatewayFailure) -> GatewayOrder {
+        orders[orderID]!.paymentStatus = "refunded"
+        orders[orderID]!.amountRefundedCents = amountCents
+        return orders[orderID]!
+    }
+
+    func cancel(orderID: String, using key: GatewayKey) throws(GatewayFailure) -> GatewayOrder {
+        orders[orderID]?.paymentStatus = "canceled"
+        guard let order = orders[orderID] else { throw .notFound }
+        return order
+    }
+}
+
+/// A ledger held in memory; `down` makes every call fail like a lost database.
+final class InMemoryPaymentLedger: PaymentLedger {
+    var attempts: [String: PaymentAttempt] = [:]
+    var responses: [String: StoredResponse] = [:]
+    var leased: Set<String> = []
+    var events: [(String, PaymentAttempt.State)] = []
+    var down = false
+
+    func begin(_ attempt: PaymentAttempt, owner: String, leaseSeconds: Int) throws(StoreFailure) -> LedgerBegin {
+        if down { throw .unavailable }
+        if let existing = attempts.values.first(where: { $0.companyID == attempt.companyID && $0.idempotencyKey == attempt.idempotencyKey })
+        {
+            return .existing(existing, response: responses[existing.id], leaseActive: leased.contains(existing.id))
+        }
+        attempts[attempt.id] = attempt
+        leased.insert(attempt.id)
+        events.append((attempt.id, .pending))
+        return .started
+    }
+
+    func save(_ attempt: PaymentAttempt, expecting: PaymentAttempt.State, reason: String?) throws(StoreFailure) -> Bool {
+        if down { throw .unavailable }
+        guard attempts[attempt.id]?.state == expecting else { return false }
+        if expecting != attempt.state { events.append((attempt.id, attempt.state)) }
+        attempts[attempt.id] = attempt
+        return true
+    }
+
+    func storeResponse(attemptID: String, _ response: StoredResponse) throws(StoreFailure) {
+        if down { throw .unavailable }
+        responses[attemptID] = responses[attemptID] ?? response
+    }
+
+    func release(attemptID: String, retryAfterSeconds: Int) throws(StoreFailure) {
+        if down { throw .unavailable }
+        leased.remove(attemptID)
+    }
+
+    func claim(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> PaymentAttempt? {
+        guard !leased.contains(attemptID) else { return nil }
+        leased.insert(attemptID)
+        return attempts[attemptID]
+    }
+
+    func claimDue(limit: Int, owner: String, leaseSeconds: Int) throws(StoreFailure) -> [PaymentAttempt] {
+        if down { throw .unavailable }
+        let due = attempts.values.filter { !$0.state.isFinal && !leased.contains($0.id) }.prefix(limit)
+        due.forEach { leased.insert($0.id) }
+        return Array(due)
+    }
+}
+
+struct FixedRendering: PaymentRendering {
+    func receipt(_ attempt: PaymentAttempt, completedAtMicroseconds: Int64, autoConnect: AutoConnectReport) -> StoredResponse {
+        StoredResponse(status: 200, body: Array("ok:\(attempt.credentials.username)".utf8), codigo: "pagado")
+    }
+
+    func answer(_ result: PaymentResult, attempt: PaymentAttempt?) -> StoredResponse {
+        StoredResponse(status: 500, body: Array("\(result)".utf8), codigo: "\(result)")
+    }
+}
+
+struct StepClock: WallClock {
+    func nowMicroseconds() -> Int64 { 1_700_000_000_000_000 }
+    func sleep(milliseconds: Int) {}
+}
+
+@Suite struct PaymentServiceTests {
+    let router = InMemoryHotspotUserDirectory()
+    let gateway = ScriptedPaymentGateway()
+    let ledger = InMemoryPaymentLedger()
+    let grant = AccessGrant(keyID: "key_1", company: Company(id: 1, name: "Café"), router: Router(id: 7, companyID: 1, name: "R"))
+    let product = Product(
+        id: 3, companyID: 1, routerID: 7, name: "1 Hora", price: Money(cents: 1500, currency: "MXN"), profileName: "1hora")
+
+    func service() -> PaymentService {
+        let router = self.router
+        return PaymentService(
+            ledger: ledger, gateway: gateway, rendering: FixedRendering(), clock: StepClock(), settings: .init(), owner: "test",
+            fingerprint: { "fp(\($0))" },
+            routerAccess: { (_: Int64) throws(StoreFailure) in .init(directory: router, quick: router, hotspotServer: "hotspot1") },
+            gatewayKey: { (_: Int64) throws(StoreFailure) in GatewayKey(privateKey: "key_x") })
+    }
+
+    func request(token: String = "tok_1") -> PaymentRequest {
+        PaymentRequest(productID: 3, cardToken: token, customerName: "Ana", customerEmail: "ana@example.com")
+    }
+
+    func paid(_ id: String) -> ChargeOutcome { .paid(PaidOrder(orderID: id, amount: Money(cents: 1500, currency: "MXN"))) }
+
+    @Test func paysOnceAndReplaysByteForByte() throws {
+        gateway.outcomes = [paid("ord_1")]
+        let first = try service().pay(request(), grant: grant, product: product, idempotencyKey: nil, requestID: nil)
+        #expect(first.response.status == 200)
+        let user = try #require(router.users.values.first?.user)
+        #expect(!user.disabled && user.comment.hasPrefix("hotspot-pay:") && user.server == "hotspot1")
+        let replay = try service().pay(request(), grant: grant, product: product, idempotencyKey: nil, requestID: nil)
+        #expect(replay.response == first.response)
+        #expect(gateway.charges == 1 && router.users.count == 1)
+        #expect(ledger.events.map(\.1) == [.pending, .charging, .paid, .delivered])
+    }
+
+    @Test func sameKeyDifferentRequestIsAConflict() throws {
+        gateway.outcomes = [paid("ord_1")]
+        _ = try service().pay(request(), grant: grant, product: product, idempotencyKey: "k1", requestID: nil)
+        let other = try service().pay(request(token: "tok_2"), grant: grant, product: product, idempotencyKey: "k1", requestID: nil)
+        #expect(other.response.codigo == "idempotencyConflict")
+        #expect(gateway.charges == 1)
+    }
+
+    @Test func declineLeavesNoUserAndNoAccess() throws {
+        gateway.outcomes = [.declined(code: "card_declined", message: "No", orderID: nil)]
+        let outcome = try service().pay(request(), grant: grant, product: product, idempotencyKey: nil, requestID: nil)
+        #expect(outcome.response.codigo == "declined(message: \"No\")")
+        #expect(router.users.isEmpty)
+        #expect(ledger.attempts.values.first?.state == .declined)
+    }
+
+    @Test func lostChargeReplyIsReconciledAndTheRetryGetsTheReceipt() throws {
+        // The charge went through but its reply was lost, and the immediate lookup failed too.
+        gateway.outcomes = [.unknown(reason: "connection lost")]
+        gateway.orders["ord_9"] = nil
+        let service = service()
+        let first = try service.pay(request(), grant: grant, product: product, idempotencyKey: nil, requestID: nil)
+        #expect(first.response.codigo == "inVerification")
+        #expect(router.users.values.first?.user.disabled == true)
+        let attempt = try #require(ledger.attempts.values.first)
+        gateway.orders["ord_9"] = GatewayOrder(id: "ord_9", paymentStatus: "paid", amount: attempt.amount, attemptID: attempt.id)
+        let reconciled = try service.reconcile()
+        #expect(reconciled.map(\.response.status) == [200])
+        #expect(router.users.values.first?.user.disabled == false)
+        let retry = try service.pay(request(), grant: grant, product: product, idempotencyKey: nil, requestID: nil)
+        #expect(retry.response == reconciled[0].response)
+        #expect(gateway.charges == 1)
+    }
+
+    @Test func databaseLostMidFlowStopsBeforeTheNextSideEffect() throws {
+        let service = service()
+        gateway.outcomes = [paid("ord_2")]
+        router.failNext["set"] = .timedOut(maybeApplied: false)
+        let first = try service.pay(request(), grant: grant, product: product, idempotencyKey: nil, requestID: nil)
+        #expect(first.response.codigo == "activationPending")
+        #expect(router.users.values.first?.user.disabled == true)
+        ledger.down = true
+        #expect(throws: StoreFailure.unavailable) { try service.reconcile() }
+        #expect(router.users.values.first?.user.disabled == true)
+        ledger.down = false
+        #expect(try service.reconcile().map(\.response.status) == [200])
+        #expect(router.users.values.first?.user.disabled == false)
+    }
+
+    @Test func routerDownAtCreateChargesNothing() throws {
+        router.failNext["create"] = .unreachable("refused")
+        let outcome = try service().pay(request(), grant: grant, product: product, idempotencyKey: nil, requestID: nil)
+        #expect(outcome.response.codigo == "routerUnavailable")
+        #expect(gateway.charges == 0)
+        #expect(ledger.attempts.values.first?.state == .failed)
+    }
+
+    @Test func undeliverablePaymentIsRefundedAfterTheDeadline() throws {
+        gateway.outcomes = [paid("ord_3")]
+        router.failNext["set"] = .unreachable("down")
+        var settings = PaymentService.Settings()
+        settings.activationDeadlineSeconds = 0
+        let router = self.router
+        let service = PaymentService(
+            ledger: ledger, gateway: gateway, rendering: FixedRendering(), clock: StepClock(), settings: settings, owner: "t",
+            fingerprint: { $0 },
+            routerAccess: { (_: Int64) throws(StoreFailure) in .init(directory: router, quick: router, hotspotServer: "all") },
+            gatewayKey: { (_: Int64) throws(StoreFailure) in GatewayKey(privateKey: "k") })
+        _ = try service.pay(request(), grant: grant, product: product, idempotencyKey: nil, requestID: nil)
+        _ = try service.reconcile()
+        #expect(gateway.orders["ord_3"]?.paymentStatus == "refunded")
+        #expect(router.users.isEmpty)
+        #expect(ledger.attempts.values.first?.state == .refunded)
+    }
+}
