@@ -21,6 +21,8 @@ public struct Configuration: Sendable {
     public var logLevel: String
     /// How long a verified API key row may be reused before it is read again (≤ 5 s).
     public var authCacheSeconds: Double
+    /// How long a router's catalogue may be reused (a disabled product disappears within this).
+    public var catalogueCacheSeconds: Double
     public var conekta: Conekta
     public var routerTimeouts: (connectMilliseconds: Int, totalMilliseconds: Int)
     /// Concurrent calls per router from one process.
@@ -61,6 +63,7 @@ public struct Configuration: Sendable {
         public static let maxBodyBytes = "HOTSPOT_MAX_BODY_BYTES"
         public static let logLevel = "HOTSPOT_LOG_LEVEL"
         public static let authCacheSeconds = "HOTSPOT_AUTH_CACHE_SECONDS"
+        public static let catalogueCacheSeconds = "HOTSPOT_CATALOGUE_CACHE_SECONDS"
         public static let conektaBaseURL = "HOTSPOT_CONEKTA_BASE_URL"
         public static let conektaAPIVersion = "HOTSPOT_CONEKTA_API_VERSION"
         public static let conektaCAFile = "HOTSPOT_CONEKTA_CA_FILE"
@@ -138,6 +141,11 @@ public struct Configuration: Sendable {
             throw ConfigurationError(key: Key.authCacheSeconds, problem: "must be a number of seconds from 0 to 5")
         }
         authCacheSeconds = cache
+        let catalogueText = try string(Key.catalogueCacheSeconds, default: "2")
+        guard let catalogue = Double(catalogueText), (0...60).contains(catalogue) else {
+            throw ConfigurationError(key: Key.catalogueCacheSeconds, problem: "must be a number of seconds from 0 to 60")
+        }
+        catalogueCacheSeconds = catalogue
         conekta = Conekta(
             baseURL: try string(Key.conektaBaseURL, default: "https://api.conekta.io"),
             apiVersion: try string(Key.conektaAPIVersion, default: "2.2.0"),

@@ -16,7 +16,7 @@ extension Application {
     func makeWorker(index: Int) -> Worker {
         let graph = makeGraph(name: "fcgi-\(index)")
         let verifier = HS256KeyCodec(secret: configuration.keySecret)
-        let directory = CachedPortalDirectory(store: graph.store, cache: accessCache)
+        let directory = CachedPortalDirectory(store: graph.store, caches: caches)
         let portal = PortalService(directory: directory, verifier: verifier)
         let handler = PortalHandler(
             portal: portal, payments: graph.payments, maxBodyBytes: configuration.maxBodyBytes,

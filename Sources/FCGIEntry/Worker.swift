@@ -51,57 +51,77 @@ final class Worker {
 @available(*, unavailable, message: "a worker and its connections belong to one thread")
 extension Worker: Sendable {}
 
-/// API key records shared by all workers for a few seconds, so a burst of portal requests does
-/// not read the same row thousands of times. Revocation still wins within `ttl` (CONTRACT §2).
-final class AccessCache: Sendable {
+/// Values shared by all workers for a few seconds, so a burst of portal requests does not read
+/// the same rows thousands of times. Staleness is bounded by `ttl` (CONTRACT §2: revocation
+/// within 5 s). The table is bounded: when full, expired entries go, and failing that all do.
+final class TTLCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     private struct Entry {
-        var record: APIKeyRecord?
+        var value: Value
         var expires: ContinuousClock.Instant
     }
 
-    private let entries = Mutex<[String: Entry]>([:])
+    private let entries = Mutex<[Key: Entry]>([:])
     private let ttl: Duration
+    private let capacity: Int
 
-    init(ttlSeconds: Double) {
+    init(ttlSeconds: Double, capacity: Int = 10_000) {
         ttl = .milliseconds(Int64(ttlSeconds * 1000))
+        self.capacity = capacity
     }
 
-    func record(keyID: String, load: () throws(StoreFailure) -> APIKeyRecord?) throws(StoreFailure) -> APIKeyRecord? {
+    func value(for key: Key, load: () throws(StoreFailure) -> Value) throws(StoreFailure) -> Value {
+        guard ttl > .zero else { return try load() }
         let now = ContinuousClock.now
-        if ttl > .zero, let entry = entries.withLock({ $0[keyID] }), entry.expires > now {
-            return entry.record
+        if let entry = entries.withLock({ $0[key] }), entry.expires > now {
+            return entry.value
         }
-        let record = try load()
-        if ttl > .zero {
-            entries.withLock { entries in
-                // Unknown keys are cached too (attackers can mint endless ids), but the table is
-                // bounded: when full, expired entries go, and failing that everything does.
-                if entries.count >= 10_000 {
-                    entries = entries.filter { $0.value.expires > now }
-                    if entries.count >= 10_000 { entries.removeAll() }
-                }
-                entries[keyID] = Entry(record: record, expires: now + ttl)
+        let value = try load()
+        entries.withLock { entries in
+            if entries.count >= capacity {
+                entries = entries.filter { $0.value.expires > now }
+                if entries.count >= capacity { entries.removeAll() }
             }
+            entries[key] = Entry(value: value, expires: now + ttl)
         }
-        return record
+        return value
     }
 }
 
-/// `PortalDirectory` that reads API key records through the shared `AccessCache`.
+/// The caches every worker of a process shares.
+struct PortalCaches: Sendable {
+    /// API key rows, unknown keys included (attackers can mint endless ids; the table is bounded).
+    let keys: TTLCache<String, APIKeyRecord?>
+    /// Active products per (company, router).
+    let catalogues: TTLCache<CatalogueKey, [Product]>
+
+    struct CatalogueKey: Hashable, Sendable {
+        var company: Int64
+        var router: Int64
+    }
+
+    init(keySeconds: Double, catalogueSeconds: Double) {
+        keys = TTLCache(ttlSeconds: keySeconds)
+        catalogues = TTLCache(ttlSeconds: catalogueSeconds, capacity: 5_000)
+    }
+}
+
+/// `PortalDirectory` that reads API key records and catalogues through the shared caches.
 struct CachedPortalDirectory: PortalDirectory {
     let store: PostgresStore
-    let cache: AccessCache
+    let caches: PortalCaches
 
     func apiKeyRecord(keyID: String) throws(StoreFailure) -> APIKeyRecord? {
-        try cache.record(keyID: keyID) { () throws(StoreFailure) in try store.apiKeyRecord(keyID: keyID) }
+        try caches.keys.value(for: keyID) { () throws(StoreFailure) in try store.apiKeyRecord(keyID: keyID) }
     }
 
     func activeProducts(companyID: Int64, routerID: Int64) throws(StoreFailure) -> [Product] {
-        try store.activeProducts(companyID: companyID, routerID: routerID)
+        try caches.catalogues.value(for: .init(company: companyID, router: routerID)) { () throws(StoreFailure) in
+            try store.activeProducts(companyID: companyID, routerID: routerID)
+        }
     }
 
     func activeProduct(id: Int64, companyID: Int64, routerID: Int64) throws(StoreFailure) -> Product? {
-        try store.activeProduct(id: id, companyID: companyID, routerID: routerID)
+        try activeProducts(companyID: companyID, routerID: routerID).first { $0.id == id }
     }
 
     func ping() throws(StoreFailure) {

@@ -33,7 +33,11 @@ struct Request {
     init(parameters: [String: String], body: [UInt8]) {
         var headers: [String: String] = [:]
         for (name, value) in parameters where name.hasPrefix("HTTP_") {
-            headers[name.dropFirst(5).lowercased().replacingOccurrences(of: "_", with: "-")] = value
+            // HTTP_X_API_KEY → x-api-key, without Foundation on the hot path.
+            let bytes = name.utf8.dropFirst(5).map { byte -> UInt8 in
+                byte == UInt8(ascii: "_") ? UInt8(ascii: "-") : (byte >= 0x41 && byte <= 0x5A ? byte + 32 : byte)
+            }
+            headers[String(decoding: bytes, as: UTF8.self)] = value
         }
         var path = parameters["DOCUMENT_URI"] ?? ""
         var query = parameters["QUERY_STRING"] ?? ""
