@@ -151,11 +151,11 @@ public struct Configuration: Sendable {
             apiVersion: try string(Key.conektaAPIVersion, default: "2.2.0"),
             caFile: values[Key.conektaCAFile].flatMap { $0.isEmpty ? nil : $0 },
             connectTimeoutMilliseconds: try integer(Key.conektaConnectTimeout, default: 3_000, range: 100...30_000),
-            totalTimeoutMilliseconds: try integer(Key.conektaTimeout, default: 20_000, range: 500...60_000)
+            totalTimeoutMilliseconds: try integer(Key.conektaTimeout, default: 15_000, range: 500...25_000)
         )
         routerTimeouts = (
             try integer(Key.routerConnectTimeout, default: 2_000, range: 100...30_000),
-            try integer(Key.routerTimeout, default: 6_000, range: 200...55_000)
+            try integer(Key.routerTimeout, default: 4_000, range: 200...10_000)
         )
         routerMaxConcurrency = try integer(Key.routerMaxConcurrency, default: 8, range: 1...64)
         routerQueueWaitMilliseconds = try integer(Key.routerQueueWait, default: 2_000, range: 0...30_000)
