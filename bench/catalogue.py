@@ -6,6 +6,7 @@ Prints a JSON object with both rates, the ratio, errors and the server's RSS."""
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -85,9 +86,13 @@ def main():
                   "ratio": round(swift["rps"] / reference["rps"], 3), "products": len(body[2])}
         print(json.dumps(result, indent=2))
     finally:
-        for process in (nginx_c, responder):
-            if process:
-                process.kill()
+        # nginx's master must be asked to stop (SIGQUIT): killing it orphans its workers.
+        if nginx_c:
+            nginx_c.send_signal(signal.SIGQUIT)
+            nginx_c.wait(10)
+        if responder:
+            responder.kill()
+            responder.wait()
         stack.stop()
 
 

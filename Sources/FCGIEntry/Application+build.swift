@@ -15,8 +15,9 @@ import Secrets
 extension Application {
     func makeWorker(index: Int) -> Worker {
         let graph = makeGraph(name: "fcgi-\(index)")
-        let verifier = HS256KeyCodec(secret: configuration.keySecret)
-        let directory = CachedPortalDirectory(store: graph.store, caches: caches)
+        let verifier = MemoizingKeyVerifier(HS256KeyCodec(secret: configuration.keySecret))
+        let directory = CachedPortalDirectory(
+            store: graph.store, keySeconds: configuration.authCacheSeconds, catalogueSeconds: configuration.catalogueCacheSeconds)
         let portal = PortalService(directory: directory, verifier: verifier)
         let handler = PortalHandler(
             portal: portal, payments: graph.payments, maxBodyBytes: configuration.maxBodyBytes,

@@ -39,8 +39,6 @@ final class Application: Sendable {
     let logger: Logger
     /// Set when shutdown begins; workers stop accepting once they see it.
     let draining = Atomic<Bool>(false)
-    /// Key rows and catalogues shared by every worker; bounded staleness (CONTRACT §2: ≤ 5 s).
-    let caches: PortalCaches
     /// Caps concurrent calls per router across all threads, so one stuck router cannot hold them all.
     let routerLimiter: RouterConcurrencyLimiter
     /// This process's name in attempt leases.
@@ -48,7 +46,6 @@ final class Application: Sendable {
 
     init(configuration: Configuration) {
         self.configuration = configuration
-        self.caches = PortalCaches(keySeconds: configuration.authCacheSeconds, catalogueSeconds: configuration.catalogueCacheSeconds)
         self.routerLimiter = RouterConcurrencyLimiter(
             maxConcurrentCallsPerRouter: configuration.routerMaxConcurrency,
             maxWait: .milliseconds(configuration.routerQueueWaitMilliseconds))

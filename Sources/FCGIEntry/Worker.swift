@@ -51,16 +51,11 @@ final class Worker {
 @available(*, unavailable, message: "a worker and its connections belong to one thread")
 extension Worker: Sendable {}
 
-/// Values shared by all workers for a few seconds, so a burst of portal requests does not read
-/// the same rows thousands of times. Staleness is bounded by `ttl` (CONTRACT §2: revocation
-/// within 5 s). The table is bounded: when full, expired entries go, and failing that all do.
-final class TTLCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
-    private struct Entry {
-        var value: Value
-        var expires: ContinuousClock.Instant
-    }
-
-    private let entries = Mutex<[Key: Entry]>([:])
+/// Values reused for a few seconds, so a burst of portal requests does not read the same rows
+/// thousands of times. One per worker thread (no lock on the request path); staleness is bounded
+/// by `ttl` (CONTRACT §2: revocation within 5 s). Bounded: when full, it starts over.
+final class TTLCache<Key: Hashable, Value> {
+    private var entries: [Key: (value: Value, expires: ContinuousClock.Instant)] = [:]
     private let ttl: Duration
     private let capacity: Int
 
@@ -72,50 +67,33 @@ final class TTLCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     func value(for key: Key, load: () throws(StoreFailure) -> Value) throws(StoreFailure) -> Value {
         guard ttl > .zero else { return try load() }
         let now = ContinuousClock.now
-        if let entry = entries.withLock({ $0[key] }), entry.expires > now {
-            return entry.value
-        }
+        if let entry = entries[key], entry.expires > now { return entry.value }
         let value = try load()
-        entries.withLock { entries in
-            if entries.count >= capacity {
-                entries = entries.filter { $0.value.expires > now }
-                if entries.count >= capacity { entries.removeAll() }
-            }
-            entries[key] = Entry(value: value, expires: now + ttl)
-        }
+        if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+        entries[key] = (value, now + ttl)
         return value
     }
 }
 
-/// The caches every worker of a process shares.
-struct PortalCaches: Sendable {
-    /// API key rows, unknown keys included (attackers can mint endless ids; the table is bounded).
-    let keys: TTLCache<String, APIKeyRecord?>
-    /// Active products per (company, router).
-    let catalogues: TTLCache<CatalogueKey, [Product]>
+/// `PortalDirectory` that reads API key records (unknown keys included: attackers can mint
+/// endless ids, and the cache is bounded) and catalogues through one thread's caches.
+final class CachedPortalDirectory: PortalDirectory {
+    let store: PostgresStore
+    private let keys: TTLCache<String, APIKeyRecord?>
+    private let catalogues: TTLCache<[Int64], [Product]>
 
-    struct CatalogueKey: Hashable, Sendable {
-        var company: Int64
-        var router: Int64
-    }
-
-    init(keySeconds: Double, catalogueSeconds: Double) {
+    init(store: PostgresStore, keySeconds: Double, catalogueSeconds: Double) {
+        self.store = store
         keys = TTLCache(ttlSeconds: keySeconds)
         catalogues = TTLCache(ttlSeconds: catalogueSeconds, capacity: 5_000)
     }
-}
-
-/// `PortalDirectory` that reads API key records and catalogues through the shared caches.
-struct CachedPortalDirectory: PortalDirectory {
-    let store: PostgresStore
-    let caches: PortalCaches
 
     func apiKeyRecord(keyID: String) throws(StoreFailure) -> APIKeyRecord? {
-        try caches.keys.value(for: keyID) { () throws(StoreFailure) in try store.apiKeyRecord(keyID: keyID) }
+        try keys.value(for: keyID) { () throws(StoreFailure) in try store.apiKeyRecord(keyID: keyID) }
     }
 
     func activeProducts(companyID: Int64, routerID: Int64) throws(StoreFailure) -> [Product] {
-        try caches.catalogues.value(for: .init(company: companyID, router: routerID)) { () throws(StoreFailure) in
+        try catalogues.value(for: [companyID, routerID]) { () throws(StoreFailure) in
             try store.activeProducts(companyID: companyID, routerID: routerID)
         }
     }
@@ -126,5 +104,34 @@ struct CachedPortalDirectory: PortalDirectory {
 
     func ping() throws(StoreFailure) {
         try store.ping()
+    }
+}
+
+/// Remembers each distinct key's verification for one thread: a key's signature and claims never
+/// change, so HMAC and JSON run once per key, while expiry is still checked on every call.
+final class MemoizingKeyVerifier: APIKeyVerifier {
+    private let base: any APIKeyVerifier
+    private var memo: [String: (result: Result<APIKeyClaims, AuthFailure>, fingerprint: String)] = [:]
+
+    init(_ base: any APIKeyVerifier) {
+        self.base = base
+    }
+
+    func verify(_ presentedKey: String, now: Int64) -> Result<APIKeyClaims, AuthFailure> {
+        if let entry = memo[presentedKey] {
+            if case .success(let claims) = entry.result, let expiresAt = claims.expiresAt, expiresAt <= now {
+                return .failure(.expired)
+            }
+            return entry.result
+        }
+        let result = base.verify(presentedKey, now: now)
+        if case .failure(.expired) = result { return result }
+        if memo.count >= 1_000 { memo.removeAll(keepingCapacity: true) }
+        memo[presentedKey] = (result, base.fingerprint(presentedKey))
+        return result
+    }
+
+    func fingerprint(_ presentedKey: String) -> String {
+        memo[presentedKey]?.fingerprint ?? base.fingerprint(presentedKey)
     }
 }

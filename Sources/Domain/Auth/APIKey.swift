@@ -19,7 +19,7 @@ public struct APIKeyClaims: Sendable, Equatable {
 }
 
 /// Checks a key's signature and shape. Implemented by `HS256KeyCodec` (Secrets).
-public protocol APIKeyVerifier: Sendable {
+public protocol APIKeyVerifier {
     /// The claims of a well-signed key, or why it is refused. Does not consult the database.
     func verify(_ presentedKey: String, now: Int64) -> Result<APIKeyClaims, AuthFailure>
     /// The stored fingerprint of a full presented key (what the database keeps instead of it).
