@@ -2,11 +2,14 @@
 """make demo: the product's main job on this machine. Starts a throw-away PostgreSQL cluster,
 the sandbox router and Conekta, hotspot-pay and nginx (from deploy/nginx.conf), provisions a
 company, router, products and key with hotspotctl, fetches the catalogue through nginx with
-curl, and leaves everything running."""
+curl, buys the first product through nginx with curl (the sandbox's tok_test_visa_4242 card),
+shows the hotspot user the purchase created on the sandbox router, and leaves everything
+running."""
 
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -16,7 +19,7 @@ from hotspot_stack import Stack  # noqa: E402
 
 
 def run(title, command):
-    print(f"\n$ {' '.join(command)}")
+    print(f"\n$ {shlex.join(command)}")
     result = subprocess.run(command, capture_output=True, text=True)
     output = result.stdout.strip()
     try:
@@ -48,7 +51,30 @@ def main():
 
     run("health", ["curl", "-sS", f"{base}/health"])
     run("config", ["curl", "-sS", "-H", f"X-API-Key: {stack.api_key}", f"{base}/api/v1/config/public"])
-    run("catalogue", ["curl", "-sS", "-H", f"X-API-Key: {stack.api_key}", f"{base}/api/v1/catalogo_perfiles_venta"])
+    catalogue = json.loads(run("catalogue", ["curl", "-sS", "-H", f"X-API-Key: {stack.api_key}",
+                                             f"{base}/api/v1/catalogo_perfiles_venta"]))
+
+    print(f"\nBuying \"{catalogue[0]['nombre_venta']}\" with the sandbox card tok_test_visa_4242 …")
+    purchase = {"producto_id": catalogue[0]["id"], "token_tarjeta": "tok_test_visa_4242",
+                "nombre_cliente": "Cliente Demo", "email_cliente": "cliente@demo.example",
+                "tipo_usuario": "usuario_contrasena"}
+    receipt = json.loads(run("purchase", ["curl", "-sS", "--fail-with-body", "-X", "POST",
+                                          "-H", f"X-API-Key: {stack.api_key}", "-H", "Content-Type: application/json",
+                                          "--data-binary", json.dumps(purchase, ensure_ascii=False),
+                                          f"{base}/api/v1/payments/pagar-conekta"]))
+    credentials = receipt["usuario_hotspot"]
+    print(f"\nWi-Fi credentials: usuario {credentials['usuario']}, contraseña {credentials['contrasena']} "
+          f"(order {receipt['id_transaccion']})")
+
+    users = [user for user in stack.router.control("GET", "state")["users"] if user.get("name") == credentials["usuario"]]
+    if len(users) != 1:
+        sys.exit(f"demo: expected one hotspot user {credentials['usuario']} on the sandbox router, found {len(users)}")
+    row = {name: value for name, value in users[0].items() if name != "password"}
+    print("\nThe hotspot user on the sandbox router (its state, password left out):")
+    print(json.dumps(row, indent=2, ensure_ascii=False))
+    if row.get("disabled") != "false":
+        sys.exit(f"demo: the hotspot user {credentials['usuario']} is not enabled on the router")
+    print(f"The user is enabled with profile {row.get('profile')}: the customer can log in to the hotspot now.")
 
     state = {"port": stack.port, "api_key": stack.api_key, "ids": stack.ids, "env_file": stack.env_file,
              "pids": {"nginx": stack.nginx.pid, "server": stack.server.pid, "router": stack.router.process.pid,

@@ -50,6 +50,12 @@ extension Application {
         settings.lookupGraceSeconds = Int64(configuration.payments.orderLookupGraceSeconds)
         settings.autoConnectBudgetMilliseconds = configuration.payments.autoConnectBudgetMilliseconds
         settings.retryAfterSeconds = max(1, configuration.payments.reconcileIntervalMilliseconds / 1000)
+        // Longer than the slowest request can run: four router calls, a charge and a lookup,
+        // auto-connect, and a margin. A live request's attempt is then never taken over.
+        settings.leaseSeconds =
+            (4 * timeouts.totalMilliseconds + 2 * configuration.conekta.totalTimeoutMilliseconds
+                + configuration.payments.autoConnectBudgetMilliseconds) / 1000 + 5
+        let pendingReleases = self.pendingReleases
 
         let payments = PaymentService(
             ledger: store, gateway: conekta, rendering: PaymentPresenter(), clock: SystemWallClock(), settings: settings,
@@ -73,7 +79,8 @@ extension Application {
                     quick: RouterOSClient(configuration: quick, transport: transport, limiter: limiter),
                     hotspotServer: endpoint.hotspotServer)
             },
-            gatewayKey: { (companyID: Int64) throws(StoreFailure) -> GatewayKey? in try store.conektaPrivateKey(companyID: companyID) })
+            gatewayKey: { (companyID: Int64) throws(StoreFailure) -> GatewayKey? in try store.conektaPrivateKey(companyID: companyID) },
+            releaseLater: { id in pendingReleases.insert(id) })
         return (store, payments)
     }
 }

@@ -41,15 +41,19 @@ final class Application: Sendable {
     let draining = Atomic<Bool>(false)
     /// Caps concurrent calls per router across all threads, so one stuck router cannot hold them all.
     let routerLimiter: RouterConcurrencyLimiter
-    /// This process's name in attempt leases.
+    /// This process's name in attempt leases: `host:pid`.
     let instanceName: String
+    let hostName: String
+    /// Attempts whose lease a worker could not release (database down); the reconciler frees them.
+    let pendingReleases = PendingReleases()
 
     init(configuration: Configuration) {
         self.configuration = configuration
         self.routerLimiter = RouterConcurrencyLimiter(
             maxConcurrentCallsPerRouter: configuration.routerMaxConcurrency,
             maxWait: .milliseconds(configuration.routerQueueWaitMilliseconds))
-        self.instanceName = "\(ProcessInfo.processInfo.hostName):\(getpid())"
+        self.hostName = ProcessInfo.processInfo.hostName
+        self.instanceName = "\(hostName):\(getpid())"
         let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
         LoggingBootstrap.once(level: level)
         var logger = Logger(label: "hotspot-pay")
@@ -100,7 +104,8 @@ final class Application: Sendable {
                 let graph = makeGraph(name: "reconciler")
                 Reconciler(
                     payments: graph.payments, store: graph.store, logger: logger,
-                    intervalMilliseconds: configuration.payments.reconcileIntervalMilliseconds
+                    intervalMilliseconds: configuration.payments.reconcileIntervalMilliseconds, hostName: hostName,
+                    pendingReleases: pendingReleases
                 ).run(until: draining)
             } : nil
         let startup = ContinuousClock.now - started

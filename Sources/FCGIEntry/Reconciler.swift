@@ -12,11 +12,26 @@ struct Reconciler {
     let store: PostgresStore
     let logger: Logger
     let intervalMilliseconds: Int
+    let hostName: String
+    let pendingReleases: PendingReleases
 
     func run(until draining: borrowing Atomic<Bool>) {
+        var deadOwnersChecked = false
         while !draining.load(ordering: .relaxed) {
             var worked = false
             do {
+                if !deadOwnersChecked {
+                    // Attempts a crashed predecessor on this host still leases.
+                    let freed = try store.releaseLeasesOfDeadProcesses(host: hostName) { pid in
+                        kill(pid, 0) == 0 || errno != ESRCH
+                    }
+                    if freed > 0 { logger.info("freed leases of dead processes", metadata: ["attempts": "\(freed)"]) }
+                    deadOwnersChecked = true
+                }
+                for id in pendingReleases.snapshot() {
+                    try store.release(attemptID: id, retryAfterSeconds: 0)
+                    pendingReleases.remove(id)
+                }
                 let outcomes = try payments.reconcile(limit: 20)
                 worked = !outcomes.isEmpty
                 for outcome in outcomes {
@@ -38,4 +53,13 @@ struct Reconciler {
             }
         }
     }
+}
+
+/// Attempts whose lease a worker could not release because the database was down.
+final class PendingReleases: Sendable {
+    private let ids = Mutex<Set<String>>([])
+
+    func insert(_ id: String) { _ = ids.withLock { $0.insert(id) } }
+    func remove(_ id: String) { _ = ids.withLock { $0.remove(id) } }
+    func snapshot() -> Set<String> { ids.withLock { $0 } }
 }

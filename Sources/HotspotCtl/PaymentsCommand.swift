@@ -106,7 +106,8 @@ struct ReconcileCommand: ParsableCommand {
         settings.lookupGraceSeconds = Int64(configuration.payments.orderLookupGraceSeconds)
         let payments = PaymentService(
             ledger: store, gateway: conekta, rendering: PaymentPresenter(), clock: CommandClock(), settings: settings,
-            owner: "hotspotctl:\(getpid())", fingerprint: KeyedHasher(secret: configuration.keySecret).hash,
+            owner: "\(ProcessInfo.processInfo.hostName):\(getpid())/hotspotctl",
+            fingerprint: KeyedHasher(secret: configuration.keySecret).hash,
             routerAccess: { (routerID: Int64) throws(StoreFailure) -> PaymentService.RouterAccess? in
                 guard let endpoint = try store.routerEndpoint(routerID: routerID) else { return nil }
                 let client = RouterOSClient(
@@ -120,6 +121,10 @@ struct ReconcileCommand: ParsableCommand {
             gatewayKey: { (companyID: Int64) throws(StoreFailure) -> GatewayKey? in try store.conektaPrivateKey(companyID: companyID) })
         var results: [JSONValue] = []
         var lines: [String] = []
+        // A crashed server on this host may still lease attempts; free them first.
+        _ = try? store.releaseLeasesOfDeadProcesses(host: ProcessInfo.processInfo.hostName) { pid in
+            kill(pid, 0) == 0 || errno != ESRCH
+        }
         while true {
             let outcomes: [PaymentService.Outcome]
             do {

@@ -163,6 +163,29 @@ extension PostgresStore: PaymentLedger {
             requestID: row["request_id"])
     }
 
+    /// Frees the leases held by processes of this host that no longer exist (a crash or SIGKILL),
+    /// so their attempts need not wait for the lease to expire. Owners look like `host:pid/…`.
+    /// - Returns: how many attempts were freed.
+    @discardableResult
+    public func releaseLeasesOfDeadProcesses(host: String, isAlive: (Int32) -> Bool) throws(StoreFailure) -> Int {
+        let owners = try run(
+            """
+            SELECT DISTINCT lease_owner FROM payment_attempts
+            WHERE lease_until > now() AND lease_owner LIKE $1 || ':%'
+            """, [host]
+        ).all.compactMap { $0["lease_owner"] }
+        var freed = 0
+        for owner in owners {
+            let afterHost = owner.dropFirst(host.count + 1)
+            guard let pid = Int32(afterHost.prefix { $0.isNumber }), !isAlive(pid) else { continue }
+            freed += try run(
+                "UPDATE payment_attempts SET lease_owner = NULL, lease_until = NULL, next_retry_at = now() WHERE lease_owner = $1",
+                [owner]
+            ).affectedRows
+        }
+        return freed
+    }
+
     // MARK: Operator views
 
     public struct AttemptSummary: Sendable {

@@ -22,9 +22,9 @@ import Testing
         _ = flow.start()
         _ = flow.profileChecked(exists: true)
         _ = flow.userCreated()
-        #expect(flow.chargeCompleted(.declined(code: "card_declined", message: "Declinada", orderID: "ord_2")) == .deleteUser)
+        #expect(flow.chargeCompleted(.declined(code: "card_declined", message: "Texto del proveedor", orderID: "ord_2")) == .deleteUser)
         #expect(flow.state == .declining)
-        #expect(flow.userDeleted() == .respond(.declined(message: "Declinada")))
+        #expect(flow.userDeleted() == .respond(.declined(message: "El pago fue declinado. Contacte a su banco.")))
         #expect(flow.state == .declined)
     }
 
@@ -33,8 +33,10 @@ import Testing
         _ = flow.start()
         _ = flow.profileChecked(exists: true)
         _ = flow.userCreated()
-        _ = flow.chargeCompleted(.declined(code: "x", message: "No", orderID: nil))
-        #expect(flow.userDeleteFailed(.unreachable("refused")) == .respond(.declined(message: "No")))
+        _ = flow.chargeCompleted(.declined(code: "conekta.errors.processing.bank.insufficient_funds", message: "No", orderID: nil))
+        #expect(
+            flow.userDeleteFailed(.unreachable("refused"))
+                == .respond(.declined(message: "Fondos insuficientes en la tarjeta. Intente con otra tarjeta.")))
         #expect(flow.state == .declining)
     }
 
@@ -167,8 +169,13 @@ import Testing
         #expect(paid.resume(routerUserID: "*1", ageSeconds: 10, activationDeadlineSeconds: 600) == .enableUser)
 
         var late = PaymentFlow(resuming: .paid, routerUserKnown: true, orderKnown: true)
-        #expect(late.resume(routerUserID: "*1", ageSeconds: 601, activationDeadlineSeconds: 600) == .refund)
+        #expect(late.resume(routerUserID: "*1", ageSeconds: 601, activationDeadlineSeconds: 600) == .enableUser)
+        #expect(late.userEnableFailed(.unreachable("down")) == .refund)
         #expect(late.state == .refunding)
+
+        var lateButReachable = PaymentFlow(resuming: .paid, routerUserKnown: true, orderKnown: true)
+        #expect(lateButReachable.resume(routerUserID: "*1", ageSeconds: 601, activationDeadlineSeconds: 600) == .enableUser)
+        #expect(lateButReachable.userEnabled() == .respond(.delivered))
 
         var declining = PaymentFlow(resuming: .declining, routerUserKnown: true, orderKnown: false)
         #expect(declining.resume(routerUserID: "*1", ageSeconds: 10, activationDeadlineSeconds: 600) == .deleteUser)
@@ -177,6 +184,15 @@ import Testing
         #expect(aborting.resume(routerUserID: nil, ageSeconds: 10, activationDeadlineSeconds: 600) == .lookUpUser)
         #expect(aborting.userLookedUp(found: false, ours: false) == .respond(.routerUnavailable))
         #expect(aborting.state == .failed)
+    }
+
+    @Test func anOrderPaidWhileDecliningIsRefunded() {
+        var flow = PaymentFlow(resuming: .declining, routerUserKnown: true, orderKnown: true)
+        #expect(flow.resume(routerUserID: "*1", ageSeconds: 30, activationDeadlineSeconds: 600) == .cancelOrder)
+        #expect(flow.orderTurnedPaid() == .refund)
+        #expect(flow.refunded() == .deleteUser)
+        #expect(flow.userDeleted() == .respond(.refunded))
+        #expect(flow.state == .refunded)
     }
 
     @Test func onlyTheCustomersFinalAnswersAreStored() {

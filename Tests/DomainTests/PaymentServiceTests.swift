@@ -197,7 +197,7 @@ struct StepClock: WallClock {
     @Test func declineLeavesNoUserAndNoAccess() throws {
         gateway.outcomes = [.declined(code: "card_declined", message: "No", orderID: nil)]
         let outcome = try service().pay(request(), grant: grant, product: product, idempotencyKey: nil, requestID: nil)
-        #expect(outcome.response.codigo == "declined(message: \"No\")")
+        #expect(outcome.response.codigo == "declined(message: \"El pago fue declinado. Contacte a su banco.\")")
         #expect(router.users.isEmpty)
         #expect(ledger.attempts.values.first?.state == .declined)
     }
@@ -255,6 +255,7 @@ struct StepClock: WallClock {
             routerAccess: { (_: Int64) throws(StoreFailure) in .init(directory: router, quick: router, hotspotServer: "all") },
             gatewayKey: { (_: Int64) throws(StoreFailure) in GatewayKey(privateKey: "k") })
         _ = try service.pay(request(), grant: grant, product: product, idempotencyKey: nil, requestID: nil)
+        router.failNext["set"] = .unreachable("still down")
         _ = try service.reconcile()
         #expect(gateway.orders["ord_3"]?.paymentStatus == "refunded")
         #expect(router.users.isEmpty)

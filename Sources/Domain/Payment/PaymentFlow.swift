@@ -11,6 +11,8 @@ public struct PaymentFlow: Sendable, Equatable {
     private var recovering: Bool
     private var needsCancel = false
     private var tokenAlreadyUsed = false
+    /// Set on resume when a paid attempt is past its activation deadline: one last enable, then refund.
+    private var activationDeadlinePassed = false
 
     /// What to do next.
     public enum Action: Sendable, Equatable {
@@ -68,11 +70,7 @@ public struct PaymentFlow: Sendable, Equatable {
         case .charging:
             return .lookUpOrder
         case .paid:
-            if ageSeconds >= activationDeadlineSeconds {
-                move(to: .refunding, "could not enable the user before the activation deadline")
-                answer = .refunded
-                return .refund
-            }
+            activationDeadlinePassed = ageSeconds >= activationDeadlineSeconds
             return .enableUser
         case .declining:
             return needsCancel ? .cancelOrder : .deleteUser
@@ -151,9 +149,10 @@ public struct PaymentFlow: Sendable, Equatable {
         case .paid:
             move(to: .paid, "charge paid")
             return .enableUser
-        case .declined(let code, let message, _):
+        case .declined(let code, _, _):
+            // The provider's own text never reaches the customer (CONTRACT §3): ours, by kind.
             move(to: .declining, "declined: \(code)")
-            answer = .declined(message: message)
+            answer = .declined(message: PaymentResult.declineMessage(code: code))
             return .deleteUser
         case .notPaid(let status, _):
             move(to: .declining, "order not paid: \(status)")
@@ -168,9 +167,9 @@ public struct PaymentFlow: Sendable, Equatable {
             move(to: .aborting, "payment gateway refused our configuration: \(reason)")
             answer = .paymentsUnavailable
             return .deleteUser
-        case .invalidRequest(let param, let message):
+        case .invalidRequest(let param, _):
             move(to: .aborting, "payment gateway rejected the request: \(param ?? "-")")
-            answer = .declined(message: message.isEmpty ? PaymentResult.cardNotProcessed : message)
+            answer = .declined(message: PaymentResult.cardNotProcessed)
             return .deleteUser
         }
     }
@@ -222,8 +221,22 @@ public struct PaymentFlow: Sendable, Equatable {
             answer = .refunded
             return .refund
         }
+        if activationDeadlinePassed {
+            move(to: .refunding, "could not enable the user before the activation deadline: \(failure)")
+            answer = .refunded
+            return .refund
+        }
         reason = "paid; enabling the user failed: \(failure)"
         return .suspend(.activationPending)
+    }
+
+    /// While declining, the order turned out paid (a 3-D Secure challenge completed late): the
+    /// customer was told it failed, so the money goes back.
+    public mutating func orderTurnedPaid() -> Action {
+        move(to: .refunding, "the unpaid order was paid later; refunding")
+        answer = .refunded
+        needsCancel = false
+        return .refund
     }
 
     public mutating func orderCancelled() -> Action {
@@ -303,6 +316,12 @@ public enum PaymentResult: Sendable, Equatable {
     case idempotencyConflict
 
     public static let cardNotProcessed = "La tarjeta no pudo ser procesada. Intente con otro método de pago."
+    public static let declinedByBank = "El pago fue declinado. Contacte a su banco."
+
+    /// Our Spanish text for a provider decline code (insufficient funds is worth telling apart).
+    public static func declineMessage(code: String) -> String {
+        code.contains("insufficient_funds") ? "Fondos insuficientes en la tarjeta. Intente con otra tarjeta." : declinedByBank
+    }
 
     /// Whether a retry of the same request may get another answer.
     public var isFinalForCustomer: Bool {

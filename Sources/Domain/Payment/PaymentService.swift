@@ -4,7 +4,8 @@
 /// reconciler finishes it once the database is back.
 public final class PaymentService {
     public struct Settings: Sendable {
-        /// Longer than the slowest request, so a live request's attempt is never taken over.
+        /// Longer than the slowest request, so a live request's attempt is never taken over
+        /// (the composition root derives it from the timeouts).
         public var leaseSeconds = 90
         /// A paid attempt still not enabled after this is refunded.
         public var activationDeadlineSeconds: Int64 = 600
@@ -48,17 +49,22 @@ public final class PaymentService {
     private let fingerprint: (String) -> String
     private let routerAccess: (Int64) throws(StoreFailure) -> RouterAccess?
     private let gatewayKey: (Int64) throws(StoreFailure) -> GatewayKey?
+    private let releaseLater: (String) -> Void
     private var random = SystemRandomNumberGenerator()
 
     /// - Parameters:
     ///   - owner: this worker's name in leases (instance and thread).
     ///   - fingerprint: a keyed hash (HMAC) for idempotency keys derived from card tokens and for
     ///     request hashes, so no token is stored.
+    ///   - releaseLater: called with an attempt whose lease could not be released (the database
+    ///     was down); the process's reconciler releases it when the database is back, so the
+    ///     attempt does not wait for the lease to expire.
     public init(
         ledger: any PaymentLedger, gateway: any PaymentGateway, rendering: any PaymentRendering, clock: any WallClock,
         settings: Settings, owner: String, fingerprint: @escaping (String) -> String,
         routerAccess: @escaping (Int64) throws(StoreFailure) -> RouterAccess?,
-        gatewayKey: @escaping (Int64) throws(StoreFailure) -> GatewayKey?
+        gatewayKey: @escaping (Int64) throws(StoreFailure) -> GatewayKey?,
+        releaseLater: @escaping (String) -> Void = { _ in }
     ) {
         self.ledger = ledger
         self.gateway = gateway
@@ -69,6 +75,7 @@ public final class PaymentService {
         self.fingerprint = fingerprint
         self.routerAccess = routerAccess
         self.gatewayKey = gatewayKey
+        self.releaseLater = releaseLater
     }
 
     // MARK: Request path
@@ -171,6 +178,7 @@ public final class PaymentService {
                     guard try ledger.save(attempt, expecting: saved.state, reason: flow.reason) else { return inProgress(attempt) }
                 } catch {
                     // Nothing further may happen unrecorded. The reconciler resumes from `saved`.
+                    release(attempt.id)
                     return Outcome(
                         response: rendering.answer(saved.state == .pending ? .routerUnavailable : .inVerification, attempt: saved),
                         attemptID: attempt.id, orderID: attempt.orderID)
@@ -274,8 +282,18 @@ public final class PaymentService {
                     continue
                 }
                 do {
-                    _ = try gateway.cancel(orderID: orderID, using: key)
-                    action = flow.orderCancelled()
+                    // Look first: only a pending order can be cancelled, and one paid meanwhile
+                    // must be refunded instead.
+                    let order = try gateway.order(id: orderID, using: key)
+                    switch order?.paymentStatus {
+                    case "paid"?:
+                        action = flow.orderTurnedPaid()
+                    case "pending_payment"?, "pre_authorized"?:
+                        _ = try gateway.cancel(orderID: orderID, using: key)
+                        action = flow.orderCancelled()
+                    default:
+                        action = flow.orderCancelled()
+                    }
                 } catch {
                     action = error == .notFound ? flow.orderCancelled() : flow.orderCancelFailed()
                 }
@@ -334,15 +352,23 @@ public final class PaymentService {
     private func finishDelivered(_ attempt: PaymentAttempt, autoConnect: AutoConnectReport) -> Outcome {
         let response = rendering.receipt(attempt, completedAtMicroseconds: clock.nowMicroseconds(), autoConnect: autoConnect)
         try? ledger.storeResponse(attemptID: attempt.id, response)
-        try? ledger.release(attemptID: attempt.id, retryAfterSeconds: settings.retryAfterSeconds)
+        release(attempt.id)
         return Outcome(response: response, attemptID: attempt.id, orderID: attempt.orderID)
+    }
+
+    private func release(_ attemptID: String) {
+        do {
+            try ledger.release(attemptID: attemptID, retryAfterSeconds: settings.retryAfterSeconds)
+        } catch {
+            releaseLater(attemptID)
+        }
     }
 
     /// Answers, stores the answer when it is final for the customer, and lets go of the attempt.
     private func stop(_ attempt: PaymentAttempt, answering result: PaymentResult, release: Bool) -> Outcome {
         let response = rendering.answer(result, attempt: attempt)
         if result.isFinalForCustomer { try? ledger.storeResponse(attemptID: attempt.id, response) }
-        if release { try? ledger.release(attemptID: attempt.id, retryAfterSeconds: settings.retryAfterSeconds) }
+        if release { self.release(attempt.id) }
         return Outcome(response: response, attemptID: attempt.id, orderID: attempt.orderID)
     }
 
