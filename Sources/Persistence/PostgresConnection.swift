@@ -96,6 +96,13 @@ public final class PostgresConnection {
 
     private func connected() throws(PostgresError) -> OpaquePointer {
         if let connection {
+            // An idle connection has nothing to read. If it does, the server closed it (a restart,
+            // an administrator's terminate): reading lets libpq notice, so the first query after a
+            // restart runs on a new connection instead of failing.
+            if PQstatus(connection) == CONNECTION_OK, PQtransactionStatus(connection) == PQTRANS_IDLE {
+                var descriptor = pollfd(fd: PQsocket(connection), events: Int16(POLLIN), revents: 0)
+                if poll(&descriptor, 1, 0) > 0 { _ = PQconsumeInput(connection) }
+            }
             if PQstatus(connection) == CONNECTION_OK { return connection }
             dropConnection()
         }

@@ -18,7 +18,7 @@ from hotspot_stack import Stack  # noqa: E402
 
 @pytest.fixture(scope="session")
 def stack():
-    s = Stack(threads=8, payment_rate="1000r/s", api_rate="5000r/s")
+    s = Stack(threads=8, payment_rate="100000r/s", api_rate="100000r/s", conn_limit=1000)
     try:
         s.start()
         yield s

@@ -40,6 +40,7 @@ PRODUCTS = [  # as Stack.provision() makes them: (nombre, precio, moneda, perfil
     ("1 Día de Internet", 49.9, "MXN", "1dia", 4990),
 ]
 DECLINED_DETAIL = "El pago fue declinado. Contacte a su banco."  # the seed's 402
+INSUFFICIENT_DETAIL = "Fondos insuficientes en la tarjeta. Intente con otra tarjeta."
 CONNECTED_MESSAGE = "¡Conexión establecida con éxito! Disfrute de Internet sin límites"  # the seed's auto_conexion
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}$")
 ROUTER_RAW = ("unknown host", "invalid username", "wrong MAC", "already logged in", "no such", "failure:", "trap")
@@ -47,7 +48,7 @@ ROUTER_RAW = ("unknown host", "invalid username", "wrong MAC", "already logged i
 
 @pytest.fixture(scope="module")
 def stack():
-    s = Stack(threads=8, payment_rate="1000r/s", api_rate="5000r/s", extra_env=ENV)
+    s = Stack(threads=8, payment_rate="100000r/s", api_rate="100000r/s", conn_limit=1000, extra_env=ENV)
     try:
         s.start()
         yield s
@@ -376,8 +377,10 @@ def test_decline_is_402_and_the_user_is_gone(stack, token):
     assert [o["payment_status"] for o in orders_of(stack, attempt_id)] == ["declined"]
     assert state_of(stack, attempt_id) == "declined"
     check_invariants(stack)
-    # The seed's message; never the gateway's own text (CONTRACT §3).
-    assert body["detail"] == DECLINED_DETAIL, body
+    # Our own words, never the gateway's text (CONTRACT §3): the seed's message, or ours for
+    # insufficient funds.
+    expected = INSUFFICIENT_DETAIL if "insufficient" in token else DECLINED_DETAIL
+    assert body["detail"] == expected, body
 
 
 def test_product_of_another_company_is_404(stack):

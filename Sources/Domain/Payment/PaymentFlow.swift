@@ -254,10 +254,11 @@ public struct PaymentFlow: Sendable, Equatable {
         if needsCancel {
             return .suspend(answer ?? .routerUnavailable)
         }
+        let why = reason ?? "hotspot user removed"
         switch state {
-        case .declining: move(to: .declined, reason)
-        case .aborting: move(to: .failed, reason)
-        case .refunding: move(to: .refunded, reason)
+        case .declining: move(to: .declined, why)
+        case .aborting: move(to: .failed, why)
+        case .refunding: move(to: .refunded, why)
         default: preconditionFailure("a user is deleted only while declining, aborting or refunding, not \(state)")
         }
         return .respond(answer ?? .routerUnavailable)
