@@ -5,7 +5,7 @@ SWIFT_FLAGS ?= -Xswiftc -warnings-as-errors
 BUILD_DIR := .build/debug
 DEMO_DIR := $(CURDIR)/.run/demo
 
-.PHONY: deps build test test-unit test-integration test-e2e lint demo demo-stop clean
+.PHONY: deps build test test-unit test-integration test-e2e lint demo demo-stop bench clean
 
 deps:
 	@scripts/install-deps.sh
@@ -38,6 +38,12 @@ demo: build
 
 demo-stop:
 	@$(PYTHON) scripts/hotspot_stack.py down --dir $(DEMO_DIR)
+
+## Speed, memory and start-up (not part of make test): see bench/RESULTS.md.
+bench:
+	@scripts/install-deps.sh --bench
+	swift build -c release $(SWIFT_FLAGS)
+	HOTSPOT_BUILD_DIR=$(CURDIR)/.build/release $(PYTHON) bench/run.py
 
 clean:
 	rm -rf .build .run

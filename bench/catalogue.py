@@ -22,8 +22,14 @@ def wrk(url, headers, connections=64, seconds=8):
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
-    out = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
+    return parse_wrk(subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout)
+
+
+def parse_wrk(out):
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    done = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", out)
+    requests = int(done.group(1))
+    duration = float(done.group(2)) * {"ms": 0.001, "s": 1, "m": 60}[done.group(3)]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     error_count = (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, errors.groups())) if errors else 0)
@@ -33,7 +39,7 @@ def wrk(url, headers, connections=64, seconds=8):
         value, unit = float(match.group(1)), match.group(2)
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
-    return {"rps": rps, "errors": error_count, "p50_ms": percentile("50"), "p99_ms": percentile("99")}
+    return {"rps": rps, "errors": error_count, "requests": requests, "ok_rps": max(requests - error_count, 0) / duration, "p50_ms": percentile("50"), "p99_ms": percentile("99")}
 
 
 def rss_mib(pid):
@@ -43,7 +49,7 @@ def rss_mib(pid):
     return 0.0
 
 
-def main():
+def measure():
     build_dir = os.environ.get("HOTSPOT_BUILD_DIR", os.path.join(HERE, "..", ".build", "release"))
     threads = int(os.environ.get("HOTSPOT_BENCH_THREADS", "16"))
     stack = hotspot_stack.Stack(build_dir=build_dir, threads=threads, api_rate="1000000r/s", payment_rate="1000000r/s", conn_limit=10000,
@@ -84,7 +90,7 @@ def main():
         reference = wrk(c_url, headers)
         result = {"body_bytes": len(raw), "threads": threads, "swift": swift, "c_reference": reference,
                   "ratio": round(swift["rps"] / reference["rps"], 3), "products": len(body[2])}
-        print(json.dumps(result, indent=2))
+        return result
     finally:
         # nginx's master must be asked to stop (SIGQUIT): killing it orphans its workers.
         if nginx_c:
@@ -97,4 +103,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    print(json.dumps(measure(), indent=2))

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""make bench: catalogue against the C responder, payments at several concurrencies with slow
+sandboxes, memory and start-up. Release build, everything on loopback, everything stopped at the
+end. Prints a table and writes bench/results/latest.json."""
+
+import datetime
+import json
+import os
+import platform
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "scripts"))
+sys.path.insert(0, HERE)
+import hotspot_stack  # noqa: E402
+from catalogue import rss_mib, wrk  # noqa: E402
+import catalogue  # noqa: E402
+
+ROUTER_MS = int(os.environ.get("BENCH_ROUTER_MS", "20"))
+CONEKTA_MS = int(os.environ.get("BENCH_CONEKTA_MS", "300"))
+CONCURRENCIES = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "16,64,256").split(",")]
+SECONDS = int(os.environ.get("BENCH_SECONDS", "15"))
+THREADS = int(os.environ.get("HOTSPOT_BENCH_THREADS", "16"))
+BUILD = os.environ.get("HOTSPOT_BUILD_DIR", os.path.join(HERE, "..", ".build", "release"))
+# Router calls on a payment's critical path: profile check, create, enable.
+ROUTER_CALLS = 3
+
+
+def peak_rss_mib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def payments_scenario():
+    # Plain HTTP sandboxes: the benchmark measures the server, not Python's TLS handshakes.
+    stack = hotspot_stack.Stack(
+        build_dir=BUILD, threads=THREADS, api_rate="1000000r/s", payment_rate="1000000r/s", conn_limit=10000,
+        conekta_args=("--latency-ms", str(CONEKTA_MS), "--no-tls"),
+        router_args=("--profile", "1hora", "--profile", "1dia", "--no-tls"),
+        extra_env={"HOTSPOT_LOG_LEVEL": "warning", "HOTSPOT_ROUTER_MAX_CONCURRENCY": "64",
+                   "HOTSPOT_ROUTER_QUEUE_WAIT_MS": "30000"})
+    results = []
+    memory = {}
+    try:
+        stack.postgres.start()
+        stack.router.start()
+        stack.conekta.start()
+        stack.write_env_file()
+        stack.ctl("migrate")
+        # nginx first, so the clock runs from the server's launch to its first answer through nginx.
+        stack.start_nginx()
+        started = time.time()
+        server = subprocess.Popen([os.path.join(BUILD, "hotspot-pay"), "--env-file", stack.env_file],
+                                  stdout=subprocess.DEVNULL, stderr=open(stack.server_log, "a"))
+        stack.server = server
+        health = f"http://127.0.0.1:{stack.port}/health"
+        while True:
+            try:
+                with urllib.request.urlopen(health, timeout=1) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.time() - started > 10:
+                raise RuntimeError("the server did not answer within 10 s")
+            time.sleep(0.002)
+        startup_ms = (time.time() - started) * 1000
+        company = stack.ctl("company", "add", "--name", "Bench", "--phone", "5512345678")["id"]
+        stack.ctl("company", "set-conekta", "--company", str(company), "--public-key", "key_pub", "--private-key-stdin",
+                  stdin=hotspot_stack.SANDBOX_PRIVATE_KEY + "\n")
+        router = stack.ctl("router", "add", "--company", str(company), "--name", "R", "--url", stack.router.url,
+                           "--user", hotspot_stack.ROUTER_USER, "--password-stdin", "--insecure", "--hotspot-server",
+                           "hotspot1", stdin=hotspot_stack.ROUTER_PASSWORD + "\n")["id"]
+        product = stack.ctl("product", "add", "--company", str(company), "--router", str(router), "--name", "1 Hora",
+                            "--price", "15", "--profile", "1hora")["id"]
+        key = stack.ctl("key", "issue", "--router", str(router))["api_key"]
+        stack.router.control("POST", "latency", {"ms": ROUTER_MS})
+        memory["idle_rss_mib"] = round(rss_mib(stack.server.pid), 1)
+        url = f"http://127.0.0.1:{stack.port}"
+        env = dict(os.environ, PRODUCT=str(product), KEY=key)
+        for concurrency in CONCURRENCIES:
+            before = int(stack.postgres.psql("SELECT count(*) FROM payment_attempts")[0][0])
+            out = subprocess.run(["wrk", "-t2", f"-c{concurrency}", f"-d{SECONDS}s", "--latency", "--timeout", "30s",
+                                  "-s", os.path.join(HERE, "payment.lua"), url], capture_output=True, text=True,
+                                 env=env, check=True).stdout
+            parsed = catalogue.parse_wrk(out)
+            # Let the requests wrk abandoned at the end, and the reconciler, finish first.
+            deadline = time.time() + 60
+            while time.time() < deadline and int(stack.postgres.psql(
+                    "SELECT count(*) FROM payment_attempts WHERE finished_at IS NULL")[0][0]) > 0:
+                time.sleep(0.5)
+            rows = stack.postgres.psql("SELECT state, count(*) FROM payment_attempts GROUP BY state")
+            states = {state: int(count) for state, count in rows}
+            total = sum(states.values()) - before
+            bound = concurrency / ((ROUTER_CALLS * ROUTER_MS + CONEKTA_MS) / 1000)
+            backend_ms = ROUTER_CALLS * ROUTER_MS + CONEKTA_MS
+            results.append({
+                # Only answered payments count: fast errors (nginx 503s, 429s) are not throughput.
+                "concurrency": concurrency, "payments_per_s": round(parsed["ok_rps"], 1), "bound_per_s": round(bound, 1),
+                "ratio": round(parsed["ok_rps"] / bound, 3), "requests": parsed["requests"], "p50_ms": parsed["p50_ms"], "p99_ms": parsed["p99_ms"],
+                "p99_over_backend_ms": round(parsed["p99_ms"] - backend_ms, 1), "errors": parsed["errors"],
+                "attempts": total, "undelivered": sum(n for s, n in states.items() if s != "delivered"),
+            })
+        memory["peak_rss_mib"] = round(peak_rss_mib(stack.server.pid), 1)
+        return results, memory, round(startup_ms, 1)
+    finally:
+        stack.stop()
+
+
+def write_results_md(result):
+    c = result["catalogue"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Latest run: {result['date']} on {result['machine']['cores']} cores ({result['machine']['model']}), "
+        f"kernel {result['machine']['kernel']}; `make bench` (release build, {result['settings']['threads']} server threads, "
+        "wrk, nginx, PostgreSQL, the sandboxes and the server all on the same machine). Raw figures: `results/latest.json`.",
+        "",
+        "| catalogue | req/s | C responder req/s | ratio | p50 ms | p99 ms | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        f"| through nginx, 64 connections | {c['rps']:.0f} | {c['c_reference_rps']:.0f} | {c['ratio']:.2f} | {c['p50_ms']} | {c['p99_ms']} | {c['errors']} |",
+        "",
+        f"Payments: router {result['settings']['router_ms']} ms per call ({ROUTER_CALLS} on the critical path), "
+        f"Conekta {result['settings']['conekta_ms']} ms; bound = clients ÷ backend time.",
+        "",
+        "| clients | payments/s | bound/s | ratio | p50 ms | p99 ms | p99 − backend ms | errors | undelivered |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in result["payments"]:
+        lines.append(f"| {row['concurrency']} | {row['payments_per_s']:.1f} | {row['bound_per_s']:.1f} | {row['ratio']:.2f} | "
+                     f"{row['p50_ms']:.0f} | {row['p99_ms']:.0f} | {row['p99_over_backend_ms']:.0f} | {row['errors']} | {row['undelivered']} |")
+    m = result["memory"]
+    lines += ["", f"Memory: idle {m['idle_rss_mib']} MiB, peak during the payment runs {m['peak_rss_mib']} MiB. "
+              f"Start-up to the first answered request through nginx: {result['startup_ms']} ms.", ""]
+    with open(os.path.join(HERE, "RESULTS.md"), "w") as f:
+        f.write("\n".join(lines))
+
+
+def main():
+    catalogue_result = catalogue.measure()
+    payments, memory, startup_ms = payments_scenario()
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    result = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cores": os.cpu_count(), "model": cpu, "kernel": platform.release()},
+        "settings": {"threads": THREADS, "router_ms": ROUTER_MS, "conekta_ms": CONEKTA_MS, "seconds": SECONDS},
+        "catalogue": {"rps": catalogue_result["swift"]["rps"], "c_reference_rps": catalogue_result["c_reference"]["rps"],
+                      "ratio": catalogue_result["ratio"], "errors": catalogue_result["swift"]["errors"],
+                      "p50_ms": catalogue_result["swift"]["p50_ms"], "p99_ms": catalogue_result["swift"]["p99_ms"]},
+        "payments": payments,
+        "memory": memory,
+        "startup_ms": startup_ms,
+    }
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    with open(os.path.join(HERE, "results", "latest.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    write_results_md(result)
+    print(f"\nhotspot-pay benchmark, {result['date']}, {os.cpu_count()} cores ({cpu}), {THREADS} server threads")
+    c = result["catalogue"]
+    print(f"\ncatalogue    {c['rps']:>9.0f} req/s   C responder {c['c_reference_rps']:.0f} req/s   ratio {c['ratio']:.2f}   "
+          f"p50 {c['p50_ms']} ms  p99 {c['p99_ms']} ms  errors {c['errors']}")
+    print(f"\npayments (router {ROUTER_MS} ms × {ROUTER_CALLS}, Conekta {CONEKTA_MS} ms)")
+    print(f"{'clients':>8} {'pay/s':>8} {'bound':>8} {'ratio':>6} {'p50 ms':>8} {'p99 ms':>8} {'p99-backend':>12} {'errors':>7} {'undelivered':>12}")
+    for row in payments:
+        print(f"{row['concurrency']:>8} {row['payments_per_s']:>8.1f} {row['bound_per_s']:>8.1f} {row['ratio']:>6.2f} "
+              f"{row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} {row['p99_over_backend_ms']:>12.1f} {row['errors']:>7} {row['undelivered']:>12}")
+    print(f"\nmemory: idle {memory['idle_rss_mib']} MiB, peak {memory['peak_rss_mib']} MiB   start-up: {startup_ms} ms")
+    print(f"\nwritten to bench/results/latest.json")
+
+
+if __name__ == "__main__":
+    main()
