@@ -17,6 +17,11 @@ public struct Configuration: Sendable {
     /// A group name for the socket (nginx's worker group), or nil to leave the process's group.
     public var socketGroup: String?
     public var threads: Int
+    /// PostgreSQL connections per process, shared by the threads (threads × instances need not
+    /// fit under `max_connections`, pools do).
+    public var databasePoolSize: Int
+    /// How long a thread waits for a pooled connection before answering 503.
+    public var databasePoolWaitMilliseconds: Int
     public var maxBodyBytes: Int
     public var logLevel: String
     /// How long a verified API key row may be reused before it is read again (≤ 5 s).
@@ -60,6 +65,8 @@ public struct Configuration: Sendable {
         public static let socketMode = "HOTSPOT_SOCKET_MODE"
         public static let socketGroup = "HOTSPOT_SOCKET_GROUP"
         public static let threads = "HOTSPOT_THREADS"
+        public static let databasePoolSize = "HOTSPOT_DB_POOL_SIZE"
+        public static let databasePoolWait = "HOTSPOT_DB_POOL_WAIT_MS"
         public static let maxBodyBytes = "HOTSPOT_MAX_BODY_BYTES"
         public static let logLevel = "HOTSPOT_LOG_LEVEL"
         public static let authCacheSeconds = "HOTSPOT_AUTH_CACHE_SECONDS"
@@ -130,7 +137,9 @@ public struct Configuration: Sendable {
         }
         socketMode = mode
         socketGroup = values[Key.socketGroup].flatMap { $0.isEmpty ? nil : $0 }
-        threads = try integer(Key.threads, default: 16, range: 1...512)
+        threads = try integer(Key.threads, default: 16, range: 1...1024)
+        databasePoolSize = try integer(Key.databasePoolSize, default: min(threads, 16), range: 1...256)
+        databasePoolWaitMilliseconds = try integer(Key.databasePoolWait, default: 3_000, range: 10...30_000)
         maxBodyBytes = try integer(Key.maxBodyBytes, default: 16_384, range: 256...(1 << 20))
         logLevel = try string(Key.logLevel, default: "info")
         guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else {

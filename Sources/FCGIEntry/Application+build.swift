@@ -10,8 +10,8 @@ import RouterOS
 import Secrets
 
 /// The composition root: the only place that names concrete adapters. Each worker thread gets
-/// its own object graph (its own PostgreSQL connection and curl handle), so nothing in the
-/// request path is shared but immutable values and the explicitly shared caches and limiter.
+/// its own object graph (its own curl handle and caches); the PostgreSQL connection pool and the
+/// per-router limiter are the only shared parts, both built for it.
 extension Application {
     func makeWorker(index: Int) -> Worker {
         let graph = makeGraph(name: "fcgi-\(index)")
@@ -31,8 +31,7 @@ extension Application {
     func makeGraph(name: String) -> (store: PostgresStore, payments: PaymentService) {
         // Configuration.load already validated the key, so this cannot fail here.
         let sealer = try! SecretBox(base64Key: configuration.secretsKey)
-        let store = PostgresStore(
-            connection: PostgresConnection(url: configuration.databaseURL, applicationName: "hotspot-pay"), sealer: sealer)
+        let store = PostgresStore(pool: databasePool, sealer: sealer)
         let transport = CurlTransport()
         let conekta = ConektaClient(
             transport: transport,

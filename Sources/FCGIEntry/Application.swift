@@ -39,6 +39,8 @@ final class Application: Sendable {
     let logger: Logger
     /// Set when shutdown begins; workers stop accepting once they see it.
     let draining = Atomic<Bool>(false)
+    /// The process's PostgreSQL connections, shared by the worker threads and the reconciler.
+    let databasePool: PostgresPool
     /// Caps concurrent calls per router across all threads, so one stuck router cannot hold them all.
     let routerLimiter: RouterConcurrencyLimiter
     /// This process's name in attempt leases: `host:pid`.
@@ -49,6 +51,9 @@ final class Application: Sendable {
 
     init(configuration: Configuration) {
         self.configuration = configuration
+        self.databasePool = PostgresPool(
+            url: configuration.databaseURL, size: configuration.databasePoolSize, applicationName: "hotspot-pay",
+            waitMilliseconds: configuration.databasePoolWaitMilliseconds)
         self.routerLimiter = RouterConcurrencyLimiter(
             maxConcurrentCallsPerRouter: configuration.routerMaxConcurrency,
             maxWait: .milliseconds(configuration.routerQueueWaitMilliseconds))

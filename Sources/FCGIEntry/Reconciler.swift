@@ -42,7 +42,6 @@ struct Reconciler {
             } catch {
                 logger.debug("reconciler waiting for the database", metadata: ["reason": "\(error)"])
             }
-            store.connection.rollbackIfNeeded()
             if !worked {
                 // Sleep in short steps so shutdown is not held up by a long interval.
                 var slept = 0

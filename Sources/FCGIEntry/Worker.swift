@@ -25,9 +25,6 @@ final class Worker {
             let response = respond(parameters: parameters, request: request)
             request.write(response.serialized())
             request.finish()
-            // A statement that failed inside a transaction leaves it aborted; never carry that
-            // into the next request.
-            store.connection.rollbackIfNeeded()
         }
     }
 

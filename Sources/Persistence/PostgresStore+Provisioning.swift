@@ -76,8 +76,8 @@ extension PostgresStore {
         case .pinnedPublicKey(let value): pin = value
         case .insecure: insecure = true
         }
-        do {
-            return try connection.transaction { () throws(PostgresError) -> Int64 in
+        return try withConnection { (connection) throws(PostgresError) -> Int64 in
+            try connection.transaction { () throws(PostgresError) -> Int64 in
                 let id =
                     try connection.query(
                         """
@@ -85,14 +85,15 @@ extension PostgresStore {
                                              tls_ca_file, tls_pinned_key, tls_insecure, hotspot_server)
                         VALUES ($1, $2, $3, $4, $5, '\\x', $6, $7, $8, $9) RETURNING id
                         """,
-                        [String(companyID), name, location, restURL, apiUser, caFile, pin, insecure ? "true" : "false", hotspotServer]
+                        [
+                            String(companyID), name, location, restURL, apiUser, caFile, pin, insecure ? "true" : "false",
+                            hotspotServer,
+                        ]
                     ).first?.int64("id") ?? 0
                 let sealed = sealer.seal(apiPassword, context: "router:\(id):password")
                 try connection.query("UPDATE routers SET api_password = $2 WHERE id = $1", [String(id), PostgresBytes.encode(sealed)])
                 return id
             }
-        } catch {
-            throw error.kind == .statementFailed ? .failed(error.description) : .unavailable
         }
     }
 

@@ -1,21 +1,31 @@
 import Domain
 
-/// The product's tables behind the Domain's ports. One per worker thread (it owns a connection).
+/// The product's tables behind the Domain's ports. Each statement borrows a connection from
+/// the process's pool; a store itself belongs to one thread (its callers' caches do).
 public final class PostgresStore {
-    public let connection: PostgresConnection
+    public let pool: PostgresPool
     let sealer: any SecretSealer
 
-    public init(connection: PostgresConnection, sealer: any SecretSealer) {
-        self.connection = connection
+    public init(pool: PostgresPool, sealer: any SecretSealer) {
+        self.pool = pool
         self.sealer = sealer
+    }
+
+    /// A store over one connection of its own (the operator command, tests).
+    public convenience init(connection: PostgresConnection, sealer: any SecretSealer) {
+        self.init(pool: PostgresPool(connections: [connection]), sealer: sealer)
     }
 
     /// Runs a statement, turning failures into the Domain's `StoreFailure`.
     func run(_ sql: String, _ parameters: [String?] = []) throws(StoreFailure) -> PostgresRows {
+        try withConnection { (connection) throws(PostgresError) in try connection.query(sql, parameters) }
+    }
+
+    /// Lends a pooled connection to `body` (for a transaction), mapping failures to `StoreFailure`.
+    func withConnection<T>(_ body: (PostgresConnection) throws(PostgresError) -> T) throws(StoreFailure) -> T {
         do {
-            return try connection.query(sql, parameters)
+            return try pool.withConnection(body)
         } catch {
-            connection.rollbackIfNeeded()
             switch error.kind {
             case .unavailable, .connectionLost: throw .unavailable
             case .statementFailed: throw .failed(error.description)

@@ -1,3 +1,4 @@
+import Dispatch
 import Domain
 import Foundation
 import Persistence
@@ -163,5 +164,54 @@ struct TestDatabase {
         let started = Date()
         for _ in 0..<100 { #expect(throws: StoreFailure.unavailable) { try store.ping() } }
         #expect(Date().timeIntervalSince(started) < 1)
+    }
+}
+
+@Suite(.serialized) struct PostgresPoolTests {
+    @Test func manyThreadsShareFewConnections() throws {
+        let database = try TestDatabase()
+        let pool = PostgresPool(url: database.url, size: 2, waitMilliseconds: 5_000)
+        let results = Mutex<[Int]>([])
+        let group = DispatchGroup()
+        for index in 0..<12 {
+            group.enter()
+            Thread {
+                let value = try? pool.withConnection { (connection) throws(PostgresError) -> Int in
+                    try connection.query("SELECT $1::int + 1 AS v, pg_sleep(0.02)", [String(index)]).first?.int("v") ?? -1
+                }
+                results.withLock { $0.append(value ?? -1) }
+                group.leave()
+            }.start()
+        }
+        #expect(group.wait(timeout: .now() + 20) == .success)
+        #expect(results.withLock { $0 }.sorted() == Array(1...12))
+        let backends = try PostgresConnection(url: database.url).query(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [database.name]
+        ).first?.int("n")
+        #expect(backends == 2)
+    }
+
+    @Test func anExhaustedPoolFailsFastInsteadOfHanging() throws {
+        let database = try TestDatabase()
+        let pool = PostgresPool(url: database.url, size: 1, waitMilliseconds: 100)
+        let started = Date()
+        let inner: Bool = try pool.withConnection { (_) throws(PostgresError) in
+            (try? pool.withConnection { (_) throws(PostgresError) in true }) == nil
+        }
+        #expect(inner, "the second borrower must fail while the only connection is lent")
+        #expect(Date().timeIntervalSince(started) < 2)
+    }
+
+    @Test func aTransactionLeftOpenIsRolledBackBeforeReuse() throws {
+        let database = try TestDatabase()
+        let pool = PostgresPool(url: database.url, size: 1)
+        try pool.withConnection { (connection) throws(PostgresError) in
+            try connection.query("BEGIN")
+            try connection.query("CREATE TABLE t (x int)")
+        }
+        let exists = try pool.withConnection { (connection) throws(PostgresError) in
+            try connection.query("SELECT to_regclass('t') IS NOT NULL AS present").first?.bool("present")
+        }
+        #expect(exists == false)
     }
 }
