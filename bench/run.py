@@ -26,7 +26,7 @@ ROUTER_MS = int(os.environ.get("BENCH_ROUTER_MS", "20"))
 CONEKTA_MS = int(os.environ.get("BENCH_CONEKTA_MS", "300"))
 CONCURRENCIES = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "16,64,256").split(",")]
 SECONDS = int(os.environ.get("BENCH_SECONDS", "15"))
-THREADS = int(os.environ.get("HOTSPOT_BENCH_THREADS", "16"))
+THREADS = int(os.environ.get("HOTSPOT_BENCH_THREADS", "256"))
 BUILD = os.environ.get("HOTSPOT_BUILD_DIR", os.path.join(HERE, "..", ".build", "release"))
 # Router calls on a payment's critical path: profile check, create, enable.
 ROUTER_CALLS = 3
