@@ -45,7 +45,7 @@ def payments_scenario():
         build_dir=BUILD, threads=THREADS, api_rate="1000000r/s", payment_rate="1000000r/s", conn_limit=10000,
         conekta_args=("--latency-ms", str(CONEKTA_MS), "--no-tls"),
         router_args=("--profile", "1hora", "--profile", "1dia", "--no-tls"),
-        extra_env={"HOTSPOT_LOG_LEVEL": "warning", "HOTSPOT_ROUTER_MAX_CONCURRENCY": "64",
+        extra_env={"HOTSPOT_LOG_LEVEL": "warning", "HOTSPOT_ROUTER_MAX_CONCURRENCY": "64", "HOTSPOT_DECLINES_PER_ADDRESS": "0",
                    "HOTSPOT_ROUTER_QUEUE_WAIT_MS": "30000"})
     results = []
     memory = {}

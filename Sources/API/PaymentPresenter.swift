@@ -88,6 +88,11 @@ public struct PaymentPresenter: PaymentRendering {
             return (500, "pagos_no_configurados", "Los pagos no están disponibles en este momento. No se realizó ningún cargo.")
         case .refunded:
             return (500, "pago_reembolsado", "No pudimos activar su acceso y su pago fue reembolsado.")
+        case .tooManyAttempts:
+            return (
+                429, "demasiados_intentos",
+                "Demasiados pagos rechazados desde este dispositivo o red. Intente más tarde o con otro método de pago."
+            )
         case .inProgress:
             return (409, "en_proceso", "Su pago se está procesando. Repita esta misma solicitud en unos segundos.")
         case .idempotencyConflict:

@@ -46,6 +46,11 @@ public struct Configuration: Sendable {
         public var orderLookupGraceSeconds: Int
         /// Budget for logging the paying device in.
         public var autoConnectBudgetMilliseconds: Int
+        /// Card-testing limits: declines allowed per window by device, client address, router.
+        public var declineWindowSeconds: Int
+        public var declinesPerMAC: Int
+        public var declinesPerAddress: Int
+        public var declinesPerRouter: Int
     }
 
     public struct Conekta: Sendable {
@@ -84,6 +89,10 @@ public struct Configuration: Sendable {
         public static let activationDeadline = "HOTSPOT_ACTIVATION_DEADLINE_SECONDS"
         public static let orderLookupGrace = "HOTSPOT_ORDER_LOOKUP_GRACE_SECONDS"
         public static let autoConnectBudget = "HOTSPOT_AUTO_CONNECT_BUDGET_MS"
+        public static let declineWindow = "HOTSPOT_DECLINE_WINDOW_SECONDS"
+        public static let declinesPerMAC = "HOTSPOT_DECLINES_PER_MAC"
+        public static let declinesPerAddress = "HOTSPOT_DECLINES_PER_ADDRESS"
+        public static let declinesPerRouter = "HOTSPOT_DECLINES_PER_ROUTER"
     }
 
     /// Reads the configuration from `environment`, after the optional env file's values.
@@ -172,7 +181,11 @@ public struct Configuration: Sendable {
             reconcileIntervalMilliseconds: try integer(Key.reconcileInterval, default: 2_000, range: 0...600_000),
             activationDeadlineSeconds: try integer(Key.activationDeadline, default: 600, range: 5...86_400),
             orderLookupGraceSeconds: try integer(Key.orderLookupGrace, default: 120, range: 1...86_400),
-            autoConnectBudgetMilliseconds: try integer(Key.autoConnectBudget, default: 5_000, range: 500...5_000)
+            autoConnectBudgetMilliseconds: try integer(Key.autoConnectBudget, default: 5_000, range: 500...5_000),
+            declineWindowSeconds: try integer(Key.declineWindow, default: 600, range: 10...86_400),
+            declinesPerMAC: try integer(Key.declinesPerMAC, default: 3, range: 0...10_000),
+            declinesPerAddress: try integer(Key.declinesPerAddress, default: 10, range: 0...100_000),
+            declinesPerRouter: try integer(Key.declinesPerRouter, default: 50, range: 0...1_000_000)
         )
     }
 

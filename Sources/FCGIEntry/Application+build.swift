@@ -48,6 +48,10 @@ extension Application {
         settings.activationDeadlineSeconds = Int64(configuration.payments.activationDeadlineSeconds)
         settings.lookupGraceSeconds = Int64(configuration.payments.orderLookupGraceSeconds)
         settings.autoConnectBudgetMilliseconds = configuration.payments.autoConnectBudgetMilliseconds
+        settings.declineWindowSeconds = configuration.payments.declineWindowSeconds
+        settings.declinesPerMAC = configuration.payments.declinesPerMAC
+        settings.declinesPerAddress = configuration.payments.declinesPerAddress
+        settings.declinesPerRouter = configuration.payments.declinesPerRouter
         settings.retryAfterSeconds = max(1, configuration.payments.reconcileIntervalMilliseconds / 1000)
         // Longer than the slowest request can run: four router calls, a charge and a lookup,
         // auto-connect, and a margin. A live request's attempt is then never taken over.

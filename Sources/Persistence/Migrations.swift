@@ -145,6 +145,15 @@ public enum Migrations {
                     ADD COLUMN response_codigo text;
                 CREATE INDEX payment_attempts_due ON payment_attempts (next_retry_at NULLS FIRST) WHERE finished_at IS NULL;
                 """),
+        Migration(
+            version: 3, name: "card-testing limits: declines by client address and MAC",
+            sql: """
+                ALTER TABLE payment_attempts ADD COLUMN remote_address text;
+                CREATE INDEX payment_attempts_declines_mac ON payment_attempts (client_mac, created_at)
+                    WHERE response_codigo IN ('pago_declinado', 'pago_no_completado');
+                CREATE INDEX payment_attempts_declines_address ON payment_attempts (remote_address, created_at)
+                    WHERE response_codigo IN ('pago_declinado', 'pago_no_completado');
+                """),
     ]
 
     /// Applies every migration not yet applied, each in its own transaction, under an advisory

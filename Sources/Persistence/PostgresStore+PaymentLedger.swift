@@ -21,9 +21,9 @@ extension PostgresStore: PaymentLedger {
                     id, company_id, router_id, product_id, api_key_id, idempotency_key, request_hash, state, reason,
                     amount_cents, currency, product_name, profile_name, limit_uptime, limit_bytes_total, customer_name,
                     customer_email, customer_phone, user_type, hotspot_username, hotspot_password, client_mac, client_ip,
-                    auto_connect, request_id, lease_owner, lease_until, created_at)
+                    auto_connect, request_id, lease_owner, lease_until, created_at, remote_address)
                 VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, 'pending', 'recorded', $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                        $18, $19, $20, $21, $22, $23, $24, now() + make_interval(secs => $25), to_timestamp($26))
+                        $18, $19, $20, $21, $22, $23, $24, now() + make_interval(secs => $25), to_timestamp($26), $27)
                 ON CONFLICT (company_id, idempotency_key) DO NOTHING
                 RETURNING id)
             INSERT INTO payment_events (attempt_id, from_state, to_state, reason)
@@ -35,7 +35,7 @@ extension PostgresStore: PaymentLedger {
                 attempt.productName, attempt.profileName, attempt.limitUptime, attempt.limitBytesTotal.map(String.init),
                 attempt.customerName, attempt.customerEmail, attempt.customerPhone, attempt.userType.rawValue,
                 attempt.credentials.username, password, attempt.mac?.value, attempt.ip?.value, attempt.autoConnect ? "true" : "false",
-                attempt.requestID, owner, String(leaseSeconds), String(attempt.createdAt),
+                attempt.requestID, owner, String(leaseSeconds), String(attempt.createdAt), attempt.remoteAddress,
             ])
         if inserted.count == 1 { return .started }
 
@@ -114,6 +114,25 @@ extension PostgresStore: PaymentLedger {
             RETURNING \(Self.attemptColumns)
             """, [attemptID, owner, String(leaseSeconds)]
         ).first.map { row throws(StoreFailure) in try attempt(from: row) }
+    }
+
+    public func recentDeclines(
+        routerID: Int64, mac: MACAddress?, address: String?, withinSeconds: Int
+    ) throws(StoreFailure)
+        -> DeclineCounts
+    {
+        let row = try run(
+            """
+            SELECT count(*) FILTER (WHERE router_id = $1) AS by_router,
+                   count(*) FILTER (WHERE client_mac = $2) AS by_mac,
+                   count(*) FILTER (WHERE remote_address = $3) AS by_address
+            FROM payment_attempts
+            WHERE created_at > now() - make_interval(secs => $4)
+              AND response_codigo IN ('pago_declinado', 'pago_no_completado')
+              AND (router_id = $1 OR client_mac = $2 OR remote_address = $3)
+            """, [String(routerID), mac?.value, address, String(withinSeconds)]
+        ).first
+        return DeclineCounts(router: row?.int("by_router") ?? 0, mac: row?.int("by_mac") ?? 0, address: row?.int("by_address") ?? 0)
     }
 
     public func claimDue(limit: Int, owner: String, leaseSeconds: Int) throws(StoreFailure) -> [PaymentAttempt] {

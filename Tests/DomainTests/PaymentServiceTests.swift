@@ -128,6 +128,13 @@ final class InMemoryPaymentLedger: PaymentLedger {
         return attempts[attemptID]
     }
 
+    func recentDeclines(routerID: Int64, mac: MACAddress?, address: String?, withinSeconds: Int) throws(StoreFailure) -> DeclineCounts {
+        let declined = attempts.values.filter { responses[$0.id]?.codigo.hasPrefix("declined") == true }
+        return DeclineCounts(
+            router: declined.filter { $0.routerID == routerID }.count, mac: declined.filter { $0.mac != nil && $0.mac == mac }.count,
+            address: declined.filter { $0.remoteAddress != nil && $0.remoteAddress == address }.count)
+    }
+
     func claimDue(limit: Int, owner: String, leaseSeconds: Int) throws(StoreFailure) -> [PaymentAttempt] {
         if down { throw .unavailable }
         let due = attempts.values.filter { !$0.state.isFinal && !leased.contains($0.id) }.prefix(limit)
@@ -233,6 +240,27 @@ struct StepClock: WallClock {
         ledger.down = false
         #expect(try service.reconcile().map(\.response.status) == [200])
         #expect(router.users.values.first?.user.disabled == false)
+    }
+
+    @Test func cardTestingIsStoppedPerDeviceWhileOthersKeepPaying() throws {
+        let service = service()
+        let mac = MACAddress("AA:BB:CC:00:00:01")
+        for index in 0..<3 {
+            gateway.outcomes = [.declined(code: "card_declined", message: "", orderID: nil)]
+            var declined = request(token: "tok_bad_\(index)")
+            declined.mac = mac
+            #expect(try service.pay(declined, grant: grant, product: product, idempotencyKey: nil, requestID: nil).response.status == 500)
+        }
+        var next = request(token: "tok_good")
+        next.mac = mac
+        let refused = try service.pay(next, grant: grant, product: product, idempotencyKey: nil, requestID: nil)
+        #expect(refused.response.codigo == "tooManyAttempts")
+        #expect(gateway.charges == 3)
+        #expect(ledger.attempts[refused.attemptID!]?.state == .failed)
+        gateway.outcomes = [paid("ord_ok")]
+        var other = request(token: "tok_other")
+        other.mac = MACAddress("AA:BB:CC:00:00:02")
+        #expect(try service.pay(other, grant: grant, product: product, idempotencyKey: nil, requestID: nil).response.status == 200)
     }
 
     @Test func routerDownAtCreateChargesNothing() throws {

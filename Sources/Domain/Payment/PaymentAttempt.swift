@@ -55,6 +55,8 @@ public struct PaymentAttempt: Sendable, Equatable {
     /// Unix seconds.
     public var createdAt: Int64
     public var requestID: String?
+    /// The client's address as nginx saw it (for the card-testing limits).
+    public var remoteAddress: String?
 
     public init(
         id: String, companyID: Int64, routerID: Int64, productID: Int64, apiKeyID: String?, idempotencyKey: String,
@@ -62,7 +64,7 @@ public struct PaymentAttempt: Sendable, Equatable {
         limitUptime: String?, limitBytesTotal: Int64?, customerName: String, customerEmail: String, customerPhone: String?,
         userType: PaymentRequest.UserType, credentials: HotspotCredentials, mac: MACAddress?, ip: IPv4Address?,
         autoConnect: Bool, routerUserID: String? = nil, orderID: String? = nil, cardBrand: String? = nil,
-        cardLast4: String? = nil, createdAt: Int64, requestID: String? = nil
+        cardLast4: String? = nil, createdAt: Int64, requestID: String? = nil, remoteAddress: String? = nil
     ) {
         self.id = id
         self.companyID = companyID
@@ -92,6 +94,7 @@ public struct PaymentAttempt: Sendable, Equatable {
         self.cardLast4 = cardLast4
         self.createdAt = createdAt
         self.requestID = requestID
+        self.remoteAddress = remoteAddress
     }
 
     /// The router user's comment, which ties it to this attempt.

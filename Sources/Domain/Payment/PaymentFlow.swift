@@ -311,6 +311,8 @@ public enum PaymentResult: Sendable, Equatable {
     case paymentsUnavailable
     /// Paid, could not be delivered, refunded.
     case refunded
+    /// Too many declined payments from this device, address or router lately (card testing).
+    case tooManyAttempts
     /// Another worker holds this attempt right now.
     case inProgress
     /// The idempotency key was used with a different request.

@@ -13,8 +13,13 @@ public final class PaymentService {
         public var lookupGraceSeconds: Int64 = 120
         /// When an unfinished attempt is due again.
         public var retryAfterSeconds = 5
-        /// Tries at a name before giving up on creating the user.
         public var autoConnectBudgetMilliseconds = 5_000
+        /// Card-testing limits (CONTRACT §8): declined payments allowed within the window, per
+        /// device MAC, per client address and per router; 0 turns a limit off.
+        public var declineWindowSeconds = 600
+        public var declinesPerMAC = 3
+        public var declinesPerAddress = 10
+        public var declinesPerRouter = 50
 
         public init() {}
     }
@@ -82,7 +87,8 @@ public final class PaymentService {
 
     /// Answers one payment request (already authorised, product already resolved).
     public func pay(
-        _ request: PaymentRequest, grant: AccessGrant, product: Product, idempotencyKey header: String?, requestID: String?
+        _ request: PaymentRequest, grant: AccessGrant, product: Product, idempotencyKey header: String?, requestID: String?,
+        remoteAddress: String? = nil
     ) throws(ServiceError) -> Outcome {
         let key = header.map { "h:" + $0 } ?? "t:" + fingerprint("\(grant.company.id):\(request.cardToken)")
         let requestHash = fingerprint("\(grant.company.id)|\(grant.router.id)|\(request.canonicalFields)")
@@ -94,7 +100,7 @@ public final class PaymentService {
             customerPhone: request.customerPhone, userType: request.userType,
             credentials: HotspotCredentials.generate(request.userType, policy: grant.company.credentialPolicy, using: &random),
             mac: request.mac, ip: request.ip, autoConnect: request.wantsAutoConnect, createdAt: clock.nowSeconds,
-            requestID: requestID)
+            requestID: requestID, remoteAddress: remoteAddress)
 
         let began: LedgerBegin
         do {
@@ -104,6 +110,7 @@ public final class PaymentService {
         }
         switch began {
         case .started:
+            if let refusal = cardTestingRefusal(attempt) { return refusal }
             return run(
                 attempt, flow: PaymentFlow(), first: nil, cardToken: request.cardToken, customerPhoneFallback: grant.company.contactPhone)
         case .existing(let existing, let response, let leaseActive):
@@ -123,6 +130,28 @@ public final class PaymentService {
             guard let claimed else { return inProgress(existing) }
             return resume(claimed, customerPhoneFallback: grant.company.contactPhone)
         }
+    }
+
+    /// Refuses a new attempt when its device, address or router has too many recent declines.
+    /// The attempt is kept (every attempt leaves a record) as failed, with nothing done.
+    private func cardTestingRefusal(_ attempt: PaymentAttempt) -> Outcome? {
+        guard settings.declinesPerMAC > 0 || settings.declinesPerAddress > 0 || settings.declinesPerRouter > 0,
+            let counts = try? ledger.recentDeclines(
+                routerID: attempt.routerID, mac: attempt.mac, address: attempt.remoteAddress, withinSeconds: settings.declineWindowSeconds)
+        else { return nil }
+        func over(_ count: Int, _ limit: Int) -> Bool { limit > 0 && count >= limit }
+        let which =
+            over(counts.mac, settings.declinesPerMAC) && attempt.mac != nil
+            ? "device"
+            : over(counts.address, settings.declinesPerAddress) && attempt.remoteAddress != nil
+                ? "address"
+                : over(counts.router, settings.declinesPerRouter) ? "router" : nil
+        guard let which else { return nil }
+        var refused = attempt
+        refused.state = .failed
+        refused.reason = "too many declined payments from this \(which) lately (card testing)"
+        _ = try? ledger.save(refused, expecting: .pending, reason: refused.reason)
+        return stop(refused, answering: .tooManyAttempts, release: true)
     }
 
     // MARK: Reconciler

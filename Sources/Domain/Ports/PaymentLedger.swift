@@ -19,9 +19,28 @@ public protocol PaymentLedger {
     /// Takes the lease of one attempt if nobody holds it (for a retry of its request).
     func claim(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> PaymentAttempt?
 
+    /// Declined payments (402 answers) in the last `withinSeconds`, counted per router, per MAC
+    /// and per client address, for the card-testing limits (CONTRACT §8).
+    func recentDeclines(
+        routerID: Int64, mac: MACAddress?, address: String?, withinSeconds: Int
+    ) throws(StoreFailure)
+        -> DeclineCounts
+
     /// Takes the leases of up to `limit` unfinished attempts that are due (reconciler), skipping
     /// rows other instances hold.
     func claimDue(limit: Int, owner: String, leaseSeconds: Int) throws(StoreFailure) -> [PaymentAttempt]
+}
+
+public struct DeclineCounts: Sendable, Equatable {
+    public var router: Int
+    public var mac: Int
+    public var address: Int
+
+    public init(router: Int, mac: Int, address: Int) {
+        self.router = router
+        self.mac = mac
+        self.address = address
+    }
 }
 
 public enum LedgerBegin: Sendable {

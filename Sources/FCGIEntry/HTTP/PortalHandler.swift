@@ -69,7 +69,8 @@ struct PortalHandler {
         }
         let product = try portal.product(id: payment.productID, for: grant)
         let outcome = try payments.pay(
-            payment, grant: grant, product: product, idempotencyKey: idempotencyKey, requestID: request.requestID)
+            payment, grant: grant, product: product, idempotencyKey: idempotencyKey, requestID: request.requestID,
+            remoteAddress: request.remoteAddress)
         logger.info(
             "payment",
             metadata: [
@@ -83,6 +84,7 @@ struct PortalHandler {
         if let attempt = outcome.attemptID { headers.append(("X-Hotspot-Attempt", attempt)) }
         if let order = outcome.orderID { headers.append(("X-Hotspot-Transaction", order)) }
         if outcome.response.status == 409 { headers.append(("Retry-After", "2")) }
+        if outcome.response.status == 429 { headers.append(("Retry-After", "600")) }
         return Response(status: outcome.response.status, headers: headers, body: outcome.response.body)
     }
 
