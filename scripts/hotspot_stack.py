@@ -153,7 +153,7 @@ class Stack:
 
     def __init__(self, directory=None, build_dir=None, threads=8, router_args=("--profile", "1hora", "--profile", "1dia"),
                  conekta_args=(),
-                 payment_rate=None, api_rate=None, conn_limit=None, extra_env=None):
+                 payment_rate=None, api_rate=None, conn_limit=None, extra_env=None, instances=1):
         self.directory = directory or tempfile.mkdtemp(prefix="hotspot-")
         os.makedirs(self.directory, exist_ok=True)
         os.chmod(self.directory, 0o755)  # nginx's workers (www-data) reach the socket through it
@@ -171,6 +171,9 @@ class Stack:
         self.extra_env = dict(extra_env or {})
         self.server = None
         self.nginx = None
+        # More instances of the server on the same database (started before nginx).
+        self.instances = []
+        self.instance_count = instances
         self.server_log = os.path.join(self.directory, "server.log")
         self.env_file = os.path.join(self.directory, "hotspot-pay.env")
 
@@ -216,6 +219,8 @@ class Stack:
         self.write_env_file()
         self.ctl("migrate")
         self.start_server()
+        for _ in range(self.instance_count - 1):
+            self.start_instance()
         self.start_nginx()
         if provision:
             self.provision()
@@ -228,6 +233,18 @@ class Stack:
         wait_for(lambda: os.path.exists(self.socket) or self.server.poll() is not None, 30, "the server's socket")
         if self.server.poll() is not None:
             raise RuntimeError("hotspot-pay exited at start:\n" + open(self.server_log).read()[-2000:])
+
+    def start_instance(self):
+        """Another hotspot-pay on the same database, its own socket and log; call before start_nginx."""
+        index = len(self.instances) + 2
+        socket_path = os.path.join(self.directory, "run", f"hotspot-pay-{index}.sock")
+        log_path = os.path.join(self.directory, f"server-{index}.log")
+        env = dict(os.environ, HOTSPOT_LISTEN=socket_path)
+        process = subprocess.Popen([os.path.join(self.build_dir, "hotspot-pay"), "--env-file", self.env_file],
+                                   stdout=open(log_path, "a"), stderr=subprocess.STDOUT, env=env)
+        wait_for(lambda: os.path.exists(socket_path) or process.poll() is not None, 30, "the second instance's socket")
+        self.instances.append((process, socket_path, log_path))
+        return process
 
     def stop_server(self, sig=signal.SIGTERM, timeout=15):
         if self.server and self.server.poll() is None:
@@ -242,7 +259,8 @@ class Stack:
         self.port = self.port or free_port()
         os.makedirs(os.path.join(self.nginx_prefix, "tmp"), exist_ok=True)
         text = render_nginx.render(os.path.join(ROOT, "deploy", "nginx.conf"), self.nginx_prefix, self.port, self.socket,
-                                   IS_ROOT, self.payment_rate, self.api_rate, self.conn_limit)
+                                   IS_ROOT, self.payment_rate, self.api_rate, self.conn_limit,
+                                   [socket for _, socket, _ in self.instances])
         config = os.path.join(self.nginx_prefix, "nginx.conf")
         with open(config, "w") as f:
             f.write(text)
@@ -268,6 +286,10 @@ class Stack:
             except subprocess.TimeoutExpired:
                 self.nginx.kill()
         self.stop_server()
+        for process, _, _ in self.instances:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(15)
         self.router.stop()
         self.conekta.stop()
         self.postgres.stop()

@@ -8,7 +8,7 @@ import os
 import sys
 
 
-def render(source, prefix, port, socket, run_as_root, payment_rate=None, api_rate=None, conn_limit=None):
+def render(source, prefix, port, socket, run_as_root, payment_rate=None, api_rate=None, conn_limit=None, more_sockets=()):
     text = open(source).read()
 
     def sub(old, new):
@@ -24,6 +24,9 @@ def render(source, prefix, port, socket, run_as_root, payment_rate=None, api_rat
     sub("access_log /var/log/nginx/hotspot-pay.access.log hotspot_json;", f"access_log {prefix}/access.log hotspot_json;")
     sub("listen 80;", f"listen 127.0.0.1:{port};")
     sub("unix:/run/hotspot-pay/hotspot-pay.sock", f"unix:{socket}")
+    for extra in more_sockets:  # several instances behind one upstream
+        sub(f"server unix:{socket};", f"server unix:{socket};\n        server unix:{extra};")
+        socket = extra
     for name in ("body", "fastcgi", "proxy", "uwsgi", "scgi"):
         sub(f"/var/lib/nginx/{name};", f"{prefix}/tmp/{name};")
     if payment_rate:
