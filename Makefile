@@ -5,7 +5,7 @@ SWIFT_FLAGS ?= -Xswiftc -warnings-as-errors
 BUILD_DIR := .build/debug
 DEMO_DIR := $(CURDIR)/.run/demo
 
-.PHONY: deps build test test-unit test-integration test-e2e lint demo demo-stop bench clean
+.PHONY: deps build test test-unit test-fuzz-regressions test-integration test-e2e lint demo demo-stop bench fuzz clean
 
 deps:
 	@scripts/install-deps.sh
@@ -16,13 +16,19 @@ build: deps
 ## Everything: formatting, unit tests, adapters against real peers, end to end through nginx.
 test: deps lint
 	swift build --build-tests $(SWIFT_FLAGS)
-	$(MAKE) --no-print-directory test-unit test-integration test-e2e
+	$(MAKE) --no-print-directory test-unit test-fuzz-regressions test-integration test-e2e
 
 lint:
 	swift format lint --strict --recursive Sources Tests
 
 test-unit:
 	swift test --skip-build --filter 'DomainTests|SecretsTests|FCGIEntryTests'
+
+# Every input the fuzzers ever crashed on (and the seeds), replayed through the same decoders.
+test-fuzz-regressions:
+	@for target in payment-json payment-form fastcgi routeros conekta; do \
+	  $(BUILD_DIR)/hotspot-fuzz-replay $$target fuzz/seeds/$$target fuzz/regressions/$$target || exit 1; \
+	done
 
 # Adapters against a throw-away PostgreSQL cluster and the HTTPS sandboxes.
 test-integration:
@@ -44,6 +50,10 @@ bench:
 	@scripts/install-deps.sh --bench
 	swift build -c release $(SWIFT_FLAGS)
 	HOTSPOT_BUILD_DIR=$(CURDIR)/.build/release $(PYTHON) bench/run.py
+
+## libFuzzer over every decoder of outside bytes, FUZZ_SECONDS each (default 60).
+fuzz: deps
+	scripts/fuzz.sh
 
 clean:
 	rm -rf .build .run

@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .executable(name: "hotspot-pay", targets: ["FCGIEntry"]),
         .executable(name: "hotspotctl", targets: ["HotspotCtl"]),
+        .executable(name: "hotspot-fuzz-replay", targets: ["FuzzReplay"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
@@ -56,6 +57,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+
+        // libFuzzer targets for every decoder of outside bytes (make fuzz); built plainly, it
+        // replays the kept regression inputs (make test).
+        .target(name: "FuzzTargets", dependencies: ["Domain", "API", "RouterOS", "Gateway", "HTTPTransport"]),
+        .executableTarget(name: "FuzzReplay", dependencies: ["FuzzTargets"]),
 
         // Tests. Fast ones need nothing; PersistenceTests needs HOTSPOT_TEST_DATABASE_URL (make test sets it).
         .target(name: "TestSupport", dependencies: ["HTTPTransport", "Domain"], path: "Tests/TestSupport"),

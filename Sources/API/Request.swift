@@ -2,20 +2,20 @@ import Domain
 import Foundation
 
 /// One HTTP request as nginx hands it over FastCGI, copied into Swift values.
-struct Request {
-    var method: String
+public struct Request: Sendable {
+    public var method: String
     /// The path without the query string, as nginx normalised it (`DOCUMENT_URI`).
-    var path: String
-    var query: String
+    public var path: String
+    public var query: String
     /// Header names in lower case with `-` (`x-api-key`), from the `HTTP_*` parameters.
-    var headers: [String: String]
-    var contentType: String?
-    var body: [UInt8]
-    var remoteAddress: String?
+    public var headers: [String: String]
+    public var contentType: String?
+    public var body: [UInt8]
+    public var remoteAddress: String?
     /// nginx's `$request_id` (or a caller's, validated by nginx's map); "-" when absent.
-    var requestID: String
+    public var requestID: String
 
-    init(
+    public init(
         method: String, path: String, query: String = "", headers: [String: String] = [:], contentType: String? = nil,
         body: [UInt8] = [], remoteAddress: String? = nil, requestID: String = "-"
     ) {
@@ -30,7 +30,7 @@ struct Request {
     }
 
     /// Builds a request from FastCGI parameters (`REQUEST_METHOD`, `DOCUMENT_URI`, `HTTP_*`…).
-    init(parameters: [String: String], body: [UInt8]) {
+    public init(parameters: [String: String], body: [UInt8]) {
         var headers: [String: String] = [:]
         for (name, value) in parameters where name.hasPrefix("HTTP_") {
             // HTTP_X_API_KEY → x-api-key, without Foundation on the hot path.
@@ -59,7 +59,7 @@ struct Request {
     }
 
     /// Accepts ids of 1–64 characters from `[A-Za-z0-9._-]`; anything else is not logged.
-    static func validRequestID(_ value: String?) -> String? {
+    public static func validRequestID(_ value: String?) -> String? {
         guard let value, (1...64).contains(value.utf8.count),
             value.utf8.allSatisfy({ byte in
                 (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
