@@ -5,7 +5,7 @@ SWIFT_FLAGS ?= -Xswiftc -warnings-as-errors
 BUILD_DIR := .build/debug
 DEMO_DIR := $(CURDIR)/.run/demo
 
-.PHONY: deps build test test-unit test-fuzz-regressions test-integration test-e2e lint demo demo-stop bench fuzz clean
+.PHONY: deps build test test-unit test-fuzz-regressions test-integration test-e2e lint demo demo-stop bench fuzz soak clean
 
 deps:
 	@scripts/install-deps.sh
@@ -50,6 +50,10 @@ bench:
 	@scripts/install-deps.sh --bench
 	swift build -c release $(SWIFT_FLAGS)
 	HOTSPOT_BUILD_DIR=$(CURDIR)/.build/release $(PYTHON) bench/run.py
+
+## The long soak (SOAK_SECONDS, default 300): faults, a PostgreSQL restart, a SIGKILL; then the invariants.
+soak: build
+	HOTSPOT_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) SOAK_SECONDS=$${SOAK_SECONDS:-300} $(PYTHON) tests/soak.py
 
 ## libFuzzer over every decoder of outside bytes, FUZZ_SECONDS each (default 60).
 fuzz: deps

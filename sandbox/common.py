@@ -187,6 +187,10 @@ def make_handler(app):
                 for fault in payload if isinstance(payload, list) else [payload]:
                     app.faults.arm(fault)
                 return Reply(200, {"armed": True})
+            if what == "faults/clear" and request.method == "POST":
+                with app.faults.lock:
+                    app.faults.items = []
+                return Reply(200, {"cleared": True})
             if what == "latency" and request.method == "POST":
                 app.faults.default_latency_ms = int((request.json() or {}).get("ms", 0))
                 return Reply(200, {"ms": app.faults.default_latency_ms})

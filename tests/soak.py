@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""The soak (issue 7): 32 clients pay continuously while the sandbox router and Conekta inject
+faults at random (latency spikes, refused and reset connections, 5xx, hangs, replies lost after
+applying), PostgreSQL is restarted once and the server is SIGKILLed and restarted once. At the
+end, once the reconcilers settle, every invariant of CONTRACT §7 must hold. Prints the attempts
+by final state and any violation; exits non-zero on one.
+
+    SOAK_SECONDS=300 python3 tests/soak.py      (make soak; tests/e2e/test_soak.py runs ~60 s)
+"""
+
+import collections
+import json
+import os
+import random
+import shutil
+import signal
+import sys
+import threading
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "scripts"))
+sys.path.insert(0, os.path.join(HERE, "e2e"))
+from hotspot_stack import Stack  # noqa: E402
+from invariants import check_invariants, pay  # noqa: E402
+
+ENV = {
+    "HOTSPOT_CONEKTA_TIMEOUT_MS": "2000",
+    "HOTSPOT_ROUTER_TIMEOUT_MS": "1500",
+    "HOTSPOT_RECONCILE_INTERVAL_MS": "300",
+    "HOTSPOT_ORDER_LOOKUP_GRACE_SECONDS": "3",
+    "HOTSPOT_ACTIVATION_DEADLINE_SECONDS": "20",
+    "HOTSPOT_DECLINES_PER_MAC": "0",
+    "HOTSPOT_DECLINES_PER_ADDRESS": "0",
+    "HOTSPOT_DECLINES_PER_ROUTER": "0",
+}
+
+ROUTER_OPS = ["user.add", "user.set", "user.remove", "user.print", "profile.print"]
+CONEKTA_OPS = ["orders.create", "orders.get", "orders.list", "orders.cancel", "orders.refund"]
+
+
+def random_fault(ops):
+    kind = random.choice(["latency", "latency", "error", "reset", "hang", "drop_after", "drop"])
+    fault = {"op": random.choice(ops), "kind": kind, "times": random.randint(1, 4)}
+    if kind == "latency":
+        fault["ms"] = random.randint(200, 1500)
+    elif kind == "hang":
+        fault["ms"] = 4000
+    elif kind == "error":
+        fault["status"] = random.choice([500, 502, 503])
+    return fault
+
+
+def soak(seconds, clients=32, stack=None):
+    own = stack is None
+    stack = stack or Stack(threads=16, payment_rate="100000r/s", api_rate="100000r/s", conn_limit=1000, extra_env=ENV)
+    if own:
+        stack.start()
+    stop = threading.Event()
+    answers = collections.Counter()
+    lock = threading.Lock()
+
+    def client(number):
+        rng = random.Random(number)
+        while not stop.is_set():
+            kind = rng.choices(["paid", "declined", "3ds"], weights=[8, 1, 1])[0]
+            token = f"tok_sandbox_{kind}_{uuid.uuid4().hex}"
+            key = f"soak-{uuid.uuid4().hex}"
+            try:
+                reply = pay(stack, token_tarjeta=token, idempotency_key=key, timeout=60)
+                label = f"{reply.status} {reply.body.get('codigo', 'ok') if isinstance(reply.body, dict) else 'not-json'}"
+                if rng.random() < 0.1:  # the customer retries the same request
+                    again = pay(stack, token_tarjeta=token, idempotency_key=key, timeout=60)
+                    label_again = f"{again.status} {again.body.get('codigo', 'ok') if isinstance(again.body, dict) else 'not-json'}"
+                    with lock:
+                        answers["retry " + label_again] += 1
+            except OSError as error:  # nginx or the server restarting
+                label = f"transport {type(error).__name__}"
+            with lock:
+                answers[label] += 1
+
+    def chaos():
+        while not stop.is_set():
+            try:
+                stack.router.control("POST", "faults", random_fault(ROUTER_OPS))
+                stack.conekta.control("POST", "faults", random_fault(CONEKTA_OPS))
+            except OSError:
+                pass
+            stop.wait(1.5)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)] + [threading.Thread(target=chaos)]
+    for thread in threads:
+        thread.start()
+    started = time.time()
+    events = []
+    try:
+        time.sleep(seconds / 3)
+        stack.postgres.pg_ctl("restart", "-m", "fast", "-w", "-t", "30")
+        events.append(f"PostgreSQL restarted at {time.time() - started:.0f} s")
+        time.sleep(seconds / 3)
+        stack.server.send_signal(signal.SIGKILL)
+        stack.server.wait(10)
+        stack.start_server()
+        events.append(f"server SIGKILLed and restarted at {time.time() - started:.0f} s")
+        time.sleep(max(0, seconds - (time.time() - started)))
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(90)
+        for sandbox in (stack.router, stack.conekta):
+            sandbox.control("POST", "faults/clear", {})
+
+    violations = []
+    try:
+        check_invariants(stack, settle_seconds=90)
+    except AssertionError as error:
+        violations.append(str(error))
+    states = dict(stack.postgres.psql("SELECT state, count(*) FROM payment_attempts GROUP BY state ORDER BY 1"))
+    report = {"seconds": seconds, "clients": clients, "events": events, "answers": dict(sorted(answers.items())),
+              "attempts_by_state": {k: int(v) for k, v in states.items()}, "violations": violations}
+    if own:
+        stack.stop()
+        shutil.rmtree(stack.directory, ignore_errors=True)
+    return report
+
+
+def main():
+    report = soak(int(os.environ.get("SOAK_SECONDS", "300")))
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+    sys.exit(1 if report["violations"] else 0)
+
+
+if __name__ == "__main__":
+    main()
