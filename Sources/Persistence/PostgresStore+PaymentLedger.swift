@@ -94,13 +94,14 @@ extension PostgresStore: PaymentLedger {
     }
 
     public func release(attemptID: String, retryAfterSeconds: Int) throws(StoreFailure) {
-        // Unfinished attempts come back with a growing delay (base × 2^tries, at most 5 minutes).
+        // Unfinished attempts come back with a growing delay (base × 2^tries, at most 30 s: after
+        // an outage the backlog must drain in seconds, not minutes).
         _ = try run(
             """
             UPDATE payment_attempts SET lease_owner = NULL, lease_until = NULL,
                 retry_count = CASE WHEN finished_at IS NULL THEN retry_count + 1 ELSE retry_count END,
                 next_retry_at = CASE WHEN finished_at IS NULL
-                    THEN now() + make_interval(secs => least($2 * power(2, least(retry_count, 6)), 300)) END
+                    THEN now() + make_interval(secs => least($2 * power(2, least(retry_count, 5)), 30)) END
             WHERE id = $1::uuid
             """, [attemptID, String(retryAfterSeconds)])
     }
