@@ -44,7 +44,14 @@ extension ConektaClient: PaymentGateway {
     public func findOrder(
         attemptID: String, createdAfter: Int64, using key: GatewayKey
     ) throws(GatewayFailure) -> GatewayOrder? {
-        let window = [("created_at.gte", String(createdAfter)), ("limit", String(configuration.listPageSize))]
+        try findOrder(attemptID: attemptID, createdAfter: createdAfter, createdBefore: nil, using: key)
+    }
+
+    public func findOrder(
+        attemptID: String, createdAfter: Int64, createdBefore: Int64?, using key: GatewayKey
+    ) throws(GatewayFailure) -> GatewayOrder? {
+        var window = [("created_at.gte", String(createdAfter)), ("limit", String(configuration.listPageSize))]
+        if let createdBefore { window.append(("created_at.lte", String(createdBefore))) }
         do throws(ConektaError) {
             if let found = try scan(window + [("search", attemptID)], attemptID: attemptID, key: key) {
                 return found.gatewayOrder

@@ -67,7 +67,11 @@ final class ScriptedPaymentGateway: PaymentGateway {
 
     func order(id: String, using key: GatewayKey) throws(GatewayFailure) -> GatewayOrder? { orders[id] }
 
-    func findOrder(attemptID: String, createdAfter: Int64, using key: GatewayKey) throws(GatewayFailure) -> GatewayOrder? {
+    func findOrder(
+        attemptID: String, createdAfter: Int64, createdBefore: Int64?, using key: GatewayKey
+    ) throws(GatewayFailure)
+        -> GatewayOrder?
+    {
         orders.values.first { $0.attemptID == attemptID }
     }
 

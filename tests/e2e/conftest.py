@@ -16,9 +16,10 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 from hotspot_stack import Stack  # noqa: E402
 
 
-@pytest.fixture(scope="session")
-def stack():
-    s = Stack(threads=8, payment_rate="100000r/s", api_rate="100000r/s", conn_limit=1000)
+def running_stack(threads=8, **options):
+    """A whole stack for one test module (or the session), with room under nginx's limits for
+    the suites' own bursts, stopped and removed afterwards (HOTSPOT_KEEP_STACK keeps the files)."""
+    s = Stack(threads=threads, payment_rate="100000r/s", api_rate="100000r/s", conn_limit=1000, **options)
     try:
         s.start()
         yield s
@@ -26,6 +27,11 @@ def stack():
         s.stop()
         if os.environ.get("HOTSPOT_KEEP_STACK") is None:
             shutil.rmtree(s.directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def stack():
+    yield from running_stack()
 
 
 def env_value(stack, key):

@@ -1,13 +1,11 @@
 """Card testing (CONTRACT §8): declined payments per device, per client address and per router
 within a window are limited with 429 `demasiados_intentos`, while other customers keep paying."""
 
-import os
-import shutil
 import uuid
 
 import pytest
 
-from hotspot_stack import Stack
+from conftest import running_stack
 from invariants import check_invariants, pay
 
 LIMITS = {"HOTSPOT_DECLINES_PER_MAC": "2", "HOTSPOT_DECLINES_PER_ADDRESS": "4", "HOTSPOT_DECLINES_PER_ROUTER": "100",
@@ -16,14 +14,7 @@ LIMITS = {"HOTSPOT_DECLINES_PER_MAC": "2", "HOTSPOT_DECLINES_PER_ADDRESS": "4", 
 
 @pytest.fixture(scope="module")
 def stack():
-    s = Stack(threads=4, payment_rate="100000r/s", api_rate="100000r/s", conn_limit=1000, extra_env=LIMITS)
-    try:
-        s.start()
-        yield s
-    finally:
-        s.stop()
-        if os.environ.get("HOTSPOT_KEEP_STACK") is None:
-            shutil.rmtree(s.directory, ignore_errors=True)
+    yield from running_stack(threads=4, extra_env=LIMITS)
 
 
 def declined(stack, **fields):

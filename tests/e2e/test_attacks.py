@@ -3,13 +3,11 @@ header. Structured fields refuse them with a clean 422 JSON and nothing reaches 
 Conekta; free text that is merely odd is carried as data, never as SQL or a RouterOS query."""
 
 import json
-import os
-import shutil
 import urllib.request
 
 import pytest
 
-from hotspot_stack import Stack
+from conftest import running_stack
 from invariants import check_invariants, pay
 
 HOSTILE = {
@@ -28,15 +26,7 @@ FREE_TEXT = ["nombre_cliente", "info_dispositivo", "tipo_usuario"]
 
 @pytest.fixture(scope="module")
 def stack():
-    s = Stack(threads=4, payment_rate="100000r/s", api_rate="100000r/s", conn_limit=1000,
-              extra_env={"HOTSPOT_DECLINES_PER_ADDRESS": "0"})
-    try:
-        s.start()
-        yield s
-    finally:
-        s.stop()
-        if os.environ.get("HOTSPOT_KEEP_STACK") is None:
-            shutil.rmtree(s.directory, ignore_errors=True)
+    yield from running_stack(threads=4, extra_env={"HOTSPOT_DECLINES_PER_ADDRESS": "0"})
 
 
 def backend_calls(stack):

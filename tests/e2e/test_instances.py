@@ -2,14 +2,12 @@
 reconciler (issue 7): concurrent payments and duplicate submissions split across them keep every
 invariant — one order and one hotspot user per idempotency key."""
 
-import os
-import shutil
 import threading
 import uuid
 
 import pytest
 
-from hotspot_stack import Stack
+from conftest import running_stack
 from invariants import check_invariants, pay
 
 ENV = {"HOTSPOT_RECONCILE_INTERVAL_MS": "300", "HOTSPOT_DECLINES_PER_ADDRESS": "0"}
@@ -17,14 +15,7 @@ ENV = {"HOTSPOT_RECONCILE_INTERVAL_MS": "300", "HOTSPOT_DECLINES_PER_ADDRESS": "
 
 @pytest.fixture(scope="module")
 def stack():
-    s = Stack(threads=6, payment_rate="100000r/s", api_rate="100000r/s", conn_limit=1000, extra_env=ENV, instances=2)
-    try:
-        s.start()
-        yield s
-    finally:
-        s.stop()
-        if os.environ.get("HOTSPOT_KEEP_STACK") is None:
-            shutil.rmtree(s.directory, ignore_errors=True)
+    yield from running_stack(threads=6, extra_env=ENV, instances=2)
 
 
 def test_payments_and_duplicates_split_across_two_instances(stack):

@@ -11,9 +11,7 @@ import base64
 import datetime
 import http.client
 import json
-import os
 import re
-import shutil
 import signal
 import ssl
 import threading
@@ -23,6 +21,7 @@ import uuid
 import pytest
 
 from hotspot_stack import ROUTER_PASSWORD, ROUTER_USER, SANDBOX_PRIVATE_KEY, Stack
+from conftest import running_stack
 from invariants import (attempt, attempts, blame, check_invariants, new_token, pay, product_users, remember_token)
 
 ENV = {
@@ -52,14 +51,7 @@ ROUTER_RAW = ("unknown host", "invalid username", "wrong MAC", "already logged i
 
 @pytest.fixture(scope="module")
 def stack():
-    s = Stack(threads=8, payment_rate="100000r/s", api_rate="100000r/s", conn_limit=1000, extra_env=ENV)
-    try:
-        s.start()
-        yield s
-    finally:
-        s.stop()
-        if os.environ.get("HOTSPOT_KEEP_STACK") is None:
-            shutil.rmtree(s.directory, ignore_errors=True)
+    yield from running_stack(extra_env=ENV)
 
 
 # --- faults: armed with a bound, drained after each test ------------------------------------

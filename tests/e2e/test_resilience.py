@@ -1,15 +1,14 @@
 """Faults worse than single failures (issue 7): the database going away under a running server,
 and one router that hangs while another serves payments."""
 
-import os
-import shutil
 import threading
 import time
 import uuid
 
 import pytest
 
-from hotspot_stack import ROUTER_PASSWORD, ROUTER_USER, Sandbox, Stack
+from hotspot_stack import ROUTER_PASSWORD, ROUTER_USER, Sandbox
+from conftest import running_stack
 from invariants import check_invariants, pay
 
 ENV = {
@@ -23,14 +22,7 @@ ENV = {
 
 @pytest.fixture(scope="module")
 def stack():
-    s = Stack(threads=8, payment_rate="100000r/s", api_rate="100000r/s", conn_limit=1000, extra_env=ENV)
-    try:
-        s.start()
-        yield s
-    finally:
-        s.stop()
-        if os.environ.get("HOTSPOT_KEEP_STACK") is None:
-            shutil.rmtree(s.directory, ignore_errors=True)
+    yield from running_stack(extra_env=ENV)
 
 
 def timed(call):

@@ -201,10 +201,12 @@ public final class PaymentService {
         while true {
             // Commit what changed before acting on it.
             attempt.state = flow.state
-            if attempt != saved || flow.reason != attempt.reason {
-                attempt.reason = flow.reason
+            // A resumed flow starts without a reason; keep the recorded one until it has its own.
+            let reason = flow.reason ?? attempt.reason
+            if attempt != saved || reason != attempt.reason {
+                attempt.reason = reason
                 do {
-                    guard try ledger.save(attempt, expecting: saved.state, reason: flow.reason) else { return inProgress(attempt) }
+                    guard try ledger.save(attempt, expecting: saved.state, reason: reason) else { return inProgress(attempt) }
                 } catch {
                     // Nothing further may happen unrecorded. The reconciler resumes from `saved`.
                     release(attempt.id)
@@ -283,7 +285,11 @@ public final class PaymentService {
                     if let orderID = attempt.orderID {
                         order = try gateway.order(id: orderID, using: key)
                     } else {
-                        order = try gateway.findOrder(attemptID: attempt.id, createdAfter: attempt.createdAt - 600, using: key)
+                        // The charge was sent while the request held its lease, so the order (if
+                        // any) was created in that span; a narrow window keeps the search bounded.
+                        order = try gateway.findOrder(
+                            attemptID: attempt.id, createdAfter: attempt.createdAt - 60,
+                            createdBefore: attempt.createdAt + Int64(settings.leaseSeconds) + 60, using: key)
                     }
                     if let order {
                         attempt.orderID = order.id

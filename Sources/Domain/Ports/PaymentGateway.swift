@@ -9,9 +9,13 @@ public protocol PaymentGateway {
     /// The order with this id, or nil when the provider does not know it.
     func order(id: String, using key: GatewayKey) throws(GatewayFailure) -> GatewayOrder?
 
-    /// The order whose `metadata.attempt_id` is `attemptID`, created at or after `createdAfter`
-    /// (unix seconds), or nil. Used after a lost reply.
-    func findOrder(attemptID: String, createdAfter: Int64, using key: GatewayKey) throws(GatewayFailure) -> GatewayOrder?
+    /// The order whose `metadata.attempt_id` is `attemptID`, created between `createdAfter` and
+    /// `createdBefore` (unix seconds), or nil. Used after a lost reply. The window must be narrow:
+    /// an account with many orders cannot be paged through in full.
+    func findOrder(
+        attemptID: String, createdAfter: Int64, createdBefore: Int64?, using key: GatewayKey
+    ) throws(GatewayFailure)
+        -> GatewayOrder?
 
     /// Refunds the whole remaining amount with reason `cannot_be_fulfilled`.
     func refund(orderID: String, amountCents: Int64, using key: GatewayKey) throws(GatewayFailure) -> GatewayOrder
