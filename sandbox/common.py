@@ -288,6 +288,9 @@ def serve(app, argv=None):
 
     state_dir = args.state_dir or tempfile.mkdtemp(prefix="hotspot-sandbox-")
     os.makedirs(state_dir, exist_ok=True)
+    # socketserver's default listen backlog is 5: a burst of fresh connections (every mutation
+    # uses one) would then time out in connect() before the sandbox even sees it.
+    ThreadingHTTPServer.request_queue_size = 1024
     server = ThreadingHTTPServer((args.host, args.port), make_handler(app))
     server.daemon_threads = True
     info = {"name": app.name, "port": server.server_address[1]}

@@ -31,6 +31,9 @@ def render(source, prefix, port, socket, run_as_root, payment_rate=None, api_rat
         sub(f"/var/lib/nginx/{name};", f"{prefix}/tmp/{name};")
     if payment_rate:
         sub("zone=hotspot_payments:10m rate=2r/s;", f"zone=hotspot_payments:10m rate={payment_rate};")
+        # limit_req counts in milliseconds: a raised rate still refuses same-millisecond bursts
+        # beyond `burst`, so a load test needs the burst raised with it.
+        sub("limit_req zone=hotspot_payments burst=5 nodelay;", "limit_req zone=hotspot_payments burst=10000 nodelay;")
     if api_rate:
         sub("zone=hotspot_api:10m rate=50r/s;", f"zone=hotspot_api:10m rate={api_rate};")
     if conn_limit:
