@@ -59,3 +59,16 @@ def get(stack, path, key=None, bearer=False, headers=None):
     if key is not None:
         merged["Authorization" if bearer else "X-API-Key"] = ("Bearer " + key) if bearer else key
     return stack.request("GET", path, headers=merged)
+
+
+def other_company(stack):
+    """A second company with its own router, product and key."""
+    if not hasattr(stack, "_other"):
+        company = stack.ctl("company", "add", "--name", "Hotel Otro")["id"]
+        router = stack.ctl("router", "add", "--company", str(company), "--name", "Lobby", "--url", stack.router.url,
+                           "--user", "api", "--password", "x", "--insecure")["id"]
+        product = stack.ctl("product", "add", "--company", str(company), "--router", str(router), "--name", "Otro plan",
+                            "--price", "10", "--profile", "1hora")["id"]
+        key = stack.ctl("key", "issue", "--router", str(router))["api_key"]
+        stack._other = {"company": company, "router": router, "product": product, "key": key}
+    return stack._other

@@ -21,7 +21,7 @@ import uuid
 import pytest
 
 from hotspot_stack import ROUTER_PASSWORD, ROUTER_USER, SANDBOX_PRIVATE_KEY, Stack
-from conftest import running_stack
+from conftest import other_company, running_stack
 from invariants import (attempt, attempts, blame, check_invariants, new_token, pay, product_users, remember_token)
 
 ENV = {
@@ -288,18 +288,6 @@ def restart_server(stack):
     stack.start_server()
     wait_until("the restarted server to answer /health", lambda: stack.request("GET", "/health")[0] == 200, 20,
                describe=lambda: stack.request("GET", "/health"))
-
-
-def other_company(stack):
-    if not hasattr(stack, "_other"):
-        company = stack.ctl("company", "add", "--name", "Hotel Otro")["id"]
-        router = stack.ctl("router", "add", "--company", str(company), "--name", "Lobby", "--url", stack.router.url,
-                           "--user", "api", "--password", "x", "--insecure")["id"]
-        product = stack.ctl("product", "add", "--company", str(company), "--router", str(router), "--name", "Otro plan",
-                            "--price", "10", "--profile", "1hora")["id"]
-        key = stack.ctl("key", "issue", "--router", str(router))["api_key"]
-        stack._other = {"company": company, "router": router, "product": product, "key": key}
-    return stack._other
 
 
 # --- the seed's examples ------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import time
 import urllib.error
 import urllib.request
 
-from conftest import forge_key, get
+from conftest import forge_key, get, other_company
 
 CATALOGUE = "/api/v1/catalogo_perfiles_venta"
 
@@ -58,19 +58,6 @@ def test_one_product_and_config(stack):
     assert body["empresa"] == {"id": stack.ids["company"], "nombre": "Café Demo", "conekta_public_key": "key_sandbox_public"}
     assert body["router"]["nombre"] == "Router Terraza"
     assert "private" not in json.dumps(body)
-
-
-def other_company(stack):
-    """A second company with its own router, product and key."""
-    if not hasattr(stack, "_other"):
-        company = stack.ctl("company", "add", "--name", "Hotel Otro")["id"]
-        router = stack.ctl("router", "add", "--company", str(company), "--name", "Lobby", "--url", stack.router.url,
-                           "--user", "api", "--password", "x", "--insecure")["id"]
-        product = stack.ctl("product", "add", "--company", str(company), "--router", str(router), "--name", "Otro plan",
-                            "--price", "10", "--profile", "1hora")["id"]
-        key = stack.ctl("key", "issue", "--router", str(router))["api_key"]
-        stack._other = {"company": company, "router": router, "product": product, "key": key}
-    return stack._other
 
 
 def test_another_companys_product_is_not_found(stack):
