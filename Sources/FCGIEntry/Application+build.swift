@@ -52,6 +52,7 @@ extension Application {
         settings.declinesPerMAC = configuration.payments.declinesPerMAC
         settings.declinesPerAddress = configuration.payments.declinesPerAddress
         settings.declinesPerRouter = configuration.payments.declinesPerRouter
+        settings.profileCheckSeconds = configuration.payments.profileCheckSeconds
         settings.retryAfterSeconds = max(1, configuration.payments.reconcileIntervalMilliseconds / 1000)
         // Longer than the slowest request can run: four router calls, a charge and a lookup,
         // auto-connect, and a margin. A live request's attempt is then never taken over.

@@ -20,6 +20,10 @@ public final class PaymentService {
         public var declinesPerMAC = 3
         public var declinesPerAddress = 10
         public var declinesPerRouter = 50
+        /// How long a profile found by its exact name is trusted before it is checked again;
+        /// 0 checks before every payment. Safe to cache: the profile the router actually bound
+        /// is compared after every create.
+        public var profileCheckSeconds = 60
 
         public init() {}
     }
@@ -56,6 +60,13 @@ public final class PaymentService {
     private let gatewayKey: (Int64) throws(StoreFailure) -> GatewayKey?
     private let releaseLater: (String) -> Void
     private var random = SystemRandomNumberGenerator()
+    /// Profiles found by exact name, per router, until when (this worker's own; no sharing).
+    private var verifiedProfiles: [ProfileKey: Int64] = [:]
+
+    private struct ProfileKey: Hashable {
+        var routerID: Int64
+        var profile: String
+    }
 
     /// - Parameters:
     ///   - owner: this worker's name in leases (instance and thread).
@@ -220,9 +231,18 @@ public final class PaymentService {
             let directory = access.directory
             switch action {
             case .checkProfile:
+                let profileKey = ProfileKey(routerID: attempt.routerID, profile: attempt.profileName)
+                if let until = verifiedProfiles[profileKey], clock.nowSeconds < until {
+                    action = flow.profileChecked(exists: true)
+                    continue
+                }
                 do {
-                    let profile = try directory.findProfile(named: attempt.profileName)
-                    action = flow.profileChecked(exists: profile?.name == attempt.profileName)
+                    let exists = try directory.findProfile(named: attempt.profileName)?.name == attempt.profileName
+                    if exists, settings.profileCheckSeconds > 0 {
+                        if verifiedProfiles.count >= 1_024 { verifiedProfiles.removeAll(keepingCapacity: true) }
+                        verifiedProfiles[profileKey] = clock.nowSeconds + Int64(settings.profileCheckSeconds)
+                    }
+                    action = flow.profileChecked(exists: exists)
                 } catch {
                     action = flow.profileCheckFailed(error)
                 }
@@ -240,8 +260,10 @@ public final class PaymentService {
                 do {
                     let user = try directory.createUser(newUser(attempt, server: access.hotspotServer))
                     attempt.routerUserID = user.id
-                    action = flow.userCreated()
+                    action = flow.userCreated(profileMatches: boundToProduct(user, attempt))
                 } catch {
+                    if case .profileNotFound = error { forgetProfile(of: attempt) }
+                    if case .profileAmbiguous = error { forgetProfile(of: attempt) }
                     action = flow.userCreateFailed(error)
                 }
 
@@ -250,7 +272,8 @@ public final class PaymentService {
                     let user = try directory.findUser(named: attempt.credentials.username)
                     let ours = user?.comment == attempt.routerComment
                     if ours { attempt.routerUserID = user?.id }
-                    action = flow.userLookedUp(found: user != nil, ours: ours)
+                    action = flow.userLookedUp(
+                        found: user != nil, ours: ours, profileMatches: user.map { boundToProduct($0, attempt) } ?? false)
                 } catch {
                     action = flow.userLookUpFailed(error)
                 }
@@ -426,6 +449,20 @@ public final class PaymentService {
             throw .notFound
         }
         return user.id
+    }
+
+    /// Whether the router bound the user to the product's profile itself, not to another one
+    /// that the name is a prefix of. A mismatch also drops the cached profile check.
+    private func boundToProduct(_ user: HotspotUser, _ attempt: PaymentAttempt) -> Bool {
+        guard user.profile == attempt.profileName else {
+            forgetProfile(of: attempt)
+            return false
+        }
+        return true
+    }
+
+    private func forgetProfile(of attempt: PaymentAttempt) {
+        verifiedProfiles[ProfileKey(routerID: attempt.routerID, profile: attempt.profileName)] = nil
     }
 
     private func newUser(_ attempt: PaymentAttempt, server: String) -> NewHotspotUser {
