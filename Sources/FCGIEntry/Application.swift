@@ -1,6 +1,7 @@
 import ArgumentParser
 import CFastCGI
 import Configuration
+import Domain
 import Foundation
 import HTTPTransport
 import Logging
@@ -48,12 +49,17 @@ final class Application: Sendable {
     let hostName: String
     /// Attempts whose lease a worker could not release (database down); the reconciler frees them.
     let pendingReleases = PendingReleases()
+    /// Keys, catalogues, router endpoints and gateway keys, read once per period for all threads.
+    let caches: SharedCaches
+    /// Profile checks the payment workers trust (HOTSPOT_PROFILE_CHECK_SECONDS).
+    let verifiedProfiles = VerifiedProfiles()
 
     init(configuration: Configuration) {
         self.configuration = configuration
         self.databasePool = PostgresPool(
             url: configuration.databaseURL, size: configuration.databasePoolSize, applicationName: "hotspot-pay",
             waitMilliseconds: configuration.databasePoolWaitMilliseconds)
+        self.caches = SharedCaches(keySeconds: configuration.authCacheSeconds, catalogueSeconds: configuration.catalogueCacheSeconds)
         self.routerLimiter = RouterConcurrencyLimiter(
             maxConcurrentCallsPerRouter: configuration.routerMaxConcurrency,
             maxWait: .milliseconds(configuration.routerQueueWaitMilliseconds))

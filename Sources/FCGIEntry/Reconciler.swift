@@ -29,7 +29,7 @@ struct Reconciler {
                     deadOwnersChecked = true
                 }
                 for id in pendingReleases.snapshot() {
-                    try store.release(attemptID: id, retryAfterSeconds: 0)
+                    try store.release(attemptID: id, storing: nil, retryAfterSeconds: 0)
                     pendingReleases.remove(id)
                 }
                 let outcomes = try payments.reconcile(limit: 20)

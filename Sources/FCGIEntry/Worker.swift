@@ -48,11 +48,18 @@ final class Worker {
 @available(*, unavailable, message: "a worker and its connections belong to one thread")
 extension Worker: Sendable {}
 
-/// Values reused for a few seconds, so a burst of portal requests does not read the same rows
-/// thousands of times. One per worker thread (no lock on the request path); staleness is bounded
-/// by `ttl` (CONTRACT §2: revocation within 5 s). Bounded: when full, it starts over.
-final class TTLCache<Key: Hashable, Value> {
-    private var entries: [Key: (value: Value, expires: ContinuousClock.Instant)] = [:]
+/// Values reused for a few seconds, shared by every thread of the process, so a burst of
+/// requests does not read the same rows thousands of times however many threads there are (a
+/// per-thread cache would miss on nearly every payment with hundreds of threads). Staleness is
+/// bounded by `ttl` (CONTRACT §2: revocation within 5 s). Bounded: when full, it starts over.
+/// Loads run outside the lock; two threads missing at once both load, and the later one wins.
+final class SharedTTLCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    private struct Entry: Sendable {
+        var value: Value
+        var expires: ContinuousClock.Instant
+    }
+
+    private let entries = Mutex<[Key: Entry]>([:])
     private let ttl: Duration
     private let capacity: Int
 
@@ -64,33 +71,50 @@ final class TTLCache<Key: Hashable, Value> {
     func value(for key: Key, load: () throws(StoreFailure) -> Value) throws(StoreFailure) -> Value {
         guard ttl > .zero else { return try load() }
         let now = ContinuousClock.now
-        if let entry = entries[key], entry.expires > now { return entry.value }
+        if let entry = entries.withLock({ $0[key] }), entry.expires > now { return entry.value }
         let value = try load()
-        if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
-        entries[key] = (value, now + ttl)
+        entries.withLock { entries in
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            entries[key] = Entry(value: value, expires: now + ttl)
+        }
         return value
     }
 }
 
+/// The caches every worker of the process shares.
+struct SharedCaches: Sendable {
+    let keys: SharedTTLCache<String, APIKeyRecord?>
+    let catalogues: SharedTTLCache<[Int64], [Product]>
+    /// Router addresses and credentials (decrypted), by router id.
+    let routers: SharedTTLCache<Int64, RouterEndpoint?>
+    /// Conekta private keys (decrypted), by company id.
+    let gatewayKeys: SharedTTLCache<Int64, GatewayKey?>
+
+    init(keySeconds: Double, catalogueSeconds: Double) {
+        keys = SharedTTLCache(ttlSeconds: keySeconds)
+        catalogues = SharedTTLCache(ttlSeconds: catalogueSeconds, capacity: 5_000)
+        routers = SharedTTLCache(ttlSeconds: keySeconds, capacity: 5_000)
+        gatewayKeys = SharedTTLCache(ttlSeconds: keySeconds, capacity: 5_000)
+    }
+}
+
 /// `PortalDirectory` that reads API key records (unknown keys included: attackers can mint
-/// endless ids, and the cache is bounded) and catalogues through one thread's caches.
+/// endless ids, and the cache is bounded) and catalogues through the process's caches.
 final class CachedPortalDirectory: PortalDirectory {
     let store: PostgresStore
-    private let keys: TTLCache<String, APIKeyRecord?>
-    private let catalogues: TTLCache<[Int64], [Product]>
+    private let caches: SharedCaches
 
-    init(store: PostgresStore, keySeconds: Double, catalogueSeconds: Double) {
+    init(store: PostgresStore, caches: SharedCaches) {
         self.store = store
-        keys = TTLCache(ttlSeconds: keySeconds)
-        catalogues = TTLCache(ttlSeconds: catalogueSeconds, capacity: 5_000)
+        self.caches = caches
     }
 
     func apiKeyRecord(keyID: String) throws(StoreFailure) -> APIKeyRecord? {
-        try keys.value(for: keyID) { () throws(StoreFailure) in try store.apiKeyRecord(keyID: keyID) }
+        try caches.keys.value(for: keyID) { () throws(StoreFailure) in try store.apiKeyRecord(keyID: keyID) }
     }
 
     func activeProducts(companyID: Int64, routerID: Int64) throws(StoreFailure) -> [Product] {
-        try catalogues.value(for: [companyID, routerID]) { () throws(StoreFailure) in
+        try caches.catalogues.value(for: [companyID, routerID]) { () throws(StoreFailure) in
             try store.activeProducts(companyID: companyID, routerID: routerID)
         }
     }

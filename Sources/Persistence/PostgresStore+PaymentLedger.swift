@@ -93,17 +93,23 @@ extension PostgresStore: PaymentLedger {
             """, [attemptID, String(response.status), sealed, response.codigo])
     }
 
-    public func release(attemptID: String, retryAfterSeconds: Int) throws(StoreFailure) {
+    public func release(attemptID: String, storing response: StoredResponse?, retryAfterSeconds: Int) throws(StoreFailure) {
+        let sealed = response.map { PostgresBytes.encode(sealer.seal(bytes: $0.body, context: "attempt:\(attemptID):response")) }
         // Unfinished attempts come back with a growing delay (base × 2^tries, at most 30 s: after
-        // an outage the backlog must drain in seconds, not minutes).
+        // an outage the backlog must drain in seconds, not minutes). A stored response is never
+        // replaced (the first final answer is the one every retry gets).
         _ = try run(
             """
             UPDATE payment_attempts SET lease_owner = NULL, lease_until = NULL,
                 retry_count = CASE WHEN finished_at IS NULL THEN retry_count + 1 ELSE retry_count END,
                 next_retry_at = CASE WHEN finished_at IS NULL
-                    THEN now() + make_interval(secs => least($2 * power(2, least(retry_count, 5)), 30)) END
+                    THEN now() + make_interval(secs => least($2 * power(2, least(retry_count, 5)), 30)) END,
+                response_status = CASE WHEN response_body IS NULL AND $3::bytea IS NOT NULL THEN $4::int ELSE response_status END,
+                response_codigo = CASE WHEN response_body IS NULL AND $3::bytea IS NOT NULL THEN $5 ELSE response_codigo END,
+                response_body = coalesce(response_body, $3::bytea),
+                updated_at = now()
             WHERE id = $1::uuid
-            """, [attemptID, String(retryAfterSeconds)])
+            """, [attemptID, String(retryAfterSeconds), sealed, response.map { String($0.status) }, response?.codigo])
     }
 
     public func claim(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> PaymentAttempt? {

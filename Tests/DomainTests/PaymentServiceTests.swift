@@ -126,8 +126,9 @@ final class InMemoryPaymentLedger: PaymentLedger {
         responses[attemptID] = responses[attemptID] ?? response
     }
 
-    func release(attemptID: String, retryAfterSeconds: Int) throws(StoreFailure) {
+    func release(attemptID: String, storing response: StoredResponse?, retryAfterSeconds: Int) throws(StoreFailure) {
         if down { throw .unavailable }
+        if let response { responses[attemptID] = responses[attemptID] ?? response }
         leased.remove(attemptID)
     }
 

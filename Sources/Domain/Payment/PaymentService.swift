@@ -60,13 +60,7 @@ public final class PaymentService {
     private let gatewayKey: (Int64) throws(StoreFailure) -> GatewayKey?
     private let releaseLater: (String) -> Void
     private var random = SystemRandomNumberGenerator()
-    /// Profiles found by exact name, per router, until when (this worker's own; no sharing).
-    private var verifiedProfiles: [ProfileKey: Int64] = [:]
-
-    private struct ProfileKey: Hashable {
-        var routerID: Int64
-        var profile: String
-    }
+    private let verifiedProfiles: VerifiedProfiles
 
     /// - Parameters:
     ///   - owner: this worker's name in leases (instance and thread).
@@ -75,13 +69,17 @@ public final class PaymentService {
     ///   - releaseLater: called with an attempt whose lease could not be released (the database
     ///     was down); the process's reconciler releases it when the database is back, so the
     ///     attempt does not wait for the lease to expire.
+    ///   - verifiedProfiles: profile checks to trust; one for the whole process, so a check is
+    ///     shared by all its workers.
     public init(
         ledger: any PaymentLedger, gateway: any PaymentGateway, rendering: any PaymentRendering, clock: any WallClock,
         settings: Settings, owner: String, fingerprint: @escaping (String) -> String,
         routerAccess: @escaping (Int64) throws(StoreFailure) -> RouterAccess?,
         gatewayKey: @escaping (Int64) throws(StoreFailure) -> GatewayKey?,
-        releaseLater: @escaping (String) -> Void = { _ in }
+        releaseLater: @escaping (String) -> Void = { _ in },
+        verifiedProfiles: VerifiedProfiles = VerifiedProfiles()
     ) {
+        self.verifiedProfiles = verifiedProfiles
         self.ledger = ledger
         self.gateway = gateway
         self.rendering = rendering
@@ -231,16 +229,15 @@ public final class PaymentService {
             let directory = access.directory
             switch action {
             case .checkProfile:
-                let profileKey = ProfileKey(routerID: attempt.routerID, profile: attempt.profileName)
-                if let until = verifiedProfiles[profileKey], clock.nowSeconds < until {
+                if verifiedProfiles.trusts(attempt.profileName, routerID: attempt.routerID, now: clock.nowSeconds) {
                     action = flow.profileChecked(exists: true)
                     continue
                 }
                 do {
                     let exists = try directory.findProfile(named: attempt.profileName)?.name == attempt.profileName
                     if exists, settings.profileCheckSeconds > 0 {
-                        if verifiedProfiles.count >= 1_024 { verifiedProfiles.removeAll(keepingCapacity: true) }
-                        verifiedProfiles[profileKey] = clock.nowSeconds + Int64(settings.profileCheckSeconds)
+                        verifiedProfiles.found(
+                            attempt.profileName, routerID: attempt.routerID, until: clock.nowSeconds + Int64(settings.profileCheckSeconds))
                     }
                     action = flow.profileChecked(exists: exists)
                 } catch {
@@ -409,14 +406,13 @@ public final class PaymentService {
 
     private func finishDelivered(_ attempt: PaymentAttempt, autoConnect: AutoConnectReport) -> Outcome {
         let response = rendering.receipt(attempt, completedAtMicroseconds: clock.nowMicroseconds(), autoConnect: autoConnect)
-        try? ledger.storeResponse(attemptID: attempt.id, response)
-        release(attempt.id)
+        release(attempt.id, storing: response)
         return Outcome(response: response, attemptID: attempt.id, orderID: attempt.orderID)
     }
 
-    private func release(_ attemptID: String) {
+    private func release(_ attemptID: String, storing response: StoredResponse? = nil) {
         do {
-            try ledger.release(attemptID: attemptID, retryAfterSeconds: settings.retryAfterSeconds)
+            try ledger.release(attemptID: attemptID, storing: response, retryAfterSeconds: settings.retryAfterSeconds)
         } catch {
             releaseLater(attemptID)
         }
@@ -425,8 +421,12 @@ public final class PaymentService {
     /// Answers, stores the answer when it is final for the customer, and lets go of the attempt.
     private func stop(_ attempt: PaymentAttempt, answering result: PaymentResult, release: Bool) -> Outcome {
         let response = rendering.answer(result, attempt: attempt)
-        if result.isFinalForCustomer { try? ledger.storeResponse(attemptID: attempt.id, response) }
-        if release { self.release(attempt.id) }
+        let final = result.isFinalForCustomer ? response : nil
+        if release {
+            self.release(attempt.id, storing: final)
+        } else if let final {
+            try? ledger.storeResponse(attemptID: attempt.id, final)
+        }
         return Outcome(response: response, attemptID: attempt.id, orderID: attempt.orderID)
     }
 
@@ -462,7 +462,7 @@ public final class PaymentService {
     }
 
     private func forgetProfile(of attempt: PaymentAttempt) {
-        verifiedProfiles[ProfileKey(routerID: attempt.routerID, profile: attempt.profileName)] = nil
+        verifiedProfiles.forget(attempt.profileName, routerID: attempt.routerID)
     }
 
     private func newUser(_ attempt: PaymentAttempt, server: String) -> NewHotspotUser {
