@@ -192,6 +192,17 @@ struct TestDatabase {
         #expect(try store.companies().count >= 1)
     }
 
+    @Test func statementsArePreparedOnceAndSurviveTheServerForgettingThem() throws {
+        let connection = PostgresConnection(url: database.url)
+        #expect(try connection.query("SELECT $1::int + 1 AS n", ["41"]).first?.int("n") == 42)
+        #expect(try connection.query("SELECT count(*) AS n FROM pg_prepared_statements").first?.int("n") == 2)
+        #expect(try connection.query("SELECT $1::int + 1 AS n", ["1"]).first?.int("n") == 2)
+        #expect(try connection.query("SELECT count(*) AS n FROM pg_prepared_statements").first?.int("n") == 2)
+        // What a pooler's reset or an administrator does: the statements are gone server-side.
+        try connection.query("DISCARD ALL")
+        #expect(try connection.query("SELECT $1::int + 1 AS n", ["9"]).first?.int("n") == 10)
+    }
+
     @Test func unreachableServerFailsFastWithBackoff() throws {
         let dead = PostgresConnection(url: "postgresql://postgres@/x?host=/nonexistent-dir")
         let store = PostgresStore(connection: dead, sealer: sealer)
