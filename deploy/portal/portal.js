@@ -512,6 +512,8 @@
       .filter(Boolean).join(" · ");
     var auto = receipt.auto_conexion || {};
     var connected = auto.estado === "conectado";
+    var seconds = Number(settings.segundosAntesDeConectar) || 0;
+    var announcement = fresh ? "Pago aprobado. Tus datos de acceso están en pantalla." : "Tus datos de acceso.";
     byId("conectar").hidden = connected || !hotspot.login;
     byId("esperar").hidden = true;
     byId("continuar").hidden = !(connected && hotspot.dst);
@@ -521,11 +523,13 @@
     } else if (!hotspot.login) {
       byId("conexion-texto").textContent = "Para navegar, escribe estos datos en la página de acceso del Wi-Fi.";
     } else if (fresh) {
-      countdown(creds, Number(settings.segundosAntesDeConectar) || 0);
+      // Announced once here; the countdown itself is not a live region (no announcement a second).
+      announcement += " Te conectaremos al Wi-Fi en " + seconds + " segundos; usa «Esperar» para anotarlos con calma.";
+      countdown(creds, seconds);
     } else {
       byId("conexion-texto").textContent = "Cuando quieras, conéctate con estos datos.";
     }
-    say(fresh ? "Pago aprobado. Tus datos de acceso están en pantalla." : "Tus datos de acceso.", "exito");
+    say(announcement, "exito");
     byId("resultado-titulo").focus();
   }
 

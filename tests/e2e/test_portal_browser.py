@@ -296,7 +296,8 @@ def test_purchase_shows_the_credentials_and_logs_the_device_in(stack, hotspot, b
     assert re.fullmatch(r"[A-Z0-9]{6}", username) and re.fullmatch(r"\d{4}", password), receipt
     assert receipt["producto"]["nombre"] == "1 Día de Internet" and receipt["auto_conexion"]["estado"] == "no_conectado"
     assert browser.switch_to.active_element.get_attribute("id") == "resultado-titulo"  # focus moved to the result
-    assert "Pago aprobado" in text_of(browser, "aviso")
+    announced = browser.find_element(By.ID, "aviso").get_attribute("textContent")  # for screen readers only
+    assert "Pago aprobado" in announced and f"en {COUNTDOWN} segundos" in announced, announced
     shoot("03-receipt")
     assert no_horizontal_scroll(browser)[0] <= 360
 
