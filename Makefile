@@ -5,7 +5,7 @@ SWIFT_FLAGS ?= -Xswiftc -warnings-as-errors
 BUILD_DIR := .build/debug
 DEMO_DIR := $(CURDIR)/.run/demo
 
-.PHONY: deps build test test-unit test-fuzz-regressions test-integration test-e2e lint demo demo-stop bench fuzz soak clean
+.PHONY: deps build test test-unit test-fuzz-regressions test-integration test-e2e test-portal lint demo demo-stop bench fuzz soak clean
 
 deps:
 	@scripts/install-deps.sh
@@ -38,6 +38,10 @@ test-integration:
 # The whole stack: PostgreSQL, sandboxes, the server, nginx from deploy/nginx.conf.
 test-e2e:
 	HOTSPOT_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+
+# The payment page in headless Chromium (also part of test-e2e); screenshots in .run/test-output/portal/.
+test-portal: deps
+	HOTSPOT_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e/test_portal_browser.py
 
 demo: build
 	@$(PYTHON) scripts/demo.py --dir $(DEMO_DIR) --build-dir $(CURDIR)/$(BUILD_DIR)

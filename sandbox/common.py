@@ -231,7 +231,8 @@ def make_handler(app):
         def do_GET(self):
             self._serve()
 
-        do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET
+        # OPTIONS too: a browser's CORS preflight reaches the App (conekta.py's tokens endpoint).
+        do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
 
     return Handler
 

@@ -3,8 +3,9 @@
 the sandbox router and Conekta, hotspot-pay and nginx (from deploy/nginx.conf), provisions a
 company, router, products and key with hotspotctl, fetches the catalogue through nginx with
 curl, buys the first product through nginx with curl (the sandbox's tok_test_visa_4242 card),
-shows the hotspot user the purchase created on the sandbox router, and leaves everything
-running."""
+shows the hotspot user the purchase created on the sandbox router, prints the payment page's
+address (deploy/portal/ served by nginx, as a hotspot's login.html opens it), and leaves
+everything running."""
 
 import argparse
 import json
@@ -86,6 +87,14 @@ The stack is running:
   API through nginx   {base}   (key: {stack.api_key[:24]}…, full key in {args.dir}/stack.json)
   operator command    {args.build_dir}/hotspotctl --env-file {stack.env_file} --help
   logs                {stack.server_log}  and  {stack.nginx_prefix}/access.log
+
+The payment page, as a hotspot's login.html opens it (this router's key and a sample device in
+the fragment; open it in a browser on this machine, phone-sized for the real look):
+  {stack.portal_url()}
+It loads the sandbox's Conekta.js stand-in from {stack.conekta.url}/conekta.js, whose
+certificate is self-signed: open that address once and accept the certificate first. Test
+cards: 4242 4242 4242 4242 pays, 4000 0000 0000 0002 is declined, any name, a future date, any
+CVC (the whole table is in the README, "Portal").
 
 Stop with: make demo-stop""")
     sys.stdout.flush()
