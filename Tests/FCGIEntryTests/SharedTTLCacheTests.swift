@@ -53,3 +53,36 @@ import Testing
         #expect(reloaded == [0], "the newest entry stays; the oldest was dropped when the cache filled")
     }
 }
+
+@Suite struct ThreadCacheTests {
+    @Test func aThreadKeepsAnEntryOnlyAsLongAsTheSharedOne() throws {
+        let shared = SharedTTLCache<Int64, String>(ttlSeconds: 0.2)
+        let local = ThreadCache(shared)
+        var loads = 0
+        func read() throws -> String {
+            try local.value(for: 1) { () throws(StoreFailure) in
+                loads += 1
+                return "v\(loads)"
+            }
+        }
+        #expect(try read() == "v1")
+        #expect(try read() == "v1")
+        // Another thread sees the shared entry without loading.
+        #expect(try ThreadCache(shared).value(for: 1) { () throws(StoreFailure) in "other" } == "v1")
+        Thread.sleep(forTimeInterval: 0.25)
+        #expect(try read() == "v2")
+        #expect(loads == 2)
+    }
+
+    @Test func nothingIsKeptWhenTheSharedCacheIsOff() throws {
+        let local = ThreadCache(SharedTTLCache<Int64, Int>(ttlSeconds: 0))
+        var loads = 0
+        for _ in 0..<3 {
+            _ = try local.value(for: 1) { () throws(StoreFailure) in
+                loads += 1
+                return loads
+            }
+        }
+        #expect(loads == 3)
+    }
+}
