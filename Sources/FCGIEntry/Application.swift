@@ -48,6 +48,8 @@ final class Application: Sendable {
     let hostName: String
     /// Attempts whose lease a worker could not release (database down); the reconciler frees them.
     let pendingReleases = PendingReleases()
+    /// One shard per worker thread, then the reconciler's.
+    let metrics: Metrics
 
     init(configuration: Configuration) {
         self.configuration = configuration
@@ -59,6 +61,10 @@ final class Application: Sendable {
             maxWait: .milliseconds(configuration.routerQueueWaitMilliseconds))
         self.hostName = ProcessInfo.processInfo.hostName
         self.instanceName = "\(hostName):\(getpid())"
+        let pool = databasePool
+        self.metrics = Metrics(
+            shards: configuration.threads + 1, instance: instanceName, startTime: Date().timeIntervalSince1970,
+            workerThreads: configuration.threads, poolUsage: { Metrics.PoolUsage(size: pool.size, inUse: pool.inUse) })
         let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
         LoggingBootstrap.once(level: level)
         var logger = Logger(label: "hotspot-pay")
@@ -106,11 +112,12 @@ final class Application: Sendable {
         let reconciler: WorkerThread? =
             configuration.payments.reconcileIntervalMilliseconds > 0
             ? WorkerThread.start { [self] in
-                let graph = makeGraph(name: "reconciler")
+                let recorder = metrics.recorder(shard: configuration.threads)
+                let graph = makeGraph(name: "reconciler", recorder: recorder)
                 Reconciler(
                     payments: graph.payments, store: graph.store, logger: logger,
                     intervalMilliseconds: configuration.payments.reconcileIntervalMilliseconds, hostName: hostName,
-                    pendingReleases: pendingReleases
+                    pendingReleases: pendingReleases, metrics: metrics, recorder: recorder
                 ).run(until: draining)
             } : nil
         let startup = ContinuousClock.now - started

@@ -10,12 +10,14 @@ final class Worker {
     let store: PostgresStore
     let logger: Logger
     let maxBodyBytes: Int
+    let recorder: MetricsRecorder
 
-    init(handler: PortalHandler, store: PostgresStore, logger: Logger, maxBodyBytes: Int) {
+    init(handler: PortalHandler, store: PostgresStore, logger: Logger, maxBodyBytes: Int, recorder: MetricsRecorder) {
         self.handler = handler
         self.store = store
         self.logger = logger
         self.maxBodyBytes = maxBodyBytes
+        self.recorder = recorder
     }
 
     func serve(listening descriptor: Int32, draining: borrowing Atomic<Bool>) {
@@ -33,15 +35,28 @@ final class Worker {
         let requestID = Request.validRequestID(parameters["HTTP_X_REQUEST_ID"]) ?? "-"
         var logger = self.logger
         logger[metadataKey: "request_id"] = "\(requestID)"
-        if length > maxBodyBytes || length < 0 {
-            return ErrorResponse.payloadTooLarge(limit: maxBodyBytes, requestID: requestID)
-        }
-        let incoming = Request(parameters: parameters, body: request.readBody(count: length))
-        let response = handler.respond(to: incoming, logger: logger)
+        let incoming = Request(
+            parameters: parameters, body: length > maxBodyBytes || length < 0 ? [] : request.readBody(count: length))
+        let matched = Route.match(method: incoming.method, path: incoming.path)
+        let response =
+            length > maxBodyBytes || length < 0
+            ? ErrorResponse.payloadTooLarge(limit: maxBodyBytes, requestID: requestID)
+            : handler.respond(to: incoming, matched: matched, logger: logger)
+        count(response, matched)
         logger.debug(
             "request",
             metadata: ["method": "\(incoming.method)", "path": "\(incoming.path)", "status": "\(response.status)"])
         return response
+    }
+
+    private func count(_ response: Response, _ matched: Result<Route, Route.Miss>) {
+        guard case .success(let route) = matched else {
+            return recorder.requestAnswered(route: "unmatched", status: response.status)
+        }
+        recorder.requestAnswered(route: route.name, status: response.status)
+        if route == .payment, let codigo = response.headers.first(where: { $0.0 == "X-Hotspot-Codigo" })?.1 {
+            recorder.paymentAnswered(codigo: codigo)
+        }
     }
 }
 

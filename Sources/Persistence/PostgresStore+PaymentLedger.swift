@@ -208,6 +208,29 @@ extension PostgresStore: PaymentLedger {
 
     // MARK: Operator views
 
+    /// The attempts not in a final state: how many in each state, and the oldest one's creation.
+    public struct Backlog: Sendable, Equatable {
+        public var attemptsByState: [String: Int]
+        /// Unix time; nil when there is no unfinished attempt.
+        public var oldestCreatedAt: Int64?
+    }
+
+    /// Reads the backlog through the partial index on unfinished attempts (cheap at any table size).
+    public func backlog() throws(StoreFailure) -> Backlog {
+        var backlog = Backlog(attemptsByState: [:], oldestCreatedAt: nil)
+        for row in try run(
+            """
+            SELECT state, count(*) AS n, extract(epoch FROM min(created_at))::bigint AS oldest
+            FROM payment_attempts WHERE finished_at IS NULL GROUP BY state
+            """
+        ).all {
+            guard let state = row["state"], let oldest = row.int64("oldest") else { continue }
+            backlog.attemptsByState[state] = row.int("n") ?? 0
+            backlog.oldestCreatedAt = min(backlog.oldestCreatedAt ?? oldest, oldest)
+        }
+        return backlog
+    }
+
     public struct AttemptSummary: Sendable {
         public var attempt: PaymentAttempt
         public var createdAt: String
