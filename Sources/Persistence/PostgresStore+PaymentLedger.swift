@@ -239,24 +239,37 @@ extension PostgresStore: PaymentLedger {
         public var nextRetryAt: String?
     }
 
+    static let summaryColumns = """
+        \(attemptColumns), to_char(created_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS created_text,
+        to_char(finished_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS finished_text, response_codigo,
+        to_char(next_retry_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS retry_text
+        """
+
     public func attempts(limit: Int, state: String?, companyID: Int64?) throws(StoreFailure) -> [AttemptSummary] {
         var out: [AttemptSummary] = []
         for row in try run(
             """
-            SELECT \(Self.attemptColumns), to_char(created_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS created_text,
-                   to_char(finished_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS finished_text, response_codigo,
-                   to_char(next_retry_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS retry_text
-            FROM payment_attempts
+            SELECT \(Self.summaryColumns) FROM payment_attempts
             WHERE ($1::text IS NULL OR state = $1) AND ($2::bigint IS NULL OR company_id = $2)
             ORDER BY created_at DESC LIMIT $3
             """, [state, companyID.map(String.init), String(limit)]
         ).all {
-            out.append(
-                AttemptSummary(
-                    attempt: try attempt(from: row), createdAt: row["created_text"] ?? "", finishedAt: row["finished_text"],
-                    responseCodigo: row["response_codigo"], nextRetryAt: row["retry_text"]))
+            out.append(try summary(from: row))
         }
         return out
+    }
+
+    /// One attempt, or nil. `id` must be a UUID.
+    public func attemptSummary(id: String) throws(StoreFailure) -> AttemptSummary? {
+        try run("SELECT \(Self.summaryColumns) FROM payment_attempts WHERE id = $1::uuid", [id]).first.map {
+            row throws(StoreFailure) in try summary(from: row)
+        }
+    }
+
+    private func summary(from row: PostgresRow) throws(StoreFailure) -> AttemptSummary {
+        AttemptSummary(
+            attempt: try attempt(from: row), createdAt: row["created_text"] ?? "", finishedAt: row["finished_text"],
+            responseCodigo: row["response_codigo"], nextRetryAt: row["retry_text"])
     }
 
     public struct AttemptEvent: Sendable {

@@ -157,8 +157,13 @@ def test_other_addresses_are_refused_by_nginx(stack):
     assert value(after, "hotspot_http_requests_total", route="metrics", status="200") - \
         value(before, "hotspot_http_requests_total", route="metrics", status="200") == 1
     assert value(after, "hotspot_http_requests_total", route="metrics", status="403") == 0
-    lines = [json.loads(line) for line in open(os.path.join(stack.nginx_prefix, "access.log"))]
-    refused = [line for line in lines if line["request_id"] in request_ids]
+    deadline = time.time() + 5  # nginx logs a request just after answering it
+    while True:
+        lines = [json.loads(line) for line in open(os.path.join(stack.nginx_prefix, "access.log"))]
+        refused = [line for line in lines if line["request_id"] in request_ids]
+        if len(refused) == 2 or time.time() > deadline:
+            break
+        time.sleep(0.05)
     assert len(refused) == 2, refused
     for line in refused:
         assert (line["remote_addr"], line["status"], line["upstream_status"], line["uri"]) == ("127.0.0.2", 403, "", "/metrics")
