@@ -20,9 +20,14 @@ final class Worker {
         self.recorder = recorder
     }
 
-    func serve(listening descriptor: Int32, draining: borrowing Atomic<Bool>) {
+    func serve(listening descriptor: Int32, draining: borrowing Atomic<Bool>, status: WorkerStatus) {
+        defer { status.finished.store(true, ordering: .sequentiallyConsistent) }
         let request = FastCGIRequest(listening: descriptor)
-        while !draining.load(ordering: .relaxed), request.accept() {
+        while !draining.load(ordering: .relaxed) {
+            status.inAccept.store(true, ordering: .sequentiallyConsistent)
+            let accepted = request.accept()
+            status.inAccept.store(false, ordering: .sequentiallyConsistent)
+            guard accepted else { break }
             let parameters = request.parameters()
             let response = respond(parameters: parameters, request: request)
             request.write(response.serialized())
@@ -62,6 +67,12 @@ final class Worker {
 
 @available(*, unavailable, message: "a worker and its connections belong to one thread")
 extension Worker: Sendable {}
+
+/// Where a worker thread is, for a shutdown that must wake only threads waiting in accept().
+final class WorkerStatus: Sendable {
+    let inAccept = Atomic<Bool>(false)
+    let finished = Atomic<Bool>(false)
+}
 
 /// Values reused for a few seconds, so a burst of portal requests does not read the same rows
 /// thousands of times. One per worker thread (no lock on the request path); staleness is bounded
