@@ -15,11 +15,14 @@ the refused requests never reached the app.
 import http.client
 import json
 import os
+import signal
 import time
 import uuid
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from conftest import running_stack
 from invariants import pay
 
 CONTENT_TYPE = "text/plain; version=0.0.4"
@@ -178,3 +181,52 @@ def test_the_allow_list_covers_metrics_only(stack):
         assert (reply.status, json.loads(reply.read())) == (200, {"status": "ok", "database": "ok"})
     finally:
         connection.close()
+
+
+@pytest.fixture
+def two_instances():
+    yield from running_stack(instances=2)
+
+
+def test_each_instance_is_scraped_through_its_own_location(two_instances):
+    """README, "Metrics": with several instances behind one upstream, /metrics answers from any
+    one of them, so each instance gets a location of its own; this adds them as documented."""
+    stack = two_instances
+    sockets = {"1": stack.socket, "2": stack.instances[0][1]}
+    pids = {"1": stack.server.pid, "2": stack.instances[0][0].pid}
+    locations = "".join(f"""
+        location = /metrics/{name} {{
+            allow 127.0.0.1;
+            allow ::1;
+            deny all;
+            rewrite ^ /metrics break;
+            fastcgi_pass unix:{path};
+        }}
+""" for name, path in sockets.items())
+    config = os.path.join(stack.nginx_prefix, "nginx.conf")
+    text = open(config).read()
+    assert text.count("        location = /metrics {") == 1
+    with open(config, "w") as f:
+        f.write(text.replace("        location = /metrics {", locations + "\n        location = /metrics {"))
+    stack.nginx.send_signal(signal.SIGHUP)  # reload
+    time.sleep(1)
+
+    def instance(path, source="127.0.0.1"):
+        """The pid of the instance that answered, or the refusal's status."""
+        connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=10, source_address=(source, 0))
+        try:
+            connection.request("GET", path)
+            reply = connection.getresponse()
+            body = reply.read().decode()
+        finally:
+            connection.close()
+        if reply.status != 200:
+            return reply.status
+        names = [dict(sample.labels)["instance"] for family in text_string_to_metric_families(body)
+                 for sample in family.samples if sample.name == "hotspot_instance_info"]
+        return int(names[0].rsplit(":", 1)[1])
+
+    for name, pid in pids.items():
+        assert {instance(f"/metrics/{name}") for _ in range(4)} == {pid}
+        assert instance(f"/metrics/{name}", source="127.0.0.2") == 403
+    assert {instance("/metrics") for _ in range(6)} == set(pids.values())  # round robin
