@@ -144,7 +144,7 @@ final class Application: Sendable {
             draining.store(true, ordering: .sequentiallyConsistent)
             FCGX_ShutdownPending()
             while statuses.contains(where: { !$0.finished.load(ordering: .sequentiallyConsistent) }) {
-                for (worker, status) in zip(workers, statuses) where status.inAccept.load(ordering: .sequentiallyConsistent) {
+                for (worker, status) in zip(workers, statuses) where status.inAccept.load(ordering: .relaxed) {
                     worker.interrupt()
                 }
                 usleep(20_000)

@@ -24,9 +24,10 @@ final class Worker {
         defer { status.finished.store(true, ordering: .sequentiallyConsistent) }
         let request = FastCGIRequest(listening: descriptor)
         while !draining.load(ordering: .relaxed) {
-            status.inAccept.store(true, ordering: .sequentiallyConsistent)
+            // Relaxed: shutdown polls this every 20 ms, so a late view only delays a wake-up.
+            status.inAccept.store(true, ordering: .relaxed)
             let accepted = request.accept()
-            status.inAccept.store(false, ordering: .sequentiallyConsistent)
+            status.inAccept.store(false, ordering: .relaxed)
             guard accepted else { break }
             let parameters = request.parameters()
             let response = respond(parameters: parameters, request: request)

@@ -172,6 +172,22 @@ def test_other_addresses_are_refused_by_nginx(stack):
         assert (line["remote_addr"], line["status"], line["upstream_status"], line["uri"]) == ("127.0.0.2", 403, "", "/metrics")
 
 
+def test_no_other_spelling_of_the_path_reaches_the_apps_metrics(stack):
+    # nginx normalises the path before choosing a location: dot segments, encoded dots and
+    # doubled slashes land on the allow-listed location; anything else is not /metrics at all.
+    for path in ("/api/v1/../metrics", "/api/v1/%2e%2e/metrics", "//metrics", "/health/../metrics", "/metrics/",
+                 "/metrics?format=text", "/METRICS", "/api/v1/..%2fmetrics"):
+        connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=10, source_address=("127.0.0.2", 0))
+        try:
+            connection.request("GET", path)
+            reply = connection.getresponse()
+            body = reply.read().decode()
+        finally:
+            connection.close()
+        assert reply.status in (400, 403, 404), (path, reply.status)
+        assert "hotspot_" not in body, path
+
+
 def test_the_allow_list_covers_metrics_only(stack):
     # The allow list is for /metrics alone: the API stays open to every address.
     connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=10, source_address=("127.0.0.2", 0))

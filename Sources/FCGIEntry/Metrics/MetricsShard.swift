@@ -5,7 +5,8 @@ import Synchronization
 /// a fixed block, so the request path takes no lock; the mutex guards only the list of series,
 /// which grows when the thread first meets a label combination.
 final class MetricsShard: Sendable {
-    static let capacity = 1024
+    private typealias Cells = InlineArray<1024, Atomic<UInt64>>
+    static let capacity = Cells.count
 
     struct Series: Sendable {
         let family: MetricFamily
@@ -15,7 +16,7 @@ final class MetricsShard: Sendable {
     }
 
     /// Cell 0 counts the observations dropped because the block was full.
-    private let cells: InlineArray<1024, Atomic<UInt64>>
+    private let cells: Cells
     private let registry = Mutex<(series: [Series], used: Int)>(([], 1))
 
     init() {
