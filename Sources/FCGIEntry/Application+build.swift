@@ -14,20 +14,23 @@ import Secrets
 /// limiter and the read caches are the only shared parts, each built for it.
 extension Application {
     func makeWorker(index: Int) -> Worker {
-        let graph = makeGraph(name: "fcgi-\(index)")
+        let recorder = metrics.recorder(shard: index)
+        let graph = makeGraph(name: "fcgi-\(index)", recorder: recorder)
         let verifier = MemoizingKeyVerifier(HS256KeyCodec(secret: configuration.keySecret))
         let directory = CachedPortalDirectory(store: graph.store, caches: caches)
         let portal = PortalService(directory: directory, verifier: verifier)
+        let metrics = self.metrics
         let handler = PortalHandler(
             portal: portal, payments: graph.payments, maxBodyBytes: configuration.maxBodyBytes,
-            now: { Int64(Date().timeIntervalSince1970) })
+            now: { Int64(Date().timeIntervalSince1970) }, metrics: { metrics.exposition(now: Date().timeIntervalSince1970) })
         var logger = self.logger
         logger[metadataKey: "thread"] = "\(index)"
-        return Worker(handler: handler, store: graph.store, logger: logger, maxBodyBytes: configuration.maxBodyBytes)
+        return Worker(
+            handler: handler, store: graph.store, logger: logger, maxBodyBytes: configuration.maxBodyBytes, recorder: recorder)
     }
 
-    /// One thread's adapters and the payment service over them.
-    func makeGraph(name: String) -> (store: PostgresStore, payments: PaymentService) {
+    /// One thread's adapters, measured into its metrics recorder, and the payment service over them.
+    func makeGraph(name: String, recorder: MetricsRecorder) -> (store: PostgresStore, payments: PaymentService) {
         // Configuration.load already validated the key, so this cannot fail here.
         let sealer = try! SecretBox(base64Key: configuration.secretsKey)
         let store = PostgresStore(pool: databasePool, sealer: sealer)
@@ -64,7 +67,8 @@ extension Application {
         let verifiedProfiles = self.verifiedProfiles
 
         let payments = PaymentService(
-            ledger: store, gateway: conekta, rendering: PaymentPresenter(), clock: SystemWallClock(), settings: settings,
+            ledger: store, gateway: MeasuredPaymentGateway(base: conekta, recorder: recorder), rendering: PaymentPresenter(),
+            clock: SystemWallClock(), settings: settings,
             owner: "\(instanceName)/\(name)", fingerprint: hasher.hash,
             routerAccess: { (routerID: Int64) throws(StoreFailure) -> PaymentService.RouterAccess? in
                 let endpoint = try caches.routers.value(for: routerID) { () throws(StoreFailure) in
@@ -83,8 +87,10 @@ extension Application {
                     timeouts: Timeouts(
                         connectMilliseconds: min(timeouts.connectMilliseconds, 1_000), totalMilliseconds: 2_000))
                 return PaymentService.RouterAccess(
-                    directory: RouterOSClient(configuration: main, transport: transport, limiter: limiter),
-                    quick: RouterOSClient(configuration: quick, transport: transport, limiter: limiter),
+                    directory: MeasuredHotspotUserDirectory(
+                        base: RouterOSClient(configuration: main, transport: transport, limiter: limiter), recorder: recorder),
+                    quick: MeasuredHotspotUserDirectory(
+                        base: RouterOSClient(configuration: quick, transport: transport, limiter: limiter), recorder: recorder),
                     hotspotServer: endpoint.hotspotServer)
             },
             gatewayKey: { (companyID: Int64) throws(StoreFailure) -> GatewayKey? in

@@ -10,17 +10,25 @@ final class Worker {
     let store: PostgresStore
     let logger: Logger
     let maxBodyBytes: Int
+    let recorder: MetricsRecorder
 
-    init(handler: PortalHandler, store: PostgresStore, logger: Logger, maxBodyBytes: Int) {
+    init(handler: PortalHandler, store: PostgresStore, logger: Logger, maxBodyBytes: Int, recorder: MetricsRecorder) {
         self.handler = handler
         self.store = store
         self.logger = logger
         self.maxBodyBytes = maxBodyBytes
+        self.recorder = recorder
     }
 
-    func serve(listening descriptor: Int32, draining: borrowing Atomic<Bool>) {
+    func serve(listening descriptor: Int32, draining: borrowing Atomic<Bool>, status: WorkerStatus) {
+        defer { status.finished.store(true, ordering: .sequentiallyConsistent) }
         let request = FastCGIRequest(listening: descriptor)
-        while !draining.load(ordering: .relaxed), request.accept() {
+        while !draining.load(ordering: .relaxed) {
+            // Relaxed: shutdown polls this every 20 ms, so a late view only delays a wake-up.
+            status.inAccept.store(true, ordering: .relaxed)
+            let accepted = request.accept()
+            status.inAccept.store(false, ordering: .relaxed)
+            guard accepted else { break }
             let parameters = request.parameters()
             let response = respond(parameters: parameters, request: request)
             request.write(response.serialized())
@@ -33,20 +41,39 @@ final class Worker {
         let requestID = Request.validRequestID(parameters["HTTP_X_REQUEST_ID"]) ?? "-"
         var logger = self.logger
         logger[metadataKey: "request_id"] = "\(requestID)"
-        if length > maxBodyBytes || length < 0 {
-            return ErrorResponse.payloadTooLarge(limit: maxBodyBytes, requestID: requestID)
-        }
-        let incoming = Request(parameters: parameters, body: request.readBody(count: length))
-        let response = handler.respond(to: incoming, logger: logger)
+        let incoming = Request(
+            parameters: parameters, body: length > maxBodyBytes || length < 0 ? [] : request.readBody(count: length))
+        let matched = Route.match(method: incoming.method, path: incoming.path)
+        let response =
+            length > maxBodyBytes || length < 0
+            ? ErrorResponse.payloadTooLarge(limit: maxBodyBytes, requestID: requestID)
+            : handler.respond(to: incoming, matched: matched, logger: logger)
+        count(response, matched)
         logger.debug(
             "request",
             metadata: ["method": "\(incoming.method)", "path": "\(incoming.path)", "status": "\(response.status)"])
         return response
     }
+
+    private func count(_ response: Response, _ matched: Result<Route, Route.Miss>) {
+        guard case .success(let route) = matched else {
+            return recorder.requestAnswered(route: "unmatched", status: response.status)
+        }
+        recorder.requestAnswered(route: route.name, status: response.status)
+        if route == .payment, let codigo = response.headers.first(where: { $0.0 == "X-Hotspot-Codigo" })?.1 {
+            recorder.paymentAnswered(codigo: codigo)
+        }
+    }
 }
 
 @available(*, unavailable, message: "a worker and its connections belong to one thread")
 extension Worker: Sendable {}
+
+/// Where a worker thread is, for a shutdown that must wake only threads waiting in accept().
+final class WorkerStatus: Sendable {
+    let inAccept = Atomic<Bool>(false)
+    let finished = Atomic<Bool>(false)
+}
 
 /// Values reused for a few seconds, shared by every thread of the process, so a burst of
 /// requests does not read the same rows thousands of times however many threads there are (a
