@@ -140,6 +140,7 @@ def make_handler(app):
             pass
 
         def _serve(self):
+            arrived = time.monotonic()
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             request = Request(self.command, self.path, self.headers, body, self.client_address)
@@ -148,8 +149,9 @@ def make_handler(app):
             op = app.operation(request)
             with app.lock:
                 app.calls.append({"op": op, "method": request.method, "path": request.path, "at": time.time()})
-            if app.faults.default_latency_ms:
-                time.sleep(app.faults.default_latency_ms / 1000)
+            # The default latency is the time to answer, counted from the request's arrival: the
+            # sandbox's own work overlaps it, so "20 ms" means 20 ms, not 20 ms plus Python.
+            answer_at = arrived + app.faults.default_latency_ms / 1000
             apply_then_drop = False
             for fault in app.faults.pick(op):
                 kind = fault.get("kind")
@@ -173,6 +175,9 @@ def make_handler(app):
                 return self._drop()
             if apply_then_drop:
                 return self._drop()
+            wait = answer_at - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
             self._send(reply)
 
         def _control(self, request):

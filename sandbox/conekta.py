@@ -170,7 +170,7 @@ class ConektaApp(App):
                             help="an accepted private key (repeatable); default key_sandbox_private")
         parser.add_argument("--public-key", action="append", default=None,
                             help="a public key /tokens accepts (repeatable); default key_sandbox_public")
-        parser.add_argument("--latency-ms", type=int, default=0, help="delay before every API reply")
+        parser.add_argument("--latency-ms", type=int, default=0, help="time to answer every API call, counted from its arrival")
         parser.add_argument("--search-mode", choices=("reference", "none"), default="reference",
                             help="what GET /orders?search= matches: id, customer fields and the charge's "
                                  "reference_id (reference), or nothing (none, to exercise paging)")

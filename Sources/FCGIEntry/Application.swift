@@ -130,6 +130,9 @@ final class Application: Sendable {
                     pendingReleases: pendingReleases, metrics: metrics, recorder: recorder
                 ).run(until: draining)
             } : nil
+        // Open the database connections in the background: the first answer does not wait.
+        let pool = databasePool
+        WorkerThread.start { PostgresStore.warmUp(pool) }.detach()
         let startup = ContinuousClock.now - started
         logger.info(
             "listening",
@@ -217,6 +220,11 @@ final class WorkerThread: Sendable {
 
     func join() {
         pthread_join(thread, nil)
+    }
+
+    /// Lets the thread end on its own; nothing joins it.
+    func detach() {
+        pthread_detach(thread)
     }
 
     /// Sends the thread SIGUSR2, which fails a blocking call in it with EINTR (`installInterrupt`).

@@ -43,6 +43,29 @@ public final class PostgresPool: Sendable {
         size - slots.withLock { $0.count }
     }
 
+    /// Runs `body` once on every connection that is idle now, in parallel, so a start-up thread
+    /// can open them and fill each new backend's caches before requests need them (a fresh
+    /// PostgreSQL backend spends tens of milliseconds on its first queries). Each connection goes
+    /// back as soon as its own warm-up ends; failures are left to the requests that come later.
+    /// Returns how many were warmed.
+    @discardableResult
+    public func warmUp(_ body: @Sendable (PostgresConnection) throws(PostgresError) -> Void) -> Int {
+        var taken: [Slot] = []
+        while taken.count < size, available.wait(timeout: .now()) == .success {
+            taken.append(slots.withLock { $0.removeLast() })
+        }
+        let warmed = Atomic<Int>(0)
+        let lent = taken
+        DispatchQueue.concurrentPerform(iterations: lent.count) { index in
+            let slot = lent[index]
+            if (try? body(slot.connection)) != nil { warmed.add(1, ordering: .relaxed) }
+            slot.connection.rollbackIfNeeded()
+            slots.withLock { $0.append(slot) }
+            available.signal()
+        }
+        return warmed.load(ordering: .relaxed)
+    }
+
     /// Lends a connection to `body`. A transaction left open by `body` is rolled back before the
     /// connection goes back.
     public func withConnection<T>(_ body: (PostgresConnection) throws(PostgresError) -> T) throws(PostgresError) -> T {

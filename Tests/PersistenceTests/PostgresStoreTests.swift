@@ -203,6 +203,19 @@ struct TestDatabase {
         #expect(try connection.query("SELECT $1::int + 1 AS n", ["9"]).first?.int("n") == 10)
     }
 
+    @Test func warmingUpOpensEveryIdleConnectionOfThePool() throws {
+        let connections = (0..<3).map { _ in PostgresConnection(url: database.url) }
+        let pool = PostgresPool(connections: connections)
+        #expect(connections.allSatisfy { !$0.isConnected })
+        #expect(PostgresStore.warmUp(pool) == 3)
+        #expect(connections.allSatisfy { $0.isConnected })
+        // Everything went back: the pool lends all three again.
+        let lent = try pool.withConnection { (_) throws(PostgresError) in
+            try pool.withConnection { (_) throws(PostgresError) in try pool.withConnection { (_) throws(PostgresError) in 3 } }
+        }
+        #expect(lent == 3)
+    }
+
     @Test func unreachableServerFailsFastWithBackoff() throws {
         let dead = PostgresConnection(url: "postgresql://postgres@/x?host=/nonexistent-dir")
         let store = PostgresStore(connection: dead, sealer: sealer)
