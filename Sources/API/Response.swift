@@ -34,10 +34,18 @@ public struct Response: Equatable, Sendable {
 
     /// The CGI response head and body as bytes.
     public func serialized() -> [UInt8] {
-        var head = "Status: \(status) \(Response.reason(status))\r\n"
-        for (name, value) in headers { head += "\(name): \(value)\r\n" }
-        head += "Content-Length: \(body.count)\r\n\r\n"
-        return Array(head.utf8) + body
+        var out: [UInt8] = []
+        out.reserveCapacity(96 + headers.count * 48 + body.count)
+        func line(_ parts: String...) {
+            for part in parts { out.append(contentsOf: part.utf8) }
+            out.append(contentsOf: [0x0D, 0x0A])
+        }
+        line("Status: ", String(status), " ", Response.reason(status))
+        for (name, value) in headers { line(name, ": ", value) }
+        line("Content-Length: ", String(body.count))
+        out.append(contentsOf: [0x0D, 0x0A])
+        out.append(contentsOf: body)
+        return out
     }
 
     public static func reason(_ status: Int) -> String {

@@ -12,6 +12,7 @@ struct PortalHandler {
     let now: () -> Int64
     /// The Prometheus text for `GET /metrics`; nil where metrics are not wired (it answers 404).
     let metrics: (() -> String)?
+    private let rendered = RenderedCatalogues()
 
     init(
         portal: PortalService, payments: PaymentService? = nil, maxBodyBytes: Int, now: @escaping () -> Int64,
@@ -45,7 +46,9 @@ struct PortalHandler {
                 return .json(200, Presenter.configPublic(grant))
             case .catalogue:
                 let grant = try authorize(request)
-                return .json(200, JSONValue.array(try portal.catalogue(for: grant).map(Presenter.product)))
+                let body = rendered.body(routerID: grant.router.id, products: try portal.catalogue(for: grant))
+                return Response(
+                    status: 200, headers: [("Content-Type", "application/json; charset=utf-8"), ("X-Hotspot-Codigo", "ok")], body: body)
             case .catalogueItem(let id):
                 let grant = try authorize(request)
                 return .json(200, Presenter.product(try portal.product(id: id, for: grant)))
@@ -120,5 +123,19 @@ struct PortalHandler {
             ("database", .string(healthy ? "ok" : "no_disponible")),
         ])
         return .json(healthy ? 200 : 503, body, codigo: healthy ? "ok" : "servicio_no_disponible")
+    }
+}
+
+/// The catalogue body this thread rendered last for each router: rendering was most of a
+/// catalogue request's own work (perf), and the products change only when the cache reloads.
+final class RenderedCatalogues {
+    private var entries: [Int64: (products: [Product], body: [UInt8])] = [:]
+
+    func body(routerID: Int64, products: [Product]) -> [UInt8] {
+        if let entry = entries[routerID], entry.products == products { return entry.body }
+        let body = JSONValue.array(products.map(Presenter.product)).serialized()
+        if entries.count >= 1_000 { entries.removeAll(keepingCapacity: true) }
+        entries[routerID] = (products, body)
+        return body
     }
 }
