@@ -82,6 +82,32 @@ def wait_until_finished(stack, seconds=60):
         time.sleep(0.5)
 
 
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * fraction))], 1) if ordered else 0.0
+
+
+def phases_ms(stack, since):
+    """p50/p99 of each backend step of the payments recorded since `since`, from the attempts'
+    timelines: each step is one call (router create, Conekta charge, router enable) plus the
+    commit that records its outcome. What the steps add above their backend's latency is the
+    sandboxes' and the machine's share of the tail; what the whole request adds above the steps
+    is the server's."""
+    rows = stack.postgres.psql(
+        "SELECT e.attempt_id, e.to_state, extract(epoch FROM e.at) FROM payment_events e "
+        f"JOIN payment_attempts a ON a.id = e.attempt_id WHERE a.created_at >= to_timestamp({since})")
+    at = {}
+    for attempt, state, when in rows:
+        at.setdefault(attempt, {})[state] = float(when) * 1000
+    steps = {"router_create": ("pending", "charging"), "conekta_charge": ("charging", "paid"),
+             "router_enable": ("paid", "delivered"), "all_steps": ("pending", "delivered")}
+    result = {}
+    for name, (start, end) in steps.items():
+        values = [t[end] - t[start] for t in at.values() if start in t and end in t]
+        result[name] = {"p50": percentile(values, 0.5), "p99": percentile(values, 0.99)}
+    return result
+
+
 def payments_scenario():
     # Plain HTTP sandboxes: the benchmark measures the server, not Python's TLS handshakes.
     stack = hotspot_stack.Stack(
@@ -137,6 +163,7 @@ def payments_scenario():
             wait_until_finished(stack)
         for concurrency in CONCURRENCIES:
             before = int(stack.postgres.psql("SELECT count(*) FROM payment_attempts")[0][0])
+            run_started = time.time()
             cpu_before = cpu_by_component(stack)
             wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
             out = subprocess.run(["wrk", "-t2", f"-c{concurrency}", f"-d{SECONDS}s", "--latency", "--timeout", "30s",
@@ -165,6 +192,7 @@ def payments_scenario():
                 "attempts": total, "undelivered": sum(n for s, n in states.items() if s != "delivered"),
                 # What the machine's cores allow at that CPU cost: the bound that is not latency.
                 "cpu_ms_per_payment": cpu_ms, "cpu_bound_per_s": round(os.cpu_count() * 1000 / cpu_ms["total"], 1),
+                "steps_ms": phases_ms(stack, run_started),
             })
         memory["peak_rss_mib"] = round(peak_rss_mib(stack.server.pid), 1)
         return results, memory, round(startup_ms, 1)
@@ -202,6 +230,14 @@ def write_results_md(result):
         c = row["cpu_ms_per_payment"]
         lines.append(f"| {row['concurrency']} | {c['server']} | {c['nginx']} | {c['postgres']} | {c['router_sandbox']} | "
                      f"{c['conekta_sandbox']} | {c['wrk']} | {c['total']} | {row['cpu_bound_per_s']} |")
+    lines += ["", "Where the time goes, from the attempts' timelines (each step: one backend call and the commit "
+              "of its outcome; nominal: router 20 ms, Conekta 300 ms), p50 / p99 in ms:", "",
+              "| clients | router create | Conekta charge | router enable | all steps | whole request (wrk) |",
+              "|---:|---:|---:|---:|---:|---:|"]
+    for row in result["payments"]:
+        t = row["steps_ms"]
+        cells = " | ".join(f"{t[k]['p50']:.0f} / {t[k]['p99']:.0f}" for k in ("router_create", "conekta_charge", "router_enable", "all_steps"))
+        lines.append(f"| {row['concurrency']} | {cells} | {row['p50_ms']:.0f} / {row['p99_ms']:.0f} |")
     m = result["memory"]
     lines += ["", f"Memory: idle {m['idle_rss_mib']} MiB, peak during the payment runs {m['peak_rss_mib']} MiB. "
               f"Start-up to the first answered request through nginx: {result['startup_ms']} ms.", ""]
