@@ -3,7 +3,8 @@
 # are missing. Run as root (CI is root); otherwise it uses sudo. Idempotent and quiet.
 set -euo pipefail
 packages=(libfcgi-dev libcurl4-openssl-dev libpq-dev libssl-dev pkg-config
-          postgresql nginx-light python3 python3-pytest openssl curl ca-certificates)
+          postgresql nginx-light python3 python3-pytest openssl curl ca-certificates
+          python3-venv python3-yaml python3-jsonschema)
 [ "${1:-}" = "--bench" ] && packages+=(wrk)
 missing=()
 for package in "${packages[@]}"; do
