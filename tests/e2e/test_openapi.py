@@ -473,6 +473,11 @@ def test_declines_are_402(stack):
                        ("preauth", "pago_no_completado")):
         expect(pay(stack, token_tarjeta=new_token(kind)), 402, code)
     expect(pay(stack, token_tarjeta="tok_nonexistent_" + uuid.uuid4().hex), 402, "pago_declinado")
+    # A token another payment already used (Conekta: tokenization.used), under a fresh key: a
+    # decline at once (CONTRACT §5.3), not 500 pago_en_verificacion (found by schemathesis).
+    token = new_token()
+    expect(pay(stack, token_tarjeta=token), 200)
+    expect(pay(stack, token_tarjeta=token, idempotency_key="reuse-" + uuid.uuid4().hex), 402, "pago_declinado")
 
 
 def test_a_product_not_sold_here_is_404(stack):
