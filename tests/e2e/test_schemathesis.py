@@ -41,6 +41,19 @@ def pinned_version():
     return re.search(r"^schemathesis==(\S+)$", text, re.M).group(1)
 
 
+def test_the_spec_is_valid_against_the_openapi_3_1_meta_schema():
+    """The official OAS 3.1 schema as schemathesis bundles it, with its own validator (the venv's)."""
+    assert os.access(ST, os.X_OK), f"{ST} is missing: run scripts/install-schemathesis.sh (make test does)"
+    script = (
+        "import sys, yaml, jsonschema_rs\n"
+        "from schemathesis.specs.openapi.definitions import OPENAPI_31\n"
+        "errors = list(jsonschema_rs.validator_for(OPENAPI_31).iter_errors(yaml.safe_load(open(sys.argv[1]))))\n"
+        "print('\\n'.join(str(e)[:300] for e in errors[:10]))\n"
+        "sys.exit(1 if errors else 0)\n")
+    result = subprocess.run([os.path.join(VENV, "bin", "python"), "-c", script, SPEC], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_schemathesis_finds_no_server_error_and_nothing_undocumented(stack):
     assert os.access(ST, os.X_OK), f"{ST} is missing: run scripts/install-schemathesis.sh (make test does)"
     version = subprocess.run([ST, "--version"], capture_output=True, text=True, check=True).stdout
