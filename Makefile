@@ -5,7 +5,7 @@ SWIFT_FLAGS ?= -Xswiftc -warnings-as-errors
 BUILD_DIR := .build/debug
 DEMO_DIR := $(CURDIR)/.run/demo
 
-.PHONY: deps build test test-unit test-fuzz-regressions test-integration test-e2e test-openapi schemathesis lint demo demo-stop bench fuzz soak clean
+.PHONY: deps build test test-unit test-fuzz-regressions test-integration test-e2e test-portal test-openapi schemathesis lint demo demo-stop bench fuzz soak clean
 
 deps:
 	@scripts/install-deps.sh
@@ -22,7 +22,7 @@ lint:
 	swift format lint --strict --recursive Sources Tests
 
 test-unit:
-	swift test --skip-build --filter 'DomainTests|SecretsTests|FCGIEntryTests'
+	swift test --skip-build --filter 'DomainTests|SecretsTests|FCGIEntryTests|HotspotCtlTests'
 
 # Every input the fuzzers ever crashed on (and the seeds), replayed through the same decoders.
 test-fuzz-regressions:
@@ -38,6 +38,10 @@ test-integration:
 # The whole stack: PostgreSQL, sandboxes, the server, nginx from deploy/nginx.conf.
 test-e2e: schemathesis
 	HOTSPOT_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+
+# The payment page in headless Chromium (also part of test-e2e); screenshots in .run/test-output/portal/.
+test-portal: deps
+	HOTSPOT_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e/test_portal_browser.py
 
 ## docs/openapi.yaml against the stack: every documented answer provoked and validated, then schemathesis.
 test-openapi: schemathesis

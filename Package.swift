@@ -72,6 +72,9 @@ let package = Package(
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Domain", "HTTPTransport", "TestSupport"]),
         .testTarget(name: "PersistenceTests", dependencies: ["Persistence", "Domain", "Secrets"]),
         .testTarget(name: "FCGIEntryTests", dependencies: ["FCGIEntry", "API", "Domain", "Configuration"]),
+        .testTarget(
+            name: "HotspotCtlTests",
+            dependencies: ["HotspotCtl", "Persistence", "Domain", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     ]
 )
 

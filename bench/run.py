@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -28,8 +29,9 @@ CONCURRENCIES = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "16,64,256"
 SECONDS = int(os.environ.get("BENCH_SECONDS", "15"))
 THREADS = int(os.environ.get("HOTSPOT_BENCH_THREADS", "256"))
 BUILD = os.environ.get("HOTSPOT_BUILD_DIR", os.path.join(HERE, "..", ".build", "release"))
-# Router calls on a payment's critical path: profile check, create, enable.
-ROUTER_CALLS = 3
+# Router calls on a payment's critical path: create, enable (the exact-name profile check is
+# cached per worker for HOTSPOT_PROFILE_CHECK_SECONDS; its first call is not on the steady path).
+ROUTER_CALLS = 2
 
 
 def peak_rss_mib(pid):
@@ -37,6 +39,38 @@ def peak_rss_mib(pid):
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """User + system CPU of a process and its reaped children, in seconds (0 once it is gone)."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / CLOCK_TICKS
+
+
+def children(pid):
+    try:
+        return [int(p) for p in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+    except OSError:
+        return []
+
+
+def cpu_by_component(stack):
+    """CPU seconds so far of each part of the stack: where a payment's CPU goes."""
+    postmaster = int(open(os.path.join(stack.postgres.data, "postmaster.pid")).readline())
+    nginx = stack.nginx.pid
+    return {
+        "server": cpu_seconds(stack.server.pid),
+        "nginx": cpu_seconds(nginx) + sum(cpu_seconds(c) for c in children(nginx)),
+        "postgres": cpu_seconds(postmaster) + sum(cpu_seconds(c) for c in children(postmaster)),
+        "router_sandbox": cpu_seconds(stack.router.process.pid),
+        "conekta_sandbox": cpu_seconds(stack.conekta.process.pid),
+    }
 
 
 def payments_scenario():
@@ -88,10 +122,20 @@ def payments_scenario():
         env = dict(os.environ, PRODUCT=str(product), KEY=key)
         for concurrency in CONCURRENCIES:
             before = int(stack.postgres.psql("SELECT count(*) FROM payment_attempts")[0][0])
+            cpu_before = cpu_by_component(stack)
+            wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
             out = subprocess.run(["wrk", "-t2", f"-c{concurrency}", f"-d{SECONDS}s", "--latency", "--timeout", "30s",
                                   "-s", os.path.join(HERE, "payment.lua"), url], capture_output=True, text=True,
                                  env=env, check=True).stdout
             parsed = catalogue.parse_wrk(out)
+            wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu_after = cpu_by_component(stack)
+            # CPU per answered payment, by component (wrk's own included: it shares the cores).
+            answered = max(parsed["requests"] - parsed["errors"], 1)
+            cpu_ms = {name: round((cpu_after[name] - cpu_before[name]) * 1000 / answered, 2) for name in cpu_after}
+            cpu_ms["wrk"] = round((wrk_after.ru_utime + wrk_after.ru_stime - wrk_before.ru_utime - wrk_before.ru_stime)
+                                  * 1000 / answered, 2)
+            cpu_ms["total"] = round(sum(cpu_ms.values()), 2)
             # Let the requests wrk abandoned at the end, and the reconciler, finish first.
             deadline = time.time() + 60
             while time.time() < deadline and int(stack.postgres.psql(
@@ -108,6 +152,8 @@ def payments_scenario():
                 "ratio": round(parsed["ok_rps"] / bound, 3), "requests": parsed["requests"], "p50_ms": parsed["p50_ms"], "p99_ms": parsed["p99_ms"],
                 "p99_over_backend_ms": round(parsed["p99_ms"] - backend_ms, 1), "errors": parsed["errors"],
                 "attempts": total, "undelivered": sum(n for s, n in states.items() if s != "delivered"),
+                # What the machine's cores allow at that CPU cost: the bound that is not latency.
+                "cpu_ms_per_payment": cpu_ms, "cpu_bound_per_s": round(os.cpu_count() * 1000 / cpu_ms["total"], 1),
             })
         memory["peak_rss_mib"] = round(peak_rss_mib(stack.server.pid), 1)
         return results, memory, round(startup_ms, 1)
@@ -137,6 +183,13 @@ def write_results_md(result):
     for row in result["payments"]:
         lines.append(f"| {row['concurrency']} | {row['payments_per_s']:.1f} | {row['bound_per_s']:.1f} | {row['ratio']:.2f} | "
                      f"{row['p50_ms']:.0f} | {row['p99_ms']:.0f} | {row['p99_over_backend_ms']:.0f} | {row['errors']} | {row['undelivered']} |")
+    lines += ["", "CPU per answered payment, in ms, by component (all on the same cores; `cpu bound` = cores ÷ total):", "",
+              "| clients | server | nginx | PostgreSQL | router sandbox | Conekta sandbox | wrk | total | cpu bound/s |",
+              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for row in result["payments"]:
+        c = row["cpu_ms_per_payment"]
+        lines.append(f"| {row['concurrency']} | {c['server']} | {c['nginx']} | {c['postgres']} | {c['router_sandbox']} | "
+                     f"{c['conekta_sandbox']} | {c['wrk']} | {c['total']} | {row['cpu_bound_per_s']} |")
     m = result["memory"]
     lines += ["", f"Memory: idle {m['idle_rss_mib']} MiB, peak during the payment runs {m['peak_rss_mib']} MiB. "
               f"Start-up to the first answered request through nginx: {result['startup_ms']} ms.", ""]
@@ -172,6 +225,11 @@ def main():
     for row in payments:
         print(f"{row['concurrency']:>8} {row['payments_per_s']:>8.1f} {row['bound_per_s']:>8.1f} {row['ratio']:>6.2f} "
               f"{row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} {row['p99_over_backend_ms']:>12.1f} {row['errors']:>7} {row['undelivered']:>12}")
+    print(f"\nCPU ms per payment: {'clients':>7} {'server':>7} {'nginx':>6} {'pg':>6} {'router':>7} {'conekta':>8} {'wrk':>6} {'total':>6} {'cpu bound/s':>12}")
+    for row in payments:
+        c = row["cpu_ms_per_payment"]
+        print(f"{'':>20}{row['concurrency']:>7} {c['server']:>7} {c['nginx']:>6} {c['postgres']:>6} {c['router_sandbox']:>7} "
+              f"{c['conekta_sandbox']:>8} {c['wrk']:>6} {c['total']:>6} {row['cpu_bound_per_s']:>12}")
     print(f"\nmemory: idle {memory['idle_rss_mib']} MiB, peak {memory['peak_rss_mib']} MiB   start-up: {startup_ms} ms")
     print(f"\nwritten to bench/results/latest.json")
 

@@ -117,8 +117,9 @@ class App:
 
 
 class Request:
-    def __init__(self, method, target, headers, body):
+    def __init__(self, method, target, headers, body, peer=None):
         self.method = method
+        self.peer = peer  # (address, port) of the client's connection
         self.target = target
         parts = urlsplit(target)
         self.path = parts.path
@@ -141,7 +142,7 @@ def make_handler(app):
         def _serve(self):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            request = Request(self.command, self.path, self.headers, body)
+            request = Request(self.command, self.path, self.headers, body, self.client_address)
             if request.path.startswith("/_sandbox/"):
                 return self._send(self._control(request))
             op = app.operation(request)
@@ -231,7 +232,8 @@ def make_handler(app):
         def do_GET(self):
             self._serve()
 
-        do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET
+        # OPTIONS too: a browser's CORS preflight reaches the App (conekta.py's tokens endpoint).
+        do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
 
     return Handler
 

@@ -25,6 +25,15 @@ Card tokens (each is single use; a second use answers 402 conekta.errors.process
 - any other token: 422 nonexistent_token.
 Faults from common.py target the operations orders.create, orders.get, orders.list,
 orders.refund and orders.cancel (e.g. {"op": "orders.create", "kind": "drop_after"}).
+
+For browsers (the portal page), with CORS open to any origin as Conekta's public endpoints are:
+- GET /conekta.js: a stand-in for Conekta.js (conekta_js.js) that tokenizes against this server;
+- POST /tokens: what the stand-in calls, authenticated with the public key (Basic, key then a
+  colon). It turns a test card number into a token of one of the kinds above (CARD_TOKENS:
+  4242424242424242 gives tok_sandbox_paid_<x>, 4000000000000002 tok_sandbox_declined_<x>, …),
+  answering in Conekta.js's callback shapes: {id, object: "token", used, livemode} or
+  {object: "error", type, code, param, message, message_to_purchaser}. Faults target
+  tokens.create.
 """
 
 import os
@@ -66,6 +75,33 @@ DECLINES = {
                      "This card has insufficient funds to complete the purchase.",
                      "This card has insufficient funds to complete the purchase."),
 }
+
+
+# Test card number -> the token kind the stand-in Conekta.js gets for it (README "Portal").
+# Conekta's documented test cards first, then sandbox-only numbers (Luhn-valid) for the rest.
+CARD_TOKENS = {
+    "4242424242424242": "paid", "4012888888881881": "paid", "5555555555554444": "paid",
+    "5105105105105100": "paid", "378282246310005": "paid", "371449635398431": "paid",
+    "4000000000000002": "declined",
+    "4000000000000127": "insufficient",
+    "4000000000003220": "3ds",
+    "4000000000000119": "error500",
+    "4000000000000259": "drop",
+    "4000000000000077": "slow_3000",
+}
+JS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "conekta_js.js")
+# Conekta's public endpoints are called from any shop's page.
+CORS = {"Access-Control-Allow-Origin": "*", "Cross-Origin-Resource-Policy": "cross-origin"}
+
+
+def luhn(number):
+    total = 0
+    for index, char in enumerate(reversed(number)):
+        digit = int(char)
+        if index % 2 == 1:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return total % 10 == 0
 
 
 def order_id():
@@ -124,6 +160,7 @@ class ConektaApp(App):
         super().__init__()
         self.validator = Validator.load(SCHEMA_FILE)
         self.private_keys = {"key_sandbox_private"}
+        self.public_keys = {"key_sandbox_public"}
         self.latency_ms = 0
         self.search_mode = "reference"
         self.reset()
@@ -131,6 +168,8 @@ class ConektaApp(App):
     def add_arguments(self, parser):
         parser.add_argument("--private-key", action="append", default=None,
                             help="an accepted private key (repeatable); default key_sandbox_private")
+        parser.add_argument("--public-key", action="append", default=None,
+                            help="a public key /tokens accepts (repeatable); default key_sandbox_public")
         parser.add_argument("--latency-ms", type=int, default=0, help="delay before every API reply")
         parser.add_argument("--search-mode", choices=("reference", "none"), default="reference",
                             help="what GET /orders?search= matches: id, customer fields and the charge's "
@@ -139,6 +178,8 @@ class ConektaApp(App):
     def configure(self, args):
         if args.private_key:
             self.private_keys = set(args.private_key)
+        if args.public_key:
+            self.public_keys = set(args.public_key)
         self.latency_ms = args.latency_ms
         self.faults.default_latency_ms = args.latency_ms
         self.search_mode = args.search_mode
@@ -148,10 +189,15 @@ class ConektaApp(App):
         self.order_ids = []  # creation order
         self.tokens = {}  # token -> {"uses": n, "order_id": ...}
         self.requests = []  # one entry per POST /orders: schema violations and outcome
+        self.js_tokens = []  # one entry per token made for a browser: id, kind, last4 (never the number)
         # common.py's reset clears the default latency with the faults; keep the configured one.
         self.faults.default_latency_ms = self.latency_ms
 
     def operation(self, request):
+        if request.path == "/conekta.js":
+            return "conektajs"
+        if request.path == "/tokens":
+            return "tokens.create" if request.method == "POST" else "tokens.preflight"
         parts = [p for p in request.path.split("/") if p]
         if parts[:1] != ["orders"]:
             return request.method + " " + request.path
@@ -165,6 +211,8 @@ class ConektaApp(App):
     # MARK: dispatch
 
     def handle(self, request):
+        if request.path in ("/conekta.js", "/tokens"):
+            return self._browser(request)
         language = "en" if (request.headers.get("Accept-Language") or "es").lower().startswith("en") else "es"
         headers = {}
         try:
@@ -221,6 +269,75 @@ class ConektaApp(App):
         except (ValueError, UnicodeDecodeError):
             raise ApiError(400, "malformed_request_error", "conekta.errors.malformed_request.json",
                            {"es": "La solicitud no es JSON válido.", "en": "The request body is not valid JSON."})
+
+    # MARK: Conekta.js stand-in and POST /tokens
+
+    def _browser(self, request):
+        if request.path == "/conekta.js" and request.method in ("GET", "HEAD"):
+            with open(JS_FILE, "rb") as f:
+                return Reply(200, f.read(), headers=dict(CORS, **{"Cache-Control": "no-store"}),
+                             content_type="application/javascript; charset=utf-8")
+        if request.path == "/tokens" and request.method == "OPTIONS":
+            return Reply(204, b"", headers=dict(CORS, **{
+                "Access-Control-Allow-Methods": "POST, OPTIONS",
+                "Access-Control-Allow-Headers": "Authorization, Content-Type, Accept, Accept-Language",
+                "Access-Control-Max-Age": "600"}), content_type=None)
+        if request.path == "/tokens" and request.method == "POST":
+            status, body = self._tokenize(request)
+            return Reply(status, body, headers=dict(CORS), content_type="application/json; charset=utf-8")
+        return Reply(405, {"object": "error", "type": "resource_not_found_error", "message": "Method not allowed"},
+                     headers=dict(CORS, Allow="POST, OPTIONS" if request.path == "/tokens" else "GET"))
+
+    def _tokenize(self, request):
+        """(status, body) in Conekta.js's shapes for a {"card": {...}} body."""
+        def refuse(status, type_, code, param, purchaser, message):
+            return status, {"object": "error", "type": type_, "code": code, "param": param,
+                            "message": message, "message_to_purchaser": purchaser}
+
+        authorization = request.headers.get("Authorization") or ""
+        key = None
+        if authorization.startswith("Basic "):
+            try:
+                key = base64.b64decode(authorization[len("Basic "):]).decode().partition(":")[0]
+            except (ValueError, UnicodeDecodeError):
+                key = None
+        if key not in self.public_keys:
+            return refuse(401, "authentication_error", "invalid_key", None, "No se pudo procesar la tarjeta.",
+                          "Please include a valid public key in your request.")
+        try:
+            card = (request.json() or {}).get("card")
+        except (ValueError, UnicodeDecodeError, AttributeError):
+            card = None
+        if not isinstance(card, dict):
+            return refuse(400, "malformed_request_error", "missing_card", "card", "No se pudo procesar la tarjeta.",
+                          "The request must carry a card object.")
+        number = re.sub(r"[\s-]", "", str(card.get("number") or ""))
+        month, year = str(card.get("exp_month") or "").strip(), str(card.get("exp_year") or "").strip()
+        if not (re.fullmatch(r"\d{12,19}", number) and luhn(number)):
+            return refuse(422, "parameter_validation_error", "invalid_number", "card[number]",
+                          "El número de tarjeta es inválido.", "The card number is invalid.")
+        if not str(card.get("name") or "").strip():
+            return refuse(422, "parameter_validation_error", "invalid_name", "card[name]",
+                          "El nombre del tarjetahabiente es inválido.", "The cardholder name is invalid.")
+        full_year = 2000 + int(year) if re.fullmatch(r"\d{2}", year) else int(year) if re.fullmatch(r"\d{4}", year) else 0
+        now = time.gmtime()
+        if not (re.fullmatch(r"\d{1,2}", month) and 1 <= int(month) <= 12) or \
+                (full_year, int(month) if month.isdigit() else 0) < (now.tm_year, now.tm_mon):
+            return refuse(422, "parameter_validation_error", "invalid_expiry_date", "card[exp_month]",
+                          "La fecha de vencimiento de la tarjeta es inválida.", "The expiration date is invalid.")
+        if not re.fullmatch(r"\d{3,4}", str(card.get("cvc") or "").strip()):
+            return refuse(422, "parameter_validation_error", "invalid_cvc", "card[cvc]",
+                          "El código de seguridad (CVC) es inválido.", "The CVC is invalid.")
+        kind = CARD_TOKENS.get(number)
+        if kind is None:
+            return refuse(402, "processing_error", "card_not_supported", "card[number]",
+                          "Esta tarjeta no se acepta en el sandbox: usa una tarjeta de prueba.",
+                          "The sandbox tokenizes its test card numbers only.")
+        token = f"tok_sandbox_{kind}_" + "".join(secrets.choice(BASE58) for _ in range(16))
+        with self.lock:
+            self.js_tokens.append({"id": token, "kind": kind, "last4": number[-4:],
+                                   "origin": request.headers.get("Origin")})
+        return 200, {"id": token, "object": "token", "used": False, "livemode": False}
 
     # MARK: POST /orders
 
@@ -518,7 +635,7 @@ class ConektaApp(App):
                 "token": charge and charge["payment_method"]["token_id"],
                 "refunds": [-r["amount"] for r in ((charge or {}).get("refunds") or {}).get("data", [])],
             })
-        return {"orders": orders, "tokens": self.tokens, "create_requests": self.requests,
+        return {"orders": orders, "tokens": self.tokens, "js_tokens": self.js_tokens, "create_requests": self.requests,
                 "schema_violations": [v for r in self.requests for v in r["violations"]]}
 
 

@@ -1,6 +1,7 @@
 """A server that echoes each request as JSON; the HTTPTransport tests' peer.
 
-GET /bytes/<n> answers n bytes; every other request gets {"method","path","query","headers","body"}.
+GET /bytes/<n> answers n bytes; every other request gets {"method","path","query","headers","body",
+"peer_port"} (the client's port tells one connection from another).
 """
 
 import os
@@ -22,6 +23,7 @@ class EchoApp(App):
             "query": request.query,
             "headers": {k.lower(): v for k, v in request.headers.items()},
             "body": request.body.decode("utf-8", "replace"),
+            "peer_port": request.peer[1] if request.peer else None,
         })
 
 

@@ -145,6 +145,48 @@ def parse_integer(text, argument):
     return str(int(text))
 
 
+class Table:
+    """One menu's rows in insertion order, indexed by `.id` and by `name`, so a router holding
+    thousands of users answers a lookup in constant time (the benchmark adds hundreds a second)."""
+
+    def __init__(self):
+        self.rows = {}  # .id -> row, insertion-ordered
+        self.names = {}  # name -> {.id: row}
+
+    def __iter__(self):
+        return iter(list(self.rows.values()))
+
+    def __len__(self):
+        return len(self.rows)
+
+    def append(self, row):
+        self.rows[row[".id"]] = row
+        self.names.setdefault(row.get("name"), {})[row[".id"]] = row
+
+    def remove(self, row):
+        del self.rows[row[".id"]]
+        self._unname(row, row.get("name"))
+
+    def by_id(self, item):
+        return self.rows.get(item)
+
+    def named(self, name):
+        return list(self.names.get(name, {}).values())
+
+    def renamed(self, row, old_name):
+        """Call after a row's name changed from old_name."""
+        if row.get("name") != old_name:
+            self._unname(row, old_name)
+            self.names.setdefault(row.get("name"), {})[row[".id"]] = row
+
+    def _unname(self, row, name):
+        same = self.names.get(name)
+        if same is not None:
+            same.pop(row[".id"], None)
+            if not same:
+                del self.names[name]
+
+
 class RouterApp(App):
     name = "router"
 
@@ -174,7 +216,7 @@ class RouterApp(App):
             self.reset()
 
     def reset(self):
-        self.tables = {menu: [] for menu in MENUS}
+        self.tables = {menu: Table() for menu in MENUS}
         self.counters = {menu: 0 for menu in MENUS}
         for name in self.seed_profiles:
             self._insert("user/profile", {"name": name, "shared-users": "1", "session-timeout": "0s",
@@ -182,8 +224,8 @@ class RouterApp(App):
                                           "mac-cookie-timeout": "3d", "default": str(name == "default").lower()})
 
     def state(self):
-        return {"users": self.tables["user"], "profiles": self.tables["user/profile"],
-                "hosts": self.tables["host"], "active": self.tables["active"], "servers": self.servers}
+        return {"users": list(self.tables["user"]), "profiles": list(self.tables["user/profile"]),
+                "hosts": list(self.tables["host"]), "active": list(self.tables["active"]), "servers": self.servers}
 
     # --- routing -------------------------------------------------------------------------
 
@@ -279,10 +321,11 @@ class RouterApp(App):
 
     def _find(self, menu, item):
         """Look up by .id, or by name in named menus (NOTES A3 "Read one")."""
-        for row in self.tables[menu]:
-            if row[".id"] == item or (menu in ("user", "user/profile") and row.get("name") == item):
-                return row
-        return None
+        table = self.tables[menu]
+        row = table.by_id(item)
+        if row is None and menu in ("user", "user/profile"):
+            row = next(iter(table.named(item)), None)
+        return row
 
     def _print(self, menu, item, query):
         proplist = None
@@ -298,7 +341,9 @@ class RouterApp(App):
                 return error(*NOT_FOUND)
             return data(self._project(row, proplist))
         # Filters are exact-match and ANDed (NOTES A3); a property the row lacks never matches [INF].
-        rows = [row for row in self.tables[menu] if all(row.get(n) == v for n, v in filters)]
+        named = [v for n, v in filters if n == "name"]
+        candidates = self.tables[menu].named(named[0]) if named else self.tables[menu]
+        rows = [row for row in candidates if all(row.get(n) == v for n, v in filters)]
         return data([self._project(row, proplist) for row in rows])
 
     @staticmethod
@@ -357,8 +402,8 @@ class RouterApp(App):
 
     def _check_unique(self, name, server, except_id=None):
         """Names are unique per server; `all` overlaps every server [INF] (NOTES A4)."""
-        for row in self.tables["user"]:
-            if row[".id"] == except_id or row["name"] != name:
+        for row in self.tables["user"].named(name):
+            if row[".id"] == except_id:
                 continue
             if row["server"] == server or "all" in (row["server"], server):
                 raise Trap("failure: already have user with this name for this server")
@@ -385,7 +430,9 @@ class RouterApp(App):
             return error(*NOT_FOUND)  # NOTES A3: PATCH of a missing id is 400/404
         values = self._user_values(body)
         self._check_unique(values.get("name", row["name"]), values.get("server", row["server"]), row[".id"])
+        old_name = row["name"]
         row.update(values)
+        self.tables[menu].renamed(row, old_name)
         return data(row)  # the updated object (NOTES A3)
 
     def _remove(self, menu, item, body):
@@ -420,8 +467,7 @@ class RouterApp(App):
         if mac is not None and mac != host["mac-address"]:
             raise Trap("wrong MAC provided")  # NOTES A6.1 (exact wording [VERIFY])
         name = body.get("user", "")
-        user = next((u for u in self.tables["user"]
-                     if u["name"] == name and u["server"] in ("all", host["server"])), None)
+        user = next((u for u in self.tables["user"].named(name) if u["server"] in ("all", host["server"])), None)
         if user is None or user.get("password", "") != body.get("password", ""):
             raise Trap("invalid username or password")  # NOTES A6.1
         if user["disabled"] == "true":

@@ -3,8 +3,9 @@
 the sandbox router and Conekta, hotspot-pay and nginx (from deploy/nginx.conf), provisions a
 company, router, products and key with hotspotctl, fetches the catalogue through nginx with
 curl, buys the first product through nginx with curl (the sandbox's tok_test_visa_4242 card),
-shows the hotspot user the purchase created on the sandbox router, and leaves everything
-running."""
+shows the hotspot user the purchase created on the sandbox router and the metrics an operator
+scrapes, prints the payment page's address (deploy/portal/ served by nginx, as a hotspot's
+login.html opens it), and leaves everything running."""
 
 import argparse
 import json
@@ -76,6 +77,17 @@ def main():
         sys.exit(f"demo: the hotspot user {credentials['usuario']} is not enabled on the router")
     print(f"The user is enabled with profile {row.get('profile')}: the customer can log in to the hotspot now.")
 
+    print("\nWhat an operator's Prometheus sees (/metrics, served by nginx to loopback only):")
+    print(f"$ curl -sS {base}/metrics | grep '^hotspot_'")
+    metrics = subprocess.run(["curl", "-sS", "--fail", f"{base}/metrics"], capture_output=True, text=True)
+    if metrics.returncode != 0:
+        sys.exit(f"demo: /metrics failed: {metrics.stderr.strip()}")
+    samples = [line for line in metrics.stdout.splitlines() if line.startswith("hotspot_")]
+    print("\n".join(samples))
+    for expected in ('hotspot_payments_total{codigo="pagado"} 1', 'operation="create_order",outcome="ok"'):
+        if not any(expected in line for line in samples):
+            sys.exit(f"demo: /metrics does not show {expected}")
+
     state = {"port": stack.port, "api_key": stack.api_key, "ids": stack.ids, "env_file": stack.env_file,
              "pids": {"nginx": stack.nginx.pid, "server": stack.server.pid, "router": stack.router.process.pid,
                       "conekta": stack.conekta.process.pid}}
@@ -86,6 +98,15 @@ The stack is running:
   API through nginx   {base}   (key: {stack.api_key[:24]}…, full key in {args.dir}/stack.json)
   operator command    {args.build_dir}/hotspotctl --env-file {stack.env_file} --help
   logs                {stack.server_log}  and  {stack.nginx_prefix}/access.log
+  metrics             curl -sS {base}/metrics   (loopback only)
+
+The payment page, as a hotspot's login.html opens it (this router's key and a sample device in
+the fragment; open it in a browser on this machine, phone-sized for the real look):
+  {stack.portal_url()}
+It loads the sandbox's Conekta.js stand-in from {stack.conekta.url}/conekta.js, whose
+certificate is self-signed: open that address once and accept the certificate first. Test
+cards: 4242 4242 4242 4242 pays, 4000 0000 0000 0002 is declined, any name, a future date, any
+CVC (the whole table is in the README, "Portal").
 
 Stop with: make demo-stop""")
     sys.stdout.flush()

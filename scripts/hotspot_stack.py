@@ -23,6 +23,7 @@ import urllib.request
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import render_nginx  # noqa: E402
+import render_portal  # noqa: E402
 
 IS_ROOT = os.geteuid() == 0
 SANDBOX_PRIVATE_KEY = "key_sandbox_private"
@@ -153,7 +154,8 @@ class Stack:
 
     def __init__(self, directory=None, build_dir=None, threads=8, router_args=("--profile", "1hora", "--profile", "1dia"),
                  conekta_args=(),
-                 payment_rate=None, api_rate=None, conn_limit=None, extra_env=None, instances=1):
+                 payment_rate=None, api_rate=None, conn_limit=None, extra_env=None, instances=1, cors_origins=(),
+                 portal_countdown=None):
         self.directory = directory or tempfile.mkdtemp(prefix="hotspot-")
         os.makedirs(self.directory, exist_ok=True)
         os.chmod(self.directory, 0o755)  # nginx's workers (www-data) reach the socket through it
@@ -169,6 +171,10 @@ class Stack:
         self.api_rate = api_rate
         self.conn_limit = conn_limit
         self.extra_env = dict(extra_env or {})
+        # The payment page at /portal/: a copy of deploy/portal/ that loads the sandbox's Conekta.js.
+        self.portal_root = os.path.join(self.directory, "portal")
+        self.portal_countdown = portal_countdown
+        self.cors_origins = list(cors_origins)
         self.server = None
         self.nginx = None
         # More instances of the server on the same database (started before nginx).
@@ -258,9 +264,15 @@ class Stack:
     def start_nginx(self):
         self.port = self.port or free_port()
         os.makedirs(os.path.join(self.nginx_prefix, "tmp"), exist_ok=True)
+        conekta_origin = self.conekta.url if self.conekta.info else None
+        if conekta_origin:
+            render_portal.render(self.portal_root, conekta_origin + "/conekta.js",
+                                 countdown_seconds=self.portal_countdown)
         text = render_nginx.render(os.path.join(ROOT, "deploy", "nginx.conf"), self.nginx_prefix, self.port, self.socket,
                                    IS_ROOT, self.payment_rate, self.api_rate, self.conn_limit,
-                                   [socket for _, socket, _ in self.instances])
+                                   [socket for _, socket, _ in self.instances],
+                                   portal_root=self.portal_root if conekta_origin else None,
+                                   conekta_origin=conekta_origin, cors_origins=self.cors_origins)
         config = os.path.join(self.nginx_prefix, "nginx.conf")
         with open(config, "w") as f:
             f.write(text)
@@ -315,6 +327,13 @@ class Stack:
         self.ids = {"company": company, "router": router, "products": [hour, day], "key_id": key["key_id"]}
         self.api_key = key["api_key"]
         return self.ids
+
+    def portal_url(self, mac="02:00:5E:00:00:01", ip="10.5.50.100", **details):
+        """The payment page as a hotspot's login.html opens it: the key and the device in the fragment."""
+        from urllib.parse import quote
+        values = dict({"k": self.api_key, "mac": mac, "ip": ip}, **details)
+        fragment = "&".join(f"{name}={quote(str(value), safe='')}" for name, value in values.items() if value)
+        return f"http://127.0.0.1:{self.port}/portal/#{fragment}"
 
     # -- HTTP through nginx --------------------------------------------------------------------
 

@@ -5,10 +5,15 @@ once, so an edit to deploy/nginx.conf that a test relies on fails loudly here.""
 
 import argparse
 import os
+import re
 import sys
 
 
-def render(source, prefix, port, socket, run_as_root, payment_rate=None, api_rate=None, conn_limit=None, more_sockets=()):
+def render(source, prefix, port, socket, run_as_root, payment_rate=None, api_rate=None, conn_limit=None, more_sockets=(),
+           portal_root=None, conekta_origin=None, cors_origins=()):
+    """portal_root: the directory served at /portal/ (a copy rendered by render_portal.py);
+    conekta_origin: where Conekta.js comes from and tokenizes (the sandbox), for the page's CSP;
+    cors_origins: origins added to the CORS allow-list."""
     text = open(source).read()
 
     def sub(old, new):
@@ -39,6 +44,18 @@ def render(source, prefix, port, socket, run_as_root, payment_rate=None, api_rat
     if conn_limit:
         sub("limit_conn hotspot_conn 20;", f"limit_conn hotspot_conn {conn_limit};")
         sub("limit_conn hotspot_conn 50;", f"limit_conn hotspot_conn {conn_limit};")
+    if portal_root:
+        sub("alias /usr/share/hotspot-pay/portal/;", f"alias {portal_root.rstrip('/')}/;")
+    if conekta_origin:
+        sub('set $portal_conekta_script "https://cdn.conekta.io";', f'set $portal_conekta_script "{conekta_origin}";')
+        sub('set $portal_conekta_api "https://api.conekta.io";', f'set $portal_conekta_api "{conekta_origin}";')
+    if cors_origins:
+        marker = "        # allowed origins, one a line:\n"
+        for origin in cors_origins:
+            if not re.fullmatch(r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?", origin):
+                sys.exit(f"render_nginx: {origin!r} is not an origin (scheme://host[:port])")
+        entries = "".join(f'        "{origin}" $http_origin;\n' for origin in cors_origins)
+        sub(marker, marker + entries)
     return text
 
 
@@ -51,9 +68,14 @@ def main():
     parser.add_argument("--payment-rate")
     parser.add_argument("--api-rate")
     parser.add_argument("--conn-limit")
+    parser.add_argument("--portal-root")
+    parser.add_argument("--conekta-origin")
+    parser.add_argument("--cors-origin", action="append", default=[])
     args = parser.parse_args()
     os.makedirs(os.path.join(args.prefix, "tmp"), exist_ok=True)
-    out = render(args.source, args.prefix, args.port, args.socket, os.geteuid() == 0, args.payment_rate, args.api_rate, args.conn_limit)
+    out = render(args.source, args.prefix, args.port, args.socket, os.geteuid() == 0, args.payment_rate, args.api_rate,
+                 args.conn_limit, portal_root=args.portal_root, conekta_origin=args.conekta_origin,
+                 cors_origins=args.cors_origin)
     with open(os.path.join(args.prefix, "nginx.conf"), "w") as f:
         f.write(out)
 

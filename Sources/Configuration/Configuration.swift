@@ -51,6 +51,8 @@ public struct Configuration: Sendable {
         public var declinesPerMAC: Int
         public var declinesPerAddress: Int
         public var declinesPerRouter: Int
+        /// How long a product's profile, once found on the router by exact name, is trusted.
+        public var profileCheckSeconds: Int
     }
 
     public struct Conekta: Sendable {
@@ -93,6 +95,7 @@ public struct Configuration: Sendable {
         public static let declinesPerMAC = "HOTSPOT_DECLINES_PER_MAC"
         public static let declinesPerAddress = "HOTSPOT_DECLINES_PER_ADDRESS"
         public static let declinesPerRouter = "HOTSPOT_DECLINES_PER_ROUTER"
+        public static let profileCheck = "HOTSPOT_PROFILE_CHECK_SECONDS"
     }
 
     /// Reads the configuration from `environment`, after the optional env file's values.
@@ -185,7 +188,8 @@ public struct Configuration: Sendable {
             declineWindowSeconds: try integer(Key.declineWindow, default: 600, range: 10...86_400),
             declinesPerMAC: try integer(Key.declinesPerMAC, default: 3, range: 0...10_000),
             declinesPerAddress: try integer(Key.declinesPerAddress, default: 10, range: 0...100_000),
-            declinesPerRouter: try integer(Key.declinesPerRouter, default: 50, range: 0...1_000_000)
+            declinesPerRouter: try integer(Key.declinesPerRouter, default: 50, range: 0...1_000_000),
+            profileCheckSeconds: try integer(Key.profileCheck, default: 60, range: 0...3_600)
         )
     }
 

@@ -10,25 +10,27 @@ import RouterOS
 import Secrets
 
 /// The composition root: the only place that names concrete adapters. Each worker thread gets
-/// its own object graph (its own curl handle and caches); the PostgreSQL connection pool and the
-/// per-router limiter are the only shared parts, both built for it.
+/// its own object graph (its own curl handle); the PostgreSQL connection pool, the per-router
+/// limiter and the read caches are the only shared parts, each built for it.
 extension Application {
     func makeWorker(index: Int) -> Worker {
-        let graph = makeGraph(name: "fcgi-\(index)")
+        let recorder = metrics.recorder(shard: index)
+        let graph = makeGraph(name: "fcgi-\(index)", recorder: recorder)
         let verifier = MemoizingKeyVerifier(HS256KeyCodec(secret: configuration.keySecret))
-        let directory = CachedPortalDirectory(
-            store: graph.store, keySeconds: configuration.authCacheSeconds, catalogueSeconds: configuration.catalogueCacheSeconds)
+        let directory = CachedPortalDirectory(store: graph.store, caches: caches)
         let portal = PortalService(directory: directory, verifier: verifier)
+        let metrics = self.metrics
         let handler = PortalHandler(
             portal: portal, payments: graph.payments, maxBodyBytes: configuration.maxBodyBytes,
-            now: { Int64(Date().timeIntervalSince1970) })
+            now: { Int64(Date().timeIntervalSince1970) }, metrics: { metrics.exposition(now: Date().timeIntervalSince1970) })
         var logger = self.logger
         logger[metadataKey: "thread"] = "\(index)"
-        return Worker(handler: handler, store: graph.store, logger: logger, maxBodyBytes: configuration.maxBodyBytes)
+        return Worker(
+            handler: handler, store: graph.store, logger: logger, maxBodyBytes: configuration.maxBodyBytes, recorder: recorder)
     }
 
-    /// One thread's adapters and the payment service over them.
-    func makeGraph(name: String) -> (store: PostgresStore, payments: PaymentService) {
+    /// One thread's adapters, measured into its metrics recorder, and the payment service over them.
+    func makeGraph(name: String, recorder: MetricsRecorder) -> (store: PostgresStore, payments: PaymentService) {
         // Configuration.load already validated the key, so this cannot fail here.
         let sealer = try! SecretBox(base64Key: configuration.secretsKey)
         let store = PostgresStore(pool: databasePool, sealer: sealer)
@@ -42,6 +44,8 @@ extension Application {
                 totalTimeoutMilliseconds: configuration.conekta.totalTimeoutMilliseconds))
         let limiter = routerLimiter
         let timeouts = configuration.routerTimeouts
+        let routerTimeouts = Timeouts(connectMilliseconds: timeouts.connectMilliseconds, totalMilliseconds: timeouts.totalMilliseconds)
+        let caches = self.caches
         let logger = self.logger
         let hasher = KeyedHasher(secret: configuration.keySecret)
         var settings = PaymentService.Settings()
@@ -52,6 +56,7 @@ extension Application {
         settings.declinesPerMAC = configuration.payments.declinesPerMAC
         settings.declinesPerAddress = configuration.payments.declinesPerAddress
         settings.declinesPerRouter = configuration.payments.declinesPerRouter
+        settings.profileCheckSeconds = configuration.payments.profileCheckSeconds
         settings.retryAfterSeconds = max(1, configuration.payments.reconcileIntervalMilliseconds / 1000)
         // Longer than the slowest request can run: four router calls, a charge and a lookup,
         // auto-connect, and a margin. A live request's attempt is then never taken over.
@@ -59,31 +64,40 @@ extension Application {
             (4 * timeouts.totalMilliseconds + 2 * configuration.conekta.totalTimeoutMilliseconds
                 + configuration.payments.autoConnectBudgetMilliseconds) / 1000 + 5
         let pendingReleases = self.pendingReleases
+        let verifiedProfiles = self.verifiedProfiles
 
         let payments = PaymentService(
-            ledger: store, gateway: conekta, rendering: PaymentPresenter(), clock: SystemWallClock(), settings: settings,
+            ledger: store, gateway: MeasuredPaymentGateway(base: conekta, recorder: recorder), rendering: PaymentPresenter(),
+            clock: SystemWallClock(), settings: settings,
             owner: "\(instanceName)/\(name)", fingerprint: hasher.hash,
             routerAccess: { (routerID: Int64) throws(StoreFailure) -> PaymentService.RouterAccess? in
-                guard let endpoint = try store.routerEndpoint(routerID: routerID) else { return nil }
-                let main = RouterOSClient.Configuration(
-                    endpoint: endpoint,
-                    timeouts: Timeouts(
-                        connectMilliseconds: timeouts.connectMilliseconds, totalMilliseconds: timeouts.totalMilliseconds))
-                if main.isInsecure {
-                    logger.warning("router TLS is not verified (insecure)", metadata: ["router": "\(routerID)"])
+                let endpoint = try caches.routers.value(for: routerID) { () throws(StoreFailure) in
+                    let endpoint = try store.routerEndpoint(routerID: routerID)
+                    // Once per cache period per process, not on every payment.
+                    if let endpoint, RouterOSClient.Configuration(endpoint: endpoint, timeouts: routerTimeouts).isInsecure {
+                        logger.warning("router TLS is not verified (insecure)", metadata: ["router": "\(routerID)"])
+                    }
+                    return endpoint
                 }
+                guard let endpoint else { return nil }
+                let main = RouterOSClient.Configuration(endpoint: endpoint, timeouts: routerTimeouts)
                 // Auto-connect has 5 s in all (CONTRACT §5): its calls get short timeouts.
                 let quick = RouterOSClient.Configuration(
                     endpoint: endpoint,
                     timeouts: Timeouts(
                         connectMilliseconds: min(timeouts.connectMilliseconds, 1_000), totalMilliseconds: 2_000))
                 return PaymentService.RouterAccess(
-                    directory: RouterOSClient(configuration: main, transport: transport, limiter: limiter),
-                    quick: RouterOSClient(configuration: quick, transport: transport, limiter: limiter),
+                    directory: MeasuredHotspotUserDirectory(
+                        base: RouterOSClient(configuration: main, transport: transport, limiter: limiter), recorder: recorder),
+                    quick: MeasuredHotspotUserDirectory(
+                        base: RouterOSClient(configuration: quick, transport: transport, limiter: limiter), recorder: recorder),
                     hotspotServer: endpoint.hotspotServer)
             },
-            gatewayKey: { (companyID: Int64) throws(StoreFailure) -> GatewayKey? in try store.conektaPrivateKey(companyID: companyID) },
-            releaseLater: { id in pendingReleases.insert(id) })
+            gatewayKey: { (companyID: Int64) throws(StoreFailure) -> GatewayKey? in
+                try caches.gatewayKeys.value(for: companyID) { () throws(StoreFailure) in try store.conektaPrivateKey(companyID: companyID)
+                }
+            },
+            releaseLater: { id in pendingReleases.insert(id) }, verifiedProfiles: verifiedProfiles)
         return (store, payments)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CFastCGI
 import Configuration
+import Domain
 import Foundation
 import HTTPTransport
 import Logging
@@ -48,17 +49,28 @@ final class Application: Sendable {
     let hostName: String
     /// Attempts whose lease a worker could not release (database down); the reconciler frees them.
     let pendingReleases = PendingReleases()
+    /// Keys, catalogues, router endpoints and gateway keys, read once per period for all threads.
+    let caches: SharedCaches
+    /// Profile checks the payment workers trust (HOTSPOT_PROFILE_CHECK_SECONDS).
+    let verifiedProfiles = VerifiedProfiles()
+    /// One shard per worker thread, then the reconciler's.
+    let metrics: Metrics
 
     init(configuration: Configuration) {
         self.configuration = configuration
         self.databasePool = PostgresPool(
             url: configuration.databaseURL, size: configuration.databasePoolSize, applicationName: "hotspot-pay",
             waitMilliseconds: configuration.databasePoolWaitMilliseconds)
+        self.caches = SharedCaches(keySeconds: configuration.authCacheSeconds, catalogueSeconds: configuration.catalogueCacheSeconds)
         self.routerLimiter = RouterConcurrencyLimiter(
             maxConcurrentCallsPerRouter: configuration.routerMaxConcurrency,
             maxWait: .milliseconds(configuration.routerQueueWaitMilliseconds))
         self.hostName = ProcessInfo.processInfo.hostName
         self.instanceName = "\(hostName):\(getpid())"
+        let pool = databasePool
+        self.metrics = Metrics(
+            shards: configuration.threads + 1, instance: instanceName, startTime: Date().timeIntervalSince1970,
+            workerThreads: configuration.threads, poolUsage: { Metrics.PoolUsage(size: pool.size, inUse: pool.inUse) })
         let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
         LoggingBootstrap.once(level: level)
         var logger = Logger(label: "hotspot-pay")
@@ -91,33 +103,38 @@ final class Application: Sendable {
 
         let socket: ListeningSocket
         do {
-            socket = try ListeningSocket.open(configuration.listen, mode: configuration.socketMode, group: configuration.socketGroup)
+            socket =
+                try ListeningSocket.inherited()
+                ?? ListeningSocket.open(configuration.listen, mode: configuration.socketMode, group: configuration.socketGroup)
         } catch {
             logger.critical("cannot listen", metadata: ["reason": "\(error)"])
             return 1
         }
+        if socket.isInherited { WorkerThread.installInterrupt() }
 
+        let statuses = (0..<configuration.threads).map { _ in WorkerStatus() }
         let workers = (0..<configuration.threads).map { index in
             WorkerThread.start { [self] in
                 let worker = makeWorker(index: index)
-                worker.serve(listening: socket.descriptor, draining: draining)
+                worker.serve(listening: socket.descriptor, draining: draining, status: statuses[index])
             }
         }
         let reconciler: WorkerThread? =
             configuration.payments.reconcileIntervalMilliseconds > 0
             ? WorkerThread.start { [self] in
-                let graph = makeGraph(name: "reconciler")
+                let recorder = metrics.recorder(shard: configuration.threads)
+                let graph = makeGraph(name: "reconciler", recorder: recorder)
                 Reconciler(
                     payments: graph.payments, store: graph.store, logger: logger,
                     intervalMilliseconds: configuration.payments.reconcileIntervalMilliseconds, hostName: hostName,
-                    pendingReleases: pendingReleases
+                    pendingReleases: pendingReleases, metrics: metrics, recorder: recorder
                 ).run(until: draining)
             } : nil
         let startup = ContinuousClock.now - started
         logger.info(
             "listening",
             metadata: [
-                "listen": "\(configuration.listen)", "threads": "\(configuration.threads)",
+                "listen": "\(socket.isInherited ? "fd 3 from systemd" : configuration.listen)", "threads": "\(configuration.threads)",
                 "startup_ms": "\(startup.components.attoseconds / 1_000_000_000_000_000 + startup.components.seconds * 1000)",
             ])
 
@@ -125,14 +142,29 @@ final class Application: Sendable {
         sigwait(&signals, &received)
         logger.info("shutting down", metadata: ["signal": "\(received)"])
 
-        // Drain: first make new connections fail fast (nginx answers its JSON 503), keep
-        // accepting what is already queued for a moment, then wake every thread parked in
-        // accept(). Closing at once would reset the queued connections (swift-fcgi-stack.md §2.4).
-        if let path = socket.path { unlink(path) }
-        usleep(200_000)
-        draining.store(true, ordering: .sequentiallyConsistent)
-        FCGX_ShutdownPending()
-        shutdown(socket.descriptor, Int32(SHUT_RDWR))
+        if socket.isInherited {
+            // systemd keeps the socket open for the next instance, so leave it listening (a
+            // shutdown() would act on systemd's copy too): queued connections wait there. Wake
+            // the threads parked in accept() with a signal instead, again until each is out,
+            // since a thread may be just about to enter accept() (swift-fcgi-stack.md §2.4).
+            draining.store(true, ordering: .sequentiallyConsistent)
+            FCGX_ShutdownPending()
+            while statuses.contains(where: { !$0.finished.load(ordering: .sequentiallyConsistent) }) {
+                for (worker, status) in zip(workers, statuses) where status.inAccept.load(ordering: .relaxed) {
+                    worker.interrupt()
+                }
+                usleep(20_000)
+            }
+        } else {
+            // Drain: first make new connections fail fast (nginx answers its JSON 503), keep
+            // accepting what is already queued for a moment, then wake every thread parked in
+            // accept(). Closing at once would reset the queued connections (swift-fcgi-stack.md §2.4).
+            if let path = socket.path { unlink(path) }
+            usleep(200_000)
+            draining.store(true, ordering: .sequentiallyConsistent)
+            FCGX_ShutdownPending()
+            shutdown(socket.descriptor, Int32(SHUT_RDWR))
+        }
         for worker in workers { worker.join() }
         reconciler?.join()
         close(socket.descriptor)
@@ -185,6 +217,22 @@ final class WorkerThread: Sendable {
 
     func join() {
         pthread_join(thread, nil)
+    }
+
+    /// Sends the thread SIGUSR2, which fails a blocking call in it with EINTR (`installInterrupt`).
+    func interrupt() {
+        pthread_kill(thread, SIGUSR2)
+    }
+
+    /// Installs a SIGUSR2 handler that does nothing, without `SA_RESTART`: the signal then only
+    /// interrupts the receiving thread's blocking call, and libfcgi's accept() gives up once
+    /// `FCGX_ShutdownPending` was called.
+    static func installInterrupt() {
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0
+        sigaction(SIGUSR2, &action, nil)
     }
 }
 

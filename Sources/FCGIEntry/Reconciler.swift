@@ -14,6 +14,8 @@ struct Reconciler {
     let intervalMilliseconds: Int
     let hostName: String
     let pendingReleases: PendingReleases
+    let metrics: Metrics
+    let recorder: MetricsRecorder
 
     func run(until draining: borrowing Atomic<Bool>) {
         var deadOwnersChecked = false
@@ -29,16 +31,18 @@ struct Reconciler {
                     deadOwnersChecked = true
                 }
                 for id in pendingReleases.snapshot() {
-                    try store.release(attemptID: id, retryAfterSeconds: 0)
+                    try store.release(attemptID: id, storing: nil, retryAfterSeconds: 0)
                     pendingReleases.remove(id)
                 }
                 let outcomes = try payments.reconcile(limit: 20)
                 worked = !outcomes.isEmpty
                 for outcome in outcomes {
+                    recorder.reconciled(codigo: outcome.response.codigo)
                     logger.info(
                         "reconciled",
                         metadata: ["attempt": "\(outcome.attemptID ?? "-")", "codigo": "\(outcome.response.codigo)"])
                 }
+                try readBacklog()
             } catch {
                 logger.debug("reconciler waiting for the database", metadata: ["reason": "\(error)"])
             }
@@ -51,6 +55,19 @@ struct Reconciler {
                 }
             }
         }
+    }
+}
+
+extension Reconciler {
+    /// Publishes what is left unfinished after this pass, for `GET /metrics`.
+    private func readBacklog() throws(StoreFailure) {
+        let backlog = try store.backlog()
+        var attempts: [PaymentAttempt.State: Int] = [:]
+        for (state, count) in backlog.attemptsByState {
+            if let state = PaymentAttempt.State(rawValue: state) { attempts[state] = count }
+        }
+        metrics.record(
+            Metrics.Backlog(attempts: attempts, oldestCreatedAt: backlog.oldestCreatedAt, readAt: Date().timeIntervalSince1970))
     }
 }
 

@@ -10,17 +10,25 @@ final class Worker {
     let store: PostgresStore
     let logger: Logger
     let maxBodyBytes: Int
+    let recorder: MetricsRecorder
 
-    init(handler: PortalHandler, store: PostgresStore, logger: Logger, maxBodyBytes: Int) {
+    init(handler: PortalHandler, store: PostgresStore, logger: Logger, maxBodyBytes: Int, recorder: MetricsRecorder) {
         self.handler = handler
         self.store = store
         self.logger = logger
         self.maxBodyBytes = maxBodyBytes
+        self.recorder = recorder
     }
 
-    func serve(listening descriptor: Int32, draining: borrowing Atomic<Bool>) {
+    func serve(listening descriptor: Int32, draining: borrowing Atomic<Bool>, status: WorkerStatus) {
+        defer { status.finished.store(true, ordering: .sequentiallyConsistent) }
         let request = FastCGIRequest(listening: descriptor)
-        while !draining.load(ordering: .relaxed), request.accept() {
+        while !draining.load(ordering: .relaxed) {
+            // Relaxed: shutdown polls this every 20 ms, so a late view only delays a wake-up.
+            status.inAccept.store(true, ordering: .relaxed)
+            let accepted = request.accept()
+            status.inAccept.store(false, ordering: .relaxed)
+            guard accepted else { break }
             let parameters = request.parameters()
             let response = respond(parameters: parameters, request: request)
             request.write(response.serialized())
@@ -33,26 +41,52 @@ final class Worker {
         let requestID = Request.validRequestID(parameters["HTTP_X_REQUEST_ID"]) ?? "-"
         var logger = self.logger
         logger[metadataKey: "request_id"] = "\(requestID)"
-        if length > maxBodyBytes || length < 0 {
-            return ErrorResponse.payloadTooLarge(limit: maxBodyBytes, requestID: requestID)
-        }
-        let incoming = Request(parameters: parameters, body: request.readBody(count: length))
-        let response = handler.respond(to: incoming, logger: logger)
+        let incoming = Request(
+            parameters: parameters, body: length > maxBodyBytes || length < 0 ? [] : request.readBody(count: length))
+        let matched = Route.match(method: incoming.method, path: incoming.path)
+        let response =
+            length > maxBodyBytes || length < 0
+            ? ErrorResponse.payloadTooLarge(limit: maxBodyBytes, requestID: requestID)
+            : handler.respond(to: incoming, matched: matched, logger: logger)
+        count(response, matched)
         logger.debug(
             "request",
             metadata: ["method": "\(incoming.method)", "path": "\(incoming.path)", "status": "\(response.status)"])
         return response
+    }
+
+    private func count(_ response: Response, _ matched: Result<Route, Route.Miss>) {
+        guard case .success(let route) = matched else {
+            return recorder.requestAnswered(route: "unmatched", status: response.status)
+        }
+        recorder.requestAnswered(route: route.name, status: response.status)
+        if route == .payment, let codigo = response.headers.first(where: { $0.0 == "X-Hotspot-Codigo" })?.1 {
+            recorder.paymentAnswered(codigo: codigo)
+        }
     }
 }
 
 @available(*, unavailable, message: "a worker and its connections belong to one thread")
 extension Worker: Sendable {}
 
-/// Values reused for a few seconds, so a burst of portal requests does not read the same rows
-/// thousands of times. One per worker thread (no lock on the request path); staleness is bounded
-/// by `ttl` (CONTRACT §2: revocation within 5 s). Bounded: when full, it starts over.
-final class TTLCache<Key: Hashable, Value> {
-    private var entries: [Key: (value: Value, expires: ContinuousClock.Instant)] = [:]
+/// Where a worker thread is, for a shutdown that must wake only threads waiting in accept().
+final class WorkerStatus: Sendable {
+    let inAccept = Atomic<Bool>(false)
+    let finished = Atomic<Bool>(false)
+}
+
+/// Values reused for a few seconds, shared by every thread of the process, so a burst of
+/// requests does not read the same rows thousands of times however many threads there are (a
+/// per-thread cache would miss on nearly every payment with hundreds of threads). Staleness is
+/// bounded by `ttl` (CONTRACT §2: revocation within 5 s). Bounded: when full, it starts over.
+/// Loads run outside the lock; two threads missing at once both load, and the later one wins.
+final class SharedTTLCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    private struct Entry: Sendable {
+        var value: Value
+        var expires: ContinuousClock.Instant
+    }
+
+    private let entries = Mutex<[Key: Entry]>([:])
     private let ttl: Duration
     private let capacity: Int
 
@@ -62,27 +96,78 @@ final class TTLCache<Key: Hashable, Value> {
     }
 
     func value(for key: Key, load: () throws(StoreFailure) -> Value) throws(StoreFailure) -> Value {
-        guard ttl > .zero else { return try load() }
+        try entry(for: key, now: ContinuousClock.now, load: load).value
+    }
+
+    /// The value and the instant it expires (`now` when it is not cached at all).
+    func entry(
+        for key: Key, now: ContinuousClock.Instant, load: () throws(StoreFailure) -> Value
+    ) throws(StoreFailure) -> (value: Value, expires: ContinuousClock.Instant) {
+        guard ttl > .zero else { return (try load(), now) }
+        if let entry = entries.withLock({ $0[key] }), entry.expires > now { return (entry.value, entry.expires) }
+        let value = try load()
+        entries.withLock { entries in
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            entries[key] = Entry(value: value, expires: now + ttl)
+        }
+        return (value, now + ttl)
+    }
+}
+
+/// One thread's copy of entries of a `SharedTTLCache`, each kept only until the shared entry
+/// expires (so the staleness bound is the shared one). Hits take no lock: with a lock on every
+/// request, threads preempted while holding it made the others sleep, and context switches
+/// showed up as the catalogue's top cost under `perf`.
+final class ThreadCache<Key: Hashable & Sendable, Value: Sendable> {
+    private let shared: SharedTTLCache<Key, Value>
+    private var entries: [Key: (value: Value, expires: ContinuousClock.Instant)] = [:]
+    private let capacity: Int
+
+    init(_ shared: SharedTTLCache<Key, Value>, capacity: Int = 1_000) {
+        self.shared = shared
+        self.capacity = capacity
+    }
+
+    func value(for key: Key, load: () throws(StoreFailure) -> Value) throws(StoreFailure) -> Value {
         let now = ContinuousClock.now
         if let entry = entries[key], entry.expires > now { return entry.value }
-        let value = try load()
-        if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
-        entries[key] = (value, now + ttl)
-        return value
+        let entry = try shared.entry(for: key, now: now, load: load)
+        if entry.expires > now {
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            entries[key] = entry
+        }
+        return entry.value
+    }
+}
+
+/// The caches every worker of the process shares.
+struct SharedCaches: Sendable {
+    let keys: SharedTTLCache<String, APIKeyRecord?>
+    let catalogues: SharedTTLCache<[Int64], [Product]>
+    /// Router addresses and credentials (decrypted), by router id.
+    let routers: SharedTTLCache<Int64, RouterEndpoint?>
+    /// Conekta private keys (decrypted), by company id.
+    let gatewayKeys: SharedTTLCache<Int64, GatewayKey?>
+
+    init(keySeconds: Double, catalogueSeconds: Double) {
+        keys = SharedTTLCache(ttlSeconds: keySeconds)
+        catalogues = SharedTTLCache(ttlSeconds: catalogueSeconds, capacity: 5_000)
+        routers = SharedTTLCache(ttlSeconds: keySeconds, capacity: 5_000)
+        gatewayKeys = SharedTTLCache(ttlSeconds: keySeconds, capacity: 5_000)
     }
 }
 
 /// `PortalDirectory` that reads API key records (unknown keys included: attackers can mint
-/// endless ids, and the cache is bounded) and catalogues through one thread's caches.
+/// endless ids, and the cache is bounded) and catalogues through the process's caches.
 final class CachedPortalDirectory: PortalDirectory {
     let store: PostgresStore
-    private let keys: TTLCache<String, APIKeyRecord?>
-    private let catalogues: TTLCache<[Int64], [Product]>
+    private let keys: ThreadCache<String, APIKeyRecord?>
+    private let catalogues: ThreadCache<[Int64], [Product]>
 
-    init(store: PostgresStore, keySeconds: Double, catalogueSeconds: Double) {
+    init(store: PostgresStore, caches: SharedCaches) {
         self.store = store
-        keys = TTLCache(ttlSeconds: keySeconds)
-        catalogues = TTLCache(ttlSeconds: catalogueSeconds, capacity: 5_000)
+        keys = ThreadCache(caches.keys)
+        catalogues = ThreadCache(caches.catalogues)
     }
 
     func apiKeyRecord(keyID: String) throws(StoreFailure) -> APIKeyRecord? {

@@ -9,11 +9,11 @@ import Secrets
 struct HotspotCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hotspotctl",
-        abstract: "Operate hotspot-pay: schema, companies, routers, products, API keys.",
+        abstract: "Operate hotspot-pay: schema, companies, routers, products, API keys, payments, reports.",
         discussion: "Reads the same HOTSPOT_* configuration as the server (environment, or --env-file).",
         subcommands: [
             Migrate.self, CompanyCommand.self, RouterCommand.self, ProductCommand.self, KeyCommand.self, PaymentsCommand.self,
-            ReconcileCommand.self,
+            ReconcileCommand.self, ReportCommand.self,
         ]
     )
 }

@@ -31,20 +31,7 @@ struct PaymentsCommand: ParsableCommand {
                 try store.attempts(limit: limit, state: state, companyID: company)
             }
             global.emit(
-                .array(
-                    rows.map { row in
-                        let a = row.attempt
-                        return .object([
-                            ("id", .string(a.id)), ("state", .string(a.state.rawValue)), ("reason", .optional(a.reason)),
-                            ("company_id", .integer(a.companyID)), ("router_id", .integer(a.routerID)),
-                            ("product_id", .integer(a.productID)), ("amount", .money(cents: a.amount.cents)),
-                            ("currency", .string(a.amount.currency)), ("hotspot_username", .string(a.credentials.username)),
-                            ("router_user_id", .optional(a.routerUserID)), ("order_id", .optional(a.orderID)),
-                            ("idempotency_key", .string(a.idempotencyKey)), ("codigo", .optional(row.responseCodigo)),
-                            ("created_at", .string(row.createdAt)), ("finished_at", .optional(row.finishedAt)),
-                            ("next_retry_at", .optional(row.nextRetryAt)),
-                        ])
-                    }),
+                .array(rows.map(PaymentsCommand.json)),
                 text: rows.map {
                     "\($0.attempt.id)\t\($0.createdAt)\t\($0.attempt.state.rawValue)\t\(Money.decimalText(cents: $0.attempt.amount.cents)) \($0.attempt.amount.currency)\t\($0.attempt.orderID ?? "-")\t\($0.attempt.reason ?? "")"
                 }.joined(separator: "\n"))
@@ -52,23 +39,79 @@ struct PaymentsCommand: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "One attempt's timeline: every state change with time and reason.")
+        static let configuration = CommandConfiguration(
+            abstract: "One attempt and its timeline: every state change with time and reason.",
+            discussion: "The attempt id is in the nginx access log (`attempt`) and in every answer but the receipt (`id_intento`).")
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "Attempt id.") var id: String
+        @Argument(help: "Attempt id (a UUID).") var id: String
+
+        func validate() throws {
+            guard UUID(uuidString: id) != nil else { throw ValidationError("\(id) is not an attempt id (a UUID)") }
+        }
 
         func run() throws {
             let (store, _) = try global.store()
-            let events = try attempt("payments show") { () throws(StoreFailure) in try store.events(attemptID: id) }
-            guard !events.isEmpty else { throw CommandFailure("payments show: no attempt \(id)") }
+            let id = self.id.lowercased()
+            let (summary, events) = try attempt("payments show") { () throws(StoreFailure) in
+                (try store.attemptSummary(id: id), try store.events(attemptID: id))
+            }
+            guard let summary else { throw CommandFailure("payments show: no attempt \(id)") }
             global.emit(
-                .array(
-                    events.map {
-                        .object([
-                            ("at", .string($0.at)), ("from", .optional($0.from)), ("to", .string($0.to)), ("reason", .optional($0.reason)),
-                        ])
-                    }),
-                text: events.map { "\($0.at)\t\($0.from ?? "-") → \($0.to)\t\($0.reason ?? "")" }.joined(separator: "\n"))
+                .object([
+                    ("attempt", PaymentsCommand.json(summary)),
+                    (
+                        "timeline",
+                        .array(
+                            events.map {
+                                .object([
+                                    ("at", .string($0.at)), ("from", .optional($0.from)), ("to", .string($0.to)),
+                                    ("reason", .optional($0.reason)),
+                                ])
+                            })
+                    ),
+                ]),
+                text: PaymentsCommand.text(summary, events))
         }
+    }
+
+    static func json(_ row: PostgresStore.AttemptSummary) -> JSONValue {
+        let a = row.attempt
+        return .object([
+            ("id", .string(a.id)), ("state", .string(a.state.rawValue)), ("reason", .optional(a.reason)),
+            ("company_id", .integer(a.companyID)), ("router_id", .integer(a.routerID)), ("product_id", .integer(a.productID)),
+            ("product_name", .string(a.productName)), ("amount", .money(cents: a.amount.cents)),
+            ("currency", .string(a.amount.currency)), ("hotspot_username", .string(a.credentials.username)),
+            ("router_user_id", .optional(a.routerUserID)), ("order_id", .optional(a.orderID)),
+            ("idempotency_key", .string(a.idempotencyKey)), ("request_id", .optional(a.requestID)),
+            ("codigo", .optional(row.responseCodigo)), ("created_at", .string(row.createdAt)),
+            ("finished_at", .optional(row.finishedAt)), ("next_retry_at", .optional(row.nextRetryAt)),
+        ])
+    }
+
+    /// The attempt's facts, then one line per state change: time, from → to, reason.
+    static func text(_ row: PostgresStore.AttemptSummary, _ events: [PostgresStore.AttemptEvent]) -> String {
+        let a = row.attempt
+        var lines = [
+            "attempt  \(a.id)",
+            "state    \(a.state.rawValue)\(row.responseCodigo.map { " (answered \($0))" } ?? "")\(a.reason.map { ": \($0)" } ?? "")",
+            "sale     \(Money.decimalText(cents: a.amount.cents)) \(a.amount.currency), product \(a.productID) \"\(a.productName)\", "
+                + "router \(a.routerID), company \(a.companyID)",
+            "order    \(a.orderID ?? "-")",
+            "user     \(a.credentials.username) (router id \(a.routerUserID ?? "-"))",
+            "request  \(a.requestID ?? "-")",
+            "created  \(row.createdAt)" + (row.finishedAt.map { ", finished \($0)" } ?? "")
+                + (row.nextRetryAt.map { ", next retry \($0)" } ?? ""),
+            "",
+            "timeline",
+        ]
+        func padded(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
+        let fromWidth = events.map { ($0.from ?? "-").count }.max() ?? 0
+        let toWidth = events.map(\.to.count).max() ?? 0
+        for event in events {
+            let step = "  \(event.at)  \(padded(event.from ?? "-", fromWidth)) → \(padded(event.to, toWidth))  \(event.reason ?? "")"
+            lines.append(String(step.reversed().drop { $0 == " " }.reversed()))
+        }
+        return lines.joined(separator: "\n")
     }
 }
 

@@ -154,6 +154,18 @@ public enum Migrations {
                 CREATE INDEX payment_attempts_declines_address ON payment_attempts (remote_address, created_at)
                     WHERE response_codigo IN ('pago_declinado', 'pago_no_completado');
                 """),
+        Migration(
+            version: 4, name: "card-testing limits: declines by router without scanning its sales",
+            sql: """
+                CREATE INDEX payment_attempts_declines_router ON payment_attempts (router_id, created_at)
+                    WHERE response_codigo IN ('pago_declinado', 'pago_no_completado');
+                """),
+        Migration(
+            version: 5, name: "sales reports by creation time, for all companies or one",
+            sql: """
+                CREATE INDEX payment_attempts_created ON payment_attempts (created_at);
+                CREATE INDEX payment_attempts_company_created ON payment_attempts (company_id, created_at);
+                """),
     ]
 
     /// Applies every migration not yet applied, each in its own transaction, under an advisory

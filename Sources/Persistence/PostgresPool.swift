@@ -38,6 +38,11 @@ public final class PostgresPool: Sendable {
         self.waitMilliseconds = waitMilliseconds
     }
 
+    /// Connections lent out right now (takes the pool's lock briefly: for metrics, not hot paths).
+    public var inUse: Int {
+        size - slots.withLock { $0.count }
+    }
+
     /// Lends a connection to `body`. A transaction left open by `body` is rolled back before the
     /// connection goes back.
     public func withConnection<T>(_ body: (PostgresConnection) throws(PostgresError) -> T) throws(PostgresError) -> T {

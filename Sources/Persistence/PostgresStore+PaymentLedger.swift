@@ -93,17 +93,23 @@ extension PostgresStore: PaymentLedger {
             """, [attemptID, String(response.status), sealed, response.codigo])
     }
 
-    public func release(attemptID: String, retryAfterSeconds: Int) throws(StoreFailure) {
+    public func release(attemptID: String, storing response: StoredResponse?, retryAfterSeconds: Int) throws(StoreFailure) {
+        let sealed = response.map { PostgresBytes.encode(sealer.seal(bytes: $0.body, context: "attempt:\(attemptID):response")) }
         // Unfinished attempts come back with a growing delay (base × 2^tries, at most 30 s: after
-        // an outage the backlog must drain in seconds, not minutes).
+        // an outage the backlog must drain in seconds, not minutes). A stored response is never
+        // replaced (the first final answer is the one every retry gets).
         _ = try run(
             """
             UPDATE payment_attempts SET lease_owner = NULL, lease_until = NULL,
                 retry_count = CASE WHEN finished_at IS NULL THEN retry_count + 1 ELSE retry_count END,
                 next_retry_at = CASE WHEN finished_at IS NULL
-                    THEN now() + make_interval(secs => least($2 * power(2, least(retry_count, 5)), 30)) END
+                    THEN now() + make_interval(secs => least($2 * power(2, least(retry_count, 5)), 30)) END,
+                response_status = CASE WHEN response_body IS NULL AND $3::bytea IS NOT NULL THEN $4::int ELSE response_status END,
+                response_codigo = CASE WHEN response_body IS NULL AND $3::bytea IS NOT NULL THEN $5 ELSE response_codigo END,
+                response_body = coalesce(response_body, $3::bytea),
+                updated_at = now()
             WHERE id = $1::uuid
-            """, [attemptID, String(retryAfterSeconds)])
+            """, [attemptID, String(retryAfterSeconds), sealed, response.map { String($0.status) }, response?.codigo])
     }
 
     public func claim(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> PaymentAttempt? {
@@ -208,6 +214,29 @@ extension PostgresStore: PaymentLedger {
 
     // MARK: Operator views
 
+    /// The attempts not in a final state: how many in each state, and the oldest one's creation.
+    public struct Backlog: Sendable, Equatable {
+        public var attemptsByState: [String: Int]
+        /// Unix time; nil when there is no unfinished attempt.
+        public var oldestCreatedAt: Int64?
+    }
+
+    /// Reads the backlog through the partial index on unfinished attempts (cheap at any table size).
+    public func backlog() throws(StoreFailure) -> Backlog {
+        var backlog = Backlog(attemptsByState: [:], oldestCreatedAt: nil)
+        for row in try run(
+            """
+            SELECT state, count(*) AS n, extract(epoch FROM min(created_at))::bigint AS oldest
+            FROM payment_attempts WHERE finished_at IS NULL GROUP BY state
+            """
+        ).all {
+            guard let state = row["state"], let oldest = row.int64("oldest") else { continue }
+            backlog.attemptsByState[state] = row.int("n") ?? 0
+            backlog.oldestCreatedAt = min(backlog.oldestCreatedAt ?? oldest, oldest)
+        }
+        return backlog
+    }
+
     public struct AttemptSummary: Sendable {
         public var attempt: PaymentAttempt
         public var createdAt: String
@@ -216,24 +245,37 @@ extension PostgresStore: PaymentLedger {
         public var nextRetryAt: String?
     }
 
+    static let summaryColumns = """
+        \(attemptColumns), to_char(created_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS created_text,
+        to_char(finished_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS finished_text, response_codigo,
+        to_char(next_retry_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS retry_text
+        """
+
     public func attempts(limit: Int, state: String?, companyID: Int64?) throws(StoreFailure) -> [AttemptSummary] {
         var out: [AttemptSummary] = []
         for row in try run(
             """
-            SELECT \(Self.attemptColumns), to_char(created_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS created_text,
-                   to_char(finished_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS finished_text, response_codigo,
-                   to_char(next_retry_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS retry_text
-            FROM payment_attempts
+            SELECT \(Self.summaryColumns) FROM payment_attempts
             WHERE ($1::text IS NULL OR state = $1) AND ($2::bigint IS NULL OR company_id = $2)
             ORDER BY created_at DESC LIMIT $3
             """, [state, companyID.map(String.init), String(limit)]
         ).all {
-            out.append(
-                AttemptSummary(
-                    attempt: try attempt(from: row), createdAt: row["created_text"] ?? "", finishedAt: row["finished_text"],
-                    responseCodigo: row["response_codigo"], nextRetryAt: row["retry_text"]))
+            out.append(try summary(from: row))
         }
         return out
+    }
+
+    /// One attempt, or nil. `id` must be a UUID.
+    public func attemptSummary(id: String) throws(StoreFailure) -> AttemptSummary? {
+        try run("SELECT \(Self.summaryColumns) FROM payment_attempts WHERE id = $1::uuid", [id]).first.map {
+            row throws(StoreFailure) in try summary(from: row)
+        }
+    }
+
+    private func summary(from row: PostgresRow) throws(StoreFailure) -> AttemptSummary {
+        AttemptSummary(
+            attempt: try attempt(from: row), createdAt: row["created_text"] ?? "", finishedAt: row["finished_text"],
+            responseCodigo: row["response_codigo"], nextRetryAt: row["retry_text"])
     }
 
     public struct AttemptEvent: Sendable {

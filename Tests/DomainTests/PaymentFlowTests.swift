@@ -9,7 +9,7 @@ import Testing
         var flow = PaymentFlow()
         #expect(flow.start() == .checkProfile)
         #expect(flow.profileChecked(exists: true) == .createUser)
-        #expect(flow.userCreated() == .charge)
+        #expect(flow.userCreated(profileMatches: true) == .charge)
         #expect(flow.state == .charging)
         #expect(flow.chargeCompleted(paid) == .enableUser)
         #expect(flow.state == .paid)
@@ -17,11 +17,30 @@ import Testing
         #expect(flow.state == .delivered)
     }
 
+    @Test func aUserBoundToAnotherProfileIsRemovedAndNothingCharged() {
+        var flow = PaymentFlow()
+        _ = flow.start()
+        _ = flow.profileChecked(exists: true)
+        #expect(flow.userCreated(profileMatches: false) == .deleteUser)
+        #expect(flow.state == .aborting)
+        #expect(flow.userDeleted() == .respond(.profileUnavailable))
+        #expect(flow.state == .failed)
+    }
+
+    @Test func aLostCreateFoundOnAnotherProfileIsRemoved() {
+        var flow = PaymentFlow()
+        _ = flow.start()
+        _ = flow.profileChecked(exists: true)
+        #expect(flow.userCreateFailed(.timedOut(maybeApplied: true)) == .lookUpUser)
+        #expect(flow.userLookedUp(found: true, ours: true, profileMatches: false) == .deleteUser)
+        #expect(flow.state == .aborting)
+    }
+
     @Test func declineRemovesTheUser() {
         var flow = PaymentFlow()
         _ = flow.start()
         _ = flow.profileChecked(exists: true)
-        _ = flow.userCreated()
+        _ = flow.userCreated(profileMatches: true)
         #expect(flow.chargeCompleted(.declined(code: "card_declined", message: "Texto del proveedor", orderID: "ord_2")) == .deleteUser)
         #expect(flow.state == .declining)
         #expect(flow.userDeleted() == .respond(.declined(message: "El pago fue declinado. Contacte a su banco.")))
@@ -32,7 +51,7 @@ import Testing
         var flow = PaymentFlow()
         _ = flow.start()
         _ = flow.profileChecked(exists: true)
-        _ = flow.userCreated()
+        _ = flow.userCreated(profileMatches: true)
         _ = flow.chargeCompleted(.declined(code: "conekta.errors.processing.bank.insufficient_funds", message: "No", orderID: nil))
         #expect(
             flow.userDeleteFailed(.unreachable("refused"))
@@ -44,7 +63,7 @@ import Testing
         var flow = PaymentFlow()
         _ = flow.start()
         _ = flow.profileChecked(exists: true)
-        _ = flow.userCreated()
+        _ = flow.userCreated(profileMatches: true)
         #expect(flow.chargeCompleted(.notPaid(status: "pending_payment", orderID: "ord_3")) == .cancelOrder)
         #expect(flow.orderCancelled() == .deleteUser)
         #expect(flow.userDeleted() == .respond(.notCompleted(status: "pending_payment")))
@@ -55,7 +74,7 @@ import Testing
         var flow = PaymentFlow()
         _ = flow.start()
         _ = flow.profileChecked(exists: true)
-        _ = flow.userCreated()
+        _ = flow.userCreated(profileMatches: true)
         #expect(flow.chargeCompleted(.unknown(reason: "timed out")) == .lookUpOrder)
         #expect(flow.orderLookedUp(nil, ageSeconds: 1, lookupGraceSeconds: 120) == .suspend(.inVerification))
         #expect(flow.state == .charging)
@@ -65,7 +84,7 @@ import Testing
         var flow = PaymentFlow()
         _ = flow.start()
         _ = flow.profileChecked(exists: true)
-        _ = flow.userCreated()
+        _ = flow.userCreated(profileMatches: true)
         _ = flow.chargeCompleted(.unknown(reason: "connection lost"))
         let order = GatewayOrder(id: "ord_4", paymentStatus: "paid", amount: Money(cents: 1500, currency: "MXN"))
         #expect(flow.orderLookedUp(order, ageSeconds: 1, lookupGraceSeconds: 120) == .enableUser)
@@ -76,7 +95,7 @@ import Testing
         var flow = PaymentFlow()
         _ = flow.start()
         _ = flow.profileChecked(exists: true)
-        _ = flow.userCreated()
+        _ = flow.userCreated(profileMatches: true)
         #expect(flow.chargeCompleted(.tokenAlreadyUsed) == .lookUpOrder)
         #expect(flow.orderLookedUp(nil, ageSeconds: 0, lookupGraceSeconds: 120) == .deleteUser)
         #expect(flow.state == .declining)
@@ -87,7 +106,7 @@ import Testing
         var flow = PaymentFlow()
         _ = flow.start()
         _ = flow.profileChecked(exists: true)
-        _ = flow.userCreated()
+        _ = flow.userCreated(profileMatches: true)
         #expect(flow.chargeCompleted(.unknown(reason: "http_504")) == .lookUpOrder)
         #expect(flow.orderLookedUp(nil, ageSeconds: 0, lookupGraceSeconds: 120) == .suspend(.inVerification))
         #expect(flow.state == .charging)
@@ -97,7 +116,7 @@ import Testing
         var flow = PaymentFlow()
         _ = flow.start()
         _ = flow.profileChecked(exists: true)
-        _ = flow.userCreated()
+        _ = flow.userCreated(profileMatches: true)
         _ = flow.chargeCompleted(paid)
         #expect(flow.userEnableFailed(.timedOut(maybeApplied: true)) == .suspend(.activationPending))
         #expect(flow.state == .paid)
@@ -107,7 +126,7 @@ import Testing
         var flow = PaymentFlow()
         _ = flow.start()
         _ = flow.profileChecked(exists: true)
-        _ = flow.userCreated()
+        _ = flow.userCreated(profileMatches: true)
         _ = flow.chargeCompleted(paid)
         #expect(flow.userEnableFailed(.notFound) == .refund)
         #expect(flow.refunded() == .deleteUser)
@@ -137,7 +156,7 @@ import Testing
         _ = flow.start()
         _ = flow.profileChecked(exists: true)
         #expect(flow.userCreateFailed(.timedOut(maybeApplied: true)) == .lookUpUser)
-        #expect(flow.userLookedUp(found: true, ours: true) == .charge)
+        #expect(flow.userLookedUp(found: true, ours: true, profileMatches: true) == .charge)
     }
 
     @Test func nameTakenBySomeoneElseGetsNewCredentials() {
@@ -145,18 +164,18 @@ import Testing
         _ = flow.start()
         _ = flow.profileChecked(exists: true)
         #expect(flow.userCreateFailed(.duplicateName) == .lookUpUser)
-        #expect(flow.userLookedUp(found: true, ours: false) == .renewCredentialsAndCreateUser)
+        #expect(flow.userLookedUp(found: true, ours: false, profileMatches: true) == .renewCredentialsAndCreateUser)
         #expect(flow.userCreateFailed(.duplicateName) == .lookUpUser)
-        #expect(flow.userLookedUp(found: true, ours: false) == .renewCredentialsAndCreateUser)
+        #expect(flow.userLookedUp(found: true, ours: false, profileMatches: true) == .renewCredentialsAndCreateUser)
         #expect(flow.userCreateFailed(.duplicateName) == .lookUpUser)
-        #expect(flow.userLookedUp(found: true, ours: false) == .respond(.routerUnavailable))
+        #expect(flow.userLookedUp(found: true, ours: false, profileMatches: true) == .respond(.routerUnavailable))
     }
 
     @Test func gatewayRefusalsChargeNothingAndRemoveTheUser() {
         var flow = PaymentFlow()
         _ = flow.start()
         _ = flow.profileChecked(exists: true)
-        _ = flow.userCreated()
+        _ = flow.userCreated(profileMatches: true)
         #expect(flow.chargeCompleted(.configurationError(reason: "401")) == .deleteUser)
         #expect(flow.state == .aborting)
         #expect(flow.userDeleted() == .respond(.paymentsUnavailable))
@@ -166,7 +185,7 @@ import Testing
     @Test func reconcilerResumesEachUnfinishedState() {
         var pending = PaymentFlow(resuming: .pending, routerUserKnown: false, orderKnown: false)
         #expect(pending.resume(routerUserID: nil, ageSeconds: 100, activationDeadlineSeconds: 600) == .lookUpUser)
-        #expect(pending.userLookedUp(found: true, ours: true) == .deleteUser)
+        #expect(pending.userLookedUp(found: true, ours: true, profileMatches: true) == .deleteUser)
         #expect(pending.userDeleted() == .respond(.routerUnavailable))
         #expect(pending.state == .failed)
 
@@ -193,7 +212,7 @@ import Testing
 
         var aborting = PaymentFlow(resuming: .aborting, routerUserKnown: false, orderKnown: false)
         #expect(aborting.resume(routerUserID: nil, ageSeconds: 10, activationDeadlineSeconds: 600) == .lookUpUser)
-        #expect(aborting.userLookedUp(found: false, ours: false) == .respond(.routerUnavailable))
+        #expect(aborting.userLookedUp(found: false, ours: false, profileMatches: true) == .respond(.routerUnavailable))
         #expect(aborting.state == .failed)
     }
 

@@ -5,6 +5,9 @@ import Testing
 final class InMemoryHotspotUserDirectory: HotspotUserDirectory {
     var users: [String: (user: HotspotUser, password: String)] = [:]
     var profiles = ["1hora"]
+    /// Profiles the router binds instead of the one asked for (RouterOS's prefix resolution).
+    var bindsInstead: [String: String] = [:]
+    var profileLookups = 0
     var failNext: [String: RouterFailure] = [:]
     private var counter = 0
 
@@ -22,7 +25,8 @@ final class InMemoryHotspotUserDirectory: HotspotUserDirectory {
         guard !users.values.contains(where: { $0.user.name == user.name }) else { throw .duplicateName }
         counter += 1
         let created = HotspotUser(
-            id: "*\(counter)", name: user.name, profile: user.profile, server: user.server, disabled: user.disabled, comment: user.comment)
+            id: "*\(counter)", name: user.name, profile: bindsInstead[user.profile] ?? user.profile, server: user.server,
+            disabled: user.disabled, comment: user.comment)
         users[created.id] = (created, user.password)
         return created
     }
@@ -40,6 +44,7 @@ final class InMemoryHotspotUserDirectory: HotspotUserDirectory {
 
     func findProfile(named name: String) throws(RouterFailure) -> HotspotProfile? {
         try check("profile")
+        profileLookups += 1
         return profiles.contains(name) ? HotspotProfile(id: "*P", name: name) : nil
     }
 
@@ -121,8 +126,9 @@ final class InMemoryPaymentLedger: PaymentLedger {
         responses[attemptID] = responses[attemptID] ?? response
     }
 
-    func release(attemptID: String, retryAfterSeconds: Int) throws(StoreFailure) {
+    func release(attemptID: String, storing response: StoredResponse?, retryAfterSeconds: Int) throws(StoreFailure) {
         if down { throw .unavailable }
+        if let response { responses[attemptID] = responses[attemptID] ?? response }
         leased.remove(attemptID)
     }
 
@@ -170,10 +176,10 @@ struct StepClock: WallClock {
     let product = Product(
         id: 3, companyID: 1, routerID: 7, name: "1 Hora", price: Money(cents: 1500, currency: "MXN"), profileName: "1hora")
 
-    func service() -> PaymentService {
+    func service(settings: PaymentService.Settings = .init()) -> PaymentService {
         let router = self.router
         return PaymentService(
-            ledger: ledger, gateway: gateway, rendering: FixedRendering(), clock: StepClock(), settings: .init(), owner: "test",
+            ledger: ledger, gateway: gateway, rendering: FixedRendering(), clock: StepClock(), settings: settings, owner: "test",
             fingerprint: { "fp(\($0))" },
             routerAccess: { (_: Int64) throws(StoreFailure) in .init(directory: router, quick: router, hotspotServer: "hotspot1") },
             gatewayKey: { (_: Int64) throws(StoreFailure) in GatewayKey(privateKey: "key_x") })
@@ -195,6 +201,46 @@ struct StepClock: WallClock {
         #expect(replay.response == first.response)
         #expect(gateway.charges == 1 && router.users.count == 1)
         #expect(ledger.events.map(\.1) == [.pending, .charging, .paid, .delivered])
+    }
+
+    @Test func aProfileFoundByExactNameIsTrustedForAWhile() throws {
+        let cached = service()
+        for token in ["tok_1", "tok_2", "tok_3"] {
+            gateway.outcomes = [paid("ord_\(token)")]
+            #expect(
+                try cached.pay(request(token: token), grant: grant, product: product, idempotencyKey: nil, requestID: nil).response.status
+                    == 200)
+        }
+        #expect(router.profileLookups == 1)
+        var settings = PaymentService.Settings()
+        settings.profileCheckSeconds = 0
+        let uncached = service(settings: settings)
+        for token in ["tok_4", "tok_5"] {
+            gateway.outcomes = [paid("ord_\(token)")]
+            #expect(
+                try uncached.pay(request(token: token), grant: grant, product: product, idempotencyKey: nil, requestID: nil).response.status
+                    == 200)
+        }
+        #expect(router.profileLookups == 3)
+    }
+
+    @Test func aUserTheRouterBindsToAnotherProfileIsRemovedUncharged() throws {
+        let service = service()
+        gateway.outcomes = [paid("ord_1")]
+        #expect(
+            try service.pay(request(token: "tok_1"), grant: grant, product: product, idempotencyKey: nil, requestID: nil).response.status
+                == 200)
+        // The profile was renamed on the router; "1hora" is now a prefix of "1hora-promo".
+        router.bindsInstead["1hora"] = "1hora-promo"
+        let refused = try service.pay(request(token: "tok_2"), grant: grant, product: product, idempotencyKey: nil, requestID: nil)
+        #expect(refused.response.codigo == "profileUnavailable")
+        #expect(gateway.charges == 1 && router.users.count == 1)
+        #expect(ledger.attempts[try #require(refused.attemptID)]?.state == .failed)
+        // The cached check was dropped: the next payment looks the profile up again.
+        router.profiles = []
+        let next = try service.pay(request(token: "tok_3"), grant: grant, product: product, idempotencyKey: nil, requestID: nil)
+        #expect(next.response.codigo == "profileUnavailable")
+        #expect(router.profileLookups == 2 && gateway.charges == 1)
     }
 
     @Test func sameKeyDifferentRequestIsAConflict() throws {

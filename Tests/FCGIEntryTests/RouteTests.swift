@@ -12,6 +12,7 @@ import Testing
         ("HEAD", "/api/v1/catalogo_perfiles_venta", .catalogue),
         ("GET", "/api/v1/catalogo_perfiles_venta/42", .catalogueItem(42)),
         ("POST", "/api/v1/payments/pagar-conekta", .payment),
+        ("GET", "/metrics", .metrics),
     ])
     func matches(method: String, path: String, route: Route) {
         #expect(Route.match(method: method, path: path) == .success(route))

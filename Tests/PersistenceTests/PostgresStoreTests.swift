@@ -98,6 +98,41 @@ struct TestDatabase {
         #expect(!endpoint.description.contains("router-pass-123"))
     }
 
+    @Test func aReleaseStoresTheFinalAnswerOnceAndEndsTheLease() throws {
+        let company = try store.addCompany(name: "Café", contactEmail: nil, contactPhone: "5512345678")
+        let router = try store.addRouter(
+            companyID: company, name: "R", location: nil, restURL: "https://10.0.0.1", apiUser: "api", apiPassword: "p",
+            trust: .insecure, hotspotServer: "all")
+        let product = try store.addProduct(
+            Product(
+                id: 0, companyID: company, routerID: router, name: "1 Hora", price: Money(cents: 1500, currency: "MXN"),
+                profileName: "1hora"))
+        let attempt = PaymentAttempt(
+            id: UUID().uuidString.lowercased(), companyID: company, routerID: router, productID: product, apiKeyID: nil,
+            idempotencyKey: "h:k1", requestHash: "hash", state: .pending, amount: Money(cents: 1500, currency: "MXN"),
+            productName: "1 Hora",
+            profileName: "1hora", limitUptime: nil, limitBytesTotal: nil, customerName: "Ana", customerEmail: "ana@example.com",
+            customerPhone: nil, userType: .pin, credentials: HotspotCredentials(username: "123456", password: ""), mac: nil, ip: nil,
+            autoConnect: false, createdAt: Int64(Date().timeIntervalSince1970))
+        guard case .started = try store.begin(attempt, owner: "t", leaseSeconds: 60) else {
+            Issue.record("the first begin did not start the attempt")
+            return
+        }
+        var failed = attempt
+        failed.state = .failed
+        #expect(try store.save(failed, expecting: .pending, reason: "router down"))
+        let answer = StoredResponse(status: 500, body: Array(#"{"codigo":"router_no_disponible"}"#.utf8), codigo: "router_no_disponible")
+        try store.release(attemptID: attempt.id, storing: answer, retryAfterSeconds: 1)
+        try store.release(
+            attemptID: attempt.id, storing: StoredResponse(status: 200, body: [1], codigo: "otro"), retryAfterSeconds: 1)
+        guard case .existing(let existing, let response, let leaseActive) = try store.begin(attempt, owner: "t", leaseSeconds: 60) else {
+            Issue.record("the second begin did not find the attempt")
+            return
+        }
+        #expect(existing.state == .failed && !leaseActive)
+        #expect(response == answer)
+    }
+
     @Test func secretsAreNotStoredInClear() throws {
         let company = try store.addCompany(name: "Café", contactEmail: nil, contactPhone: nil)
         #expect(try store.setConektaKeys(companyID: company, publicKey: "key_pub", privateKey: "key_PRIVATE_abc"))
@@ -155,6 +190,17 @@ struct TestDatabase {
         let id = try store.addCompany(name: hostile, contactEmail: nil, contactPhone: nil)
         #expect(try store.company(id: id)?.name == hostile)
         #expect(try store.companies().count >= 1)
+    }
+
+    @Test func statementsArePreparedOnceAndSurviveTheServerForgettingThem() throws {
+        let connection = PostgresConnection(url: database.url)
+        #expect(try connection.query("SELECT $1::int + 1 AS n", ["41"]).first?.int("n") == 42)
+        #expect(try connection.query("SELECT count(*) AS n FROM pg_prepared_statements").first?.int("n") == 2)
+        #expect(try connection.query("SELECT $1::int + 1 AS n", ["1"]).first?.int("n") == 2)
+        #expect(try connection.query("SELECT count(*) AS n FROM pg_prepared_statements").first?.int("n") == 2)
+        // What a pooler's reset or an administrator does: the statements are gone server-side.
+        try connection.query("DISCARD ALL")
+        #expect(try connection.query("SELECT $1::int + 1 AS n", ["9"]).first?.int("n") == 10)
     }
 
     @Test func unreachableServerFailsFastWithBackoff() throws {

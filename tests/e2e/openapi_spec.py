@@ -175,7 +175,8 @@ def documented_statuses():
 def component_statuses():
     """{status: {codigos}} of the responses documented for any path (components/responses)."""
     out = {}
-    names = {"RouteNotFound": "404", "MethodNotAllowed": "405", "NotImplemented": "501", "HttpVersionNotSupported": "505"}
+    names = {"RouteNotFound": "404", "MethodNotAllowed": "405", "NotImplemented": "501", "HttpVersionNotSupported": "505",
+             "CorsPreflight": "204"}
     for name, status in names.items():
         response = resolve({"$ref": f"#/components/responses/{name}"})
         out.setdefault(status, set()).update(codigos_of_response(response))

@@ -97,7 +97,17 @@ public struct PaymentFlow: Sendable, Equatable {
         return .respond(.routerUnavailable)
     }
 
-    public mutating func userCreated() -> Action {
+    /// The router created the user (disabled).
+    /// - Parameter profileMatches: whether the router bound it to the product's profile by its
+    ///   exact name. RouterOS resolves `profile=` by unique prefix, so a profile renamed or removed
+    ///   since it was checked can leave the user on another profile (NOTES.md A4); such a user is
+    ///   removed and nothing is charged.
+    public mutating func userCreated(profileMatches: Bool) -> Action {
+        guard profileMatches else {
+            move(to: .aborting, "the router bound the hotspot user to another profile; removing it, nothing charged")
+            answer = .profileUnavailable
+            return .deleteUser
+        }
         move(to: .charging, "hotspot user created disabled; charging")
         return .charge
     }
@@ -117,8 +127,9 @@ public struct PaymentFlow: Sendable, Equatable {
         }
     }
 
-    /// The result of looking our user up by name: `ours` when its comment names this attempt.
-    public mutating func userLookedUp(found: Bool, ours: Bool) -> Action {
+    /// The result of looking our user up by name: `ours` when its comment names this attempt;
+    /// `profileMatches` as for `userCreated(profileMatches:)`.
+    public mutating func userLookedUp(found: Bool, ours: Bool, profileMatches: Bool) -> Action {
         if recovering {
             // Clean-up of an attempt that never charged (pending or aborting).
             if found && ours {
@@ -129,7 +140,7 @@ public struct PaymentFlow: Sendable, Equatable {
             move(to: .failed, recoveringReason(found: found))
             return .respond(answer ?? .routerUnavailable)
         }
-        if found && ours { return userCreated() }
+        if found && ours { return userCreated(profileMatches: profileMatches) }
         guard createTries < 3 else {
             move(to: .failed, "could not create the hotspot user after \(createTries) tries")
             return .respond(.routerUnavailable)

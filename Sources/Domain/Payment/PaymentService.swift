@@ -20,6 +20,10 @@ public final class PaymentService {
         public var declinesPerMAC = 3
         public var declinesPerAddress = 10
         public var declinesPerRouter = 50
+        /// How long a profile found by its exact name is trusted before it is checked again;
+        /// 0 checks before every payment. Safe to cache: the profile the router actually bound
+        /// is compared after every create.
+        public var profileCheckSeconds = 60
 
         public init() {}
     }
@@ -56,6 +60,7 @@ public final class PaymentService {
     private let gatewayKey: (Int64) throws(StoreFailure) -> GatewayKey?
     private let releaseLater: (String) -> Void
     private var random = SystemRandomNumberGenerator()
+    private let verifiedProfiles: VerifiedProfiles
 
     /// - Parameters:
     ///   - owner: this worker's name in leases (instance and thread).
@@ -64,13 +69,17 @@ public final class PaymentService {
     ///   - releaseLater: called with an attempt whose lease could not be released (the database
     ///     was down); the process's reconciler releases it when the database is back, so the
     ///     attempt does not wait for the lease to expire.
+    ///   - verifiedProfiles: profile checks to trust; one for the whole process, so a check is
+    ///     shared by all its workers.
     public init(
         ledger: any PaymentLedger, gateway: any PaymentGateway, rendering: any PaymentRendering, clock: any WallClock,
         settings: Settings, owner: String, fingerprint: @escaping (String) -> String,
         routerAccess: @escaping (Int64) throws(StoreFailure) -> RouterAccess?,
         gatewayKey: @escaping (Int64) throws(StoreFailure) -> GatewayKey?,
-        releaseLater: @escaping (String) -> Void = { _ in }
+        releaseLater: @escaping (String) -> Void = { _ in },
+        verifiedProfiles: VerifiedProfiles = VerifiedProfiles()
     ) {
+        self.verifiedProfiles = verifiedProfiles
         self.ledger = ledger
         self.gateway = gateway
         self.rendering = rendering
@@ -220,9 +229,17 @@ public final class PaymentService {
             let directory = access.directory
             switch action {
             case .checkProfile:
+                if verifiedProfiles.trusts(attempt.profileName, routerID: attempt.routerID, now: clock.nowSeconds) {
+                    action = flow.profileChecked(exists: true)
+                    continue
+                }
                 do {
-                    let profile = try directory.findProfile(named: attempt.profileName)
-                    action = flow.profileChecked(exists: profile?.name == attempt.profileName)
+                    let exists = try directory.findProfile(named: attempt.profileName)?.name == attempt.profileName
+                    if exists, settings.profileCheckSeconds > 0 {
+                        verifiedProfiles.found(
+                            attempt.profileName, routerID: attempt.routerID, until: clock.nowSeconds + Int64(settings.profileCheckSeconds))
+                    }
+                    action = flow.profileChecked(exists: exists)
                 } catch {
                     action = flow.profileCheckFailed(error)
                 }
@@ -240,8 +257,10 @@ public final class PaymentService {
                 do {
                     let user = try directory.createUser(newUser(attempt, server: access.hotspotServer))
                     attempt.routerUserID = user.id
-                    action = flow.userCreated()
+                    action = flow.userCreated(profileMatches: boundToProduct(user, attempt))
                 } catch {
+                    if case .profileNotFound = error { forgetProfile(of: attempt) }
+                    if case .profileAmbiguous = error { forgetProfile(of: attempt) }
                     action = flow.userCreateFailed(error)
                 }
 
@@ -250,7 +269,8 @@ public final class PaymentService {
                     let user = try directory.findUser(named: attempt.credentials.username)
                     let ours = user?.comment == attempt.routerComment
                     if ours { attempt.routerUserID = user?.id }
-                    action = flow.userLookedUp(found: user != nil, ours: ours)
+                    action = flow.userLookedUp(
+                        found: user != nil, ours: ours, profileMatches: user.map { boundToProduct($0, attempt) } ?? false)
                 } catch {
                     action = flow.userLookUpFailed(error)
                 }
@@ -386,14 +406,13 @@ public final class PaymentService {
 
     private func finishDelivered(_ attempt: PaymentAttempt, autoConnect: AutoConnectReport) -> Outcome {
         let response = rendering.receipt(attempt, completedAtMicroseconds: clock.nowMicroseconds(), autoConnect: autoConnect)
-        try? ledger.storeResponse(attemptID: attempt.id, response)
-        release(attempt.id)
+        release(attempt.id, storing: response)
         return Outcome(response: response, attemptID: attempt.id, orderID: attempt.orderID)
     }
 
-    private func release(_ attemptID: String) {
+    private func release(_ attemptID: String, storing response: StoredResponse? = nil) {
         do {
-            try ledger.release(attemptID: attemptID, retryAfterSeconds: settings.retryAfterSeconds)
+            try ledger.release(attemptID: attemptID, storing: response, retryAfterSeconds: settings.retryAfterSeconds)
         } catch {
             releaseLater(attemptID)
         }
@@ -402,8 +421,12 @@ public final class PaymentService {
     /// Answers, stores the answer when it is final for the customer, and lets go of the attempt.
     private func stop(_ attempt: PaymentAttempt, answering result: PaymentResult, release: Bool) -> Outcome {
         let response = rendering.answer(result, attempt: attempt)
-        if result.isFinalForCustomer { try? ledger.storeResponse(attemptID: attempt.id, response) }
-        if release { self.release(attempt.id) }
+        let final = result.isFinalForCustomer ? response : nil
+        if release {
+            self.release(attempt.id, storing: final)
+        } else if let final {
+            try? ledger.storeResponse(attemptID: attempt.id, final)
+        }
         return Outcome(response: response, attemptID: attempt.id, orderID: attempt.orderID)
     }
 
@@ -426,6 +449,20 @@ public final class PaymentService {
             throw .notFound
         }
         return user.id
+    }
+
+    /// Whether the router bound the user to the product's profile itself, not to another one
+    /// that the name is a prefix of. A mismatch also drops the cached profile check.
+    private func boundToProduct(_ user: HotspotUser, _ attempt: PaymentAttempt) -> Bool {
+        guard user.profile == attempt.profileName else {
+            forgetProfile(of: attempt)
+            return false
+        }
+        return true
+    }
+
+    private func forgetProfile(of attempt: PaymentAttempt) {
+        verifiedProfiles.forget(attempt.profileName, routerID: attempt.routerID)
     }
 
     private func newUser(_ attempt: PaymentAttempt, server: String) -> NewHotspotUser {

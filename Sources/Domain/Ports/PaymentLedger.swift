@@ -14,7 +14,9 @@ public protocol PaymentLedger {
     func storeResponse(attemptID: String, _ response: StoredResponse) throws(StoreFailure)
 
     /// Ends this worker's lease; a non-final attempt is due again after `retryAfterSeconds`.
-    func release(attemptID: String, retryAfterSeconds: Int) throws(StoreFailure)
+    /// With `response`, also stores it as `storeResponse` does (unless one is stored already),
+    /// in the same write: the answer and the end of the lease land together.
+    func release(attemptID: String, storing response: StoredResponse?, retryAfterSeconds: Int) throws(StoreFailure)
 
     /// Takes the lease of one attempt if nobody holds it (for a retry of its request).
     func claim(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> PaymentAttempt?

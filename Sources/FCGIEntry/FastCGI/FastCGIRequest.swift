@@ -28,10 +28,15 @@ struct FastCGIRequest: ~Copyable {
     func parameters() -> [String: String] {
         var result: [String: String] = [:]
         guard var cursor = request.pointee.envp else { return result }
+        // Split on the first "=" in the C string itself: byte work, not Character iteration,
+        // since this runs for every parameter of every request.
         while let entry = cursor.pointee {
-            let text = String(cString: entry)
-            if let equals = text.firstIndex(of: "=") {
-                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            if let equals = strchr(entry, 0x3D) {
+                let nameLength = entry.distance(to: equals)
+                let name = entry.withMemoryRebound(to: UInt8.self, capacity: nameLength) {
+                    String(decoding: UnsafeBufferPointer(start: $0, count: nameLength), as: UTF8.self)
+                }
+                result[name] = String(cString: equals + 1)
             }
             cursor += 1
         }

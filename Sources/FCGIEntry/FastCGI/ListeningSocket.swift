@@ -1,12 +1,16 @@
 import Foundation
 
-/// The socket nginx connects to: a unix socket path this process creates (and removes), or an
-/// IPv4 `host:port`. Created here rather than by `FCGX_OpenSocket`, which calls `exit()` when
-/// bind fails and binds every interface for `:port`.
+/// The socket nginx connects to: one systemd passed (socket activation), a unix socket path this
+/// process creates (and removes), or an IPv4 `host:port`. Created here rather than by
+/// `FCGX_OpenSocket`, which calls `exit()` when bind fails and binds every interface for `:port`.
 struct ListeningSocket {
     let descriptor: Int32
-    /// The unix socket path this process owns, or nil for TCP.
+    /// The unix socket path this process created and removes at shutdown; nil for TCP and for a
+    /// socket it was given.
     let path: String?
+    /// Whether the socket was passed in (systemd keeps its own copy: this process must neither
+    /// remove nor shut it down, so connections queue for the next instance).
+    var isInherited = false
 
     enum Failure: Error, CustomStringConvertible {
         case invalidAddress(String)
@@ -18,6 +22,27 @@ struct ListeningSocket {
             case .system(let call, let code): "\(call) failed: \(String(cString: strerror(code)))"
             }
         }
+    }
+
+    /// The listening socket systemd passed as file descriptor 3 (`sd_listen_fds(3)`), when
+    /// `LISTEN_PID` is this process and `LISTEN_FDS` is 1; nil when nothing was passed. The
+    /// variables are removed, as `sd_listen_fds(1)` does. Call before starting threads.
+    /// https://www.freedesktop.org/software/systemd/man/latest/sd_listen_fds.html
+    static func inherited() throws(Failure) -> ListeningSocket? {
+        let descriptor: Int32 = 3  // SD_LISTEN_FDS_START
+        guard let pid = getenv("LISTEN_PID").flatMap({ Int32(String(cString: $0)) }), pid == getpid() else { return nil }
+        let count = getenv("LISTEN_FDS").map { String(cString: $0) } ?? ""
+        for name in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] { unsetenv(name) }
+        guard count == "1" else { throw .invalidAddress("LISTEN_FDS=\(count): expected exactly one socket from systemd") }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw .system("fstat of the socket from systemd (fd 3)", errno) }
+        var listening: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard (info.st_mode & S_IFMT) == S_IFSOCK,
+            getsockopt(descriptor, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) == 0, listening == 1
+        else { throw .invalidAddress("fd 3 from systemd: not a listening socket") }
+        _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
+        return ListeningSocket(descriptor: descriptor, path: nil, isInherited: true)
     }
 
     static func open(_ address: String, mode: UInt16, group: String?, backlog: Int32 = 1024) throws(Failure) -> ListeningSocket {

@@ -10,17 +10,28 @@ struct PortalHandler {
     let payments: PaymentService?
     let maxBodyBytes: Int
     let now: () -> Int64
+    /// The Prometheus text for `GET /metrics`; nil where metrics are not wired (it answers 404).
+    let metrics: (() -> String)?
 
-    init(portal: PortalService, payments: PaymentService? = nil, maxBodyBytes: Int, now: @escaping () -> Int64) {
+    init(
+        portal: PortalService, payments: PaymentService? = nil, maxBodyBytes: Int, now: @escaping () -> Int64,
+        metrics: (() -> String)? = nil
+    ) {
         self.portal = portal
         self.payments = payments
         self.maxBodyBytes = maxBodyBytes
         self.now = now
+        self.metrics = metrics
     }
 
     func respond(to request: Request, logger: Logger) -> Response {
+        respond(to: request, matched: Route.match(method: request.method, path: request.path), logger: logger)
+    }
+
+    /// Answers a request whose route the caller matched already (the worker counts by route).
+    func respond(to request: Request, matched: Result<Route, Route.Miss>, logger: Logger) -> Response {
         let route: Route
-        switch Route.match(method: request.method, path: request.path) {
+        switch matched {
         case .success(let matched): route = matched
         case .failure(.notFound): return ErrorResponse.notFound(requestID: request.requestID)
         case .failure(.methodNotAllowed(let allowed)): return ErrorResponse.methodNotAllowed(allowed: allowed, requestID: request.requestID)
@@ -40,6 +51,11 @@ struct PortalHandler {
                 return .json(200, Presenter.product(try portal.product(id: id, for: grant)))
             case .payment:
                 return try pay(request, logger: logger)
+            case .metrics:
+                guard let metrics else { return ErrorResponse.notFound(requestID: request.requestID) }
+                return Response(
+                    status: 200, headers: [("Content-Type", PrometheusText.contentType), ("X-Hotspot-Codigo", "ok")],
+                    body: Array(metrics().utf8))
             }
         } catch {
             switch error {

@@ -5,6 +5,19 @@ enum Route: Equatable {
     case catalogue
     case catalogueItem(Int64)
     case payment
+    case metrics
+
+    /// The route's name in metrics: a fixed word, never the path (ids would make endless series).
+    var name: String {
+        switch self {
+        case .health: "health"
+        case .configPublic: "config_public"
+        case .catalogue: "catalogue"
+        case .catalogueItem: "catalogue_item"
+        case .payment: "payment"
+        case .metrics: "metrics"
+        }
+    }
 
     enum Miss: Error, Equatable {
         case notFound
@@ -19,6 +32,7 @@ enum Route: Equatable {
         case "/api/v1/config/public": found = (.configPublic, ["GET", "HEAD"])
         case "/api/v1/catalogo_perfiles_venta": found = (.catalogue, ["GET", "HEAD"])
         case "/api/v1/payments/pagar-conekta": found = (.payment, ["POST"])
+        case "/metrics": found = (.metrics, ["GET", "HEAD"])
         default:
             let prefix = "/api/v1/catalogo_perfiles_venta/"
             guard trimmed.hasPrefix(prefix) else { return .failure(.notFound) }

@@ -1,0 +1,75 @@
+/// One metric as `GET /metrics` shows it: name, help, type and label names. The catalogue below is
+/// every family the server exports, in exposition order (README, "Metrics").
+struct MetricFamily: Sendable, Hashable {
+    enum Kind: String, Sendable {
+        case counter
+        case gauge
+        case histogram
+    }
+
+    let name: String
+    let help: String
+    let kind: Kind
+    let labelNames: [String]
+    /// Upper bounds in seconds, for histograms.
+    let bounds: [Double]
+
+    init(_ name: String, _ kind: Kind, labels: [String] = [], bounds: [Double] = [], help: String) {
+        self.name = name
+        self.kind = kind
+        self.labelNames = labels
+        self.bounds = bounds
+        self.help = help
+    }
+
+    /// Counters a shard keeps per series: one, or for a histogram one per bucket, one for the
+    /// observations above the last bound and one for the sum in nanoseconds.
+    var cellCount: Int { kind == .histogram ? bounds.count + 2 : 1 }
+
+    /// From 5 ms (a router on the LAN) to 30 s (beyond Conekta's longest allowed timeout).
+    static let callSeconds: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30]
+}
+
+extension MetricFamily {
+    // Counted by the threads (MetricsRecorder).
+    static let requests = MetricFamily(
+        "hotspot_http_requests_total", .counter, labels: ["route", "status"],
+        help: "Requests this instance answered, by route (unmatched: no route or method) and HTTP status.")
+    static let payments = MetricFamily(
+        "hotspot_payments_total", .counter, labels: ["codigo"],
+        help: "Answers of POST /api/v1/payments/pagar-conekta by codigo (pagado: paid and delivered).")
+    static let reconciled = MetricFamily(
+        "hotspot_reconciler_outcomes_total", .counter, labels: ["codigo"],
+        help: "Attempts the reconciler moved on, by the codigo of their answer at that point.")
+    static let routerCalls = MetricFamily(
+        "hotspot_router_call_duration_seconds", .histogram, labels: ["operation", "outcome"], bounds: callSeconds,
+        help: "RouterOS REST calls by operation and outcome (ok or error), including the wait for a router slot.")
+    static let conektaCalls = MetricFamily(
+        "hotspot_conekta_call_duration_seconds", .histogram, labels: ["operation", "outcome"], bounds: callSeconds,
+        help: "Conekta API calls by operation and outcome (ok: a definite answer, a decline included; error: none).")
+    static let dropped = MetricFamily(
+        "hotspot_metrics_dropped_total", .counter,
+        help: "Observations not recorded because a thread's metrics were full (should stay 0).")
+
+    // Read at scrape time.
+    static let backlog = MetricFamily(
+        "hotspot_payment_backlog_attempts", .gauge, labels: ["state"],
+        help: "Attempts in a non-final state, database-wide, at the reconciler's last pass.")
+    static let backlogOldestAge = MetricFamily(
+        "hotspot_payment_backlog_oldest_age_seconds", .gauge,
+        help: "Age of the oldest attempt in a non-final state at the reconciler's last pass (0: none).")
+    static let reconcilerLastPass = MetricFamily(
+        "hotspot_reconciler_last_pass_timestamp_seconds", .gauge,
+        help: "Unix time of the reconciler's last pass that read the backlog.")
+    static let startTime = MetricFamily(
+        "hotspot_process_start_time_seconds", .gauge, help: "Unix time this process started.")
+    static let instance = MetricFamily(
+        "hotspot_instance_info", .gauge, labels: ["instance"],
+        help: "Always 1; names the instance (host:pid) that answered this scrape.")
+    static let workerThreads = MetricFamily(
+        "hotspot_worker_threads", .gauge, help: "Worker threads, so concurrent requests this instance can serve.")
+    static let poolConnections = MetricFamily(
+        "hotspot_database_pool_connections", .gauge, help: "PostgreSQL connections in this process's pool.")
+    static let poolInUse = MetricFamily(
+        "hotspot_database_pool_connections_in_use", .gauge, help: "PostgreSQL connections lent to a thread right now.")
+}

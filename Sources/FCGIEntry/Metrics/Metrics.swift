@@ -1,0 +1,109 @@
+import Domain
+import Synchronization
+
+/// This process's metrics for `GET /metrics`: a shard per thread, added up at scrape time, and
+/// the facts read then (the reconciler's last view of the backlog, the pool, the process). Each
+/// instance exposes only its own; scrape every instance (README, "Metrics").
+final class Metrics: Sendable {
+    struct Backlog: Sendable, Equatable {
+        /// Attempts in each non-final state.
+        var attempts: [PaymentAttempt.State: Int]
+        /// Unix time of the oldest non-final attempt's creation; nil when there is none.
+        var oldestCreatedAt: Int64?
+        /// Unix time of the reading.
+        var readAt: Double
+    }
+
+    struct PoolUsage: Sendable {
+        var size: Int
+        var inUse: Int
+    }
+
+    private let shards: [MetricsShard]
+    private let instance: String
+    private let startTime: Double
+    private let workerThreads: Int
+    private let poolUsage: @Sendable () -> PoolUsage
+    private let backlog = Mutex<Backlog?>(nil)
+
+    /// - Parameter shards: one per thread that records (the workers and the reconciler).
+    init(shards: Int, instance: String, startTime: Double, workerThreads: Int, poolUsage: @escaping @Sendable () -> PoolUsage) {
+        self.shards = (0..<shards).map { _ in MetricsShard() }
+        self.instance = instance
+        self.startTime = startTime
+        self.workerThreads = workerThreads
+        self.poolUsage = poolUsage
+    }
+
+    /// The recorder of shard `index`, for the one thread that will use it.
+    func recorder(shard index: Int) -> MetricsRecorder {
+        MetricsRecorder(shard: shards[index])
+    }
+
+    func record(_ reading: Backlog) {
+        backlog.withLock { $0 = reading }
+    }
+
+    /// The exposition text, every family in catalogue order, series sorted by labels.
+    func exposition(now: Double) -> String {
+        var counters: [MetricFamily: [String: [UInt64]]] = [:]
+        var dropped: UInt64 = 0
+        for shard in shards {
+            let reading = shard.read()
+            dropped += reading.dropped
+            for (series, values) in reading.series {
+                counters[series.family, default: [:]][series.labels, default: Array(repeating: 0, count: values.count)]
+                    .addElementwise(values)
+            }
+        }
+
+        var text = PrometheusText()
+        for family in [MetricFamily.requests, .payments, .reconciled] {
+            text.family(family.name, type: family.kind, help: family.help)
+            for (labels, values) in (counters[family] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                text.sample(family.name, labels: labels, String(values[0]))
+            }
+        }
+        for family in [MetricFamily.routerCalls, .conektaCalls] {
+            text.family(family.name, type: family.kind, help: family.help)
+            for (labels, values) in (counters[family] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                text.histogram(
+                    family.name, labels: labels, bounds: family.bounds, counts: Array(values.dropLast()),
+                    sum: Double(values[values.count - 1]) / 1e9)
+            }
+        }
+        single(&text, .dropped, String(dropped))
+
+        if let backlog = backlog.withLock({ $0 }) {
+            text.family(MetricFamily.backlog.name, type: .gauge, help: MetricFamily.backlog.help)
+            for state in PaymentAttempt.State.allCases where !state.isFinal {
+                text.sample(
+                    MetricFamily.backlog.name, labels: PrometheusText.labels(MetricFamily.backlog.labelNames, [state.rawValue]),
+                    String(backlog.attempts[state] ?? 0))
+            }
+            let age = backlog.oldestCreatedAt.map { max(0, now - Double($0)) } ?? 0
+            single(&text, .backlogOldestAge, PrometheusText.number(age.rounded()))
+            single(&text, .reconcilerLastPass, PrometheusText.number(backlog.readAt))
+        }
+
+        single(&text, .startTime, PrometheusText.number(startTime))
+        single(&text, .instance, "1", labels: PrometheusText.labels(MetricFamily.instance.labelNames, [instance]))
+        single(&text, .workerThreads, String(workerThreads))
+        let pool = poolUsage()
+        single(&text, .poolConnections, String(pool.size))
+        single(&text, .poolInUse, String(pool.inUse))
+        return text.output
+    }
+
+    /// A family with one sample.
+    private func single(_ text: inout PrometheusText, _ family: MetricFamily, _ value: String, labels: String = "") {
+        text.family(family.name, type: family.kind, help: family.help)
+        text.sample(family.name, labels: labels, value)
+    }
+}
+
+extension Array where Element == UInt64 {
+    fileprivate mutating func addElementwise(_ other: [UInt64]) {
+        for index in indices where index < other.count { self[index] &+= other[index] }
+    }
+}
