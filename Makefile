@@ -5,7 +5,7 @@ SWIFT_FLAGS ?= -Xswiftc -warnings-as-errors
 BUILD_DIR := .build/debug
 DEMO_DIR := $(CURDIR)/.run/demo
 
-.PHONY: deps build test test-unit test-fuzz-regressions test-integration test-e2e test-portal lint demo demo-stop bench fuzz soak clean
+.PHONY: deps build test test-unit test-fuzz-regressions test-integration test-e2e test-portal test-openapi schemathesis lint demo demo-stop bench fuzz soak clean
 
 deps:
 	@scripts/install-deps.sh
@@ -36,12 +36,21 @@ test-integration:
 	  --filter 'PersistenceTests|HTTPTransportTests|RouterOSTests|GatewayTests'
 
 # The whole stack: PostgreSQL, sandboxes, the server, nginx from deploy/nginx.conf.
-test-e2e:
+test-e2e: schemathesis
 	HOTSPOT_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
 # The payment page in headless Chromium (also part of test-e2e); screenshots in .run/test-output/portal/.
 test-portal: deps
 	HOTSPOT_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e/test_portal_browser.py
+
+## docs/openapi.yaml against the stack: every documented answer provoked and validated, then schemathesis.
+test-openapi: schemathesis
+	HOTSPOT_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) $(PYTHON) -m pytest -q -p no:cacheprovider \
+	  tests/e2e/test_openapi.py tests/e2e/test_schemathesis.py
+
+# The pinned schemathesis, in a venv under .run/ (Debian's python3 is externally managed).
+schemathesis:
+	@scripts/install-schemathesis.sh
 
 demo: build
 	@$(PYTHON) scripts/demo.py --dir $(DEMO_DIR) --build-dir $(CURDIR)/$(BUILD_DIR)

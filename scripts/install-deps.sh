@@ -4,6 +4,7 @@
 set -euo pipefail
 packages=(libfcgi-dev libcurl4-openssl-dev libpq-dev libssl-dev pkg-config
           postgresql nginx-light python3 python3-pytest python3-prometheus-client openssl curl ca-certificates
+          python3-venv python3-yaml python3-jsonschema
           # the payment page's tests drive a real headless browser
           chromium chromium-driver python3-selenium)
 [ "${1:-}" = "--bench" ] && packages+=(wrk)

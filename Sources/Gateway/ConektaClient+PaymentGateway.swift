@@ -152,7 +152,7 @@ extension ConektaClient: PaymentGateway {
             guard let code = error.code else { return .unknown(reason: "http_402_without_code") }
             if code.hasSuffix("tokenization.used") {
                 // The token is single use: this attempt's own lost first send may have used it.
-                return .unknown(reason: "tokenization_used")
+                return .tokenAlreadyUsed
             }
             return .declined(
                 code: code, message: error.message ?? spanishDeclineMessage(for: code), orderID: error.orderID)

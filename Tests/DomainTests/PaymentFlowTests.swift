@@ -96,9 +96,20 @@ import Testing
         _ = flow.start()
         _ = flow.profileChecked(exists: true)
         _ = flow.userCreated(profileMatches: true)
-        _ = flow.chargeCompleted(.unknown(reason: "conekta.errors.processing.tokenization.used"))
+        #expect(flow.chargeCompleted(.tokenAlreadyUsed) == .lookUpOrder)
         #expect(flow.orderLookedUp(nil, ageSeconds: 0, lookupGraceSeconds: 120) == .deleteUser)
         #expect(flow.state == .declining)
+        #expect(flow.answer == .declined(message: PaymentResult.cardNotProcessed))
+    }
+
+    @Test func otherUnknownOutcomesWithNoOrderYetAreStillBeingVerified() {
+        var flow = PaymentFlow()
+        _ = flow.start()
+        _ = flow.profileChecked(exists: true)
+        _ = flow.userCreated(profileMatches: true)
+        #expect(flow.chargeCompleted(.unknown(reason: "http_504")) == .lookUpOrder)
+        #expect(flow.orderLookedUp(nil, ageSeconds: 0, lookupGraceSeconds: 120) == .suspend(.inVerification))
+        #expect(flow.state == .charging)
     }
 
     @Test func enableFailureWaitsWithoutRefunding() {

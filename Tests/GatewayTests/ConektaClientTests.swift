@@ -168,7 +168,7 @@ import Testing
     }
 
     @Test func usedTokenIsUnknownBecauseThisAttemptMayHaveUsedIt() {
-        #expect(Self.charge(status: 402, body: ConektaFixtures.tokenUsed) == .unknown(reason: "tokenization_used"))
+        #expect(Self.charge(status: 402, body: ConektaFixtures.tokenUsed) == .tokenAlreadyUsed)
     }
 
     @Test(arguments: ["", "<html>payment required</html>", "{\"object\":\"error\"}"])

@@ -152,7 +152,7 @@ import Testing
     @Test func reusedTokenIsUnknown() throws {
         let harness = try Harness()
         #expect(Self.paidOrderID(harness.charge("tok_sandbox_paid_once")) != nil)
-        #expect(harness.charge("tok_sandbox_paid_once") == .unknown(reason: "tokenization_used"))
+        #expect(harness.charge("tok_sandbox_paid_once") == .tokenAlreadyUsed)
         #expect(try harness.orders().count == 1)
     }
 

@@ -171,7 +171,7 @@ public struct PaymentFlow: Sendable, Equatable {
             needsCancel = status == "pending_payment" || status == "pre_authorized"
             return needsCancel ? .cancelOrder : .deleteUser
         case .unknown(let reason):
-            tokenAlreadyUsed = reason.contains("tokenization.used")
+            tokenAlreadyUsed = outcome == .tokenAlreadyUsed
             self.reason = "charge outcome unknown: \(reason)"
             return .lookUpOrder
         case .configurationError(let reason):

@@ -79,6 +79,11 @@ public enum ChargeOutcome: Sendable, Equatable {
     case configurationError(reason: String)
     /// The provider rejected the request (422). Nothing was charged.
     case invalidRequest(param: String?, message: String)
+
+    /// Conekta answered `tokenization.used` to a charge: unknown until the attempt's own order is
+    /// looked up, and with none, someone else used the token, a decline (CONTRACT §5.3). One value
+    /// for the gateway that reports it and the flow that acts on it, so the two cannot disagree.
+    public static let tokenAlreadyUsed = ChargeOutcome.unknown(reason: "tokenization_used")
 }
 
 public struct PaidOrder: Sendable, Equatable {
