@@ -109,6 +109,10 @@ def check_response(response, status, headers, raw, what, method="GET"):
         return None
     content_type = (_header(headers, "Content-Type") or "").split(";")[0].strip().lower()
     assert content_type in content, f"{what}: Content-Type {content_type!r} is not documented ({list(content)})"
+    if content_type.startswith("text/"):
+        text = raw.decode("utf-8")
+        assert_valid(content[content_type]["schema"], text, f"{what}: body")
+        return text
     try:
         body = json.loads(raw)
     except ValueError:

@@ -220,7 +220,7 @@ def test_the_spec_is_a_well_formed_openapi_3_1_document():
                     for example in examples:
                         spec.assert_valid(content["schema"], example, f"request example of {method} {path} ({media})")
             public = op.get("security", document["security"]) == []
-            assert public == (path == HEALTH), f"{method} {path}: only /health is public"
+            assert public == (path in (HEALTH, "/metrics")), f"{method} {path}: only /health and /metrics are public"
     for name, schema in document["components"]["schemas"].items():
         for example in schema.get("examples", []):
             spec.assert_valid({"$ref": f"#/components/schemas/{name}"}, example, f"example of {name}")
@@ -232,7 +232,7 @@ def test_the_spec_paths_and_methods_are_the_servers_routes():
     item_methods = re.search(r'found = \(\.catalogueItem\(number\), \[([^\]]*)\]\)', routes).group(1)
     served[ITEM] = item_methods
     served = {path: {m.strip().strip('"').lower() for m in methods.split(",")} for path, methods in served.items()}
-    not_described_here = {"/metrics", "/portal"}  # documented elsewhere (issue 8)
+    not_described_here = {"/portal"}  # static files, not the API
     documented = {path: {m for m in item if m in spec.METHODS} for path, item in spec.SPEC["paths"].items()}
     for path, methods in served.items():
         if path in not_described_here or path.startswith("/portal"):
@@ -248,7 +248,7 @@ def test_every_codigo_the_product_can_answer_is_documented_under_its_status():
     everywhere = set().union(*by_status.values())
     success_labels = {"ok", "pagado"}  # X-Hotspot-Codigo of successes: nginx's access log only
     # Answers of paths this spec does not describe yet (each with why); remove when described.
-    not_described = {"acceso_denegado": "nginx's 403 for /metrics from elsewhere than this host"}
+    not_described = {}
     found = [(s, c, w) for s, c, w in spec.source_codigos() if c not in not_described]
     assert len({c for _, c, _ in found}) >= 25, found  # the extraction itself still works
     for status, code, where in found:
@@ -380,6 +380,23 @@ def test_inactive_router_or_company_is_403_on_each_operation(stack):
 
 # --- any path: unknown paths, methods, nginx's own answers ------------------------------------------------
 
+def test_metrics_for_this_host_and_a_403_for_any_other(stack):
+    status, headers, text = call(stack, "GET", "/metrics")
+    assert status == 200 and "hotspot_http_requests_total" in text, text[:300]
+    assert headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    status, _, _ = call(stack, "HEAD", "/metrics")
+    assert status == 200
+    connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=10, source_address=("127.0.0.2", 0))
+    try:
+        connection.request("GET", "/metrics")
+        reply = connection.getresponse()
+        status, headers, raw = reply.status, dict(reply.getheaders()), reply.read()
+    finally:
+        connection.close()
+    body = spec.check("GET", "/metrics", status, headers, raw, SEEN)
+    assert status == 403 and body["codigo"] == "acceso_denegado", body
+
+
 def test_unknown_paths_are_documented_404s(stack):
     for path in ("/nope", "/api/v1/nope", "/api/v2/catalogo_perfiles_venta", "/_hotspot_errors/400", "/api/v1/"):
         status, headers, raw = exchange(stack.port, "GET", path, {"X-API-Key": stack.api_key})
@@ -408,7 +425,7 @@ def test_methods_a_path_does_not_have_are_405_with_its_allow(stack):
 
 def test_nginx_answers_malformed_and_oversized_requests_as_documented(stack):
     long_query = "?q=" + "a" * 9000
-    for template in (HEALTH, CONFIG, CATALOGUE, ITEM, PAY):
+    for template in (HEALTH, "/metrics", CONFIG, CATALOGUE, ITEM, PAY):
         method = "POST" if template == PAY else "GET"
         target = template.replace("{id}", "1")
         cases = {
