@@ -139,8 +139,19 @@ def make_handler(app):
         def log_message(self, fmt, *args):  # quiet: tests read state, not logs
             pass
 
+        def setup(self):
+            super().setup()
+            # A new connection's first request arrived when the connection was accepted (before
+            # a thread was started for it and before its headers were parsed).
+            self._arrived = getattr(self.server, "accepted_at", {}).pop(id(self.request), None)
+
+        def parse_request(self):
+            if self._arrived is None:  # a later request on a kept-alive connection
+                self._arrived = time.monotonic()
+            return super().parse_request()
+
         def _serve(self):
-            arrived = time.monotonic()
+            arrived, self._arrived = self._arrived or time.monotonic(), None
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             request = Request(self.command, self.path, self.headers, body, self.client_address)
@@ -266,6 +277,16 @@ def public_key_pin(cert):
     return "sha256//" + base64.b64encode(hashlib.sha256(der).digest()).decode()
 
 
+class StampingHTTPServer(ThreadingHTTPServer):
+    """Notes when each connection was accepted, for the latency the sandbox simulates."""
+
+    def process_request(self, request, client_address):
+        self.accepted_at[id(request)] = time.monotonic()
+        super().process_request(request, client_address)
+
+    accepted_at = {}
+
+
 def serve(app, argv=None):
     """Parses --port, --host, --tls/--no-tls, --state-dir, --ready-file; prints one JSON line with
     url, port, ca_file and pin on stdout, then serves until killed."""
@@ -298,7 +319,7 @@ def serve(app, argv=None):
     # socketserver's default listen backlog is 5: a burst of fresh connections (every mutation
     # uses one) would then time out in connect() before the sandbox even sees it.
     ThreadingHTTPServer.request_queue_size = 1024
-    server = ThreadingHTTPServer((args.host, args.port), make_handler(app))
+    server = StampingHTTPServer((args.host, args.port), make_handler(app))
     server.daemon_threads = True
     info = {"name": app.name, "port": server.server_address[1]}
     if args.tls:
