@@ -42,6 +42,17 @@ def parse_wrk(out):
     return {"rps": rps, "errors": error_count, "requests": requests, "ok_rps": max(requests - error_count, 0) / duration, "p50_ms": percentile("50"), "p99_ms": percentile("99")}
 
 
+ROUNDS = int(os.environ.get("BENCH_CATALOGUE_ROUNDS", "5"))
+ROUND_SECONDS = int(os.environ.get("BENCH_CATALOGUE_SECONDS", "5"))
+
+
+def median_run(runs):
+    """The run with the median rate, its errors summed over all runs (any error counts)."""
+    chosen = dict(sorted(runs, key=lambda r: r["rps"])[len(runs) // 2])
+    chosen["errors"] = sum(r["errors"] for r in runs)
+    return chosen
+
+
 def rss_mib(pid):
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmRSS:"):
@@ -64,8 +75,6 @@ def measure():
         body = stack.request("GET", "/api/v1/catalogo_perfiles_venta", headers=headers)
         raw = subprocess.run(["curl", "-s", "-H", f"X-API-Key: {stack.api_key}", url], capture_output=True).stdout
         wrk(url, headers, seconds=2)  # warm up
-        swift = wrk(url, headers)
-        swift["rss_mib"] = rss_mib(stack.server.pid)
 
         # The same nginx config in front of the C responder.
         binary = os.path.join(work, "c-responder")
@@ -87,9 +96,21 @@ def measure():
         time.sleep(0.5)
         c_url = f"http://127.0.0.1:{port}/api/v1/catalogo_perfiles_venta"
         wrk(c_url, headers, seconds=2)
-        reference = wrk(c_url, headers)
+        # Alternate the two, several rounds, and compare medians: this machine's speed drifts
+        # (a shared VM), and one run of each minutes apart compared the drift, not the servers.
+        swift_runs, reference_runs = [], []
+        for round_index in range(ROUNDS):
+            order = [(url, swift_runs), (c_url, reference_runs)]
+            for target, runs in order if round_index % 2 == 0 else reversed(order):
+                runs.append(wrk(target, headers, seconds=ROUND_SECONDS))
+        swift, reference = median_run(swift_runs), median_run(reference_runs)
+        swift["rss_mib"] = rss_mib(stack.server.pid)
+        # Each round's two runs are seconds apart: the median of their ratios is the comparison
+        # least moved by the drift.
+        ratios = sorted(s["rps"] / c["rps"] for s, c in zip(swift_runs, reference_runs))
         result = {"body_bytes": len(raw), "threads": threads, "swift": swift, "c_reference": reference,
-                  "ratio": round(swift["rps"] / reference["rps"], 3), "products": len(body[2])}
+                  "ratio": round(ratios[len(ratios) // 2], 3), "products": len(body[2]),
+                  "rounds": {"swift_rps": [r["rps"] for r in swift_runs], "c_reference_rps": [r["rps"] for r in reference_runs]}}
         return result
     finally:
         # nginx's master must be asked to stop (SIGQUIT): killing it orphans its workers.

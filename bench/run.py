@@ -209,6 +209,9 @@ def write_results_md(result):
         f"kernel {result['machine']['kernel']}; `make bench` (release build, {result['settings']['threads']} server threads, "
         "wrk, nginx, PostgreSQL, the sandboxes and the server all on the same machine). Raw figures: `results/latest.json`.",
         "",
+        f"Catalogue: {catalogue.ROUNDS} rounds of {catalogue.ROUND_SECONDS} s, the server and the C responder alternating; "
+        "req/s are the medians, the ratio is the median of each round's ratio (this VM's speed drifts between runs).",
+        "",
         "| catalogue | req/s | C responder req/s | ratio | p50 ms | p99 ms | errors |",
         "|---|---:|---:|---:|---:|---:|---:|",
         f"| through nginx, 64 connections | {c['rps']:.0f} | {c['c_reference_rps']:.0f} | {c['ratio']:.2f} | {c['p50_ms']} | {c['p99_ms']} | {c['errors']} |",

@@ -39,8 +39,6 @@ final class Worker {
     private func respond(parameters: [String: String], request: borrowing FastCGIRequest) -> Response {
         let length = Int(parameters["CONTENT_LENGTH"] ?? "") ?? 0
         let requestID = Request.validRequestID(parameters["HTTP_X_REQUEST_ID"]) ?? "-"
-        var logger = self.logger
-        logger[metadataKey: "request_id"] = "\(requestID)"
         let incoming = Request(
             parameters: parameters, body: length > maxBodyBytes || length < 0 ? [] : request.readBody(count: length))
         let matched = Route.match(method: incoming.method, path: incoming.path)
@@ -51,7 +49,9 @@ final class Worker {
         count(response, matched)
         logger.debug(
             "request",
-            metadata: ["method": "\(incoming.method)", "path": "\(incoming.path)", "status": "\(response.status)"])
+            metadata: [
+                "request_id": "\(requestID)", "method": "\(incoming.method)", "path": "\(incoming.path)", "status": "\(response.status)",
+            ])
         return response
     }
 

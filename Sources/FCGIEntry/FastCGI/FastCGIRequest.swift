@@ -25,6 +25,10 @@ struct FastCGIRequest: ~Copyable {
     }
 
     /// The request's parameters, copied: libfcgi's pointers die at the next finish or accept.
+    static let keptVariables: Set<String> = [
+        "REQUEST_METHOD", "QUERY_STRING", "CONTENT_TYPE", "CONTENT_LENGTH", "REQUEST_URI", "DOCUMENT_URI", "REMOTE_ADDR",
+    ]
+
     func parameters() -> [String: String] {
         var result: [String: String] = [:]
         guard var cursor = request.pointee.envp else { return result }
@@ -36,7 +40,11 @@ struct FastCGIRequest: ~Copyable {
                 let name = entry.withMemoryRebound(to: UInt8.self, capacity: nameLength) {
                     String(decoding: UnsafeBufferPointer(start: $0, count: nameLength), as: UTF8.self)
                 }
-                result[name] = String(cString: equals + 1)
+                // The request's headers and the few CGI variables Request reads; the rest are
+                // not copied (short names are small strings: no allocation to look at them).
+                if name.hasPrefix("HTTP_") || Self.keptVariables.contains(name) {
+                    result[name] = String(cString: equals + 1)
+                }
             }
             cursor += 1
         }
