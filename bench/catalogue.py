@@ -46,6 +46,13 @@ ROUNDS = int(os.environ.get("BENCH_CATALOGUE_ROUNDS", "5"))
 ROUND_SECONDS = int(os.environ.get("BENCH_CATALOGUE_SECONDS", "5"))
 
 
+def user_and_system(pid):
+    """A process's user and system CPU so far, in seconds."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / ticks, int(fields[12]) / ticks
+
+
 def median_run(runs):
     """The run with the median rate, its errors summed over all runs (any error counts)."""
     chosen = dict(sorted(runs, key=lambda r: r["rps"])[len(runs) // 2])
@@ -100,9 +107,16 @@ def measure():
         # (a shared VM), and one run of each minutes apart compared the drift, not the servers.
         swift_runs, reference_runs = [], []
         for round_index in range(ROUNDS):
-            order = [(url, swift_runs), (c_url, reference_runs)]
-            for target, runs in order if round_index % 2 == 0 else reversed(order):
-                runs.append(wrk(target, headers, seconds=ROUND_SECONDS))
+            order = [(url, swift_runs, stack.server.pid), (c_url, reference_runs, responder.pid)]
+            for target, runs, pid in order if round_index % 2 == 0 else reversed(order):
+                before = user_and_system(pid)
+                run = wrk(target, headers, seconds=ROUND_SECONDS)
+                after = user_and_system(pid)
+                # The responder's own CPU per request: user space is each program's work; the
+                # system part (accept, read, write, close) is the same FastCGI for both.
+                run["user_us_per_request"] = round((after[0] - before[0]) * 1e6 / max(run["requests"], 1), 1)
+                run["system_us_per_request"] = round((after[1] - before[1]) * 1e6 / max(run["requests"], 1), 1)
+                runs.append(run)
         swift, reference = median_run(swift_runs), median_run(reference_runs)
         swift["rss_mib"] = rss_mib(stack.server.pid)
         # Each round's two runs are seconds apart: the median of their ratios is the comparison

@@ -216,6 +216,9 @@ def write_results_md(result):
         "|---|---:|---:|---:|---:|---:|---:|",
         f"| through nginx, 64 connections | {c['rps']:.0f} | {c['c_reference_rps']:.0f} | {c['ratio']:.2f} | {c['p50_ms']} | {c['p99_ms']} | {c['errors']} |",
         "",
+        f"CPU per request of the responder itself (median round): hotspot-pay {c['user_us']} µs user + {c['system_us']} µs system; "
+        f"the C responder {c['c_user_us']} µs user + {c['c_system_us']} µs system. nginx and wrk share the same two cores.",
+        "",
         f"Payments: router {result['settings']['router_ms']} ms per call ({ROUTER_CALLS} on the critical path), "
         f"Conekta {result['settings']['conekta_ms']} ms; bound = clients ÷ backend time; each run {result['settings']['seconds']} s "
         f"after a {result['settings']['warmup_seconds']} s warm-up at {max(CONCURRENCIES)} clients.",
@@ -259,7 +262,12 @@ def main():
                      "warmup_seconds": WARMUP_SECONDS},
         "catalogue": {"rps": catalogue_result["swift"]["rps"], "c_reference_rps": catalogue_result["c_reference"]["rps"],
                       "ratio": catalogue_result["ratio"], "errors": catalogue_result["swift"]["errors"],
-                      "p50_ms": catalogue_result["swift"]["p50_ms"], "p99_ms": catalogue_result["swift"]["p99_ms"]},
+                      "p50_ms": catalogue_result["swift"]["p50_ms"], "p99_ms": catalogue_result["swift"]["p99_ms"],
+                      "user_us": catalogue_result["swift"]["user_us_per_request"],
+                      "system_us": catalogue_result["swift"]["system_us_per_request"],
+                      "c_user_us": catalogue_result["c_reference"]["user_us_per_request"],
+                      "c_system_us": catalogue_result["c_reference"]["system_us_per_request"],
+                      "rounds": catalogue_result["rounds"]},
         "payments": payments,
         "memory": memory,
         "startup_ms": startup_ms,

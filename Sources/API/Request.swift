@@ -31,13 +31,17 @@ public struct Request: Sendable {
 
     /// Builds a request from FastCGI parameters (`REQUEST_METHOD`, `DOCUMENT_URI`, `HTTP_*`…).
     public init(parameters: [String: String], body: [UInt8]) {
-        var headers: [String: String] = [:]
+        var headers: [String: String] = Dictionary(minimumCapacity: 8)
         for (name, value) in parameters where name.hasPrefix("HTTP_") {
-            // HTTP_X_API_KEY → x-api-key, without Foundation on the hot path.
-            let bytes = name.utf8.dropFirst(5).map { byte -> UInt8 in
-                byte == UInt8(ascii: "_") ? UInt8(ascii: "-") : (byte >= 0x41 && byte <= 0x5A ? byte + 32 : byte)
+            // HTTP_X_API_KEY → x-api-key, written straight into the new string.
+            let source = name.utf8.dropFirst(5)
+            let header = String(unsafeUninitializedCapacity: source.count) { buffer in
+                for (index, byte) in source.enumerated() {
+                    buffer[index] = byte == UInt8(ascii: "_") ? UInt8(ascii: "-") : (byte >= 0x41 && byte <= 0x5A ? byte + 32 : byte)
+                }
+                return source.count
             }
-            headers[String(decoding: bytes, as: UTF8.self)] = value
+            headers[header] = value
         }
         var path = parameters["DOCUMENT_URI"] ?? ""
         var query = parameters["QUERY_STRING"] ?? ""

@@ -140,10 +140,16 @@ final class ThreadCache<Key: Hashable & Sendable, Value: Sendable> {
     }
 }
 
+/// A catalogue is a company's products sold on one router.
+struct CatalogueKey: Hashable, Sendable {
+    var companyID: Int64
+    var routerID: Int64
+}
+
 /// The caches every worker of the process shares.
 struct SharedCaches: Sendable {
     let keys: SharedTTLCache<String, APIKeyRecord?>
-    let catalogues: SharedTTLCache<[Int64], [Product]>
+    let catalogues: SharedTTLCache<CatalogueKey, [Product]>
     /// Router addresses and credentials (decrypted), by router id.
     let routers: SharedTTLCache<Int64, RouterEndpoint?>
     /// Conekta private keys (decrypted), by company id.
@@ -162,7 +168,7 @@ struct SharedCaches: Sendable {
 final class CachedPortalDirectory: PortalDirectory {
     let store: PostgresStore
     private let keys: ThreadCache<String, APIKeyRecord?>
-    private let catalogues: ThreadCache<[Int64], [Product]>
+    private let catalogues: ThreadCache<CatalogueKey, [Product]>
 
     init(store: PostgresStore, caches: SharedCaches) {
         self.store = store
@@ -175,7 +181,7 @@ final class CachedPortalDirectory: PortalDirectory {
     }
 
     func activeProducts(companyID: Int64, routerID: Int64) throws(StoreFailure) -> [Product] {
-        try catalogues.value(for: [companyID, routerID]) { () throws(StoreFailure) in
+        try catalogues.value(for: CatalogueKey(companyID: companyID, routerID: routerID)) { () throws(StoreFailure) in
             try store.activeProducts(companyID: companyID, routerID: routerID)
         }
     }
@@ -194,26 +200,36 @@ final class CachedPortalDirectory: PortalDirectory {
 final class MemoizingKeyVerifier: APIKeyVerifier {
     private let base: any APIKeyVerifier
     private var memo: [String: (result: Result<APIKeyClaims, AuthFailure>, fingerprint: String)] = [:]
+    /// The entry of the key seen last: a router's portal sends the same key again and again, and
+    /// comparing it is cheaper than hashing it for the memo (twice per request).
+    private var last: (key: String, result: Result<APIKeyClaims, AuthFailure>, fingerprint: String)?
 
     init(_ base: any APIKeyVerifier) {
         self.base = base
     }
 
     func verify(_ presentedKey: String, now: Int64) -> Result<APIKeyClaims, AuthFailure> {
-        if let entry = memo[presentedKey] {
-            if case .success(let claims) = entry.result, let expiresAt = claims.expiresAt, expiresAt <= now {
-                return .failure(.expired)
-            }
-            return entry.result
+        let entry: (result: Result<APIKeyClaims, AuthFailure>, fingerprint: String)
+        if let last, last.key == presentedKey {
+            entry = (last.result, last.fingerprint)
+        } else if let known = memo[presentedKey] {
+            entry = known
+        } else {
+            let result = base.verify(presentedKey, now: now)
+            if case .failure(.expired) = result { return result }
+            if memo.count >= 1_000 { memo.removeAll(keepingCapacity: true) }
+            entry = (result, base.fingerprint(presentedKey))
+            memo[presentedKey] = entry
         }
-        let result = base.verify(presentedKey, now: now)
-        if case .failure(.expired) = result { return result }
-        if memo.count >= 1_000 { memo.removeAll(keepingCapacity: true) }
-        memo[presentedKey] = (result, base.fingerprint(presentedKey))
-        return result
+        last = (presentedKey, entry.result, entry.fingerprint)
+        if case .success(let claims) = entry.result, let expiresAt = claims.expiresAt, expiresAt <= now {
+            return .failure(.expired)
+        }
+        return entry.result
     }
 
     func fingerprint(_ presentedKey: String) -> String {
-        memo[presentedKey]?.fingerprint ?? base.fingerprint(presentedKey)
+        if let last, last.key == presentedKey { return last.fingerprint }
+        return memo[presentedKey]?.fingerprint ?? base.fingerprint(presentedKey)
     }
 }
