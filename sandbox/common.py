@@ -280,11 +280,13 @@ def public_key_pin(cert):
 class StampingHTTPServer(ThreadingHTTPServer):
     """Notes when each connection was accepted, for the latency the sandbox simulates."""
 
+    def __init__(self, *args, **kwargs):
+        self.accepted_at = {}  # id(socket) -> monotonic time, popped by the handler's setup()
+        super().__init__(*args, **kwargs)
+
     def process_request(self, request, client_address):
         self.accepted_at[id(request)] = time.monotonic()
         super().process_request(request, client_address)
-
-    accepted_at = {}
 
 
 def serve(app, argv=None):
