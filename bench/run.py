@@ -22,6 +22,7 @@ sys.path.insert(0, HERE)
 import hotspot_stack  # noqa: E402
 from catalogue import rss_mib, wrk  # noqa: E402
 import catalogue  # noqa: E402
+import standin  # noqa: E402
 
 ROUTER_MS = int(os.environ.get("BENCH_ROUTER_MS", "20"))
 CONEKTA_MS = int(os.environ.get("BENCH_CONEKTA_MS", "300"))
@@ -29,6 +30,8 @@ CONCURRENCIES = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "16,64,256"
 SECONDS = int(os.environ.get("BENCH_SECONDS", "15"))
 WARMUP_SECONDS = int(os.environ.get("BENCH_WARMUP_SECONDS", "5"))
 THREADS = int(os.environ.get("HOTSPOT_BENCH_THREADS", "256"))
+# "nginx" (default): the lean nginx + njs stand-ins of bench/standin.py; "python": the sandboxes.
+STANDINS = os.environ.get("BENCH_STANDINS", "nginx")
 BUILD = os.environ.get("HOTSPOT_BUILD_DIR", os.path.join(HERE, "..", ".build", "release"))
 # Router calls on a payment's critical path: create, enable (the exact-name profile check is
 # cached per worker for HOTSPOT_PROFILE_CHECK_SECONDS; its first call is not on the steady path).
@@ -61,6 +64,10 @@ def children(pid):
         return []
 
 
+def tree_cpu_seconds(pid):
+    return cpu_seconds(pid) + sum(cpu_seconds(c) for c in children(pid))
+
+
 def cpu_by_component(stack):
     """CPU seconds so far of each part of the stack: where a payment's CPU goes."""
     postmaster = int(open(os.path.join(stack.postgres.data, "postmaster.pid")).readline())
@@ -69,8 +76,8 @@ def cpu_by_component(stack):
         "server": cpu_seconds(stack.server.pid),
         "nginx": cpu_seconds(nginx) + sum(cpu_seconds(c) for c in children(nginx)),
         "postgres": cpu_seconds(postmaster) + sum(cpu_seconds(c) for c in children(postmaster)),
-        "router_sandbox": cpu_seconds(stack.router.process.pid),
-        "conekta_sandbox": cpu_seconds(stack.conekta.process.pid),
+        "router_sandbox": tree_cpu_seconds(stack.router.process.pid),
+        "conekta_sandbox": tree_cpu_seconds(stack.conekta.process.pid),
     }
 
 
@@ -109,13 +116,16 @@ def phases_ms(stack, since):
 
 
 def payments_scenario():
-    # Plain HTTP sandboxes: the benchmark measures the server, not Python's TLS handshakes.
+    # Plain HTTP backends: the benchmark measures the server, not the stand-ins' TLS handshakes.
     stack = hotspot_stack.Stack(
         build_dir=BUILD, threads=THREADS, api_rate="1000000r/s", payment_rate="1000000r/s", conn_limit=10000,
         conekta_args=("--latency-ms", str(CONEKTA_MS), "--no-tls"),
         router_args=("--profile", "1hora", "--profile", "1dia", "--no-tls"),
         extra_env={"HOTSPOT_LOG_LEVEL": "warning", "HOTSPOT_ROUTER_MAX_CONCURRENCY": "64", "HOTSPOT_DECLINES_PER_ADDRESS": "0",
                    "HOTSPOT_ROUTER_QUEUE_WAIT_MS": "30000"})
+    if STANDINS == "nginx":
+        stack.router = standin.StandIn("router", stack.directory, ROUTER_MS)
+        stack.conekta = standin.StandIn("conekta", stack.directory, CONEKTA_MS)
     results = []
     memory = {}
     try:
@@ -151,7 +161,8 @@ def payments_scenario():
         product = stack.ctl("product", "add", "--company", str(company), "--router", str(router), "--name", "1 Hora",
                             "--price", "15", "--profile", "1hora")["id"]
         key = stack.ctl("key", "issue", "--router", str(router))["api_key"]
-        stack.router.control("POST", "latency", {"ms": ROUTER_MS})
+        if STANDINS != "nginx":
+            stack.router.control("POST", "latency", {"ms": ROUTER_MS})
         memory["idle_rss_mib"] = round(rss_mib(stack.server.pid), 1)
         url = f"http://127.0.0.1:{stack.port}"
         env = dict(os.environ, PRODUCT=str(product), KEY=key)
