@@ -12,7 +12,9 @@ extension PostgresStore: PaymentLedger {
 
     static let finalStates = "('delivered','declined','failed','refunded')"
 
-    public func begin(_ attempt: PaymentAttempt, owner: String, leaseSeconds: Int) throws(StoreFailure) -> LedgerBegin {
+    public func begin(
+        _ attempt: PaymentAttempt, owner: String, leaseSeconds: Int, declineWindowSeconds: Int?
+    ) throws(StoreFailure) -> LedgerBegin {
         let password = PostgresBytes.encode(sealer.seal(attempt.credentials.password, context: "attempt:\(attempt.id):password"))
         let inserted = try run(
             """
@@ -25,9 +27,22 @@ extension PostgresStore: PaymentLedger {
                 VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, 'pending', 'recorded', $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
                         $18, $19, $20, $21, $22, $23, $24, now() + make_interval(secs => $25), to_timestamp($26), $27)
                 ON CONFLICT (company_id, idempotency_key) DO NOTHING
-                RETURNING id)
-            INSERT INTO payment_events (attempt_id, from_state, to_state, reason)
-            SELECT id, NULL, 'pending', 'recorded' FROM inserted RETURNING attempt_id
+                RETURNING id),
+            event AS (
+                INSERT INTO payment_events (attempt_id, from_state, to_state, reason)
+                SELECT id, NULL, 'pending', 'recorded' FROM inserted)
+            -- The declines of the window (the card-testing limits), in the same round trip; the
+            -- statement's snapshot does not see the row it inserts.
+            SELECT inserted.id, declines.by_router, declines.by_mac, declines.by_address
+            FROM inserted LEFT JOIN LATERAL (
+                SELECT count(*) FILTER (WHERE router_id = $3) AS by_router,
+                       count(*) FILTER (WHERE client_mac = $20) AS by_mac,
+                       count(*) FILTER (WHERE remote_address = $27) AS by_address
+                FROM payment_attempts
+                WHERE $28::int IS NOT NULL AND created_at > now() - make_interval(secs => $28::int)
+                  AND response_codigo IN ('pago_declinado', 'pago_no_completado')
+                  AND (router_id = $3 OR client_mac = $20 OR remote_address = $27)
+            ) declines ON true
             """,
             [
                 attempt.id, String(attempt.companyID), String(attempt.routerID), String(attempt.productID), attempt.apiKeyID,
@@ -36,8 +51,14 @@ extension PostgresStore: PaymentLedger {
                 attempt.customerName, attempt.customerEmail, attempt.customerPhone, attempt.userType.rawValue,
                 attempt.credentials.username, password, attempt.mac?.value, attempt.ip?.value, attempt.autoConnect ? "true" : "false",
                 attempt.requestID, owner, String(leaseSeconds), String(attempt.createdAt), attempt.remoteAddress,
+                declineWindowSeconds.map(String.init),
             ])
-        if inserted.count == 1 { return .started }
+        if let row = inserted.first {
+            guard declineWindowSeconds != nil else { return .started(recentDeclines: nil) }
+            return .started(
+                recentDeclines: DeclineCounts(
+                    router: row.int("by_router") ?? 0, mac: row.int("by_mac") ?? 0, address: row.int("by_address") ?? 0))
+        }
 
         guard
             let row = try run(
@@ -84,6 +105,43 @@ extension PostgresStore: PaymentLedger {
         return rows.first?.int("n") == 1
     }
 
+    public func conclude(
+        _ attempt: PaymentAttempt, expecting: PaymentAttempt.State, reason: String?, storing response: StoredResponse?,
+        retryAfterSeconds: Int
+    ) throws(StoreFailure) -> Bool {
+        let password = PostgresBytes.encode(sealer.seal(attempt.credentials.password, context: "attempt:\(attempt.id):password"))
+        let sealed = response.map { PostgresBytes.encode(sealer.seal(bytes: $0.body, context: "attempt:\(attempt.id):response")) }
+        // `save` and `release` in one statement: one row version and one round trip fewer for
+        // every run's end. Unfinished attempts come back as `release` schedules them.
+        let rows = try run(
+            """
+            WITH updated AS (
+                UPDATE payment_attempts SET
+                    state = $2, reason = $3, router_user_id = $4, order_id = $5, card_brand = $6, card_last4 = $7,
+                    hotspot_username = $8, hotspot_password = $9, updated_at = now(),
+                    finished_at = CASE WHEN $2 IN \(Self.finalStates) THEN coalesce(finished_at, now()) ELSE NULL END,
+                    lease_owner = NULL, lease_until = NULL,
+                    retry_count = CASE WHEN $2 IN \(Self.finalStates) THEN retry_count ELSE retry_count + 1 END,
+                    next_retry_at = CASE WHEN $2 NOT IN \(Self.finalStates)
+                        THEN now() + make_interval(secs => least($11 * power(2, least(retry_count, 5)), 30)) END,
+                    response_status = CASE WHEN response_body IS NULL AND $12::bytea IS NOT NULL THEN $13::int ELSE response_status END,
+                    response_codigo = CASE WHEN response_body IS NULL AND $12::bytea IS NOT NULL THEN $14 ELSE response_codigo END,
+                    response_body = coalesce(response_body, $12::bytea)
+                WHERE id = $1::uuid AND state = $10
+                RETURNING id),
+            event AS (
+                INSERT INTO payment_events (attempt_id, from_state, to_state, reason)
+                SELECT id, $10, $2, $3 FROM updated WHERE $10 <> $2)
+            SELECT count(*) AS n FROM updated
+            """,
+            [
+                attempt.id, attempt.state.rawValue, reason, attempt.routerUserID, attempt.orderID, attempt.cardBrand,
+                attempt.cardLast4, attempt.credentials.username, password, expecting.rawValue, String(retryAfterSeconds), sealed,
+                response.map { String($0.status) }, response?.codigo,
+            ])
+        return rows.first?.int("n") == 1
+    }
+
     public func storeResponse(attemptID: String, _ response: StoredResponse) throws(StoreFailure) {
         let sealed = PostgresBytes.encode(sealer.seal(bytes: response.body, context: "attempt:\(attemptID):response"))
         _ = try run(
@@ -121,25 +179,6 @@ extension PostgresStore: PaymentLedger {
             RETURNING \(Self.attemptColumns)
             """, [attemptID, owner, String(leaseSeconds)]
         ).first.map { row throws(StoreFailure) in try attempt(from: row) }
-    }
-
-    public func recentDeclines(
-        routerID: Int64, mac: MACAddress?, address: String?, withinSeconds: Int
-    ) throws(StoreFailure)
-        -> DeclineCounts
-    {
-        let row = try run(
-            """
-            SELECT count(*) FILTER (WHERE router_id = $1) AS by_router,
-                   count(*) FILTER (WHERE client_mac = $2) AS by_mac,
-                   count(*) FILTER (WHERE remote_address = $3) AS by_address
-            FROM payment_attempts
-            WHERE created_at > now() - make_interval(secs => $4)
-              AND response_codigo IN ('pago_declinado', 'pago_no_completado')
-              AND (router_id = $1 OR client_mac = $2 OR remote_address = $3)
-            """, [String(routerID), mac?.value, address, String(withinSeconds)]
-        ).first
-        return DeclineCounts(router: row?.int("by_router") ?? 0, mac: row?.int("by_mac") ?? 0, address: row?.int("by_address") ?? 0)
     }
 
     public func claimDue(limit: Int, owner: String, leaseSeconds: Int) throws(StoreFailure) -> [PaymentAttempt] {

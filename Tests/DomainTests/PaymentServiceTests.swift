@@ -99,18 +99,38 @@ final class InMemoryPaymentLedger: PaymentLedger {
     var responses: [String: StoredResponse] = [:]
     var leased: Set<String> = []
     var events: [(String, PaymentAttempt.State)] = []
+    /// Runs ended with one `conclude` write.
+    var concluded = 0
     var down = false
+    /// Makes `conclude` alone fail, as a database lost just before a run's last write.
+    var failConclude = false
 
-    func begin(_ attempt: PaymentAttempt, owner: String, leaseSeconds: Int) throws(StoreFailure) -> LedgerBegin {
+    func begin(
+        _ attempt: PaymentAttempt, owner: String, leaseSeconds: Int, declineWindowSeconds: Int?
+    ) throws(StoreFailure) -> LedgerBegin {
         if down { throw .unavailable }
         if let existing = attempts.values.first(where: { $0.companyID == attempt.companyID && $0.idempotencyKey == attempt.idempotencyKey })
         {
             return .existing(existing, response: responses[existing.id], leaseActive: leased.contains(existing.id))
         }
+        let declines = declineWindowSeconds.map { _ in
+            recentDeclines(routerID: attempt.routerID, mac: attempt.mac, address: attempt.remoteAddress)
+        }
         attempts[attempt.id] = attempt
         leased.insert(attempt.id)
         events.append((attempt.id, .pending))
-        return .started
+        return .started(recentDeclines: declines)
+    }
+
+    func conclude(
+        _ attempt: PaymentAttempt, expecting: PaymentAttempt.State, reason: String?, storing response: StoredResponse?,
+        retryAfterSeconds: Int
+    ) throws(StoreFailure) -> Bool {
+        if failConclude { throw .unavailable }
+        guard try save(attempt, expecting: expecting, reason: reason) else { return false }
+        try release(attemptID: attempt.id, storing: response, retryAfterSeconds: retryAfterSeconds)
+        concluded += 1
+        return true
     }
 
     func save(_ attempt: PaymentAttempt, expecting: PaymentAttempt.State, reason: String?) throws(StoreFailure) -> Bool {
@@ -138,7 +158,7 @@ final class InMemoryPaymentLedger: PaymentLedger {
         return attempts[attemptID]
     }
 
-    func recentDeclines(routerID: Int64, mac: MACAddress?, address: String?, withinSeconds: Int) throws(StoreFailure) -> DeclineCounts {
+    private func recentDeclines(routerID: Int64, mac: MACAddress?, address: String?) -> DeclineCounts {
         let declined = attempts.values.filter { responses[$0.id]?.codigo.hasPrefix("declined") == true }
         return DeclineCounts(
             router: declined.filter { $0.routerID == routerID }.count, mac: declined.filter { $0.mac != nil && $0.mac == mac }.count,
@@ -201,6 +221,22 @@ struct StepClock: WallClock {
         #expect(replay.response == first.response)
         #expect(gateway.charges == 1 && router.users.count == 1)
         #expect(ledger.events.map(\.1) == [.pending, .charging, .paid, .delivered])
+        #expect(ledger.concluded == 1)
+    }
+
+    @Test func aLostLastWriteAnswersFromTheCommittedStateAndTheReconcilerDelivers() throws {
+        let service = service()
+        gateway.outcomes = [paid("ord_3")]
+        ledger.failConclude = true
+        let first = try service.pay(request(), grant: grant, product: product, idempotencyKey: nil, requestID: nil)
+        #expect(first.response.codigo == "inVerification")
+        let attemptID = try #require(first.attemptID)
+        let attempt = try #require(ledger.attempts[attemptID])
+        #expect(attempt.state == .paid && ledger.responses[attempt.id] == nil && !ledger.leased.contains(attempt.id))
+        ledger.failConclude = false
+        #expect(try service.reconcile().map(\.response.status) == [200])
+        #expect(ledger.attempts[attempt.id]?.state == .delivered && ledger.responses[attempt.id]?.status == 200)
+        #expect(gateway.charges == 1 && router.users.values.first?.user.disabled == false)
     }
 
     @Test func aProfileFoundByExactNameIsTrustedForAWhile() throws {

@@ -133,6 +133,102 @@ struct TestDatabase {
         #expect(response == answer)
     }
 
+    /// A company, router and product, and an unsaved attempt on them for each key.
+    private func attempts(_ keys: [String], mac: MACAddress? = nil) throws -> [PaymentAttempt] {
+        let company = try store.addCompany(name: "Café", contactEmail: nil, contactPhone: "5512345678")
+        let router = try store.addRouter(
+            companyID: company, name: "R", location: nil, restURL: "https://10.0.0.1", apiUser: "api", apiPassword: "p",
+            trust: .insecure, hotspotServer: "all")
+        let product = try store.addProduct(
+            Product(
+                id: 0, companyID: company, routerID: router, name: "1 Hora", price: Money(cents: 1500, currency: "MXN"),
+                profileName: "1hora"))
+        return keys.map { key in
+            PaymentAttempt(
+                id: UUID().uuidString.lowercased(), companyID: company, routerID: router, productID: product, apiKeyID: nil,
+                idempotencyKey: key, requestHash: "hash", state: .pending, amount: Money(cents: 1500, currency: "MXN"),
+                productName: "1 Hora", profileName: "1hora", limitUptime: nil, limitBytesTotal: nil, customerName: "Ana",
+                customerEmail: "ana@example.com", customerPhone: nil, userType: .pin,
+                credentials: HotspotCredentials(username: "123456", password: ""), mac: mac, ip: nil, autoConnect: false,
+                createdAt: Int64(Date().timeIntervalSince1970), remoteAddress: "10.5.50.9")
+        }
+    }
+
+    @Test func concludeCommitsTheStateTheAnswerAndTheEndOfTheLeaseTogether() throws {
+        let attempt = try #require(try attempts(["h:c1"]).first)
+        guard case .started(recentDeclines: nil) = try store.begin(attempt, owner: "t", leaseSeconds: 60) else {
+            Issue.record("the first begin did not start the attempt")
+            return
+        }
+        var charging = attempt
+        charging.state = .charging
+        charging.routerUserID = "*1A"
+        #expect(try store.save(charging, expecting: .pending, reason: "user created"))
+        var delivered = charging
+        delivered.state = .delivered
+        delivered.orderID = "ord_c1"
+        let receipt = StoredResponse(status: 200, body: Array(#"{"success":true}"#.utf8), codigo: "pagado")
+        // A stale expectation writes nothing.
+        #expect(try !store.conclude(delivered, expecting: .pending, reason: "enabled", storing: receipt, retryAfterSeconds: 1))
+        #expect(try store.conclude(delivered, expecting: .charging, reason: "enabled", storing: receipt, retryAfterSeconds: 1))
+        guard case .existing(let existing, let response, let leaseActive) = try store.begin(attempt, owner: "t", leaseSeconds: 60) else {
+            Issue.record("the second begin did not find the attempt")
+            return
+        }
+        #expect(existing.state == .delivered && existing.orderID == "ord_c1" && existing.routerUserID == "*1A")
+        #expect(response == receipt && !leaseActive)
+        let row = try #require(
+            try connection.query(
+                """
+                SELECT finished_at IS NOT NULL AS finished, next_retry_at IS NULL AS not_due, retry_count,
+                       (SELECT string_agg(to_state, ',' ORDER BY id) FROM payment_events WHERE attempt_id = $1::uuid) AS timeline
+                FROM payment_attempts WHERE id = $1::uuid
+                """, [attempt.id]
+            ).first)
+        #expect(row.bool("finished") == true && row.bool("not_due") == true && row.int("retry_count") == 0)
+        #expect(row["timeline"] == "pending,charging,delivered")
+    }
+
+    @Test func concludeWithoutAFinalStateSchedulesTheReconciler() throws {
+        let attempt = try #require(try attempts(["h:c2"]).first)
+        _ = try store.begin(attempt, owner: "t", leaseSeconds: 60)
+        var paid = attempt
+        paid.state = .paid
+        #expect(try store.conclude(paid, expecting: .pending, reason: "enable failed", storing: nil, retryAfterSeconds: 1))
+        let row = try #require(
+            try connection.query(
+                """
+                SELECT finished_at IS NULL AS open, lease_owner IS NULL AS released, next_retry_at > now() AS due_later,
+                       retry_count, response_body IS NULL AS unanswered
+                FROM payment_attempts WHERE id = $1::uuid
+                """, [attempt.id]
+            ).first)
+        #expect(row.bool("open") == true && row.bool("released") == true && row.bool("due_later") == true)
+        #expect(row.int("retry_count") == 1 && row.bool("unanswered") == true)
+    }
+
+    @Test func beginCountsTheWindowsDeclinesInTheSameRoundTrip() throws {
+        let mac = MACAddress("AA:BB:CC:00:00:09")
+        let all = try attempts(["h:d1", "h:d2", "h:d3", "h:d4"], mac: mac)
+        let declined = StoredResponse(status: 402, body: Array("{}".utf8), codigo: "pago_declinado")
+        for attempt in all.prefix(2) {
+            _ = try store.begin(attempt, owner: "t", leaseSeconds: 60)
+            var done = attempt
+            done.state = .declined
+            #expect(try store.conclude(done, expecting: .pending, reason: "card declined", storing: declined, retryAfterSeconds: 1))
+        }
+        guard case .started(let counts) = try store.begin(all[2], owner: "t", leaseSeconds: 60, declineWindowSeconds: 600) else {
+            Issue.record("the third begin did not start the attempt")
+            return
+        }
+        #expect(counts == DeclineCounts(router: 2, mac: 2, address: 2))
+        guard case .started(let none) = try store.begin(all[3], owner: "t", leaseSeconds: 60, declineWindowSeconds: nil) else {
+            Issue.record("the fourth begin did not start the attempt")
+            return
+        }
+        #expect(none == nil)
+    }
+
     @Test func secretsAreNotStoredInClear() throws {
         let company = try store.addCompany(name: "Café", contactEmail: nil, contactPhone: nil)
         #expect(try store.setConektaKeys(companyID: company, publicKey: "key_pub", privateKey: "key_PRIVATE_abc"))

@@ -34,6 +34,14 @@ public struct PaymentFlow: Sendable, Equatable {
         case respond(PaymentResult)
         /// Stop for now (the reconciler continues); answer `result`, which may still change.
         case suspend(PaymentResult)
+
+        /// Whether this action ends the run (`respond`, `suspend`).
+        public var endsRun: Bool {
+            switch self {
+            case .respond, .suspend: true
+            default: false
+            }
+        }
     }
 
     /// A new attempt, just recorded.

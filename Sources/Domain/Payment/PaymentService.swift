@@ -113,13 +113,15 @@ public final class PaymentService {
 
         let began: LedgerBegin
         do {
-            began = try ledger.begin(attempt, owner: owner, leaseSeconds: settings.leaseSeconds)
+            began = try ledger.begin(
+                attempt, owner: owner, leaseSeconds: settings.leaseSeconds,
+                declineWindowSeconds: limitsCardTesting ? settings.declineWindowSeconds : nil)
         } catch {
             throw ServiceError(error)
         }
         switch began {
-        case .started:
-            if let refusal = cardTestingRefusal(attempt) { return refusal }
+        case .started(let declines):
+            if let declines, let refusal = cardTestingRefusal(attempt, declines) { return refusal }
             return run(
                 attempt, flow: PaymentFlow(), first: nil, cardToken: request.cardToken, customerPhoneFallback: grant.company.contactPhone)
         case .existing(let existing, let response, let leaseActive):
@@ -141,13 +143,13 @@ public final class PaymentService {
         }
     }
 
+    private var limitsCardTesting: Bool {
+        settings.declinesPerMAC > 0 || settings.declinesPerAddress > 0 || settings.declinesPerRouter > 0
+    }
+
     /// Refuses a new attempt when its device, address or router has too many recent declines.
     /// The attempt is kept (every attempt leaves a record) as failed, with nothing done.
-    private func cardTestingRefusal(_ attempt: PaymentAttempt) -> Outcome? {
-        guard settings.declinesPerMAC > 0 || settings.declinesPerAddress > 0 || settings.declinesPerRouter > 0,
-            let counts = try? ledger.recentDeclines(
-                routerID: attempt.routerID, mac: attempt.mac, address: attempt.remoteAddress, withinSeconds: settings.declineWindowSeconds)
-        else { return nil }
+    private func cardTestingRefusal(_ attempt: PaymentAttempt, _ counts: DeclineCounts) -> Outcome? {
         func over(_ count: Int, _ limit: Int) -> Bool { limit > 0 && count >= limit }
         let which =
             over(counts.mac, settings.declinesPerMAC) && attempt.mac != nil
@@ -208,12 +210,13 @@ public final class PaymentService {
         guard let access else { return stop(attempt, answering: .routerUnavailable, release: true) }
 
         while true {
-            // Commit what changed before acting on it.
+            // Commit what changed before acting on it. The last state of a run is committed
+            // with its answer and the end of the lease, in one write (`conclude`).
             attempt.state = flow.state
             // A resumed flow starts without a reason; keep the recorded one until it has its own.
-            let reason = flow.reason ?? attempt.reason
-            if attempt != saved || reason != attempt.reason {
-                attempt.reason = reason
+            attempt.reason = flow.reason ?? attempt.reason
+            let reason = attempt.reason
+            if !action.endsRun, attempt != saved {
                 do {
                     guard try ledger.save(attempt, expecting: saved.state, reason: reason) else { return inProgress(attempt) }
                 } catch {
@@ -381,7 +384,6 @@ public final class PaymentService {
                 }
 
             case .respond(let result):
-                // The state behind this answer was committed at the top of the loop.
                 if result == .delivered {
                     let report: AutoConnectReport
                     if attempt.autoConnect, let mac = attempt.mac, first == nil {
@@ -392,12 +394,13 @@ public final class PaymentService {
                     } else {
                         report = first == nil ? .notRequested(mac: attempt.mac, ip: attempt.ip) : lateReport(attempt)
                     }
-                    return finishDelivered(attempt, autoConnect: report)
+                    let receipt = rendering.receipt(attempt, completedAtMicroseconds: clock.nowMicroseconds(), autoConnect: report)
+                    return conclude(attempt, saved: saved, answer: receipt, final: true)
                 }
-                return stop(attempt, answering: result, release: true)
+                return conclude(attempt, saved: saved, answer: rendering.answer(result, attempt: attempt), final: result.isFinalForCustomer)
 
             case .suspend(let result):
-                return stop(attempt, answering: result, release: true)
+                return conclude(attempt, saved: saved, answer: rendering.answer(result, attempt: attempt), final: result.isFinalForCustomer)
             }
         }
     }
@@ -408,6 +411,25 @@ public final class PaymentService {
         let response = rendering.receipt(attempt, completedAtMicroseconds: clock.nowMicroseconds(), autoConnect: autoConnect)
         release(attempt.id, storing: response)
         return Outcome(response: response, attemptID: attempt.id, orderID: attempt.orderID)
+    }
+
+    /// Ends a run: commits the attempt's state with the answer (when final for the customer) and
+    /// the end of the lease. When that write fails nothing was committed, so the customer is
+    /// answered from the last committed state and the reconciler resumes from there.
+    private func conclude(_ attempt: PaymentAttempt, saved: PaymentAttempt, answer: StoredResponse, final: Bool) -> Outcome {
+        do {
+            guard
+                try ledger.conclude(
+                    attempt, expecting: saved.state, reason: attempt.reason, storing: final ? answer : nil,
+                    retryAfterSeconds: settings.retryAfterSeconds)
+            else { return inProgress(attempt) }
+        } catch {
+            release(attempt.id)
+            return Outcome(
+                response: rendering.answer(saved.state == .pending ? .routerUnavailable : .inVerification, attempt: saved),
+                attemptID: attempt.id, orderID: attempt.orderID)
+        }
+        return Outcome(response: answer, attemptID: attempt.id, orderID: attempt.orderID)
     }
 
     private func release(_ attemptID: String, storing response: StoredResponse? = nil) {

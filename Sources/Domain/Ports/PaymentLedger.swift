@@ -2,8 +2,13 @@
 /// saga's next side effect never runs ahead of its record. Implemented by `PostgresStore`.
 public protocol PaymentLedger {
     /// Records a new attempt (state `pending`) with a lease held by `owner`, or reports the attempt
-    /// already recorded under the same (company, idempotency key).
-    func begin(_ attempt: PaymentAttempt, owner: String, leaseSeconds: Int) throws(StoreFailure) -> LedgerBegin
+    /// already recorded under the same (company, idempotency key). With `declineWindowSeconds`, a
+    /// new attempt comes back with the declined payments (402 answers) of that window, counted per
+    /// router, per MAC and per client address, for the card-testing limits (CONTRACT §8), read in
+    /// the same round trip.
+    func begin(
+        _ attempt: PaymentAttempt, owner: String, leaseSeconds: Int, declineWindowSeconds: Int?
+    ) throws(StoreFailure) -> LedgerBegin
 
     /// Saves the attempt's mutable fields and, when its state changed from `expecting`, the new
     /// state with a timeline event. False when the row is no longer in `expecting` (another
@@ -13,6 +18,14 @@ public protocol PaymentLedger {
     /// Stores the answer every retry of this request gets from now on (sealed at rest).
     func storeResponse(attemptID: String, _ response: StoredResponse) throws(StoreFailure)
 
+    /// `save` and `release` in one write, for the end of a run: the attempt's state, the answer
+    /// every retry gets (`response`, when it is final for the customer) and the end of the lease
+    /// land together or not at all. False as for `save`, and then nothing was written.
+    func conclude(
+        _ attempt: PaymentAttempt, expecting: PaymentAttempt.State, reason: String?, storing response: StoredResponse?,
+        retryAfterSeconds: Int
+    ) throws(StoreFailure) -> Bool
+
     /// Ends this worker's lease; a non-final attempt is due again after `retryAfterSeconds`.
     /// With `response`, also stores it as `storeResponse` does (unless one is stored already),
     /// in the same write: the answer and the end of the lease land together.
@@ -21,18 +34,19 @@ public protocol PaymentLedger {
     /// Takes the lease of one attempt if nobody holds it (for a retry of its request).
     func claim(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> PaymentAttempt?
 
-    /// Declined payments (402 answers) in the last `withinSeconds`, counted per router, per MAC
-    /// and per client address, for the card-testing limits (CONTRACT §8).
-    func recentDeclines(
-        routerID: Int64, mac: MACAddress?, address: String?, withinSeconds: Int
-    ) throws(StoreFailure)
-        -> DeclineCounts
-
     /// Takes the leases of up to `limit` unfinished attempts that are due (reconciler), skipping
     /// rows other instances hold.
     func claimDue(limit: Int, owner: String, leaseSeconds: Int) throws(StoreFailure) -> [PaymentAttempt]
 }
 
+extension PaymentLedger {
+    /// `begin` without the decline counts.
+    public func begin(_ attempt: PaymentAttempt, owner: String, leaseSeconds: Int) throws(StoreFailure) -> LedgerBegin {
+        try begin(attempt, owner: owner, leaseSeconds: leaseSeconds, declineWindowSeconds: nil)
+    }
+}
+
+/// Declined payments in a window, per router, per MAC and per client address.
 public struct DeclineCounts: Sendable, Equatable {
     public var router: Int
     public var mac: Int
@@ -46,7 +60,8 @@ public struct DeclineCounts: Sendable, Equatable {
 }
 
 public enum LedgerBegin: Sendable {
-    case started
+    /// Recorded; `recentDeclines` when a decline window was asked for.
+    case started(recentDeclines: DeclineCounts?)
     case existing(PaymentAttempt, response: StoredResponse?, leaseActive: Bool)
 }
 
