@@ -1,5 +1,3 @@
-import Synchronization
-
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -16,16 +14,37 @@ import Darwin
 ///
 /// Invariant: for each router id, the permits handed out and not yet returned never exceed
 /// `maxConcurrentCallsPerRouter`; `withPermit` returns its permit exactly once, when its body
-/// returns or throws. A router with no call in flight has no entry in the table.
-public final class RouterConcurrencyLimiter: Sendable {
+/// returns or throws. A router with no call in flight has no entry in the table. The table is
+/// read and written only with `mutex` held, which is what makes the class `Sendable`; the mutex
+/// and the condition live at heap addresses of their own, allocated in `init` and destroyed in
+/// `deinit` (a pthread object must never move).
+public final class RouterConcurrencyLimiter: @unchecked Sendable {
     public let maxConcurrentCallsPerRouter: Int
     public let maxWait: Duration
-    private let inFlight = Mutex<[String: Int]>([:])
+    private var inFlight: [String: Int] = [:]
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let permitReturned: UnsafeMutablePointer<pthread_cond_t>
 
     public init(maxConcurrentCallsPerRouter: Int = 4, maxWait: Duration = .seconds(1)) {
         precondition(maxConcurrentCallsPerRouter > 0, "a router needs at least one permit")
         self.maxConcurrentCallsPerRouter = maxConcurrentCallsPerRouter
         self.maxWait = maxWait
+        mutex = .allocate(capacity: 1)
+        precondition(pthread_mutex_init(mutex, nil) == 0, "pthread_mutex_init")
+        // Deadlines on the monotonic clock: a wall-clock step must not stretch or cut a wait.
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        permitReturned = .allocate(capacity: 1)
+        precondition(pthread_cond_init(permitReturned, &attributes) == 0, "pthread_cond_init")
+        pthread_condattr_destroy(&attributes)
+    }
+
+    deinit {
+        pthread_cond_destroy(permitReturned)
+        permitReturned.deallocate()
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
     }
 
     /// Runs `body` holding one of `router`'s permits.
@@ -45,46 +64,44 @@ public final class RouterConcurrencyLimiter: Sendable {
 
     /// The calls in flight to `router` right now.
     public func callsInFlight(router: String) -> Int {
-        inFlight.withLock { $0[router] ?? 0 }
+        locked { inFlight[router] ?? 0 }
     }
 
     private func acquire(_ router: String) -> Bool {
-        let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: maxWait)
-        // Mutex has no condition variable, so a waiter polls, backing off from 1 ms to 16 ms.
-        // Callers are blocking worker threads; waiters are not served in arrival order.
-        var pause = Duration.milliseconds(1)
-        while true {
-            if tryAcquire(router) { return true }
-            let now = clock.now
-            if now >= deadline { return false }
-            sleep(for: min(pause, now.duration(to: deadline)))
-            pause = min(pause * 2, .milliseconds(16))
-        }
-    }
-
-    private func tryAcquire(_ router: String) -> Bool {
-        inFlight.withLock { table in
-            let count = table[router] ?? 0
-            guard count < maxConcurrentCallsPerRouter else { return false }
-            table[router] = count + 1
+        var deadline = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &deadline)
+        let (seconds, attoseconds) = maxWait.components
+        let nanoseconds = Int(deadline.tv_nsec) + Int(attoseconds / 1_000_000_000)
+        deadline.tv_sec += Int(seconds) + nanoseconds / 1_000_000_000
+        deadline.tv_nsec = nanoseconds % 1_000_000_000
+        return locked {
+            // A waiter sleeps until some permit comes back (or the deadline), then looks again.
+            while (inFlight[router] ?? 0) >= maxConcurrentCallsPerRouter {
+                if pthread_cond_timedwait(permitReturned, mutex, &deadline) == ETIMEDOUT,
+                    (inFlight[router] ?? 0) >= maxConcurrentCallsPerRouter
+                {
+                    return false
+                }
+            }
+            inFlight[router, default: 0] += 1
             return true
         }
     }
 
     private func release(_ router: String) {
-        inFlight.withLock { table in
-            guard let count = table[router], count > 0 else {
+        locked {
+            guard let count = inFlight[router], count > 0 else {
                 preconditionFailure("a permit for \(router) was returned that was never handed out")
             }
-            table[router] = count == 1 ? nil : count - 1
+            inFlight[router] = count == 1 ? nil : count - 1
         }
+        // Waiters for every router share the condition: wake them all, each looks at its own.
+        pthread_cond_broadcast(permitReturned)
     }
 
-    private func sleep(for duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
-        var remaining = timespec()
-        while nanosleep(&request, &remaining) == -1 && errno == EINTR { request = remaining }
+    private func locked<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return body()
     }
 }
