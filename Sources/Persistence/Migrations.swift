@@ -167,10 +167,15 @@ public enum Migrations {
                 CREATE INDEX payment_attempts_company_created ON payment_attempts (company_id, created_at);
                 """),
         Migration(
-            version: 6, name: "fewer index writes per payment",
+            version: 6, name: "fewer writes per payment",
             sql: """
                 -- payment_attempts_due (migration 2) holds the same rows under the same key.
                 DROP INDEX payment_attempts_open;
+                -- An event is written only by the statement that inserts or updates its attempt,
+                -- from that statement's RETURNING, and attempts are never deleted: the reference
+                -- holds by construction. The constraint's check (a query and a FOR KEY SHARE lock
+                -- on the attempt, per event) was four of a payment's seven trigger queries.
+                ALTER TABLE payment_events DROP CONSTRAINT payment_events_attempt_id_fkey;
                 -- Room on each page for the next version of a row, so that the saga's updates
                 -- that touch no indexed column stay heap-only (no index writes); new pages only.
                 ALTER TABLE payment_attempts SET (fillfactor = 80);

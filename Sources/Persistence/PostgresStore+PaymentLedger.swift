@@ -15,7 +15,7 @@ extension PostgresStore: PaymentLedger {
     public func begin(
         _ attempt: PaymentAttempt, owner: String, leaseSeconds: Int, declineWindowSeconds: Int?
     ) throws(StoreFailure) -> LedgerBegin {
-        let password = PostgresBytes.encode(sealer.seal(attempt.credentials.password, context: "attempt:\(attempt.id):password"))
+        let password = sealedPassword(of: attempt)
         let inserted = try run(
             """
             WITH inserted AS (
@@ -83,7 +83,7 @@ extension PostgresStore: PaymentLedger {
     }
 
     public func save(_ attempt: PaymentAttempt, expecting: PaymentAttempt.State, reason: String?) throws(StoreFailure) -> Bool {
-        let password = PostgresBytes.encode(sealer.seal(attempt.credentials.password, context: "attempt:\(attempt.id):password"))
+        let password = sealedPassword(of: attempt)
         let rows = try run(
             """
             WITH updated AS (
@@ -96,20 +96,20 @@ extension PostgresStore: PaymentLedger {
             event AS (
                 INSERT INTO payment_events (attempt_id, from_state, to_state, reason)
                 SELECT id, $10, $2, $3 FROM updated WHERE $10 <> $2)
-            SELECT count(*) AS n FROM updated
+            SELECT id FROM updated
             """,
             [
                 attempt.id, attempt.state.rawValue, reason, attempt.routerUserID, attempt.orderID, attempt.cardBrand,
                 attempt.cardLast4, attempt.credentials.username, password, expecting.rawValue,
             ])
-        return rows.first?.int("n") == 1
+        return rows.count == 1
     }
 
     public func conclude(
         _ attempt: PaymentAttempt, expecting: PaymentAttempt.State, reason: String?, storing response: StoredResponse?,
         retryAfterSeconds: Int
     ) throws(StoreFailure) -> Bool {
-        let password = PostgresBytes.encode(sealer.seal(attempt.credentials.password, context: "attempt:\(attempt.id):password"))
+        let password = sealedPassword(of: attempt)
         let sealed = response.map { PostgresBytes.encode(sealer.seal(bytes: $0.body, context: "attempt:\(attempt.id):response")) }
         // `save` and `release` in one statement: one row version and one round trip fewer for
         // every run's end. Unfinished attempts come back as `release` schedules them.
@@ -132,14 +132,14 @@ extension PostgresStore: PaymentLedger {
             event AS (
                 INSERT INTO payment_events (attempt_id, from_state, to_state, reason)
                 SELECT id, $10, $2, $3 FROM updated WHERE $10 <> $2)
-            SELECT count(*) AS n FROM updated
+            SELECT id FROM updated
             """,
             [
                 attempt.id, attempt.state.rawValue, reason, attempt.routerUserID, attempt.orderID, attempt.cardBrand,
                 attempt.cardLast4, attempt.credentials.username, password, expecting.rawValue, String(retryAfterSeconds), sealed,
                 response.map { String($0.status) }, response?.codigo,
             ])
-        return rows.first?.int("n") == 1
+        return rows.count == 1
     }
 
     public func storeResponse(attemptID: String, _ response: StoredResponse) throws(StoreFailure) {

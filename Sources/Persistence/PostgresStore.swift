@@ -5,6 +5,9 @@ import Domain
 public final class PostgresStore {
     public let pool: PostgresPool
     let sealer: any SecretSealer
+    /// The last password sealed for an attempt: a saga saves its attempt several times with the
+    /// same credentials, and each seal is an AES-GCM pass with a fresh nonce.
+    private var lastSealedPassword: (attemptID: String, password: String, sealed: String)?
 
     public init(pool: PostgresPool, sealer: any SecretSealer) {
         self.pool = pool
@@ -33,6 +36,15 @@ public final class PostgresStore {
         UNION ALL SELECT 1 FROM routers WHERE id IS NULL
         UNION ALL SELECT 1 FROM companies WHERE id IS NULL
         """
+
+    /// The attempt's hotspot password sealed for its row (context `attempt:<id>:password`).
+    func sealedPassword(of attempt: PaymentAttempt) -> String {
+        let password = attempt.credentials.password
+        if let last = lastSealedPassword, last.attemptID == attempt.id, last.password == password { return last.sealed }
+        let sealed = PostgresBytes.encode(sealer.seal(password, context: "attempt:\(attempt.id):password"))
+        lastSealedPassword = (attempt.id, password, sealed)
+        return sealed
+    }
 
     /// Runs a statement, turning failures into the Domain's `StoreFailure`.
     func run(_ sql: String, _ parameters: [String?] = []) throws(StoreFailure) -> PostgresRows {
