@@ -143,7 +143,7 @@ extension ConektaClient: PaymentGateway {
         let status = response.status
         switch status {
         case 200..<300:
-            guard let order = try? JSONDecoder().decode(OrderBody.self, from: Data(response.body)) else {
+            guard let order = OrderBody.decode(from: response.body) else {
                 return .unknown(reason: "malformed_reply")
             }
             return outcome(of: order, for: charge)
@@ -219,7 +219,7 @@ extension ConektaClient: PaymentGateway {
             let response = try exchange(
                 .listOrders, .get, path: "/orders", query: query + (cursor.map { [("next", $0)] } ?? []), key: key)
             guard (200..<300).contains(response.status) else { throw Self.error(from: response, .listOrders) }
-            guard let page = try? JSONDecoder().decode(ListBody<OrderBody>.self, from: Data(response.body)) else {
+            guard let page = ListBody<OrderBody>.decode(from: response.body) else {
                 throw ConektaError(
                     kind: .malformedReply, operation: Operation.listOrders.rawValue, status: response.status)
             }

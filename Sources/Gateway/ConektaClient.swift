@@ -98,7 +98,7 @@ public struct ConektaClient {
     /// `response` decoded as an order when its status is 2xx; the error it carries otherwise.
     func decodedOrder(_ response: HTTPResponse, _ operation: Operation) throws(ConektaError) -> OrderBody {
         guard (200..<300).contains(response.status) else { throw Self.error(from: response, operation) }
-        guard let order = try? JSONDecoder().decode(OrderBody.self, from: Data(response.body)), order.id != nil else {
+        guard let order = OrderBody.decode(from: response.body), order.id != nil else {
             throw ConektaError(kind: .malformedReply, operation: operation.rawValue, status: response.status)
         }
         return order
@@ -107,7 +107,7 @@ public struct ConektaClient {
     /// The error an error status carries, read from Conekta's envelope when there is one (bodies
     /// may be empty or not JSON: the recorded mock has empty 401s and 500s).
     static func error(from response: HTTPResponse, _ operation: Operation) -> ConektaError {
-        let envelope = try? JSONDecoder().decode(ErrorBody.self, from: Data(response.body))
+        let envelope = ErrorBody.decode(from: response.body)
         return ConektaError(
             kind: .http, operation: operation.rawValue, status: response.status, type: envelope?.type,
             code: envelope?.code, param: envelope?.param, message: envelope?.message,

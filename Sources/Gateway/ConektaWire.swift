@@ -1,9 +1,9 @@
 import Domain
-import Foundation
 
-// The JSON Conekta exchanges, as far as this product reads or writes it. Decoding is lenient on
-// purpose: a field of an unexpected type reads as absent instead of failing the whole reply, so a
-// paid order is never mistaken for a garbled one because of an unrelated field.
+// The JSON Conekta exchanges, as far as this product reads or writes it. Replies are read from
+// Domain's `JSONValue` (see ConektaJSON.swift) and leniently on purpose: a field that is absent,
+// null or of an unexpected type reads as absent instead of failing the whole reply, so a paid order
+// is never mistaken for a garbled one because of an unrelated field.
 
 /// The body of `POST /orders` (the spec's `order_request`).
 struct OrderRequestBody: Encodable {
@@ -63,8 +63,20 @@ struct RefundRequestBody: Encodable {
     var reason: String
 }
 
+/// A value read from a reply: nil when the JSON is not the object it expects.
+protocol ConektaDecodable {
+    init?(json: JSONValue)
+}
+
+extension ConektaDecodable {
+    /// A reply body read as `Self`; nil when it is not JSON or not the expected object.
+    static func decode(from bytes: [UInt8]) -> Self? {
+        ConektaJSON.parse(bytes).flatMap(Self.init(json:))
+    }
+}
+
 /// An order (the spec's `order_response`).
-struct OrderBody: Decodable {
+struct OrderBody: ConektaDecodable {
     var id: String?
     var paymentStatus: String?
     var amount: Int64?
@@ -75,23 +87,16 @@ struct OrderBody: Decodable {
     /// `charges.data`; empty when `charges` is null (3-D Secure pending) or absent.
     var charges: [ChargeBody]
 
-    enum CodingKeys: String, CodingKey {
-        case id, amount, currency, metadata, charges
-        case paymentStatus = "payment_status"
-        case amountRefunded = "amount_refunded"
-        case createdAt = "created_at"
-    }
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        id = container.lenient(String.self, .id)
-        paymentStatus = container.lenient(String.self, .paymentStatus)
-        amount = container.lenient(Int64.self, .amount)
-        amountRefunded = container.lenient(Int64.self, .amountRefunded)
-        currency = container.lenient(String.self, .currency)
-        createdAt = container.lenient(Int64.self, .createdAt)
-        metadata = container.lenient([String: ScalarBody].self, .metadata)?.compactMapValues(\.text) ?? [:]
-        charges = container.lenient(ListBody<ChargeBody>.self, .charges)?.data ?? []
+    init?(json: JSONValue) {
+        guard case .object = json else { return nil }
+        id = json["id"]?.stringValue
+        paymentStatus = json["payment_status"]?.stringValue
+        amount = json["amount"]?.int64Value
+        amountRefunded = json["amount_refunded"]?.int64Value
+        currency = json["currency"]?.stringValue
+        createdAt = json["created_at"]?.int64Value
+        metadata = json["metadata"]?.scalarTexts ?? [:]
+        charges = json["charges"].flatMap(ListBody<ChargeBody>.init(json:))?.data ?? []
     }
 
     var card: PaymentMethodBody? { charges.first?.paymentMethod }
@@ -107,79 +112,64 @@ struct OrderBody: Decodable {
     }
 }
 
-struct ChargeBody: Decodable {
+struct ChargeBody: ConektaDecodable {
     var status: String?
     var amount: Int64?
     var paymentMethod: PaymentMethodBody?
 
-    enum CodingKeys: String, CodingKey {
-        case status, amount
-        case paymentMethod = "payment_method"
-    }
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        status = container.lenient(String.self, .status)
-        amount = container.lenient(Int64.self, .amount)
-        paymentMethod = container.lenient(PaymentMethodBody.self, .paymentMethod)
+    init?(json: JSONValue) {
+        guard case .object = json else { return nil }
+        status = json["status"]?.stringValue
+        amount = json["amount"]?.int64Value
+        paymentMethod = json["payment_method"].flatMap(PaymentMethodBody.init(json:))
     }
 }
 
-struct PaymentMethodBody: Decodable {
+struct PaymentMethodBody: ConektaDecodable {
     var brand: String?
     var last4: String?
 
-    enum CodingKeys: String, CodingKey {
-        case brand, last4
-    }
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        brand = container.lenient(String.self, .brand)
-        last4 = container.lenient(String.self, .last4)
+    init?(json: JSONValue) {
+        guard case .object = json else { return nil }
+        brand = json["brand"]?.stringValue
+        last4 = json["last4"]?.stringValue
     }
 }
 
-/// A list envelope: `{object: "list", has_more, total, data, next_page_url}`.
-struct ListBody<Element: Decodable>: Decodable {
+/// A list envelope: `{object: "list", has_more, total, data, next_page_url}`. Elements that are
+/// not the expected object are left out.
+struct ListBody<Element: ConektaDecodable>: ConektaDecodable {
     var data: [Element]
     var hasMore: Bool
     var nextPageURL: String?
 
-    enum CodingKeys: String, CodingKey {
-        case data
-        case hasMore = "has_more"
-        case nextPageURL = "next_page_url"
-    }
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        data = container.lenient([Lenient<Element>].self, .data)?.compactMap(\.value) ?? []
-        hasMore = container.lenient(Bool.self, .hasMore) ?? false
-        nextPageURL = container.lenient(String.self, .nextPageURL)
+    init?(json: JSONValue) {
+        guard case .object = json else { return nil }
+        if case .array(let items)? = json["data"] {
+            data = items.compactMap(Element.init(json:))
+        } else {
+            data = []
+        }
+        hasMore = json["has_more"]?.boolValue ?? false
+        nextPageURL = json["next_page_url"]?.stringValue
     }
 }
 
 /// Conekta's error envelope, and the pre-2.0 shape (`message`, `message_to_purchaser`, `code`,
 /// `param` at the top level) that an unversioned request may still get.
-struct ErrorBody: Decodable {
-    struct Detail: Decodable {
+struct ErrorBody: ConektaDecodable {
+    struct Detail: ConektaDecodable {
         var code: String?
         var message: String?
         var debugMessage: String?
         var param: String?
 
-        enum CodingKeys: String, CodingKey {
-            case code, message, param
-            case debugMessage = "debug_message"
-        }
-
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            code = container.lenient(String.self, .code)
-            message = container.lenient(String.self, .message)
-            debugMessage = container.lenient(String.self, .debugMessage)
-            param = container.lenient(String.self, .param)
+        init?(json: JSONValue) {
+            guard case .object = json else { return nil }
+            code = json["code"]?.stringValue
+            message = json["message"]?.stringValue
+            debugMessage = json["debug_message"]?.stringValue
+            param = json["param"]?.stringValue
         }
     }
 
@@ -192,22 +182,20 @@ struct ErrorBody: Decodable {
     var legacyMessageToPurchaser: String?
     var legacyParam: String?
 
-    enum CodingKeys: String, CodingKey {
-        case type, details, data, code, message, param
-        case logID = "log_id"
-        case messageToPurchaser = "message_to_purchaser"
-    }
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        type = container.lenient(String.self, .type)
-        logID = container.lenient(String.self, .logID)
-        details = container.lenient([Lenient<Detail>].self, .details)?.compactMap(\.value) ?? []
-        data = container.lenient(OrderBody.self, .data)
-        legacyCode = container.lenient(String.self, .code)
-        legacyMessage = container.lenient(String.self, .message)
-        legacyMessageToPurchaser = container.lenient(String.self, .messageToPurchaser)
-        legacyParam = container.lenient(String.self, .param)
+    init?(json: JSONValue) {
+        guard case .object = json else { return nil }
+        type = json["type"]?.stringValue
+        logID = json["log_id"]?.stringValue
+        if case .array(let items)? = json["details"] {
+            details = items.compactMap(Detail.init(json:))
+        } else {
+            details = []
+        }
+        data = json["data"].flatMap(OrderBody.init(json:))
+        legacyCode = json["code"]?.stringValue
+        legacyMessage = json["message"]?.stringValue
+        legacyMessageToPurchaser = json["message_to_purchaser"]?.stringValue
+        legacyParam = json["param"]?.stringValue
     }
 
     var code: String? { details.first?.code ?? legacyCode }
@@ -217,42 +205,6 @@ struct ErrorBody: Decodable {
         nonEmpty(details.first?.message) ?? nonEmpty(legacyMessageToPurchaser) ?? nonEmpty(legacyMessage)
     }
     var debugMessage: String? { details.first?.debugMessage ?? legacyMessage }
-}
-
-/// A metadata value: Conekta allows strings, numbers and booleans; anything else reads as nil.
-struct ScalarBody: Decodable {
-    var text: String?
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let string = try? container.decode(String.self) {
-            text = string
-        } else if let bool = try? container.decode(Bool.self) {
-            text = String(bool)
-        } else if let integer = try? container.decode(Int64.self) {
-            text = String(integer)
-        } else if let number = try? container.decode(Double.self) {
-            text = String(number)
-        } else {
-            text = nil
-        }
-    }
-}
-
-/// One element of an array that decodes to nil instead of failing the array.
-struct Lenient<Value: Decodable>: Decodable {
-    var value: Value?
-
-    init(from decoder: any Decoder) throws {
-        value = try? Value(from: decoder)
-    }
-}
-
-extension KeyedDecodingContainer {
-    /// The value at `key`, or nil when it is absent, null or of another type.
-    func lenient<T: Decodable>(_ type: T.Type, _ key: Key) -> T? {
-        (try? decodeIfPresent(type, forKey: key)) ?? nil
-    }
 }
 
 private func nonEmpty(_ text: String?) -> String? {
