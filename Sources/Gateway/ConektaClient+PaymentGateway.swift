@@ -13,7 +13,7 @@ extension ConektaClient: PaymentGateway {
     /// that fails the same way.
     public func charge(_ charge: ChargeRequest, using key: GatewayKey) -> ChargeOutcome {
         if let refusal = Self.refusal(of: charge) { return refusal }
-        let body = Self.encoded(Self.orderRequestBody(for: charge))
+        let body = Self.orderRequestBody(for: charge).json.serialized()
         let response: HTTPResponse
         do throws(ConektaError) {
             response = try exchange(.createOrder, .post, path: "/orders", body: body, key: key)
@@ -74,7 +74,7 @@ extension ConektaClient: PaymentGateway {
                 )
             }
             let path = try Self.orderPath(orderID, "/refunds", .refund)
-            let body = Self.encoded(RefundRequestBody(amount: amountCents, reason: "cannot_be_fulfilled"))
+            let body = RefundRequestBody(amount: amountCents, reason: "cannot_be_fulfilled").json.serialized()
             let response = try exchange(.refund, .post, path: path, body: body, key: key)
             return try Self.required(decodedOrder(response, .refund), .refund)
         } catch {

@@ -123,13 +123,6 @@ public struct ConektaClient {
         return "/orders/" + percentEncoded(id) + suffix
     }
 
-    static func encoded(_ value: some Encodable) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding these plain structs of strings and integers cannot fail.
-        return Array(try! encoder.encode(value))
-    }
-
     private static let unreserved = CharacterSet(
         charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 

@@ -6,42 +6,27 @@ import Domain
 // is never mistaken for a garbled one because of an unrelated field.
 
 /// The body of `POST /orders` (the spec's `order_request`).
-struct OrderRequestBody: Encodable {
-    struct CustomerInfo: Encodable {
+struct OrderRequestBody {
+    struct CustomerInfo {
         var name: String
         var email: String
         var phone: String
     }
 
-    struct LineItem: Encodable {
+    struct LineItem {
         var name: String
         var unitPrice: Int64
         var quantity: Int
-
-        enum CodingKeys: String, CodingKey {
-            case name, quantity
-            case unitPrice = "unit_price"
-        }
     }
 
-    struct Charge: Encodable {
+    struct Charge {
         var paymentMethod: PaymentMethod
         var referenceID: String
-
-        enum CodingKeys: String, CodingKey {
-            case paymentMethod = "payment_method"
-            case referenceID = "reference_id"
-        }
     }
 
-    struct PaymentMethod: Encodable {
+    struct PaymentMethod {
         var type: String
         var tokenID: String
-
-        enum CodingKeys: String, CodingKey {
-            case type
-            case tokenID = "token_id"
-        }
     }
 
     var currency: String
@@ -50,17 +35,49 @@ struct OrderRequestBody: Encodable {
     var charges: [Charge]
     var metadata: [String: String]
 
-    enum CodingKeys: String, CodingKey {
-        case currency, charges, metadata
-        case customerInfo = "customer_info"
-        case lineItems = "line_items"
+    /// The document, members in key order at every level (the bytes of a request are stable).
+    var json: JSONValue {
+        .object([
+            (
+                "charges",
+                .array(
+                    charges.map { charge in
+                        .object([
+                            (
+                                "payment_method",
+                                .object([("token_id", .string(charge.paymentMethod.tokenID)), ("type", .string(charge.paymentMethod.type))])
+                            ),
+                            ("reference_id", .string(charge.referenceID)),
+                        ])
+                    })
+            ),
+            ("currency", .string(currency)),
+            (
+                "customer_info",
+                .object([
+                    ("email", .string(customerInfo.email)), ("name", .string(customerInfo.name)), ("phone", .string(customerInfo.phone)),
+                ])
+            ),
+            (
+                "line_items",
+                .array(
+                    lineItems.map { item in
+                        .object([
+                            ("name", .string(item.name)), ("quantity", .integer(item.quantity)), ("unit_price", .integer(item.unitPrice)),
+                        ])
+                    })
+            ),
+            ("metadata", .object(metadata.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+        ])
     }
 }
 
 /// The body of `POST /orders/{id}/refunds` (the spec's `orderRefund_request`).
-struct RefundRequestBody: Encodable {
+struct RefundRequestBody {
     var amount: Int64
     var reason: String
+
+    var json: JSONValue { .object([("amount", .integer(amount)), ("reason", .string(reason))]) }
 }
 
 /// A value read from a reply: nil when the JSON is not the object it expects.

@@ -71,6 +71,13 @@ import Testing
         #expect(charge["payment_method"] as? [String: String] == ["type": "card", "token_id": "tok_SECRETcard"])
         #expect(charge["amount"] == nil)
         #expect(body["metadata"] as? [String: String] == ["attempt_id": "att-1", "router": "r1"])
+        // Members in key order at every level, strings escaped, nothing else: stable bytes.
+        #expect(
+            String(decoding: request.body ?? [], as: UTF8.self)
+                == #"{"charges":[{"payment_method":{"token_id":"tok_SECRETcard","type":"card"},"reference_id":"att-1"}],"#
+                + #""currency":"MXN","customer_info":{"email":"ana@example.mx","name":"Ana Pérez","phone":"5512345678"},"#
+                + #""line_items":[{"name":"Hotspot 1 dia","quantity":1,"unit_price":10000}],"#
+                + #""metadata":{"attempt_id":"att-1","router":"r1"}}"#)
     }
 
     @Test func bodyRespectsTheSpecLimits() throws {

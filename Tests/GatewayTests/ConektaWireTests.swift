@@ -248,4 +248,10 @@ import Testing
         let text = try #require(ConektaFixtures.paidCardOrder.data(using: .utf32LittleEndian))
         #expect(OrderBody.decode(from: [0xFF, 0xFE, 0, 0] + Array(text)) == nil)
     }
+
+    @Test func aRefundRequestIsTheAmountAndTheReason() {
+        #expect(
+            String(decoding: RefundRequestBody(amount: 1500, reason: "cannot_be_fulfilled").json.serialized(), as: UTF8.self)
+                == #"{"amount":1500,"reason":"cannot_be_fulfilled"}"#)
+    }
 }
