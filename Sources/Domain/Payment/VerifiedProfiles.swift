@@ -15,9 +15,18 @@ public final class VerifiedProfiles: Sendable {
         self.capacity = capacity
     }
 
-    func trusts(_ profile: String, routerID: Int64, now: Int64) -> Bool {
-        guard let until = entries.withLock({ $0[Key(routerID: routerID, profile: profile)] }) else { return false }
-        return now < until
+    /// Whether `profile` may be used on `routerID` without looking. The first caller to find an
+    /// entry expired is told to look again, and the others keep trusting it for `recheckSeconds`
+    /// meanwhile: a busy router gets one check when the period ends, not one per payment in
+    /// flight. (Every create still compares the profile the router bound.)
+    func trusts(_ profile: String, routerID: Int64, now: Int64, recheckSeconds: Int64 = 5) -> Bool {
+        entries.withLock { entries in
+            let key = Key(routerID: routerID, profile: profile)
+            guard let until = entries[key] else { return false }
+            if now < until { return true }
+            entries[key] = now + recheckSeconds
+            return false
+        }
     }
 
     func found(_ profile: String, routerID: Int64, until: Int64) {
