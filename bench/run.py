@@ -211,6 +211,24 @@ def payments_scenario():
         stack.stop()
 
 
+def targets(result):
+    """(target, this run's figure, met) for each of issue 6's targets."""
+    c = result["catalogue"]
+    rows = [("catalogue ≥ 0.85 × the C responder, 0 errors", f"{c['ratio']:.2f}, {c['errors']} errors",
+             c["ratio"] >= 0.85 and c["errors"] == 0)]
+    for row in result["payments"]:
+        n = row["concurrency"]
+        rows.append((f"payments at {n} clients ≥ 0.9 × bound", f"{row['ratio']:.2f}", row["ratio"] >= 0.9))
+        rows.append((f"p99 at {n} clients ≤ backend + 15 ms", f"+{row['p99_over_backend_ms']:.0f} ms",
+                     row["p99_over_backend_ms"] <= 15))
+        rows.append((f"{n} clients: 0 errors, every attempt delivered",
+                     f"{row['errors']} errors, {row['undelivered']} undelivered", row["errors"] == 0 and row["undelivered"] == 0))
+    m = result["memory"]
+    rows.append(("peak RSS ≤ 80 MiB at 256 payments", f"{m['peak_rss_mib']} MiB", m["peak_rss_mib"] <= 80))
+    rows.append(("start-up ≤ 100 ms", f"{result['startup_ms']} ms", result["startup_ms"] <= 100))
+    return rows
+
+
 def write_results_md(result):
     c = result["catalogue"]
     lines = [
@@ -218,7 +236,8 @@ def write_results_md(result):
         "",
         f"Latest run: {result['date']} on {result['machine']['cores']} cores ({result['machine']['model']}), "
         f"kernel {result['machine']['kernel']}; `make bench` (release build, {result['settings']['threads']} server threads, "
-        "wrk, nginx, PostgreSQL, the sandboxes and the server all on the same machine). Raw figures: `results/latest.json`.",
+        f"wrk, nginx, PostgreSQL, the router and Conekta stand-ins ({result['settings']['standins']}) and the server all on "
+        "the same machine). Raw figures: `results/latest.json`.",
         "",
         f"Catalogue: {catalogue.ROUNDS} rounds of {catalogue.ROUND_SECONDS} s, the server and the C responder alternating; "
         "req/s are the medians, the ratio is the median of each round's ratio (this VM's speed drifts between runs).",
@@ -241,7 +260,7 @@ def write_results_md(result):
         lines.append(f"| {row['concurrency']} | {row['payments_per_s']:.1f} | {row['bound_per_s']:.1f} | {row['ratio']:.2f} | "
                      f"{row['p50_ms']:.0f} | {row['p99_ms']:.0f} | {row['p99_over_backend_ms']:.0f} | {row['errors']} | {row['undelivered']} |")
     lines += ["", "CPU per answered payment, in ms, by component (all on the same cores; `cpu bound` = cores ÷ total):", "",
-              "| clients | server | nginx | PostgreSQL | router sandbox | Conekta sandbox | wrk | total | cpu bound/s |",
+              "| clients | server | nginx | PostgreSQL | router stand-in | Conekta stand-in | wrk | total | cpu bound/s |",
               "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in result["payments"]:
         c = row["cpu_ms_per_payment"]
@@ -258,6 +277,10 @@ def write_results_md(result):
     m = result["memory"]
     lines += ["", f"Memory: idle {m['idle_rss_mib']} MiB, peak during the payment runs {m['peak_rss_mib']} MiB. "
               f"Start-up to the first answered request through nginx: {result['startup_ms']} ms.", ""]
+    lines += ["## Targets (issue 6)", "", "| target | this run | met |", "|---|---|:---:|"]
+    for name, figure, met in targets(result):
+        lines.append(f"| {name} | {figure} | {'yes' if met else '**no**'} |")
+    lines.append("")
     with open(os.path.join(HERE, "RESULTS.md"), "w") as f:
         f.write("\n".join(lines))
 
@@ -270,7 +293,8 @@ def main():
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cores": os.cpu_count(), "model": cpu, "kernel": platform.release()},
         "settings": {"threads": THREADS, "router_ms": ROUTER_MS, "conekta_ms": CONEKTA_MS, "seconds": SECONDS,
-                     "warmup_seconds": WARMUP_SECONDS},
+                     "warmup_seconds": WARMUP_SECONDS,
+                     "standins": "nginx + njs" if STANDINS == "nginx" else "the Python sandboxes"},
         "catalogue": {"rps": catalogue_result["swift"]["rps"], "c_reference_rps": catalogue_result["c_reference"]["rps"],
                       "ratio": catalogue_result["ratio"], "errors": catalogue_result["swift"]["errors"],
                       "p50_ms": catalogue_result["swift"]["p50_ms"], "p99_ms": catalogue_result["swift"]["p99_ms"],
@@ -302,6 +326,9 @@ def main():
         print(f"{'':>20}{row['concurrency']:>7} {c['server']:>7} {c['nginx']:>6} {c['postgres']:>6} {c['router_sandbox']:>7} "
               f"{c['conekta_sandbox']:>8} {c['wrk']:>6} {c['total']:>6} {row['cpu_bound_per_s']:>12}")
     print(f"\nmemory: idle {memory['idle_rss_mib']} MiB, peak {memory['peak_rss_mib']} MiB   start-up: {startup_ms} ms")
+    print("\ntargets")
+    for name, figure, met in targets(result):
+        print(f"  {'met   ' if met else 'MISSED'}  {name}: {figure}")
     print(f"\nwritten to bench/results/latest.json")
 
 

@@ -169,8 +169,11 @@ public enum Migrations {
         Migration(
             version: 6, name: "fewer writes per payment",
             sql: """
-                -- payment_attempts_due (migration 2) holds the same rows under the same key.
+                -- payment_attempts_due (migration 2) holds the same rows under the same key, and no
+                -- statement looks attempts up by router and time but the card-testing count, which
+                -- has its own partial index (migration 4); routers are never deleted.
                 DROP INDEX payment_attempts_open;
+                DROP INDEX payment_attempts_router_created;
                 -- An event is written only by the statement that inserts or updates its attempt,
                 -- from that statement's RETURNING, and attempts are never deleted: the reference
                 -- holds by construction. The constraint's check (a query and a FOR KEY SHARE lock
