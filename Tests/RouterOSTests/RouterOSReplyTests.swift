@@ -6,10 +6,10 @@ import Testing
 /// Reading RouterOS's reply bodies: items, lists, the error envelope, RouterOS's raw control
 /// characters, the non-string values it never sends, and what is refused.
 @Suite struct RouterOSReplyTests {
-    static func payload(_ bytes: [UInt8]) -> RouterOSPayload? { RouterOSJSON.decode(RouterOSPayload.self, from: bytes) }
+    static func payload(_ bytes: [UInt8]) -> RouterOSPayload? { RouterOSPayload.decode(from: bytes) }
     static func payload(_ text: String) -> RouterOSPayload? { payload(Array(text.utf8)) }
     static func errorBody(_ text: String) -> RouterOSErrorBody? {
-        RouterOSJSON.decode(RouterOSErrorBody.self, from: Array(text.utf8))
+        RouterOSErrorBody.decode(from: Array(text.utf8))
     }
 
     // MARK: Items and lists
