@@ -103,6 +103,33 @@ import Testing
         #expect(Self.errorBody(text) == nil)
     }
 
+    // MARK: What JSONDecoder took and JSONParser refuses
+
+    /// JSONDecoder took these, dropping the faulty value (or never reading it); they are refused
+    /// as a whole now.
+    @Test(arguments: [
+        #"{"a":"x","b":"y",}"#, #"[{"a":"x"},]"#, #"{"a":"\q","b":"y"}"#, #"{"a":01,"b":"y"}"#, #"{"a":[1.],"b":"y"}"#,
+        #"{"a":"\ud800","b":"y"}"#, #"{"a":{"c":"\q"},"b":"y"}"#,
+        #"{"a":1.0000000000000000000000000000000000000000000000000000000000000001,"b":"y"}"#,
+    ])
+    func invalidJSONThatJSONDecoderTookIsRefused(text: String) {
+        #expect(Self.payload(text) == nil)
+        #expect(Self.errorBody(text) == nil)
+    }
+
+    @Test func invalidUTF8InAStringIsRefused() {
+        #expect(Self.payload(Array(#"{"a":""#.utf8) + [0xC3] + Array(#"","b":"y"}"#.utf8)) == nil)
+    }
+
+    /// A valid number on which JSONDecoder's Int64 and Int decoding trapped
+    /// (https://github.com/swiftlang/swift-foundation/issues/812); fuzz/regressions/routeros has
+    /// it in a record and in an error envelope.
+    @Test func aNumberThatCrashedJSONDecoderIsRefused() {
+        let number = "0." + String(repeating: "0", count: 130) + "9007199254740993e146"
+        #expect(Self.payload(#"[{"name":"ABC123","limit-bytes-total":"# + number + "}]") == nil)
+        #expect(Self.errorBody(#"{"error":"# + number + #","message":"Bad Request"}"#) == nil)
+    }
+
     // MARK: The error envelope
 
     @Test func theErrorEnvelopeInAnyOrder() throws {
