@@ -290,7 +290,7 @@ extension RouterOSClient {
             guard isJSON else {
                 throw call.failure(.notJSON, status: status, detail: response.mediaType ?? "no content type")
             }
-            guard let payload = RouterOSJSON.decode(RouterOSPayload.self, from: response.body) else {
+            guard let payload = RouterOSPayload.decode(from: response.body) else {
                 throw call.failure(
                     .malformedReply, status: status, detail: "undecodable JSON", maybeApplied: call.isMutation)
             }
@@ -302,7 +302,7 @@ extension RouterOSClient {
             throw call.failure(.serverError, status: status, maybeApplied: call.isMutation)
         }
         if status == 401 { throw call.failure(.authenticationFailed, status: status) }
-        guard isJSON, let body = RouterOSJSON.decode(RouterOSErrorBody.self, from: response.body) else {
+        guard isJSON, let body = RouterOSErrorBody.decode(from: response.body) else {
             // An HTML 404 from a wrong URL must not read as "no such item" (and so as deleted).
             throw call.failure(.notJSON, status: status, detail: response.mediaType ?? "no content type")
         }
