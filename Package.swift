@@ -32,8 +32,10 @@ let package = Package(
             dependencies: ["Domain", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "HTTPTransport", dependencies: ["CCurl"]),
-        .target(name: "RouterOS", dependencies: ["Domain", "HTTPTransport"]),
-        .target(name: "Gateway", dependencies: ["Domain", "HTTPTransport"]),
+        // How both HTTP clients read a reply's JSON (Domain's parser, JSONDecoder's readings).
+        .target(name: "ReplyJSON", dependencies: ["Domain"]),
+        .target(name: "RouterOS", dependencies: ["Domain", "HTTPTransport", "ReplyJSON"]),
+        .target(name: "Gateway", dependencies: ["Domain", "HTTPTransport", "ReplyJSON"]),
         .target(name: "Persistence", dependencies: ["Domain", "CLibPQ"]),
         .target(name: "Configuration"),
         // The HTTP face of the Domain: status codes, codigos and JSON bodies, in one place.

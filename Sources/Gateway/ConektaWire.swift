@@ -1,7 +1,8 @@
 import Domain
+import ReplyJSON
 
 // The JSON Conekta exchanges, as far as this product reads or writes it. Replies are read from
-// Domain's `JSONValue` (see ConektaJSON.swift) and leniently on purpose: a field that is absent,
+// Domain's `JSONValue` (see ReplyJSON) and leniently on purpose: a field that is absent,
 // null or of an unexpected type reads as absent instead of failing the whole reply, so a paid order
 // is never mistaken for a garbled one because of an unrelated field.
 
@@ -88,7 +89,7 @@ protocol ConektaDecodable {
 extension ConektaDecodable {
     /// A reply body read as `Self`; nil when it is not JSON or not the expected object.
     static func decode(from bytes: [UInt8]) -> Self? {
-        ConektaJSON.parse(bytes).flatMap(Self.init(json:))
+        ReplyJSON.parse(bytes).flatMap(Self.init(json:))
     }
 }
 

@@ -117,8 +117,10 @@ import Testing
         #expect(Self.errorBody(text) == nil)
     }
 
-    @Test func invalidUTF8InAStringIsRefused() {
-        #expect(Self.payload(Array(#"{"a":""#.utf8) + [0xC3] + Array(#"","b":"y"}"#.utf8)) == nil)
+    @Test func textInAnotherCodepageReadsWithAReplacementCharacter() {
+        // "Café" typed in WinBox on a Windows machine: CP1252's 0xE9, not UTF-8.
+        let cp1252 = Array(#"[{"name":"u1","comment":"Caf"#.utf8) + [0xE9] + Array(#""}]"#.utf8)
+        #expect(Self.payload(cp1252) == .list([RouterOSRecord(["name": "u1", "comment": "Caf\u{FFFD}"])]))
     }
 
     /// A valid number on which JSONDecoder's Int64 and Int decoding trapped

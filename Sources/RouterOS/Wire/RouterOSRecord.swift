@@ -1,4 +1,5 @@
 import Domain
+import ReplyJSON
 
 // RouterOS's replies, read from Domain's `JSONValue` the way `JSONDecoder` read them before (what
 // is now refused instead: RouterOSJSON.swift).
