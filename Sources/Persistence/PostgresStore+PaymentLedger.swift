@@ -83,62 +83,62 @@ extension PostgresStore: PaymentLedger {
     }
 
     public func save(_ attempt: PaymentAttempt, expecting: PaymentAttempt.State, reason: String?) throws(StoreFailure) -> Bool {
-        let password = sealedPassword(of: attempt)
-        let rows = try run(
-            """
-            WITH updated AS (
-                UPDATE payment_attempts SET
-                    state = $2, reason = $3, router_user_id = $4, order_id = $5, card_brand = $6, card_last4 = $7,
-                    hotspot_username = $8, hotspot_password = $9, updated_at = now(),
-                    finished_at = CASE WHEN $2 IN \(Self.finalStates) THEN coalesce(finished_at, now()) ELSE NULL END
-                WHERE id = $1::uuid AND state = $10
-                RETURNING id),
-            event AS (
-                INSERT INTO payment_events (attempt_id, from_state, to_state, reason)
-                SELECT id, $10, $2, $3 FROM updated WHERE $10 <> $2)
-            SELECT id FROM updated
-            """,
-            [
-                attempt.id, attempt.state.rawValue, reason, attempt.routerUserID, attempt.orderID, attempt.cardBrand,
-                attempt.cardLast4, attempt.credentials.username, password, expecting.rawValue,
-            ])
-        return rows.count == 1
+        try advance(attempt, expecting: expecting, reason: reason, Self.saveStatement)
     }
 
     public func conclude(
         _ attempt: PaymentAttempt, expecting: PaymentAttempt.State, reason: String?, storing response: StoredResponse?,
         retryAfterSeconds: Int
     ) throws(StoreFailure) -> Bool {
-        let password = sealedPassword(of: attempt)
         let sealed = response.map { PostgresBytes.encode(sealer.seal(bytes: $0.body, context: "attempt:\(attempt.id):response")) }
-        // `save` and `release` in one statement: one row version and one round trip fewer for
-        // every run's end. Unfinished attempts come back as `release` schedules them.
+        return try advance(
+            attempt, expecting: expecting, reason: reason, Self.concludeStatement,
+            [String(retryAfterSeconds), sealed, response.map { String($0.status) }, response?.codigo])
+    }
+
+    /// Moves an attempt from `expecting` to its state, with its timeline event: $1–$10 as
+    /// `advance` binds them, then `more` set from $11 on.
+    private static func advanceStatement(setting more: String = "") -> String {
+        """
+        WITH updated AS (
+            UPDATE payment_attempts SET
+                state = $2, reason = $3, router_user_id = $4, order_id = $5, card_brand = $6, card_last4 = $7,
+                hotspot_username = $8, hotspot_password = $9, updated_at = now(),
+                finished_at = CASE WHEN $2 IN \(finalStates) THEN coalesce(finished_at, now()) ELSE NULL END\(more)
+            WHERE id = $1::uuid AND state = $10
+            RETURNING id),
+        event AS (
+            INSERT INTO payment_events (attempt_id, from_state, to_state, reason)
+            SELECT id, $10, $2, $3 FROM updated WHERE $10 <> $2)
+        SELECT id FROM updated
+        """
+    }
+
+    static let saveStatement = advanceStatement()
+
+    /// `save` and `release` in one statement: one row version and one round trip fewer for every
+    /// run's end. Unfinished attempts come back as `release` schedules them.
+    static let concludeStatement = advanceStatement(
+        setting: """
+            ,
+                lease_owner = NULL, lease_until = NULL,
+                retry_count = CASE WHEN $2 IN \(finalStates) THEN retry_count ELSE retry_count + 1 END,
+                next_retry_at = CASE WHEN $2 NOT IN \(finalStates)
+                    THEN now() + make_interval(secs => least($11 * power(2, least(retry_count, 5)), 30)) END,
+                response_status = CASE WHEN response_body IS NULL AND $12::bytea IS NOT NULL THEN $13::int ELSE response_status END,
+                response_codigo = CASE WHEN response_body IS NULL AND $12::bytea IS NOT NULL THEN $14 ELSE response_codigo END,
+                response_body = coalesce(response_body, $12::bytea)
+            """)
+
+    private func advance(
+        _ attempt: PaymentAttempt, expecting: PaymentAttempt.State, reason: String?, _ statement: String, _ more: [String?] = []
+    ) throws(StoreFailure) -> Bool {
         let rows = try run(
-            """
-            WITH updated AS (
-                UPDATE payment_attempts SET
-                    state = $2, reason = $3, router_user_id = $4, order_id = $5, card_brand = $6, card_last4 = $7,
-                    hotspot_username = $8, hotspot_password = $9, updated_at = now(),
-                    finished_at = CASE WHEN $2 IN \(Self.finalStates) THEN coalesce(finished_at, now()) ELSE NULL END,
-                    lease_owner = NULL, lease_until = NULL,
-                    retry_count = CASE WHEN $2 IN \(Self.finalStates) THEN retry_count ELSE retry_count + 1 END,
-                    next_retry_at = CASE WHEN $2 NOT IN \(Self.finalStates)
-                        THEN now() + make_interval(secs => least($11 * power(2, least(retry_count, 5)), 30)) END,
-                    response_status = CASE WHEN response_body IS NULL AND $12::bytea IS NOT NULL THEN $13::int ELSE response_status END,
-                    response_codigo = CASE WHEN response_body IS NULL AND $12::bytea IS NOT NULL THEN $14 ELSE response_codigo END,
-                    response_body = coalesce(response_body, $12::bytea)
-                WHERE id = $1::uuid AND state = $10
-                RETURNING id),
-            event AS (
-                INSERT INTO payment_events (attempt_id, from_state, to_state, reason)
-                SELECT id, $10, $2, $3 FROM updated WHERE $10 <> $2)
-            SELECT id FROM updated
-            """,
+            statement,
             [
                 attempt.id, attempt.state.rawValue, reason, attempt.routerUserID, attempt.orderID, attempt.cardBrand,
-                attempt.cardLast4, attempt.credentials.username, password, expecting.rawValue, String(retryAfterSeconds), sealed,
-                response.map { String($0.status) }, response?.codigo,
-            ])
+                attempt.cardLast4, attempt.credentials.username, sealedPassword(of: attempt), expecting.rawValue,
+            ] + more)
         return rows.count == 1
     }
 

@@ -99,21 +99,7 @@ struct TestDatabase {
     }
 
     @Test func aReleaseStoresTheFinalAnswerOnceAndEndsTheLease() throws {
-        let company = try store.addCompany(name: "Café", contactEmail: nil, contactPhone: "5512345678")
-        let router = try store.addRouter(
-            companyID: company, name: "R", location: nil, restURL: "https://10.0.0.1", apiUser: "api", apiPassword: "p",
-            trust: .insecure, hotspotServer: "all")
-        let product = try store.addProduct(
-            Product(
-                id: 0, companyID: company, routerID: router, name: "1 Hora", price: Money(cents: 1500, currency: "MXN"),
-                profileName: "1hora"))
-        let attempt = PaymentAttempt(
-            id: UUID().uuidString.lowercased(), companyID: company, routerID: router, productID: product, apiKeyID: nil,
-            idempotencyKey: "h:k1", requestHash: "hash", state: .pending, amount: Money(cents: 1500, currency: "MXN"),
-            productName: "1 Hora",
-            profileName: "1hora", limitUptime: nil, limitBytesTotal: nil, customerName: "Ana", customerEmail: "ana@example.com",
-            customerPhone: nil, userType: .pin, credentials: HotspotCredentials(username: "123456", password: ""), mac: nil, ip: nil,
-            autoConnect: false, createdAt: Int64(Date().timeIntervalSince1970))
+        let attempt = try #require(try attempts(["h:k1"]).first)
         guard case .started = try store.begin(attempt, owner: "t", leaseSeconds: 60) else {
             Issue.record("the first begin did not start the attempt")
             return
