@@ -29,37 +29,38 @@ public struct Request: Sendable {
         self.requestID = requestID
     }
 
-    /// Builds a request from FastCGI parameters (`REQUEST_METHOD`, `DOCUMENT_URI`, `HTTP_*`…).
-    public init(parameters: [String: String], body: [UInt8]) {
-        var headers: [String: String] = Dictionary(minimumCapacity: 8)
-        for (name, value) in parameters where name.hasPrefix("HTTP_") {
-            // HTTP_X_API_KEY → x-api-key, written straight into the new string.
-            let source = name.utf8.dropFirst(5)
-            let header = String(unsafeUninitializedCapacity: source.count) { buffer in
-                for (index, byte) in source.enumerated() {
-                    buffer[index] = byte == UInt8(ascii: "_") ? UInt8(ascii: "-") : (byte >= 0x41 && byte <= 0x5A ? byte + 32 : byte)
-                }
-                return source.count
-            }
-            headers[header] = value
-        }
-        var path = parameters["DOCUMENT_URI"] ?? ""
-        var query = parameters["QUERY_STRING"] ?? ""
-        if path.isEmpty, let uri = parameters["REQUEST_URI"] {
+    /// Builds a request from FastCGI parameters.
+    public init(parameters: CGIParameters, body: [UInt8]) {
+        var headers: [String: String] = Dictionary(minimumCapacity: 4)
+        if let value = parameters.apiKey { headers["x-api-key"] = value }
+        if let value = parameters.authorization { headers["authorization"] = value }
+        if let value = parameters.idempotencyKey { headers["idempotency-key"] = value }
+        if let value = parameters.requestID { headers["x-request-id"] = value }
+        var path = parameters.documentURI ?? ""
+        var query = parameters.queryString ?? ""
+        if path.isEmpty, let uri = parameters.requestURI {
             let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
             path = String(parts[0])
             if parts.count > 1, query.isEmpty { query = String(parts[1]) }
         }
         self.init(
-            method: parameters["REQUEST_METHOD"] ?? "GET",
+            method: parameters.requestMethod ?? "GET",
             path: path,
             query: query,
             headers: headers,
-            contentType: parameters["CONTENT_TYPE"].flatMap { $0.isEmpty ? nil : $0 },
+            contentType: parameters.contentType.flatMap { $0.isEmpty ? nil : $0 },
             body: body,
-            remoteAddress: parameters["REMOTE_ADDR"],
-            requestID: Request.validRequestID(headers["x-request-id"]) ?? "-"
+            remoteAddress: parameters.remoteAddress,
+            requestID: Request.validRequestID(parameters.requestID) ?? "-"
         )
+    }
+
+    /// Builds a request from FastCGI parameters by name (`REQUEST_METHOD`, `HTTP_X_API_KEY`…);
+    /// names the server does not read are left out, as they are off the wire.
+    public init(parameters: [String: String], body: [UInt8]) {
+        var cgi = CGIParameters()
+        for (name, value) in parameters { cgi[name] = value }
+        self.init(parameters: cgi, body: body)
     }
 
     /// Accepts ids of 1–64 characters from `[A-Za-z0-9._-]`; anything else is not logged.
@@ -71,5 +72,78 @@ public struct Request: Sendable {
             })
         else { return nil }
         return value
+    }
+}
+
+/// The CGI variables and request headers the server reads, as nginx passes them over FastCGI
+/// (fixed fields: a request needs no dictionary, and no hashing, to carry them).
+public struct CGIParameters: Sendable, Equatable {
+    public var requestMethod: String?
+    public var queryString: String?
+    public var contentType: String?
+    public var contentLength: String?
+    public var requestURI: String?
+    public var documentURI: String?
+    public var remoteAddress: String?
+    /// `HTTP_X_API_KEY`
+    public var apiKey: String?
+    /// `HTTP_AUTHORIZATION`
+    public var authorization: String?
+    /// `HTTP_IDEMPOTENCY_KEY`
+    public var idempotencyKey: String?
+    /// `HTTP_X_REQUEST_ID`
+    public var requestID: String?
+
+    public init() {}
+
+    /// The parameters' names, in the order of `subscript(index:)`.
+    public static let names = [
+        "REQUEST_METHOD", "QUERY_STRING", "CONTENT_TYPE", "CONTENT_LENGTH", "REQUEST_URI", "DOCUMENT_URI", "REMOTE_ADDR",
+        "HTTP_X_API_KEY", "HTTP_AUTHORIZATION", "HTTP_IDEMPOTENCY_KEY", "HTTP_X_REQUEST_ID",
+    ]
+
+    /// The parameter `names[index]`.
+    public subscript(index index: Int) -> String? {
+        get {
+            switch index {
+            case 0: requestMethod
+            case 1: queryString
+            case 2: contentType
+            case 3: contentLength
+            case 4: requestURI
+            case 5: documentURI
+            case 6: remoteAddress
+            case 7: apiKey
+            case 8: authorization
+            case 9: idempotencyKey
+            case 10: requestID
+            default: nil
+            }
+        }
+        set {
+            switch index {
+            case 0: requestMethod = newValue
+            case 1: queryString = newValue
+            case 2: contentType = newValue
+            case 3: contentLength = newValue
+            case 4: requestURI = newValue
+            case 5: documentURI = newValue
+            case 6: remoteAddress = newValue
+            case 7: apiKey = newValue
+            case 8: authorization = newValue
+            case 9: idempotencyKey = newValue
+            case 10: requestID = newValue
+            default: break
+            }
+        }
+    }
+
+    /// The parameter called `name`; nil (and ignored when set) for a name the server does not read.
+    public subscript(name: String) -> String? {
+        get { Self.names.firstIndex(of: name).flatMap { self[index: $0] } }
+        set {
+            guard let index = Self.names.firstIndex(of: name) else { return }
+            self[index: index] = newValue
+        }
     }
 }

@@ -36,11 +36,11 @@ final class Worker {
         }
     }
 
-    private func respond(parameters: [String: String], request: borrowing FastCGIRequest) -> Response {
-        let length = Int(parameters["CONTENT_LENGTH"] ?? "") ?? 0
-        let requestID = Request.validRequestID(parameters["HTTP_X_REQUEST_ID"]) ?? "-"
+    private func respond(parameters: CGIParameters, request: borrowing FastCGIRequest) -> Response {
+        let length = Int(parameters.contentLength ?? "") ?? 0
         let incoming = Request(
             parameters: parameters, body: length > maxBodyBytes || length < 0 ? [] : request.readBody(count: length))
+        let requestID = incoming.requestID
         let matched = Route.match(method: incoming.method, path: incoming.path)
         let response =
             length > maxBodyBytes || length < 0

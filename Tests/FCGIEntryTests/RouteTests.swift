@@ -55,6 +55,20 @@ import Testing
         #expect(request.body == Array("{}".utf8))
     }
 
+    @Test func carriesOnlyTheParametersTheServerReads() {
+        var cgi = CGIParameters()
+        for (index, name) in CGIParameters.names.enumerated() {
+            cgi[name] = "v\(index)"
+            #expect(cgi[index: index] == "v\(index)" && cgi[name] == "v\(index)")
+        }
+        cgi["HTTP_COOKIE"] = "session=1"
+        #expect(cgi["HTTP_COOKIE"] == nil)
+        let request = Request(
+            parameters: ["REQUEST_METHOD": "GET", "HTTP_COOKIE": "session=1", "HTTP_AUTHORIZATION": "Bearer jwt_y"], body: [])
+        #expect(request.headers == ["authorization": "Bearer jwt_y"])
+        #expect(request.requestID == "-")
+    }
+
     @Test func fallsBackToRequestURI() {
         let request = Request(parameters: ["REQUEST_METHOD": "GET", "REQUEST_URI": "/health?x=1"], body: [])
         #expect(request.path == "/health")

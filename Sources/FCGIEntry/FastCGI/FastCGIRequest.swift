@@ -1,3 +1,4 @@
+import API
 import CFastCGI
 import Foundation
 
@@ -24,26 +25,22 @@ struct FastCGIRequest: ~Copyable {
         FCGX_Accept_r(request) >= 0
     }
 
-    /// The CGI variables and request headers the server reads, with their UTF-8 bytes to compare
-    /// names in place (many CGI names are longer than a small string, so making a `String` of
-    /// each one to look it up allocated).
-    private static let keptNames: [(name: String, bytes: [UInt8])] = [
-        "REQUEST_METHOD", "QUERY_STRING", "CONTENT_TYPE", "CONTENT_LENGTH", "REQUEST_URI", "DOCUMENT_URI", "REMOTE_ADDR",
-        "HTTP_X_API_KEY", "HTTP_AUTHORIZATION", "HTTP_IDEMPOTENCY_KEY", "HTTP_X_REQUEST_ID",
-    ].map { ($0, Array($0.utf8)) }
+    /// `CGIParameters.names` as UTF-8, to compare names in place (many CGI names are longer than a
+    /// small string, so making a `String` of each one to look it up allocated).
+    private static let keptNames: [[UInt8]] = CGIParameters.names.map { Array($0.utf8) }
 
     /// The request's parameters the server reads, copied: libfcgi's pointers die at the next
     /// finish or accept.
-    func parameters() -> [String: String] {
-        var result: [String: String] = Dictionary(minimumCapacity: Self.keptNames.count)
+    func parameters() -> CGIParameters {
+        var result = CGIParameters()
         guard var cursor = request.pointee.envp else { return result }
-        // Split on the first "=" in the C string itself, and compare the name's bytes where they
-        // are: this runs for every parameter of every request.
+        // Split on the first "=" in the C string itself: this runs for every parameter of every
+        // request.
         while let entry = cursor.pointee {
             if let equals = strchr(entry, 0x3D) {
                 let nameLength = entry.distance(to: equals)
-                if let kept = Self.keptNames.first(where: { $0.bytes.count == nameLength && memcmp($0.bytes, entry, nameLength) == 0 }) {
-                    result[kept.name] = String(cString: equals + 1)
+                if let index = Self.keptNames.firstIndex(where: { $0.count == nameLength && memcmp($0, entry, nameLength) == 0 }) {
+                    result[index: index] = String(cString: equals + 1)
                 }
             }
             cursor += 1
