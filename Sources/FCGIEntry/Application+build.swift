@@ -65,6 +65,7 @@ extension Application {
                 + configuration.payments.autoConnectBudgetMilliseconds) / 1000 + 5
         let pendingReleases = self.pendingReleases
         let verifiedProfiles = self.verifiedProfiles
+        let warnedInsecureRouters = self.warnedInsecureRouters
 
         let payments = PaymentService(
             ledger: store, gateway: MeasuredPaymentGateway(base: conekta, recorder: recorder), rendering: PaymentPresenter(),
@@ -73,8 +74,10 @@ extension Application {
             routerAccess: { (routerID: Int64) throws(StoreFailure) -> PaymentService.RouterAccess? in
                 let endpoint = try caches.routers.value(for: routerID) { () throws(StoreFailure) in
                     let endpoint = try store.routerEndpoint(routerID: routerID)
-                    // Once per cache period per process, not on every payment.
-                    if let endpoint, RouterOSClient.Configuration(endpoint: endpoint, timeouts: routerTimeouts).isInsecure {
+                    // Once per router per process: the endpoint is read again every few seconds.
+                    if let endpoint, RouterOSClient.Configuration(endpoint: endpoint, timeouts: routerTimeouts).isInsecure,
+                        warnedInsecureRouters.first(routerID)
+                    {
                         logger.warning("router TLS is not verified (insecure)", metadata: ["router": "\(routerID)"])
                     }
                     return endpoint

@@ -53,6 +53,8 @@ final class Application: Sendable {
     let caches: SharedCaches
     /// Profile checks the payment workers trust (HOTSPOT_PROFILE_CHECK_SECONDS).
     let verifiedProfiles = VerifiedProfiles()
+    /// Routers whose unverified TLS this process has warned about (once each, not every reload).
+    let warnedInsecureRouters = OncePerRouter()
     /// One shard per worker thread, then the reconciler's.
     let metrics: Metrics
 
@@ -255,4 +257,12 @@ private func workerThreadEntry(_ context: UnsafeMutableRawPointer?) -> UnsafeMut
     let box = Unmanaged<ThreadBody>.fromOpaque(context!).takeRetainedValue()
     box.body()
     return nil
+}
+
+/// Router ids seen so far by this process, for what is said once per router.
+final class OncePerRouter: Sendable {
+    private let seen = Mutex<Set<Int64>>([])
+
+    /// True the first time `routerID` is given.
+    func first(_ routerID: Int64) -> Bool { seen.withLock { $0.insert(routerID).inserted } }
 }

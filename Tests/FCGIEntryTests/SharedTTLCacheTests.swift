@@ -102,3 +102,13 @@ import Testing
         #expect(rendered.body(routerID: 8, products: []) == Array("[]".utf8))
     }
 }
+
+@Suite struct OncePerRouterTests {
+    @Test func eachRouterIsFirstOnce() {
+        let once = OncePerRouter()
+        #expect(once.first(1))
+        #expect(!once.first(1))
+        #expect(once.first(2))
+        #expect(!once.first(2) && !once.first(1))
+    }
+}
