@@ -212,16 +212,18 @@ final class MemoizingKeyVerifier: APIKeyVerifier {
         let entry: (result: Result<APIKeyClaims, AuthFailure>, fingerprint: String)
         if let last, last.key == presentedKey {
             entry = (last.result, last.fingerprint)
-        } else if let known = memo[presentedKey] {
-            entry = known
         } else {
-            let result = base.verify(presentedKey, now: now)
-            if case .failure(.expired) = result { return result }
-            if memo.count >= 1_000 { memo.removeAll(keepingCapacity: true) }
-            entry = (result, base.fingerprint(presentedKey))
-            memo[presentedKey] = entry
+            if let known = memo[presentedKey] {
+                entry = known
+            } else {
+                let result = base.verify(presentedKey, now: now)
+                if case .failure(.expired) = result { return result }
+                if memo.count >= 1_000 { memo.removeAll(keepingCapacity: true) }
+                entry = (result, base.fingerprint(presentedKey))
+                memo[presentedKey] = entry
+            }
+            last = (presentedKey, entry.result, entry.fingerprint)
         }
-        last = (presentedKey, entry.result, entry.fingerprint)
         if case .success(let claims) = entry.result, let expiresAt = claims.expiresAt, expiresAt <= now {
             return .failure(.expired)
         }

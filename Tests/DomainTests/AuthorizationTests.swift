@@ -51,3 +51,20 @@ import Testing
         #expect(!Authorization.constantTimeEqual("abc", "abcd"))
     }
 }
+
+@Suite struct PresentedKeyTests {
+    @Test(
+        arguments: [
+            ("jwt_abc", nil, "jwt_abc"),
+            (" \tjwt_abc \t", nil, "jwt_abc"),
+            ("   ", "Bearer jwt_x", "jwt_x"),
+            (nil, "  bearer   jwt_x  ", "jwt_x"),
+            (nil, "Basic jwt_x", nil),
+            (nil, "Bearer", nil),
+            (nil, nil, nil),
+            ("", "", nil),
+        ] as [(String?, String?, String?)])
+    func headersGiveTheKeyWithoutSurroundingSpaces(apiKey: String?, authorization: String?, expected: String?) {
+        #expect(Authorization.presentedKey(apiKeyHeader: apiKey, authorizationHeader: authorization) == expected)
+    }
+}
