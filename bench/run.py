@@ -211,6 +211,45 @@ def payments_scenario():
         stack.stop()
 
 
+HISTORY = os.path.join(HERE, "results", "history.jsonl")
+
+
+def summary(result):
+    """One line of bench/results/history.jsonl: the run's headline figures, its commit, and the CPU
+    a payment cost at 16 clients (how fast the machine was that day: a shared VM drifts)."""
+    try:
+        commit = subprocess.run(["git", "-C", HERE, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "?"
+    return {"date": result["date"], "commit": commit, "catalogue_ratio": result["catalogue"]["ratio"],
+            "payments": {str(row["concurrency"]): {"per_s": row["payments_per_s"], "ratio": row["ratio"],
+                                                   "p99_over_backend_ms": row["p99_over_backend_ms"]}
+                         for row in result["payments"]},
+            "cpu_ms_per_payment_16": next((row["cpu_ms_per_payment"]["total"] for row in result["payments"]
+                                           if row["concurrency"] == 16), None)}
+
+
+def history_lines(count=10):
+    try:
+        runs = [json.loads(line) for line in open(HISTORY) if line.strip()]
+    except OSError:
+        return []
+    lines = ["## Recent runs", "",
+             "The same machine kind drifts by ±20% between runs (see the CPU a payment costs at 16 clients, the "
+             "same work every run). Ratios to the bound; p99 above the backend in ms.", "",
+             "| date | commit | catalogue | 16 clients | 64 clients | 256 clients | CPU ms/payment at 16 |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for run in runs[-count:]:
+        cells = []
+        for n in ("16", "64", "256"):
+            p = run["payments"].get(n)
+            cells.append(f"{p['per_s']:.0f}/s, {p['ratio']:.2f}, +{p['p99_over_backend_ms']:.0f}" if p else "–")
+        lines.append(f"| {run['date'][:16]} | {run['commit']} | {run['catalogue_ratio']:.2f} | {' | '.join(cells)} | "
+                     f"{run['cpu_ms_per_payment_16']} |")
+    return lines + [""]
+
+
 def targets(result):
     """(target, this run's figure, met) for each of issue 6's targets."""
     c = result["catalogue"]
@@ -281,6 +320,7 @@ def write_results_md(result):
     for name, figure, met in targets(result):
         lines.append(f"| {name} | {figure} | {'yes' if met else '**no**'} |")
     lines.append("")
+    lines += history_lines()
     with open(os.path.join(HERE, "RESULTS.md"), "w") as f:
         f.write("\n".join(lines))
 
@@ -310,6 +350,8 @@ def main():
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "latest.json"), "w") as f:
         json.dump(result, f, indent=2)
+    with open(HISTORY, "a") as f:
+        f.write(json.dumps(summary(result), separators=(",", ":")) + "\n")
     write_results_md(result)
     print(f"\nhotspot-pay benchmark, {result['date']}, {os.cpu_count()} cores ({cpu}), {THREADS} server threads")
     c = result["catalogue"]
