@@ -30,20 +30,20 @@ final class Worker {
             status.inAccept.store(false, ordering: .relaxed)
             guard accepted else { break }
             let parameters = request.parameters()
-            let response = respond(parameters: parameters, request: request)
+            let length = Int(parameters.contentLength ?? "") ?? 0
+            let bodyRead = length >= 0 && length <= maxBodyBytes
+            let response = respond(parameters: parameters, length: length, bodyRead: bodyRead, request: request)
             request.write(response.serialized())
-            request.finish()
+            request.finish(bodyRead: bodyRead)
         }
     }
 
-    private func respond(parameters: CGIParameters, request: borrowing FastCGIRequest) -> Response {
-        let length = Int(parameters.contentLength ?? "") ?? 0
-        let incoming = Request(
-            parameters: parameters, body: length > maxBodyBytes || length < 0 ? [] : request.readBody(count: length))
+    private func respond(parameters: CGIParameters, length: Int, bodyRead: Bool, request: borrowing FastCGIRequest) -> Response {
+        let incoming = Request(parameters: parameters, body: bodyRead ? request.readBody(count: length) : [])
         let requestID = incoming.requestID
         let matched = Route.match(method: incoming.method, path: incoming.path)
         let response =
-            length > maxBodyBytes || length < 0
+            !bodyRead
             ? ErrorResponse.payloadTooLarge(limit: maxBodyBytes, requestID: requestID)
             : handler.respond(to: incoming, matched: matched, logger: logger)
         count(response, matched)

@@ -6,12 +6,20 @@ import Foundation
 /// calls, so it lives at a stable heap address for the thread's lifetime and is freed once.
 struct FastCGIRequest: ~Copyable {
     private let request: UnsafeMutablePointer<FCGX_Request>
+    /// Whether requests come over a unix socket (see `finish`).
+    private let unixSocket: Bool
 
     init(listening descriptor: Int32) {
         request = .allocate(capacity: 1)
         let status = FCGX_InitRequest(request, descriptor, 0)
         // FCGX_InitRequest only fails for a NULL request pointer, which allocate never returns.
         precondition(status == 0, "FCGX_InitRequest failed")
+        var address = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        unixSocket = named == 0 && address.ss_family == sa_family_t(AF_UNIX)
     }
 
     deinit {
@@ -75,7 +83,24 @@ struct FastCGIRequest: ~Copyable {
     }
 
     /// Flushes and ends the request so the response leaves before the next accept.
-    func finish() {
+    ///
+    /// libfcgi closes a connection with `shutdown(SHUT_WR)` and then waits in `poll` for nginx to
+    /// hang up, reading whatever it still sends (`OS_Close`, up to LIBFCGI_OS_CLOSE_POLL_TIMEOUT):
+    /// on TCP, closing with input unread sends a reset that can destroy a response nginx has not
+    /// read yet. A unix socket has no resets, only an ECONNRESET that the peer reads after all the
+    /// data when the closing side left input unread (`unix_release_sock`). So on a unix socket,
+    /// when the body was read (`bodyRead`), the rest of the input already queued (nginx sends the
+    /// whole request before it reads the answer) is read without waiting, and the request is
+    /// detached, which makes libfcgi close at once: each request is spared a sleep and a wake-up.
+    /// A body left unread (too large) still gets libfcgi's drain, so nginx can finish sending it.
+    func finish(bodyRead: Bool) {
+        if unixSocket, bodyRead, request.pointee.ipcFd >= 0 {
+            let descriptor = request.pointee.ipcFd
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { buffer in
+                while recv(descriptor, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT)) > 0 {}
+            }
+            FCGX_Detach(request)
+        }
         FCGX_Finish_r(request)
     }
 }
