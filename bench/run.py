@@ -236,7 +236,7 @@ def history_lines(count=10):
     except OSError:
         return []
     lines = ["## Recent runs", "",
-             "The same machine kind drifts by ±20% between runs (see the CPU a payment costs at 16 clients, the "
+             "This VM drifts by up to 75% between runs of the same code (see the CPU a payment costs at 16 clients, the "
              "same work every run). Ratios to the bound; p99 above the backend in ms.", "",
              "| date | commit | catalogue | 16 clients | 64 clients | 256 clients | CPU ms/payment at 16 |",
              "|---|---|---:|---:|---:|---:|---:|"]
