@@ -27,14 +27,17 @@ public final class RouterConcurrencyLimiter: @unchecked Sendable {
 
     public init(maxConcurrentCallsPerRouter: Int = 4, maxWait: Duration = .seconds(1)) {
         precondition(maxConcurrentCallsPerRouter > 0, "a router needs at least one permit")
+        precondition(maxWait >= .zero, "a wait cannot be negative")
         self.maxConcurrentCallsPerRouter = maxConcurrentCallsPerRouter
         self.maxWait = maxWait
         mutex = .allocate(capacity: 1)
         precondition(pthread_mutex_init(mutex, nil) == 0, "pthread_mutex_init")
-        // Deadlines on the monotonic clock: a wall-clock step must not stretch or cut a wait.
         var attributes = pthread_condattr_t()
         pthread_condattr_init(&attributes)
+        #if !canImport(Darwin)
+        // Deadlines on the monotonic clock: a wall-clock step must not stretch or cut a wait.
         pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        #endif
         permitReturned = .allocate(capacity: 1)
         precondition(pthread_cond_init(permitReturned, &attributes) == 0, "pthread_cond_init")
         pthread_condattr_destroy(&attributes)
@@ -69,7 +72,11 @@ public final class RouterConcurrencyLimiter: @unchecked Sendable {
 
     private func acquire(_ router: String) -> Bool {
         var deadline = timespec()
+        #if canImport(Darwin)
+        clock_gettime(CLOCK_REALTIME, &deadline)  // Darwin's condition variables wait on the wall clock.
+        #else
         clock_gettime(CLOCK_MONOTONIC, &deadline)
+        #endif
         let (seconds, attoseconds) = maxWait.components
         let nanoseconds = Int(deadline.tv_nsec) + Int(attoseconds / 1_000_000_000)
         deadline.tv_sec += Int(seconds) + nanoseconds / 1_000_000_000

@@ -239,6 +239,21 @@ struct StepClock: WallClock {
         #expect(gateway.charges == 1 && router.users.values.first?.user.disabled == false)
     }
 
+    @Test func aDeliveryIsCommittedBeforeItsAutoConnectIsTried() throws {
+        let service = service()
+        gateway.outcomes = [paid("ord_ac")]
+        ledger.failConclude = true
+        var wanting = request()
+        wanting.mac = MACAddress("AA:BB:CC:00:00:07")
+        wanting.autoConnect = true
+        let answer = try service.pay(wanting, grant: grant, product: product, idempotencyKey: nil, requestID: nil)
+        // The last write was lost, but the delivery itself was committed first: the receipt stands.
+        #expect(answer.response.status == 200)
+        let attemptID = try #require(answer.attemptID)
+        #expect(ledger.attempts[attemptID]?.state == .delivered && ledger.responses[attemptID] == nil)
+        #expect(ledger.events.map(\.1) == [.pending, .charging, .paid, .delivered])
+    }
+
     @Test func aProfileFoundByExactNameIsTrustedForAWhile() throws {
         let cached = service()
         for token in ["tok_1", "tok_2", "tok_3"] {

@@ -216,7 +216,10 @@ public final class PaymentService {
             // A resumed flow starts without a reason; keep the recorded one until it has its own.
             attempt.reason = flow.reason ?? attempt.reason
             let reason = attempt.reason
-            if !action.endsRun, attempt != saved {
+            // A delivered payment is committed before the customer's login is tried (seconds at
+            // most, and the reconciler must not take the attempt over meanwhile).
+            let connectsFirst = action == .respond(.delivered) && attempt.autoConnect && attempt.mac != nil && first == nil
+            if !action.endsRun || connectsFirst, attempt != saved {
                 do {
                     guard try ledger.save(attempt, expecting: saved.state, reason: reason) else { return inProgress(attempt) }
                 } catch {
@@ -241,9 +244,13 @@ public final class PaymentService {
                     if exists, settings.profileCheckSeconds > 0 {
                         verifiedProfiles.found(
                             attempt.profileName, routerID: attempt.routerID, until: clock.nowSeconds + Int64(settings.profileCheckSeconds))
+                    } else if !exists {
+                        forgetProfile(of: attempt)
                     }
                     action = flow.profileChecked(exists: exists)
                 } catch {
+                    // Others trust the entry while it is re-checked: a failed check ends that.
+                    forgetProfile(of: attempt)
                     action = flow.profileCheckFailed(error)
                 }
 
@@ -425,6 +432,9 @@ public final class PaymentService {
             else { return inProgress(attempt) }
         } catch {
             release(attempt.id)
+            // The state itself was committed earlier (a delivery before its auto-connect): only the
+            // stored answer and the end of the lease are missing, which the reconciler completes.
+            if saved.state == attempt.state { return Outcome(response: answer, attemptID: attempt.id, orderID: attempt.orderID) }
             return Outcome(
                 response: rendering.answer(saved.state == .pending ? .routerUnavailable : .inVerification, attempt: saved),
                 attemptID: attempt.id, orderID: attempt.orderID)

@@ -89,12 +89,15 @@ struct FastCGIRequest: ~Copyable {
     /// on TCP, closing with input unread sends a reset that can destroy a response nginx has not
     /// read yet. A unix socket has no resets, only an ECONNRESET that the peer reads after all the
     /// data when the closing side left input unread (`unix_release_sock`). So on a unix socket,
-    /// when the body was read (`bodyRead`), the rest of the input already queued (nginx sends the
-    /// whole request before it reads the answer) is read without waiting, and the request is
+    /// when the body was read (`bodyRead`), the rest of the input already queued (nginx buffers
+    /// the request, `fastcgi_request_buffering on`, and sends it whole before it reads the
+    /// answer) is read without waiting, and the request is
     /// detached, which makes libfcgi close at once: each request is spared a sleep and a wake-up.
-    /// A body left unread (too large) still gets libfcgi's drain, so nginx can finish sending it.
+    /// A body left unread (too large) still gets libfcgi's drain, so nginx can finish sending it;
+    /// so does a kept connection (`fastcgi_keep_conn`, not in deploy/nginx.conf), since libfcgi
+    /// clears the detached mark only when it closes.
     func finish(bodyRead: Bool) {
-        if unixSocket, bodyRead, request.pointee.ipcFd >= 0 {
+        if unixSocket, bodyRead, request.pointee.keepConnection == 0, request.pointee.ipcFd >= 0 {
             let descriptor = request.pointee.ipcFd
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { buffer in
                 while recv(descriptor, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT)) > 0 {}
