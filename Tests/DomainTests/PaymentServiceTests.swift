@@ -252,6 +252,11 @@ struct StepClock: WallClock {
         let attemptID = try #require(answer.attemptID)
         #expect(ledger.attempts[attemptID]?.state == .delivered && ledger.responses[attemptID] == nil)
         #expect(ledger.events.map(\.1) == [.pending, .charging, .paid, .delivered])
+        // A retry of the request gets the receipt, and from then on it is stored.
+        ledger.failConclude = false
+        let retry = try service.pay(wanting, grant: grant, product: product, idempotencyKey: nil, requestID: nil)
+        #expect(retry.response.status == 200 && retry.attemptID == attemptID)
+        #expect(ledger.responses[attemptID]?.status == 200 && gateway.charges == 1)
     }
 
     @Test func aProfileFoundByExactNameIsTrustedForAWhile() throws {

@@ -129,7 +129,9 @@ public final class PaymentService {
                 return Outcome(response: rendering.answer(.idempotencyConflict, attempt: nil), attemptID: existing.id, orderID: nil)
             }
             if let response { return Outcome(response: response, attemptID: existing.id, orderID: existing.orderID) }
-            if leaseActive || existing.state.isFinal {
+            // A delivery whose answer was never stored (its last write failed) is claimed, and
+            // resuming it renders and stores the receipt; other final states wait for theirs.
+            if leaseActive || (existing.state.isFinal && existing.state != .delivered) {
                 return inProgress(existing)
             }
             let claimed: PaymentAttempt?
