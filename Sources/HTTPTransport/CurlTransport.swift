@@ -76,21 +76,18 @@ public final class CurlTransport: HTTPTransport {
         set(CURLOPT_TIMEOUT_MS, request.timeouts.totalMilliseconds)
         if code == CURLE_OK { code = ccurl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer) }
 
-        switch request.method {
-        case .get:
+        if request.method == .get {
             set(CURLOPT_HTTPGET, 1)
-        case .post, .put:
+        } else {
             set(CURLOPT_CUSTOMREQUEST, request.method.rawValue)
+        }
+        if !request.resendable {
             // When a reused connection dies before any byte of the reply, libcurl sends the same
             // request again on a new connection, POST included ("Connection died, retrying a fresh
             // connect": Curl_retry_request, https://github.com/curl/curl/blob/curl-7_88_1/lib/transfer.c).
-            // A server that acted on the first copy then acts twice (a second order, a duplicate
-            // user). A fresh connection is never retried that way, so these cost a handshake.
+            // A server that acted on the first copy then acts twice (a second order, say). A fresh
+            // connection is never retried that way.
             set(CURLOPT_FRESH_CONNECT, 1)
-        case .patch, .delete:
-            // Idempotent (RFC 9110 §9.2.2; the router's PATCH sets a value, a second DELETE is a
-            // 404 that counts as deleted): a replay is harmless, so they reuse the connection.
-            set(CURLOPT_CUSTOMREQUEST, request.method.rawValue)
         }
 
         if let auth = request.basicAuth {

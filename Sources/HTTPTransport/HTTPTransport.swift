@@ -27,6 +27,14 @@ public struct HTTPRequest: Sendable {
     public var timeouts: Timeouts
     /// Replies larger than this fail with `TransportError.Kind.responseTooLarge`.
     public var maxResponseBytes: Int
+    /// Whether a second copy of this request is harmless, so it may go on a kept-alive connection.
+    /// On such a connection libcurl sends a request again, once, when the connection turns out
+    /// dead before any byte of the reply; a request that is not `resendable` goes on a connection
+    /// of its own instead, at the cost of a handshake. By default GET, PATCH and DELETE are
+    /// resendable (a RouterOS PATCH sets values, a second DELETE finds nothing to delete) and POST
+    /// and PUT, which create on RouterOS and Conekta, are not; a caller whose server refuses a
+    /// second copy, and who recognises the refusal, may say otherwise.
+    public var resendable: Bool
 
     public init(
         method: Method,
@@ -36,7 +44,8 @@ public struct HTTPRequest: Sendable {
         basicAuth: BasicAuth? = nil,
         tls: TLSTrust = .systemDefault,
         timeouts: Timeouts = Timeouts(connectMilliseconds: 2_000, totalMilliseconds: 5_000),
-        maxResponseBytes: Int = 4 << 20
+        maxResponseBytes: Int = 4 << 20,
+        resendable: Bool? = nil
     ) {
         self.method = method
         self.url = url
@@ -46,6 +55,7 @@ public struct HTTPRequest: Sendable {
         self.tls = tls
         self.timeouts = timeouts
         self.maxResponseBytes = maxResponseBytes
+        self.resendable = resendable ?? (method != .post && method != .put)
     }
 }
 

@@ -86,7 +86,12 @@ public struct RouterOSClient {
         if let mac = user.macAddress { fields.append(("mac-address", mac.value)) }
         if let uptime = user.limitUptime { fields.append(("limit-uptime", uptime)) }
         if let bytes = user.limitBytesTotal { fields.append(("limit-bytes-total", String(bytes))) }
-        let call = Call(operation: "user.add", method: .put, path: "user", body: fields, secret: user.password)
+        // A second copy of the create is harmless: RouterOS refuses a second user of the same name
+        // on a server ("already have user with this name", `.duplicateName`), and the saga then
+        // finds its own user by its comment. So a create may reuse a kept-alive connection (no TCP
+        // and TLS handshake per payment) although libcurl may resend it there.
+        let call = Call(
+            operation: "user.add", method: .put, path: "user", body: fields, secret: user.password, resendable: true)
         let record: RouterOSRecord
         switch try perform(call) {
         case .item(let item): record = item
@@ -207,6 +212,9 @@ extension RouterOSClient {
         var body: [(name: String, value: String)]? = nil
         /// A password in the body, never to appear in an error's detail.
         var secret: String? = nil
+        /// Whether the call may go on a kept-alive connection (`HTTPRequest.resendable`); nil for
+        /// the method's default.
+        var resendable: Bool? = nil
 
         var isMutation: Bool { method != .get }
 
@@ -248,7 +256,8 @@ extension RouterOSClient {
         }
         return HTTPRequest(
             method: call.method, url: url, headers: headers, body: body, basicAuth: configuration.credentials,
-            tls: configuration.tls, timeouts: configuration.timeouts, maxResponseBytes: configuration.maxResponseBytes)
+            tls: configuration.tls, timeouts: configuration.timeouts, maxResponseBytes: configuration.maxResponseBytes,
+            resendable: call.resendable)
     }
 
     /// Sends `call` holding a permit and returns the reply's JSON; nil for an empty 2xx body.

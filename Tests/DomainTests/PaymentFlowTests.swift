@@ -159,6 +159,14 @@ import Testing
         #expect(flow.userLookedUp(found: true, ours: true, profileMatches: true) == .charge)
     }
 
+    @Test func createSentTwiceIsRecognisedByItsComment() {
+        var flow = PaymentFlow()
+        _ = flow.start()
+        _ = flow.profileChecked(exists: true)
+        #expect(flow.userCreateFailed(.duplicateName) == .lookUpUser)
+        #expect(flow.userLookedUp(found: true, ours: true, profileMatches: true) == .charge)
+    }
+
     @Test func nameTakenBySomeoneElseGetsNewCredentials() {
         var flow = PaymentFlow()
         _ = flow.start()

@@ -9,6 +9,9 @@ final class InMemoryHotspotUserDirectory: HotspotUserDirectory {
     var bindsInstead: [String: String] = [:]
     var profileLookups = 0
     var failNext: [String: RouterFailure] = [:]
+    /// The next create is applied and then sent again, as libcurl resends a request on a kept-alive
+    /// connection that died before the reply; the router refuses the copy by name.
+    var resendNextCreate = false
     private var counter = 0
 
     private func check(_ operation: String) throws(RouterFailure) {
@@ -28,6 +31,10 @@ final class InMemoryHotspotUserDirectory: HotspotUserDirectory {
             id: "*\(counter)", name: user.name, profile: bindsInstead[user.profile] ?? user.profile, server: user.server,
             disabled: user.disabled, comment: user.comment)
         users[created.id] = (created, user.password)
+        if resendNextCreate {
+            resendNextCreate = false
+            throw .duplicateName
+        }
         return created
     }
 
@@ -367,6 +374,15 @@ struct StepClock: WallClock {
         var other = request(token: "tok_other")
         other.mac = MACAddress("AA:BB:CC:00:00:02")
         #expect(try service.pay(other, grant: grant, product: product, idempotencyKey: nil, requestID: nil).response.status == 200)
+    }
+
+    @Test func aCreateSentTwiceIsRecognisedAsOursAndChargedOnce() throws {
+        router.resendNextCreate = true
+        gateway.outcomes = [paid("ord_9")]
+        let outcome = try service().pay(request(), grant: grant, product: product, idempotencyKey: nil, requestID: nil)
+        #expect(outcome.response.status == 200)
+        #expect(router.users.count == 1 && router.users.values.first?.user.disabled == false)
+        #expect(gateway.charges == 1)
     }
 
     @Test func routerDownAtCreateChargesNothing() throws {

@@ -31,20 +31,24 @@ import Testing
         #expect(headers["expect"] == nil)
     }
 
-    @Test func reusesTheConnectionExceptForRequestsThatMustNotBeReplayed() throws {
-        func port(_ method: HTTPRequest.Method) throws -> Int {
-            try #require(
-                try json(try transport.send(HTTPRequest(method: method, url: echo.url + "/a", tls: echo.caTrust)))["peer_port"] as? Int)
+    @Test func reusesTheConnectionExceptForRequestsThatMustNotBeResent() throws {
+        func port(_ method: HTTPRequest.Method, resendable: Bool? = nil) throws -> Int {
+            let request = HTTPRequest(method: method, url: echo.url + "/a", tls: echo.caTrust, resendable: resendable)
+            return try #require(try json(try transport.send(request))["peer_port"] as? Int)
         }
         let first = try port(.get)
         #expect(try port(.get) == first)
         #expect(try port(.patch) == first)
         #expect(try port(.delete) == first)
-        // POST and PUT go on a connection of their own (libcurl would resend them on a reused one).
+        // POST and PUT go on a connection of their own (libcurl would resend them on a reused one)
         let post = try port(.post)
         #expect(post != first)
         let put = try port(.put)
         #expect(put != first && put != post)
+        // unless the caller says a second copy is harmless: then any kept-alive connection will do.
+        let opened = [first, post, put]
+        #expect(opened.contains(try port(.put, resendable: true)))
+        #expect(!opened.contains(try port(.get, resendable: false)))
     }
 
     @Test func pinnedKeyIsCheckedAndAMismatchSendsNothing() throws {
