@@ -100,3 +100,45 @@ import Testing
         #expect(!HotspotCredentials(username: "A", password: "1234").description.contains("1234"))
     }
 }
+
+/// A generator that returns scripted words, then a SplitMix64 sequence; counts its calls.
+struct CountingGenerator: RandomNumberGenerator {
+    var script: [UInt64] = []
+    var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+    var calls = 0
+
+    mutating func next() -> UInt64 {
+        calls += 1
+        if !script.isEmpty { return script.removeFirst() }
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+@Suite struct RandomBytesTests {
+    @Test func eightDrawsPerCallOfTheSystemGenerator() {
+        var random = CountingGenerator()
+        _ = HotspotCredentials.generate(.userAndPassword, policy: .standard, using: &random)
+        #expect(random.calls <= 3)
+        random.calls = 0
+        #expect(RandomBytes.bytes(16, using: &random).count == 16)
+        #expect(random.calls == 2)
+    }
+
+    @Test func bytesAboveTheLastWholeMultipleAreSkipped() {
+        // Little-endian bytes 251, 252, 255, 0, 35, 36, 71, 216; 252 = 7 × 36 is the limit.
+        var random = CountingGenerator(script: [0xD847_2423_00FF_FCFB])
+        #expect(RandomBytes.indices(6, below: 36, using: &random) == [35, 0, 35, 0, 35, 0])
+        #expect(random.calls == 1)
+    }
+
+    @Test func everyIndexIsAboutEquallyLikely() {
+        var random = CountingGenerator()
+        var counts = [Int](repeating: 0, count: 36)
+        for index in RandomBytes.indices(36_000, below: 36, using: &random) { counts[index] += 1 }
+        #expect(counts.allSatisfy { (850...1150).contains($0) })
+    }
+}

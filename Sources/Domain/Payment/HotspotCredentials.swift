@@ -20,7 +20,7 @@ public struct HotspotCredentials: Sendable, Equatable, CustomStringConvertible {
         let digits = Array("0123456789")
         let alphanumeric = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
         func draw(_ alphabet: [Character], _ count: Int) -> String {
-            String((0..<count).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &random)] })
+            String(RandomBytes.indices(count, below: alphabet.count, using: &random).map { alphabet[$0] })
         }
         switch type {
         case .userAndPassword:
@@ -28,5 +28,32 @@ public struct HotspotCredentials: Sendable, Equatable, CustomStringConvertible {
         case .pin:
             return HotspotCredentials(username: draw(digits, policy.pinLength), password: "")
         }
+    }
+}
+
+/// Uniform random values drawn eight bytes at a time: each `next()` of the system generator is a
+/// getrandom(2) call, and drawing every character or byte on its own made thirty of them a payment.
+public enum RandomBytes {
+    /// `count` uniform indices in `0..<bound` (`bound` ≤ 256), by rejection: a byte is used only
+    /// below the largest multiple of `bound`, so no index is likelier than another.
+    public static func indices<R: RandomNumberGenerator>(_ count: Int, below bound: Int, using random: inout R) -> [Int] {
+        precondition(bound > 0 && bound <= 256)
+        let limit = 256 - 256 % bound
+        var result: [Int] = []
+        result.reserveCapacity(count)
+        while result.count < count {
+            var word = random.next()
+            for _ in 0..<8 where result.count < count {
+                let byte = Int(word & 0xFF)
+                word >>= 8
+                if byte < limit { result.append(byte % bound) }
+            }
+        }
+        return result
+    }
+
+    /// `count` random bytes.
+    public static func bytes<R: RandomNumberGenerator>(_ count: Int, using random: inout R) -> [UInt8] {
+        indices(count, below: 256, using: &random).map { UInt8($0) }
     }
 }

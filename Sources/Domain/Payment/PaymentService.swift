@@ -516,7 +516,7 @@ public final class PaymentService {
 
     /// A random (version 4) UUID from the CSPRNG.
     private func newAttemptID() -> String {
-        var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &random) }
+        var bytes = RandomBytes.bytes(16, using: &random)
         bytes[6] = (bytes[6] & 0x0F) | 0x40
         bytes[8] = (bytes[8] & 0x3F) | 0x80
         let hex = bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
