@@ -183,6 +183,47 @@ public enum Migrations {
                 -- that touch no indexed column stay heap-only (no index writes); new pages only.
                 ALTER TABLE payment_attempts SET (fillfactor = 80);
                 """),
+        Migration(
+            version: 7, name: "the rows payments refer to are kept by refusing their removal",
+            sql: """
+                -- Each payment's INSERT checked three foreign keys, and each check locks its parent
+                -- row (SELECT ... FOR KEY SHARE): the product, router and key that every payment of
+                -- a hotspot shares. Concurrent payments took turns on those three rows (a WAL record
+                -- per lock, MultiXacts when they overlap), and the checks were 7% of PostgreSQL's CPU
+                -- per payment. Nothing ever deletes these rows (products are deactivated and keys
+                -- revoked), so the same guarantee holds on the rare side instead: removing one, or
+                -- changing its id, is refused.
+                ALTER TABLE payment_attempts
+                    DROP CONSTRAINT payment_attempts_product_id_fkey,
+                    DROP CONSTRAINT payment_attempts_api_key_id_fkey,
+                    DROP CONSTRAINT payment_attempts_router_id_company_id_fkey;
+                CREATE FUNCTION hotspot_refuse_removal() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    RAISE EXCEPTION '% rows are never removed or renumbered: payment attempts refer to them', TG_TABLE_NAME
+                        USING ERRCODE = 'foreign_key_violation',
+                              HINT = 'Deactivate a product or router, or revoke a key, instead.';
+                END
+                $$;
+                CREATE TRIGGER products_kept BEFORE DELETE ON products
+                    FOR EACH ROW EXECUTE FUNCTION hotspot_refuse_removal();
+                CREATE TRIGGER products_truncate_kept BEFORE TRUNCATE ON products
+                    FOR EACH STATEMENT EXECUTE FUNCTION hotspot_refuse_removal();
+                CREATE TRIGGER products_id_kept BEFORE UPDATE OF id ON products
+                    FOR EACH ROW WHEN (OLD.id <> NEW.id) EXECUTE FUNCTION hotspot_refuse_removal();
+                CREATE TRIGGER routers_kept BEFORE DELETE ON routers
+                    FOR EACH ROW EXECUTE FUNCTION hotspot_refuse_removal();
+                CREATE TRIGGER routers_truncate_kept BEFORE TRUNCATE ON routers
+                    FOR EACH STATEMENT EXECUTE FUNCTION hotspot_refuse_removal();
+                CREATE TRIGGER routers_id_kept BEFORE UPDATE OF id, company_id ON routers
+                    FOR EACH ROW WHEN (OLD.id <> NEW.id OR OLD.company_id <> NEW.company_id)
+                    EXECUTE FUNCTION hotspot_refuse_removal();
+                CREATE TRIGGER api_keys_kept BEFORE DELETE ON api_keys
+                    FOR EACH ROW EXECUTE FUNCTION hotspot_refuse_removal();
+                CREATE TRIGGER api_keys_truncate_kept BEFORE TRUNCATE ON api_keys
+                    FOR EACH STATEMENT EXECUTE FUNCTION hotspot_refuse_removal();
+                CREATE TRIGGER api_keys_id_kept BEFORE UPDATE OF id ON api_keys
+                    FOR EACH ROW WHEN (OLD.id <> NEW.id) EXECUTE FUNCTION hotspot_refuse_removal();
+                """),
     ]
 
     /// Applies every migration not yet applied, each in its own transaction, under an advisory

@@ -140,6 +140,33 @@ struct TestDatabase {
         }
     }
 
+    @Test func theRowsAttemptsReferToAreNeverRemovedOrRenumbered() throws {
+        let attempt = try #require(try attempts(["h:kept"]).first)
+        _ = try store.begin(attempt, owner: "t", leaseSeconds: 60)
+        let key = "key_kept"
+        try store.addAPIKey(
+            keyID: key, companyID: attempt.companyID, routerID: attempt.routerID, fingerprint: "fp-kept", label: nil,
+            issuedAt: attempt.createdAt, expiresAt: nil)
+        let refused = [
+            "DELETE FROM products WHERE id = \(attempt.productID)",
+            "UPDATE products SET id = id + 1000 WHERE id = \(attempt.productID)",
+            "TRUNCATE products CASCADE",
+            "DELETE FROM routers WHERE id = \(attempt.routerID)",
+            "UPDATE routers SET id = id + 1000 WHERE id = \(attempt.routerID)",
+            "TRUNCATE routers CASCADE",
+            "DELETE FROM api_keys WHERE id = '\(key)'",
+            "UPDATE api_keys SET id = 'other' WHERE id = '\(key)'",
+            "TRUNCATE api_keys",
+        ]
+        for statement in refused {
+            #expect(throws: PostgresError.self, "\(statement)") { try connection.query(statement) }
+        }
+        // What the product does to them still works.
+        #expect(try store.setProductActive(id: attempt.productID, active: false))
+        #expect(try store.revokeAPIKey(keyID: key))
+        #expect(try connection.query("SELECT count(*) AS n FROM products").first?.int("n") == 1)
+    }
+
     @Test func concludeCommitsTheStateTheAnswerAndTheEndOfTheLeaseTogether() throws {
         let attempt = try #require(try attempts(["h:c1"]).first)
         guard case .started(recentDeclines: nil) = try store.begin(attempt, owner: "t", leaseSeconds: 60) else {
