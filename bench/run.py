@@ -115,6 +115,34 @@ def phases_ms(stack, since):
     return result
 
 
+SETTLED_AFTER_S = 2.0
+
+
+def waves(stack, since, concurrency, backend_ms):
+    """The tail's shape, from nginx's access log (request_time, and msec: when each answer ended).
+    wrk's clients all send their first payment at once and, every payment taking the same time,
+    keep arriving in waves of `concurrency`; the first waves queue for the two cores until their
+    spread settles. Reported beside the targets, never instead of them: the first wave (each
+    client's first payment), and the p99 of the payments that started after SETTLED_AFTER_S."""
+    rows = []
+    with open(os.path.join(stack.nginx_prefix, "access.log")) as log:
+        for line in log:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get("msec", 0) >= since and entry.get("status") == 200 and entry.get("uri", "").endswith("pagar-conekta"):
+                rows.append((entry["msec"] - entry["request_time"], entry["request_time"] * 1000 - backend_ms))
+    if not rows:
+        return None
+    rows.sort()
+    first = sorted(over for _, over in rows[:concurrency])
+    settled = [over for start, over in rows if start >= rows[0][0] + SETTLED_AFTER_S]
+    return {"first_wave_p50_over_ms": percentile(first, 0.5), "first_wave_max_over_ms": round(first[-1], 1),
+            "settled_p99_over_ms": percentile(settled, 0.99), "settled_requests": len(settled),
+            "nginx_p99_over_ms": percentile([over for _, over in rows], 0.99)}
+
+
 def payments_scenario():
     # Plain HTTP backends: the benchmark measures the server, not the stand-ins' TLS handshakes.
     stack = hotspot_stack.Stack(
@@ -204,6 +232,7 @@ def payments_scenario():
                 # What the machine's cores allow at that CPU cost: the bound that is not latency.
                 "cpu_ms_per_payment": cpu_ms, "cpu_bound_per_s": round(os.cpu_count() * 1000 / cpu_ms["total"], 1),
                 "steps_ms": phases_ms(stack, run_started),
+                "waves": waves(stack, run_started, concurrency, backend_ms),
             })
         memory["peak_rss_mib"] = round(peak_rss_mib(stack.server.pid), 1)
         return results, memory, round(startup_ms, 1)
@@ -313,6 +342,18 @@ def write_results_md(result):
         t = row["steps_ms"]
         cells = " | ".join(f"{t[k]['p50']:.0f} / {t[k]['p99']:.0f}" for k in ("router_create", "conekta_charge", "router_enable", "all_steps"))
         lines.append(f"| {row['concurrency']} | {cells} | {row['p50_ms']:.0f} / {row['p99_ms']:.0f} |")
+    lines += ["", "The tail's shape, from nginx's access log (ms above the backend's 340 ms; diagnostics, not "
+              f"targets). wrk's clients send their first payments at once and keep arriving in waves; the first "
+              f"waves queue for the cores until they spread out. Settled: payments that started {SETTLED_AFTER_S:.0f} s "
+              "or more into the run.", "",
+              "| clients | p99 (wrk) | p99 (nginx) | first wave p50 / max | settled p99 | settled payments |",
+              "|---:|---:|---:|---:|---:|---:|"]
+    for row in result["payments"]:
+        w = row.get("waves")
+        if w:
+            lines.append(f"| {row['concurrency']} | +{row['p99_over_backend_ms']:.0f} | +{w['nginx_p99_over_ms']:.0f} | "
+                         f"+{w['first_wave_p50_over_ms']:.0f} / +{w['first_wave_max_over_ms']:.0f} | "
+                         f"+{w['settled_p99_over_ms']:.0f} | {w['settled_requests']} |")
     m = result["memory"]
     lines += ["", f"Memory: idle {m['idle_rss_mib']} MiB, peak during the payment runs {m['peak_rss_mib']} MiB. "
               f"Start-up to the first answered request through nginx: {result['startup_ms']} ms.", ""]
@@ -367,6 +408,12 @@ def main():
         c = row["cpu_ms_per_payment"]
         print(f"{'':>20}{row['concurrency']:>7} {c['server']:>7} {c['nginx']:>6} {c['postgres']:>6} {c['router_sandbox']:>7} "
               f"{c['conekta_sandbox']:>8} {c['wrk']:>6} {c['total']:>6} {row['cpu_bound_per_s']:>12}")
+    print(f"\ntail (ms over backend)  {'clients':>7} {'p99 wrk':>8} {'p99 nginx':>10} {'1st wave p50':>13} {'1st wave max':>13} {'settled p99':>12}")
+    for row in payments:
+        w = row.get("waves")
+        if w:
+            print(f"{'':>24}{row['concurrency']:>7} {row['p99_over_backend_ms']:>8.1f} {w['nginx_p99_over_ms']:>10.1f} "
+                  f"{w['first_wave_p50_over_ms']:>13.1f} {w['first_wave_max_over_ms']:>13.1f} {w['settled_p99_over_ms']:>12.1f}")
     print(f"\nmemory: idle {memory['idle_rss_mib']} MiB, peak {memory['peak_rss_mib']} MiB   start-up: {startup_ms} ms")
     print("\ntargets")
     for name, figure, met in targets(result):
