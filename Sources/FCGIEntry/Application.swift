@@ -177,11 +177,14 @@ final class Application: Sendable {
         return 0
     }
 
-    /// Applies pending schema migrations (safe with several instances starting at once).
+    /// Applies pending schema migrations (safe with several instances starting at once), on one of
+    /// the pool's connections: it stays open for the first request, which then does not wait for a
+    /// new PostgreSQL backend.
     private func migrate() -> PostgresError? {
-        let connection = PostgresConnection(url: configuration.databaseURL, applicationName: "hotspot-pay-migrate")
         do {
-            let applied = try Migrations.migrate(connection)
+            let applied = try databasePool.withConnection { connection throws(PostgresError) in
+                try Migrations.migrate(connection)
+            }
             if !applied.isEmpty { logger.info("migrated", metadata: ["versions": "\(applied)"]) }
             return nil
         } catch {
