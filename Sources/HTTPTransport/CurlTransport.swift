@@ -83,7 +83,7 @@ public final class CurlTransport: HTTPTransport {
         }
         if !request.resendable {
             // When a reused connection dies before any byte of the reply, libcurl sends the same
-            // request again on a new connection, POST included ("Connection died, retrying a fresh
+            // request again on another connection, POST included ("Connection died, retrying a fresh
             // connect": Curl_retry_request, https://github.com/curl/curl/blob/curl-7_88_1/lib/transfer.c).
             // A server that acted on the first copy then acts twice (a second order, say). A fresh
             // connection is never retried that way.

@@ -28,13 +28,18 @@ public struct HTTPRequest: Sendable {
     /// Replies larger than this fail with `TransportError.Kind.responseTooLarge`.
     public var maxResponseBytes: Int
     /// Whether a second copy of this request is harmless, so it may go on a kept-alive connection.
-    /// On such a connection libcurl sends a request again, once, when the connection turns out
-    /// dead before any byte of the reply; a request that is not `resendable` goes on a connection
-    /// of its own instead, at the cost of a handshake. By default GET, PATCH and DELETE are
-    /// resendable (a RouterOS PATCH sets values, a second DELETE finds nothing to delete) and POST
-    /// and PUT, which create on RouterOS and Conekta, are not; a caller whose server refuses a
-    /// second copy, and who recognises the refusal, may say otherwise.
-    public var resendable: Bool
+    /// On such a connection libcurl sends a request again when the connection turns out dead
+    /// before any byte of the reply (up to five times, one per dead connection in its cache); a
+    /// request that is not `resendable` goes on a connection of its own instead, at the cost of a
+    /// handshake. Unless set, GET, PATCH and DELETE are resendable (a RouterOS PATCH sets values, a
+    /// second DELETE finds nothing to delete) and POST and PUT, which create on RouterOS and
+    /// Conekta, are not; a caller whose server refuses a second copy, and who recognises the
+    /// refusal, may say otherwise.
+    public var resendable: Bool {
+        get { resendableOverride ?? (method != .post && method != .put) }
+        set { resendableOverride = newValue }
+    }
+    private var resendableOverride: Bool?
 
     public init(
         method: Method,
@@ -55,7 +60,7 @@ public struct HTTPRequest: Sendable {
         self.tls = tls
         self.timeouts = timeouts
         self.maxResponseBytes = maxResponseBytes
-        self.resendable = resendable ?? (method != .post && method != .put)
+        self.resendableOverride = resendable
     }
 }
 

@@ -86,10 +86,10 @@ public struct RouterOSClient {
         if let mac = user.macAddress { fields.append(("mac-address", mac.value)) }
         if let uptime = user.limitUptime { fields.append(("limit-uptime", uptime)) }
         if let bytes = user.limitBytesTotal { fields.append(("limit-bytes-total", String(bytes))) }
-        // A second copy of the create is harmless: RouterOS refuses a second user of the same name
+        // Another copy of the create is harmless: RouterOS refuses a second user of the same name
         // on a server ("already have user with this name", `.duplicateName`), and the saga then
         // finds its own user by its comment. So a create may reuse a kept-alive connection (no TCP
-        // and TLS handshake per payment) although libcurl may resend it there.
+        // and TLS handshake per payment) although libcurl may send it again there.
         let call = Call(
             operation: "user.add", method: .put, path: "user", body: fields, secret: user.password, resendable: true)
         let record: RouterOSRecord
@@ -328,7 +328,12 @@ extension RouterOSClient {
 
     /// The typed meaning of a 400's `detail` (NOTES.md A1, A4, A6.1).
     static func kind(of detail: String, _ call: Call) -> RouterOSError.Kind {
-        if detail.contains("already have user with this name") { return .duplicateName }
+        // "failure: already have user with this name for this server"; matched loosely for a
+        // create, whose copies libcurl may resend (addUser): a reworded refusal must still read as
+        // "the name exists", so that the saga looks its own user up.
+        if detail.contains("already have user with this name") || (call.operation == "user.add" && detail.contains("already have")) {
+            return .duplicateName
+        }
         if detail.hasPrefix("input does not match any value of profile") { return .profileNotFound }
         if detail.hasPrefix("ambiguous value of profile") { return .profileAmbiguous }
         if detail == "no such item" { return .noSuchItem }

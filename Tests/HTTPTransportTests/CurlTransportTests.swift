@@ -51,6 +51,16 @@ import Testing
         #expect(!opened.contains(try port(.get, resendable: false)))
     }
 
+    @Test func whetherARequestIsResendableFollowsItsMethodUnlessSet() {
+        var request = HTTPRequest(method: .get, url: "http://127.0.0.1/")
+        #expect(request.resendable)
+        request.method = .post
+        #expect(!request.resendable)
+        request.resendable = true
+        request.method = .put
+        #expect(request.resendable)
+    }
+
     @Test func pinnedKeyIsCheckedAndAMismatchSendsNothing() throws {
         let good = HTTPRequest(method: .get, url: echo.url + "/pinned", tls: .pinnedPublicKey(try #require(echo.pin)))
         #expect(try transport.send(good).status == 200)

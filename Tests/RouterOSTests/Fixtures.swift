@@ -48,6 +48,13 @@ enum Fixtures {
             {"detail":"failure: already have user with this name for this server","error":400,"message":"Bad Request"}
             """#
         ),
+        // Not a RouterOS text: the same refusal reworded, as another version might word it.
+        "user-add-duplicate-reworded": (
+            400, json,
+            #"""
+            {"detail":"failure: already have such name","error":400,"message":"Bad Request"}
+            """#
+        ),
         "user-add-profile-unknown": (
             400, json,
             #"""

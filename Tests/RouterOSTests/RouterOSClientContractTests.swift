@@ -295,9 +295,9 @@ struct RouterOSClientContractTests {
         #expect(try users(sandbox).isEmpty)
     }
 
-    /// libcurl resends a request once when a reused keep-alive connection dies before any reply
+    /// libcurl sends a request again when a reused keep-alive connection dies before any reply
     /// byte (https://curl.se/libcurl/c/CURLOPT_FRESH_CONNECT.html, swift-fcgi-stack.md §4.2).
-    /// A create may go on a kept-alive connection because the router refuses the second copy by
+    /// A create may go on a kept-alive connection because the router refuses another copy by
     /// name: the caller learns `.duplicateName` and finds its own user (PaymentFlow), and the
     /// router holds one user.
     @Test func aCreateResentAfterALostReplyIsRefusedByName() throws {

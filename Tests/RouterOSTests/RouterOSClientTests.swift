@@ -206,6 +206,7 @@ import Testing
 
     @Test(arguments: [
         ("user-add-duplicate", "duplicateName"),
+        ("user-add-duplicate-reworded", "duplicateName"),
         ("user-add-profile-unknown", "profileNotFound"),
         ("user-add-profile-ambiguous", "profileAmbiguous"),
         ("user-add-unknown-parameter", "rejected"),
