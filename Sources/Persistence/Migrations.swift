@@ -193,10 +193,15 @@ public enum Migrations {
                 -- per payment. Nothing ever deletes these rows (products are deactivated and keys
                 -- revoked), so the same guarantee holds on the rare side instead: removing one, or
                 -- changing its id, is refused.
+                -- Dropping the keys locks the four tables exclusively. Behind a long reader (a
+                -- dump, a report) that lock would queue every payment behind it, so give up after
+                -- 5 s instead: the server does not start, and the migration runs again at the next
+                -- start or with `hotspotctl migrate` in a quieter moment.
+                SET LOCAL lock_timeout = '5s';
                 ALTER TABLE payment_attempts
-                    DROP CONSTRAINT payment_attempts_product_id_fkey,
-                    DROP CONSTRAINT payment_attempts_api_key_id_fkey,
-                    DROP CONSTRAINT payment_attempts_router_id_company_id_fkey;
+                    DROP CONSTRAINT IF EXISTS payment_attempts_product_id_fkey,
+                    DROP CONSTRAINT IF EXISTS payment_attempts_api_key_id_fkey,
+                    DROP CONSTRAINT IF EXISTS payment_attempts_router_id_company_id_fkey;
                 CREATE FUNCTION hotspot_refuse_removal() RETURNS trigger LANGUAGE plpgsql AS $$
                 BEGIN
                     RAISE EXCEPTION '% rows are never removed or renumbered: payment attempts refer to them', TG_TABLE_NAME
