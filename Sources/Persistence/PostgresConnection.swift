@@ -1,4 +1,5 @@
 import CLibPQ
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -8,7 +9,8 @@ import Glibc
 ///
 /// Connects lazily and reconnects after a failure with backoff (250 ms doubling to 5 s): while
 /// the server is down every call fails fast with `.unavailable` instead of reconnecting on each
-/// request. Parameters are always sent separately from the SQL text.
+/// request. The backoff ends early when another connection of the same `ReconnectGate` reaches
+/// the server. Parameters are always sent separately from the SQL text.
 ///
 /// Each distinct statement is prepared once per connection (`PQprepare`) and then only executed
 /// (`PQexecPrepared`): parsing and planning were half of PostgreSQL's CPU per payment.
@@ -22,14 +24,22 @@ public final class PostgresConnection {
     private var backoffMilliseconds: Int64 = 0
     private var nextAttemptAt: ContinuousClock.Instant?
     private let clock = ContinuousClock()
+    private let gate: ReconnectGate?
+    /// The gate's count of connects when this connection last failed to connect.
+    private var connectsAtFailure: UInt64 = 0
 
     /// - Parameters:
     ///   - url: a libpq connection string or `postgresql://` URL.
     ///   - statementTimeoutMilliseconds: the server cancels statements running longer.
-    public init(url: String, applicationName: String = "hotspot-pay", statementTimeoutMilliseconds: Int = 5_000) {
+    ///   - gate: shared with the other connections to the same server (a pool's).
+    public init(
+        url: String, applicationName: String = "hotspot-pay", statementTimeoutMilliseconds: Int = 5_000,
+        gate: ReconnectGate? = nil
+    ) {
         self.conninfo = url
         self.applicationName = applicationName
         self.statementTimeout = statementTimeoutMilliseconds
+        self.gate = gate
     }
 
     private let statementTimeout: Int
@@ -140,7 +150,7 @@ public final class PostgresConnection {
             if PQstatus(connection) == CONNECTION_OK { return connection }
             dropConnection()
         }
-        if let nextAttemptAt, clock.now < nextAttemptAt {
+        if let nextAttemptAt, clock.now < nextAttemptAt, gate?.connects.load(ordering: .relaxed) ?? 0 == connectsAtFailure {
             throw PostgresError(kind: .unavailable, message: "waiting before reconnecting")
         }
         let keywords = ["dbname", "connect_timeout", "application_name", "options"]
@@ -163,12 +173,14 @@ public final class PostgresConnection {
             if let opened { PQfinish(opened) }
             backoffMilliseconds = min(max(backoffMilliseconds * 2, 250), 5_000)
             nextAttemptAt = clock.now.advanced(by: .milliseconds(backoffMilliseconds))
+            connectsAtFailure = gate?.connects.load(ordering: .relaxed) ?? 0
             throw PostgresError(kind: .unavailable, message: PostgresError.firstLine(message))
         }
         // libpq prints server notices to stderr by default; they are not ours to print.
         PQsetNoticeProcessor(opened, { _, _ in }, nil)
         backoffMilliseconds = 0
         nextAttemptAt = nil
+        gate?.connects.add(1, ordering: .relaxed)
         connection = opened
         return opened
     }
@@ -182,6 +194,16 @@ public final class PostgresConnection {
 
 @available(*, unavailable, message: "a PGconn is used by one thread at a time")
 extension PostgresConnection: Sendable {}
+
+/// What the connections to one server know together: how many times one of them has connected.
+/// A connection that failed to connect backs off only until another one gets through, so after a
+/// restart the whole pool comes back with its first connection, instead of each connection
+/// answering `.unavailable` until its own backoff (up to 5 s) runs out.
+public final class ReconnectGate: Sendable {
+    let connects = Atomic<UInt64>(0)
+
+    public init() {}
+}
 
 /// Owns one `PGresult`; `PQclear` runs exactly once.
 struct PostgresResult: ~Copyable {

@@ -28,8 +28,11 @@ public final class PostgresPool: Sendable {
     ///   - waitMilliseconds: how long a thread waits for a free connection before failing with
     ///     `.unavailable` (the API answers 503).
     public convenience init(url: String, size: Int, applicationName: String = "hotspot-pay", waitMilliseconds: Int = 5_000) {
+        let gate = ReconnectGate()
         self.init(
-            connections: (0..<max(size, 1)).map { _ in PostgresConnection(url: url, applicationName: applicationName) },
+            connections: (0..<max(size, 1)).map { _ in
+                PostgresConnection(url: url, applicationName: applicationName, gate: gate)
+            },
             waitMilliseconds: waitMilliseconds)
     }
 

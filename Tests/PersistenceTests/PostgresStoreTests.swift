@@ -341,6 +341,28 @@ struct TestDatabase {
 }
 
 @Suite(.serialized) struct PostgresPoolTests {
+    @Test func aFailedConnectionStopsBackingOffWhenAnotherOfItsGateConnects() throws {
+        let database = try TestDatabase()
+        let gate = ReconnectGate()
+        // One connection that cannot reach its server, one that can: what a pool's connections
+        // see when some failed during a restart and the server is back.
+        let failed = PostgresConnection(url: "postgresql://postgres@/x?host=/nonexistent-dir", gate: gate)
+        let healthy = PostgresConnection(url: database.url, gate: gate)
+        func failure() -> String? {
+            do {
+                try failed.query("SELECT 1")
+                return nil
+            } catch {
+                return error.message
+            }
+        }
+        #expect(failure() != "waiting before reconnecting")  // it tried
+        #expect(failure() == "waiting before reconnecting")  // and now backs off
+        try healthy.query("SELECT 1")
+        #expect(failure() != "waiting before reconnecting")  // tries again at once
+        #expect(failure() == "waiting before reconnecting")
+    }
+
     @Test func manyThreadsShareFewConnections() throws {
         let database = try TestDatabase()
         let pool = PostgresPool(url: database.url, size: 2, waitMilliseconds: 5_000)
