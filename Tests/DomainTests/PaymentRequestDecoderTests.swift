@@ -99,6 +99,17 @@ import Testing
         }
         #expect(!HotspotCredentials(username: "A", password: "1234").description.contains("1234"))
     }
+
+    @Test func usernamesHaveNoLookAlikes() {
+        var random = SystemRandomNumberGenerator()
+        var seen = Set<Character>()
+        for _ in 0..<2_000 {
+            seen.formUnion(HotspotCredentials.generate(.userAndPassword, policy: .standard, using: &random).username)
+        }
+        #expect(seen.isDisjoint(with: "0O1IL"))
+        // Every other character of the seed's [A-Z0-9] is drawn: the alphabet lost only those five.
+        #expect(seen == Set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789").subtracting("0O1IL"))
+    }
 }
 
 /// A generator that returns scripted words, then a SplitMix64 sequence; counts its calls.

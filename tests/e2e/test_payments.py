@@ -237,7 +237,7 @@ def assert_delivered(stack, reply, product=0, user_type="usuario_contrasena"):
     if user_type == "pin":
         assert re.fullmatch(r"[0-9]{6}", credentials["usuario"]) and credentials["contrasena"] == "", credentials
     else:
-        assert re.fullmatch(r"[A-Z0-9]{6}", credentials["usuario"]), credentials
+        assert re.fullmatch(r"[A-HJKMNP-Z2-9]{6}", credentials["usuario"]), credentials  # no 0/O, 1/I/L
         assert re.fullmatch(r"[0-9]{4}", credentials["contrasena"]), credentials
     name, price, currency, profile, cents = PRODUCTS[product]
     assert body["producto"] == {"nombre": name, "precio": price, "moneda": currency, "perfil_mikrotik": profile}, body

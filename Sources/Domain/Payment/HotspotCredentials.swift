@@ -11,20 +11,23 @@ public struct HotspotCredentials: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { "HotspotCredentials(\(username), password: <redacted>)" }
 
+    /// Characters of a username: the seed's `[A-Z0-9]` without those a customer misreads when
+    /// copying them from one screen to another (`0`/`O`, `1`/`I`/`L`).
+    public static let usernameAlphabet = Array("ABCDEFGHJKMNPQRSTUVWXYZ23456789")
+
     /// New credentials from a CSPRNG (`SystemRandomNumberGenerator` reads getrandom(2) on Linux).
-    /// `usuario_contrasena`: `[A-Z0-9]` username and a numeric password; `pin`: a numeric username
-    /// and an empty password (the seed page's shapes, lengths per company).
+    /// `usuario_contrasena`: a username of `usernameAlphabet` and a numeric password; `pin`: a
+    /// numeric username and an empty password (the seed page's shapes, lengths per company).
     public static func generate<R: RandomNumberGenerator>(
         _ type: PaymentRequest.UserType, policy: CredentialPolicy, using random: inout R
     ) -> HotspotCredentials {
         let digits = Array("0123456789")
-        let alphanumeric = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
         func draw(_ alphabet: [Character], _ count: Int) -> String {
             String(RandomBytes.indices(count, below: alphabet.count, using: &random).map { alphabet[$0] })
         }
         switch type {
         case .userAndPassword:
-            return HotspotCredentials(username: draw(alphanumeric, policy.usernameLength), password: draw(digits, policy.passwordLength))
+            return HotspotCredentials(username: draw(usernameAlphabet, policy.usernameLength), password: draw(digits, policy.passwordLength))
         case .pin:
             return HotspotCredentials(username: draw(digits, policy.pinLength), password: "")
         }
