@@ -10,7 +10,10 @@ struct HotspotCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hotspotctl",
         abstract: "Operate hotspot-pay: schema, companies, routers, products, API keys, payments, reports.",
-        discussion: "Reads the same HOTSPOT_* configuration as the server (environment, or --env-file).",
+        discussion: """
+            Reads the same HOTSPOT_* configuration as the server (environment, or --env-file). \
+            The global options --env-file and --json go before or after the subcommand.
+            """,
         subcommands: [
             Migrate.self, CompanyCommand.self, RouterCommand.self, ProductCommand.self, KeyCommand.self, PaymentsCommand.self,
             ReconcileCommand.self, ReportCommand.self,
@@ -32,6 +35,32 @@ struct GlobalOptions: ParsableArguments {
         } catch {
             throw CommandFailure("configuration: \(error)")
         }
+    }
+
+    /// The arguments with the global options an operator wrote before the subcommand
+    /// (`hotspotctl --env-file FILE payments list`) moved after it, where each subcommand reads
+    /// them: ArgumentParser gives a parent's options to no subcommand.
+    static func movedAfterSubcommand(_ arguments: [String]) -> [String] {
+        var globals: [String] = []
+        var index = arguments.startIndex
+        while index < arguments.endIndex, arguments[index].hasPrefix("-") {
+            let argument = arguments[index]
+            if argument == "--json" || argument.hasPrefix("--env-file=") {
+                globals.append(argument)
+            } else if argument == "--env-file", index + 1 < arguments.endIndex {
+                globals += [argument, arguments[index + 1]]
+                index += 1
+            } else {
+                // --help, --version, or a mistake: ArgumentParser answers those as they are.
+                return arguments
+            }
+            index += 1
+        }
+        guard !globals.isEmpty, index < arguments.endIndex else { return arguments }
+        var rest = Array(arguments[index...])
+        // Options after `--` would be read as positional arguments.
+        rest.insert(contentsOf: globals, at: rest.firstIndex(of: "--") ?? rest.endIndex)
+        return rest
     }
 
     /// A store on a fresh connection, with the secrets key ready.
@@ -95,4 +124,9 @@ struct Migrate: ParsableCommand {
             throw CommandFailure("migrate: \(error)")
         }
     }
+}
+
+/// A warning for the operator on standard error (standard output stays the command's result).
+func printWarning(_ line: String) {
+    FileHandle.standardError.write(Data("warning: \(line)\n".utf8))
 }

@@ -186,16 +186,6 @@ struct ReconcileCommand: ParsableCommand {
     }
 }
 
-extension RouterEndpoint.Trust {
-    var tls: TLSTrust {
-        switch self {
-        case .caFile(let path): .caFile(path)
-        case .pinnedPublicKey(let pin): .pinnedPublicKey(pin)
-        case .insecure: .insecure
-        }
-    }
-}
-
 struct CommandClock: WallClock {
     func nowMicroseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000_000) }
     func sleep(milliseconds: Int) { usleep(useconds_t(milliseconds * 1_000)) }

@@ -1,7 +1,10 @@
 import ArgumentParser
+import Configuration
 import Domain
 import Foundation
+import HTTPTransport
 import Persistence
+import RouterOS
 
 struct ProductCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,6 +27,12 @@ struct ProductCommand: ParsableCommand {
         @Option(parsing: .singleValue, help: "A detail bullet (repeat for several).") var detail: [String] = []
         @Option(help: "Image URL.") var imageURL: String?
         @Flag(help: "Highlight it in the catalogue.") var featured = false
+        @Flag(
+            help: """
+                Add it without looking the profile up on the router (for a router that is offline now); \
+                payments answer perfil_no_disponible until the router has that exact profile.
+                """)
+        var skipRouterCheck = false
 
         func validate() throws {
             guard (3...200).contains(name.count) else { throw ValidationError("--name must have 3 to 200 characters") }
@@ -41,7 +50,14 @@ struct ProductCommand: ParsableCommand {
         }
 
         func run() throws {
-            let (store, _) = try global.store()
+            let (store, configuration) = try global.store()
+            if skipRouterCheck {
+                printWarning(
+                    "product add: profile \"\(profile)\" not checked on router \(router); "
+                        + "payments answer perfil_no_disponible until the router has a profile of exactly that name")
+            } else {
+                try checkProfile(store: store, configuration: configuration)
+            }
             let product = Product(
                 id: 0, companyID: company, routerID: router, name: name, description: description,
                 price: Money(cents: Money.parseCents(price)!, currency: currency), profileName: profile,
@@ -49,6 +65,28 @@ struct ProductCommand: ParsableCommand {
                 displayOrder: order)
             let id = try attempt("product add") { () throws(StoreFailure) in try store.addProduct(product) }
             global.emit(.object([("id", .integer(id))]), text: "product \(id) added")
+        }
+
+        /// CONTRACT §5 step 2 at provisioning: the router must have the profile by its exact name.
+        private func checkProfile(store: PostgresStore, configuration: Configuration) throws {
+            let endpoint = try attempt("product add") { () throws(StoreFailure) in try store.routerEndpoint(routerID: router) }
+            guard let endpoint else { throw CommandFailure("product add: no router \(router)") }
+            CurlTransport.globalInit()
+            let client = routerClient(
+                endpoint, configuration: configuration, transport: CurlTransport(),
+                limiter: RouterConcurrencyLimiter(maxConcurrentCallsPerRouter: 1))
+            let profiles: [HotspotProfile]
+            do {
+                if try client.findProfile(named: profile)?.name == profile { return }
+                profiles = try client.listProfiles()
+            } catch {
+                throw CommandFailure(
+                    "product add: could not read router \(router)'s hotspot profiles to check \"\(profile)\" (\(error)); "
+                        + "--skip-router-check adds the product without the check")
+            }
+            if let refusal = profileRefusal(profile, routerID: router, among: profiles) {
+                throw CommandFailure("product add: \(refusal)")
+            }
         }
     }
 

@@ -1,3 +1,3 @@
 import ArgumentParser
 
-HotspotCtl.main()
+HotspotCtl.main(GlobalOptions.movedAfterSubcommand(Array(CommandLine.arguments.dropFirst())))

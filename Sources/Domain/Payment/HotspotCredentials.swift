@@ -27,7 +27,8 @@ public struct HotspotCredentials: Sendable, Equatable, CustomStringConvertible {
         }
         switch type {
         case .userAndPassword:
-            return HotspotCredentials(username: draw(usernameAlphabet, policy.usernameLength), password: draw(digits, policy.passwordLength))
+            return HotspotCredentials(
+                username: draw(usernameAlphabet, policy.usernameLength), password: draw(digits, policy.passwordLength))
         case .pin:
             return HotspotCredentials(username: draw(digits, policy.pinLength), password: "")
         }

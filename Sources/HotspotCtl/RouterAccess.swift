@@ -1,0 +1,46 @@
+import Configuration
+import Domain
+import HTTPTransport
+import RouterOS
+
+/// A RouterOS client for one router as the configuration and its stored endpoint describe it,
+/// for the commands that talk to a router (`product add`, `reconcile`).
+func routerClient(
+    _ endpoint: RouterEndpoint, configuration: Configuration, transport: any HTTPTransport, limiter: RouterConcurrencyLimiter
+) -> RouterOSClient {
+    RouterOSClient(
+        configuration: RouterOSClient.Configuration(
+            routerID: String(endpoint.routerID), baseURL: endpoint.baseURL,
+            credentials: BasicAuth(user: endpoint.user, password: endpoint.password), tls: endpoint.trust.tls,
+            timeouts: Timeouts(
+                connectMilliseconds: configuration.routerTimeouts.connectMilliseconds,
+                totalMilliseconds: configuration.routerTimeouts.totalMilliseconds),
+            hotspotServer: endpoint.hotspotServer),
+        transport: transport, limiter: limiter)
+}
+
+extension RouterEndpoint.Trust {
+    var tls: TLSTrust {
+        switch self {
+        case .caFile(let path): .caFile(path)
+        case .pinnedPublicKey(let pin): .pinnedPublicKey(pin)
+        case .insecure: .insecure
+        }
+    }
+}
+
+/// Why a product's profile cannot be sold on a router, in one line; nil when the router has a
+/// profile of exactly that name. RouterOS resolves `profile=` by unique prefix, so `1h` would
+/// silently bind users to `1hora` (see docs/routeros.md): only the exact name counts.
+func profileRefusal(_ profile: String, routerID: Int64, among profiles: [HotspotProfile]) -> String? {
+    let names = profiles.map(\.name)
+    if names.contains(profile) { return nil }
+    let similar = names.filter { $0.hasPrefix(profile) || $0.lowercased() == profile.lowercased() }.sorted()
+    if !similar.isEmpty {
+        return "router \(routerID) has no hotspot user profile named exactly \"\(profile)\"; "
+            + "profiles that start with it: \(similar.joined(separator: ", ")) (use the exact name)"
+    }
+    let shown = names.sorted().prefix(20)
+    return "router \(routerID) has no hotspot user profile named \"\(profile)\"; its profiles: "
+        + (shown.isEmpty ? "none" : shown.joined(separator: ", ") + (names.count > shown.count ? ", …" : ""))
+}
