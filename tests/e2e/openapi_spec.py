@@ -4,7 +4,8 @@ of the spec are compared with the ones the server and nginx can answer.
 
     check(method, path_template, status, headers, raw)   → the parsed body, or AssertionError
 
-fails on an undocumented status, a media type or body not in the spec, a missing or malformed
+fails on an undocumented status, a media type or body not in the spec (the media type with its
+parameters: `application/json; charset=utf-8` where the spec says so), a missing or malformed
 documented header. `check_component(name, ...)` does the same for a response documented under
 components/responses (404 for unknown paths, 405, 501: answers of any path).
 """
@@ -88,6 +89,27 @@ def _coerce(value, schema):
     return value
 
 
+def media_type(value):
+    """("type/subtype", {parameter: value}) of a Content-Type, lower-cased but for parameter
+    values other than charset's; quotes and spaces around `;` and `=` do not count."""
+    kind, *parameters = value.split(";")
+    parsed = {}
+    for parameter in parameters:
+        name, _, setting = parameter.partition("=")
+        name, setting = name.strip().lower(), setting.strip().strip('"')
+        parsed[name] = setting.lower() if name == "charset" else setting
+    return kind.strip().lower(), parsed
+
+
+def documented_media_type(content, received):
+    """The key of `content` that is exactly the received Content-Type, its parameters included
+    (a documented `charset=utf-8` must be sent, an undocumented parameter must not), or None."""
+    for key in content:
+        if media_type(key) == media_type(received):
+            return key
+    return None
+
+
 MONEY = re.compile(rb'"precio":(-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)')
 
 
@@ -107,8 +129,9 @@ def check_response(response, status, headers, raw, what, method="GET"):
     if not content:
         assert raw == b"", f"{what}: the spec documents no body, got {raw[:200]!r}"
         return None
-    content_type = (_header(headers, "Content-Type") or "").split(";")[0].strip().lower()
-    assert content_type in content, f"{what}: Content-Type {content_type!r} is not documented ({list(content)})"
+    received = _header(headers, "Content-Type") or ""
+    content_type = documented_media_type(content, received)
+    assert content_type is not None, f"{what}: Content-Type {received!r} is not documented ({list(content)})"
     if content_type.startswith("text/"):
         text = raw.decode("utf-8")
         assert_valid(content[content_type]["schema"], text, f"{what}: body")

@@ -36,6 +36,7 @@ CATALOGUE = "/api/v1/catalogo_perfiles_venta"
 ITEM = "/api/v1/catalogo_perfiles_venta/{id}"
 PAY = "/api/v1/payments/pagar-conekta"
 AUTHENTICATED = [CONFIG, CATALOGUE, ITEM, PAY]
+JSON_UTF8 = "application/json; charset=utf-8"  # every JSON answer's Content-Type, the server's and nginx's
 
 ENV = {
     # The card-testing limit is per device here (2 declines), so this suite can provoke it
@@ -224,6 +225,20 @@ def test_the_spec_is_a_well_formed_openapi_3_1_document():
     for name, schema in document["components"]["schemas"].items():
         for example in schema.get("examples", []):
             spec.assert_valid({"$ref": f"#/components/schemas/{name}"}, example, f"example of {name}")
+
+
+def test_every_json_answer_the_spec_documents_is_utf_8():
+    """The server and nginx send each JSON answer as `application/json; charset=utf-8`: the spec
+    says so for every response, an operation's or a shared one (requests need no charset)."""
+    checked = 0
+    for where, node in walk(spec.SPEC):
+        if "/responses/" in where and isinstance(node.get("content"), dict):
+            for media in node["content"]:
+                kind, parameters = spec.media_type(media)
+                if kind == "application/json":
+                    assert parameters == {"charset": "utf-8"}, f"{where}: {media!r}, not {JSON_UTF8!r}"
+                    checked += 1
+    assert checked >= 25, checked
 
 
 def test_the_spec_paths_and_methods_are_the_servers_routes():
@@ -709,6 +724,62 @@ def test_an_unreachable_server_is_503_from_nginx(stack):
             assert reply[1]["Retry-After"] == "2"
     finally:
         nginx.stop()
+
+
+def test_every_json_answer_nginx_makes_itself_says_charset_utf_8(stack):
+    """Each JSON body deploy/nginx.conf answers itself (`return NNN '{…}'`), provoked, must be
+    `application/json; charset=utf-8` as the app's answers are; a new one that this test cannot
+    provoke fails it, so none is left unchecked."""
+    long_uri = "/health?q=" + "a" * 9000
+    provoked = {}  # (status, codigo) -> Content-Type
+
+    def record(reply, what):
+        status, headers, raw = reply
+        body = json.loads(raw)
+        provoked[(str(status), body["codigo"])] = headers.get("Content-Type")
+        assert headers.get("Content-Type") == JSON_UTF8, (what, status, headers.get("Content-Type"), raw[:200])
+
+    port = stack.port
+    record(raw_exchange(port, b"GARBAGE\r\n\r\n"), "an unparsable request line")
+    record(raw_exchange(port, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 40000 + b"\r\n\r\n"), "a huge header")
+    record(raw_exchange(port, f"GET {long_uri} HTTP/1.1\r\nHost: x\r\n\r\n".encode()), "a long URI")
+    record(raw_exchange(port, b"GET /health HTTP/2.0\r\nHost: x\r\n\r\n"), "HTTP/2.0 in HTTP/1 framing")
+    record(raw_exchange(port, (f"POST {PAY} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: foo\r\n\r\n").encode()),
+           "an unknown Transfer-Encoding")
+    record(exchange(port, "GET", "/nope"), "a path nginx does not route (location /)")
+    for internal in ("/_hotspot_errors/400", "/_hotspot_errors/414", "/_hotspot_errors/505"):
+        reply = exchange(port, "GET", internal)  # internal locations: nginx's own 404 (@not_found)
+        assert reply[0] == 404, (internal, reply)
+        record(reply, internal)
+    record(exchange(port, "TRACE", HEALTH), "TRACE")
+    record(exchange(port, "POST", PAY, {"X-API-Key": stack.api_key, "Content-Type": "application/json"},
+                    b"{" + b" " * 40000 + b"}"), "a body over nginx's 16k")
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=("127.0.0.2", 0))
+    try:
+        connection.request("GET", "/metrics")
+        reply = connection.getresponse()
+        record((reply.status, dict(reply.getheaders()), reply.read()), "/metrics from another address")
+    finally:
+        connection.close()
+    limited = Nginx(stack, "nginx-charset-limits", stack.socket)  # the production rate limits
+    try:
+        for _ in range(50):
+            reply = exchange(limited.port, "POST", PAY, {"Content-Type": "application/json"}, b"{}")
+            if reply[0] == 429:
+                record(reply, "the payment rate limit")
+                break
+        else:
+            raise AssertionError("nginx's payment rate limit never answered 429")
+    finally:
+        limited.stop()
+    down = Nginx(stack, "nginx-charset-down", os.path.join(stack.directory, "run", "no-such.sock"))
+    try:
+        record(exchange(down.port, "GET", HEALTH), "the server unreachable")
+    finally:
+        down.stop()
+    in_config = {(status, code) for status, code, where in spec.source_codigos() if where == "deploy/nginx.conf"}
+    assert len(in_config) >= 11, in_config  # the extraction itself still works
+    assert in_config <= set(provoked), f"nginx answers these itself, this test does not provoke them: {in_config - set(provoked)}"
 
 
 # --- the database failing -------------------------------------------------------------------------------
