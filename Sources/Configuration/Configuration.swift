@@ -55,6 +55,17 @@ public struct Configuration: Sendable {
         public var profileCheckSeconds: Int
     }
 
+    /// How long a worker holds an attempt it runs: longer than the slowest request can run (four
+    /// router calls, a charge and a look-up, auto-connect, and a margin), so a live request's
+    /// attempt is never taken over. The server and `hotspotctl reconcile` hold the same lease.
+    public var paymentLeaseSeconds: Int {
+        (4 * routerTimeouts.totalMilliseconds + 2 * conekta.totalTimeoutMilliseconds + payments.autoConnectBudgetMilliseconds)
+            / 1000 + 5
+    }
+
+    /// The base delay before an unfinished attempt is tried again (doubled per try, capped).
+    public var retryAfterSeconds: Int { max(1, payments.reconcileIntervalMilliseconds / 1000) }
+
     public struct Conekta: Sendable {
         public var baseURL: String
         public var apiVersion: String

@@ -57,12 +57,8 @@ extension Application {
         settings.declinesPerAddress = configuration.payments.declinesPerAddress
         settings.declinesPerRouter = configuration.payments.declinesPerRouter
         settings.profileCheckSeconds = configuration.payments.profileCheckSeconds
-        settings.retryAfterSeconds = max(1, configuration.payments.reconcileIntervalMilliseconds / 1000)
-        // Longer than the slowest request can run: four router calls, a charge and a lookup,
-        // auto-connect, and a margin. A live request's attempt is then never taken over.
-        settings.leaseSeconds =
-            (4 * timeouts.totalMilliseconds + 2 * configuration.conekta.totalTimeoutMilliseconds
-                + configuration.payments.autoConnectBudgetMilliseconds) / 1000 + 5
+        settings.retryAfterSeconds = configuration.retryAfterSeconds
+        settings.leaseSeconds = configuration.paymentLeaseSeconds
         let pendingReleases = self.pendingReleases
         let verifiedProfiles = self.verifiedProfiles
         let warnedInsecureRouters = self.warnedInsecureRouters

@@ -37,10 +37,14 @@ struct Reconciler {
                 let outcomes = try payments.reconcile(limit: 20)
                 worked = !outcomes.isEmpty
                 for outcome in outcomes {
-                    recorder.reconciled(codigo: outcome.response.codigo)
+                    // The attempt's real outcome: the answer its customer got, not this run's.
+                    recorder.reconciled(codigo: outcome.codigo)
                     logger.info(
                         "reconciled",
-                        metadata: ["attempt": "\(outcome.attemptID ?? "-")", "codigo": "\(outcome.response.codigo)"])
+                        metadata: [
+                            "attempt": "\(outcome.attemptID ?? "-")", "codigo": "\(outcome.codigo)",
+                            "state": "\(outcome.state?.rawValue ?? "-")", "reason": "\(outcome.reason ?? "")",
+                        ])
                 }
                 try readBacklog()
             } catch {

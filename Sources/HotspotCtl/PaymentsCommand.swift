@@ -118,12 +118,20 @@ struct PaymentsCommand: ParsableCommand {
 struct ReconcileCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reconcile",
-        abstract: "Finish unfinished payment attempts (the server's reconciler does this continuously).")
+        abstract: "Finish unfinished payment attempts now (the server's reconciler does this continuously).",
+        discussion: """
+            One pass over every attempt that is unfinished when it starts (or the one --attempt names), \
+            whatever backoff the background reconciler scheduled: what an operator runs after fixing a router \
+            or an outage. Prints one line per attempt (finished, still unfinished and why, or held by a running \
+            worker) and a summary; exits 1 when an attempt is still unfinished.
+            """)
     @OptionGroup var global: GlobalOptions
-    @Flag(help: "One pass over every due attempt, then exit.") var once = false
+    @Flag(help: "One pass over every unfinished attempt, then exit.") var once = false
+    @Option(name: .customLong("attempt"), help: "Only this attempt (its id, a UUID).") var attemptID: String?
 
     func validate() throws {
         guard once else { throw ValidationError("only --once is supported; the server runs the continuous reconciler") }
+        if let attemptID, UUID(uuidString: attemptID) == nil { throw ValidationError("\(attemptID) is not an attempt id (a UUID)") }
     }
 
     func run() throws {
@@ -141,48 +149,97 @@ struct ReconcileCommand: ParsableCommand {
                 connectTimeoutMilliseconds: configuration.conekta.connectTimeoutMilliseconds,
                 totalTimeoutMilliseconds: configuration.conekta.totalTimeoutMilliseconds))
         let limiter = RouterConcurrencyLimiter(maxConcurrentCallsPerRouter: configuration.routerMaxConcurrency)
-        let timeouts = Timeouts(
-            connectMilliseconds: configuration.routerTimeouts.connectMilliseconds,
-            totalMilliseconds: configuration.routerTimeouts.totalMilliseconds)
         var settings = PaymentService.Settings()
         settings.activationDeadlineSeconds = Int64(configuration.payments.activationDeadlineSeconds)
         settings.lookupGraceSeconds = Int64(configuration.payments.orderLookupGraceSeconds)
+        settings.leaseSeconds = configuration.paymentLeaseSeconds
+        settings.retryAfterSeconds = configuration.retryAfterSeconds
         let payments = PaymentService(
             ledger: store, gateway: conekta, rendering: PaymentPresenter(), clock: CommandClock(), settings: settings,
             owner: "\(ProcessInfo.processInfo.hostName):\(getpid())/hotspotctl",
             fingerprint: KeyedHasher(secret: configuration.keySecret).hash,
             routerAccess: { (routerID: Int64) throws(StoreFailure) -> PaymentService.RouterAccess? in
                 guard let endpoint = try store.routerEndpoint(routerID: routerID) else { return nil }
-                let client = RouterOSClient(
-                    configuration: RouterOSClient.Configuration(
-                        routerID: String(endpoint.routerID), baseURL: endpoint.baseURL,
-                        credentials: BasicAuth(user: endpoint.user, password: endpoint.password), tls: endpoint.trust.tls,
-                        timeouts: timeouts, hotspotServer: endpoint.hotspotServer),
-                    transport: transport, limiter: limiter)
+                let client = routerClient(endpoint, configuration: configuration, transport: transport, limiter: limiter)
                 return PaymentService.RouterAccess(directory: client, quick: client, hotspotServer: endpoint.hotspotServer)
             },
             gatewayKey: { (companyID: Int64) throws(StoreFailure) -> GatewayKey? in try store.conektaPrivateKey(companyID: companyID) })
-        var results: [JSONValue] = []
-        var lines: [String] = []
+
         // A crashed server on this host may still lease attempts; free them first.
         _ = try? store.releaseLeasesOfDeadProcesses(host: ProcessInfo.processInfo.hostName) { pid in
             kill(pid, 0) == 0 || errno != ESRCH
         }
-        while true {
-            let outcomes: [PaymentService.Outcome]
-            do {
-                outcomes = try payments.reconcile(limit: 50)
-            } catch {
-                throw CommandFailure("reconcile: the database is not reachable (\(error))")
-            }
-            if outcomes.isEmpty { break }
-            for outcome in outcomes {
-                results.append(.object([("id", .optional(outcome.attemptID)), ("codigo", .string(outcome.response.codigo))]))
-                lines.append("\(outcome.attemptID ?? "-")\t\(outcome.response.codigo)")
-            }
-            if results.count >= 10_000 { break }
+        let only = attemptID?.lowercased()
+        let unfinished = try attempt("reconcile") { () throws(StoreFailure) in try store.unfinishedAttempts(id: only, limit: 10_000) }
+        if let only, unfinished.isEmpty {
+            let summary = try attempt("reconcile") { () throws(StoreFailure) in try store.attemptSummary(id: only) }
+            guard let summary else { throw CommandFailure("reconcile: no attempt \(only)") }
+            global.emit(
+                .object([("finished", .array([])), ("unfinished", .array([])), ("already_final", .string(summary.attempt.state.rawValue))]),
+                text: "attempt \(summary.attempt.id) is already \(summary.attempt.state.rawValue); nothing to reconcile")
+            return
         }
-        global.emit(.array(results), text: lines.isEmpty ? "nothing to reconcile" : lines.joined(separator: "\n"))
+        var reports: [Report] = []
+        for row in unfinished {
+            reports.append(try reconcile(row, payments: payments))
+        }
+        let stuck = reports.filter { !$0.finished }
+        global.emit(
+            .object([
+                ("finished", .array(reports.filter(\.finished).map(\.json))), ("unfinished", .array(stuck.map(\.json))),
+            ]),
+            text: reports.isEmpty
+                ? "nothing to reconcile: no unfinished attempt"
+                : (reports.map(\.line) + ["finished \(reports.count - stuck.count), still unfinished \(stuck.count)"])
+                    .joined(separator: "\n"))
+        if !stuck.isEmpty { throw ExitCode(1) }
+    }
+
+    /// What one attempt became.
+    struct Report {
+        var id: String
+        var from: String
+        var to: String
+        var finished: Bool
+        /// The answer the customer got (or gets now), when the attempt ran.
+        var codigo: String?
+        /// Why it is where it is, or who holds it.
+        var why: String
+
+        var line: String {
+            [
+                finished ? "finished" : "unfinished", id, from == to ? to : "\(from) → \(to)", codigo.map { "(\($0))" } ?? "", why,
+            ].filter { !$0.isEmpty }.joined(separator: "  ")
+        }
+
+        var json: JSONValue {
+            .object([
+                ("id", .string(id)), ("from", .string(from)), ("state", .string(to)), ("codigo", .optional(codigo)),
+                ("reason", .string(why)),
+            ])
+        }
+    }
+
+    private func reconcile(_ row: PostgresStore.UnfinishedAttempt, payments: PaymentService) throws -> Report {
+        if let owner = row.leaseOwner {
+            return Report(
+                id: row.id, from: row.state, to: row.state, finished: false, codigo: nil,
+                why: "held by \(owner) until \(row.leaseUntil ?? "-") (that worker is running it)")
+        }
+        let outcome: PaymentService.Outcome?
+        do {
+            outcome = try payments.reconcile(attemptID: row.id)
+        } catch {
+            throw CommandFailure("reconcile: the database is not reachable (\(error))")
+        }
+        guard let outcome, let state = outcome.state else {
+            return Report(
+                id: row.id, from: row.state, to: row.state, finished: false, codigo: nil,
+                why: "taken by another worker meanwhile")
+        }
+        return Report(
+            id: row.id, from: row.state, to: state.rawValue, finished: state.isFinal, codigo: outcome.codigo,
+            why: outcome.reason ?? "")
     }
 }
 

@@ -7,7 +7,8 @@ extension PostgresStore: PaymentLedger {
         id::text AS id, company_id, router_id, product_id, api_key_id, idempotency_key, request_hash, state, reason,
         amount_cents, currency, product_name, profile_name, limit_uptime, limit_bytes_total, customer_name, customer_email,
         customer_phone, user_type, hotspot_username, hotspot_password, client_mac, client_ip, auto_connect, router_user_id,
-        order_id, card_brand, card_last4, extract(epoch FROM created_at)::bigint AS created_epoch, request_id
+        order_id, card_brand, card_last4, extract(epoch FROM created_at)::bigint AS created_epoch, request_id,
+        response_codigo AS answered_codigo
         """
 
     static let finalStates = "('delivered','declined','failed','refunded')"
@@ -225,7 +226,7 @@ extension PostgresStore: PaymentLedger {
             mac: row["client_mac"].flatMap(MACAddress.init), ip: row["client_ip"].flatMap(IPv4Address.init),
             autoConnect: row.bool("auto_connect") ?? false, routerUserID: row["router_user_id"], orderID: row["order_id"],
             cardBrand: row["card_brand"], cardLast4: row["card_last4"], createdAt: row.int64("created_epoch") ?? 0,
-            requestID: row["request_id"])
+            requestID: row["request_id"], answeredCodigo: row["answered_codigo"])
     }
 
     /// Frees the leases held by processes of this host that no longer exist (a crash or SIGKILL),
@@ -252,6 +253,32 @@ extension PostgresStore: PaymentLedger {
     }
 
     // MARK: Operator views
+
+    /// An attempt not yet in a final state, and who holds it now.
+    public struct UnfinishedAttempt: Sendable, Equatable {
+        public var id: String
+        public var state: String
+        /// The worker whose lease is still running, and until when (UTC, ISO 8601).
+        public var leaseOwner: String?
+        public var leaseUntil: String?
+    }
+
+    /// Up to `limit` unfinished attempts, oldest first (or the one with `id`, if unfinished),
+    /// whatever their retry backoff: what `hotspotctl reconcile --once` works through.
+    public func unfinishedAttempts(id: String? = nil, limit: Int) throws(StoreFailure) -> [UnfinishedAttempt] {
+        try run(
+            """
+            SELECT id::text AS id, state,
+                   CASE WHEN lease_until > now() THEN lease_owner END AS lease_owner,
+                   CASE WHEN lease_until > now() THEN to_char(lease_until, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') END AS lease_text
+            FROM payment_attempts
+            WHERE finished_at IS NULL AND ($1::uuid IS NULL OR id = $1::uuid)
+            ORDER BY created_at LIMIT $2
+            """, [id, String(limit)]
+        ).all.map {
+            UnfinishedAttempt(id: $0["id"] ?? "", state: $0["state"] ?? "", leaseOwner: $0["lease_owner"], leaseUntil: $0["lease_text"])
+        }
+    }
 
     /// The attempts not in a final state: how many in each state, and the oldest one's creation.
     public struct Backlog: Sendable, Equatable {

@@ -160,9 +160,12 @@ final class InMemoryPaymentLedger: PaymentLedger {
     }
 
     func claim(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> PaymentAttempt? {
-        guard !leased.contains(attemptID) else { return nil }
+        guard !leased.contains(attemptID), var attempt = attempts[attemptID],
+            !attempt.state.isFinal || responses[attemptID] == nil
+        else { return nil }
         leased.insert(attemptID)
-        return attempts[attemptID]
+        attempt.answeredCodigo = responses[attemptID]?.codigo
+        return attempt
     }
 
     private func recentDeclines(routerID: Int64, mac: MACAddress?, address: String?) -> DeclineCounts {
@@ -176,7 +179,11 @@ final class InMemoryPaymentLedger: PaymentLedger {
         if down { throw .unavailable }
         let due = attempts.values.filter { !$0.state.isFinal && !leased.contains($0.id) }.prefix(limit)
         due.forEach { leased.insert($0.id) }
-        return Array(due)
+        return due.map { attempt in
+            var attempt = attempt
+            attempt.answeredCodigo = responses[attempt.id]?.codigo
+            return attempt
+        }
     }
 }
 
@@ -244,6 +251,20 @@ struct StepClock: WallClock {
         #expect(try service.reconcile().map(\.response.status) == [200])
         #expect(ledger.attempts[attempt.id]?.state == .delivered && ledger.responses[attempt.id]?.status == 200)
         #expect(gateway.charges == 1 && router.users.values.first?.user.disabled == false)
+    }
+
+    @Test func aCleanUpLaterReportsTheAnswerTheCustomerGot() throws {
+        let service = service()
+        gateway.outcomes = [.declined(code: "card_declined", message: "x", orderID: "ord_d")]
+        router.failNext["delete"] = .timedOut(maybeApplied: false)
+        let declined = try service.pay(request(), grant: grant, product: product, idempotencyKey: nil, requestID: nil)
+        #expect(declined.codigo == declined.response.codigo && declined.state == .declining)
+        let attemptID = try #require(declined.attemptID)
+        let reconciled = try #require(try service.reconcile(attemptID: attemptID))
+        // This run renders no answer of its own: the customer's 402 stays the attempt's outcome.
+        #expect(reconciled.state == .declined && reconciled.codigo == declined.response.codigo)
+        #expect(ledger.responses[attemptID] == declined.response && router.users.isEmpty)
+        #expect(try service.reconcile(attemptID: attemptID) == nil)
     }
 
     @Test func aDeliveryIsCommittedBeforeItsAutoConnectIsTried() throws {

@@ -11,8 +11,10 @@ import base64
 import datetime
 import http.client
 import json
+import os
 import re
 import signal
+import subprocess
 import ssl
 import threading
 import time
@@ -554,6 +556,10 @@ def test_router_down_at_compensating_delete(stack, faults):
     wait_until("the reconciler to delete the user", lambda: not users_of(stack, attempt_id)
                and state_of(stack, attempt_id) == "declined", 20,
                describe=lambda: (attempt(stack, attempt_id), users_of(stack, attempt_id)))
+    # Its log line and metric tell the attempt's real outcome: the 402 its customer got.
+    reconciled = [line for line in server_log(stack) if line.get("msg") == "reconciled" and line.get("attempt") == attempt_id]
+    assert reconciled and (reconciled[-1]["codigo"], reconciled[-1]["state"]) == ("pago_declinado", "declined"), reconciled
+    assert {line["codigo"] for line in reconciled} == {"pago_declinado"}, reconciled
     check_invariants(stack)
 
 
@@ -726,9 +732,88 @@ def test_hotspotctl_payments_list_and_reconcile_once(stack):
         db = attempt(stack, attempt_id)
         assert item["state"] == db["state"] and (item["reason"] or None) == db["reason"], (item, db)
     assert by_id[declined_id]["state"] == "declined" and by_id[declined_id]["reason"], by_id[declined_id]
-    result = stack.ctl("reconcile", "--once")
-    assert isinstance(result, (dict, list)), result
+    code, report = reconcile_once(stack)
+    assert set(report) == {"finished", "unfinished"} and code == (1 if report["unfinished"] else 0), report
     check_invariants(stack)
+
+
+def server_log(stack):
+    lines = []
+    for text in open(stack.server_log, errors="replace"):
+        try:
+            lines.append(json.loads(text))
+        except ValueError:
+            pass
+    return lines
+
+
+def reconcile_once(stack, *args):
+    """`hotspotctl reconcile --once` as the README writes it: (exit code, its JSON report)."""
+    result = stack.ctl("reconcile", "--once", *args, check=False)
+    if isinstance(result, (dict, list)):
+        return 0, result
+    assert result.returncode == 1 and result.stdout.strip(), (result.returncode, result.stdout, result.stderr)
+    return result.returncode, json.loads(result.stdout)
+
+
+def postpone(stack, attempt_id, interval="1 hour"):
+    """Pushes the attempt's next retry far out, as a long backoff does, once no worker holds it."""
+    wait_until("the attempt to be free of leases", lambda: stack.postgres.psql(
+        f"UPDATE payment_attempts SET next_retry_at = now() + interval '{interval}' "
+        f"WHERE id = '{attempt_id}' AND (lease_until IS NULL OR lease_until < now()) RETURNING id"), 20, interval=0.05)
+
+
+def test_reconcile_once_tries_every_unfinished_attempt_whatever_its_backoff(stack, faults):
+    faults.arm("router", "user.remove", "error", 40, status=503, body='{"error":503,"message":"Service Unavailable"}')
+    reply = pay(stack, token_tarjeta=new_token("declined"))
+    attempt_id = assert_error(reply, 402, "pago_declinado")["id_intento"]
+    postpone(stack, attempt_id)
+    # The router still refuses: reported unfinished, with why, and exit status 1.
+    code, report = reconcile_once(stack, "--attempt", attempt_id)
+    assert code == 1 and report["finished"] == [], report
+    [stuck] = report["unfinished"]
+    assert (stuck["id"], stuck["state"], stuck["codigo"]) == (attempt_id, "declining", "pago_declinado"), stuck
+    assert "could not delete the hotspot user" in stuck["reason"], stuck
+    faults.clear()
+    postpone(stack, attempt_id)
+    assert state_of(stack, attempt_id) == "declining" and len(users_of(stack, attempt_id)) == 1
+    # The router is back; the background reconciler would wait an hour: the one-shot does not.
+    code, report = reconcile_once(stack)
+    done = [row for row in report["finished"] if row["id"] == attempt_id]
+    assert done == [{"id": attempt_id, "from": "declining", "state": "declined", "codigo": "pago_declinado",
+                     "reason": done[0]["reason"]}], report
+    assert state_of(stack, attempt_id) == "declined" and not users_of(stack, attempt_id)
+    assert code == (1 if report["unfinished"] else 0), report
+    # Text for people: one line per attempt and a summary; an attempt already final says so.
+    result = subprocess.run([os.path.join(stack.build_dir, "hotspotctl"), "--env-file", stack.env_file, "reconcile",
+                             "--once", "--attempt", attempt_id], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == \
+        f"attempt {attempt_id} is already declined; nothing to reconcile", result
+    check_invariants(stack)
+
+
+def test_product_add_refuses_a_profile_the_router_has_only_by_prefix(stack):
+    company, router = str(stack.ids["company"]), str(stack.ids["router"])
+    for name in ("1h-premium", "5Mbps"):
+        stack.router.control("POST", "profiles", {"name": name})
+    add = ["product", "add", "--company", company, "--price", "10", "--name"]
+    for profile, similar in (("1h", "1h-premium, 1hora"), ("5M", "5Mbps")):
+        result = stack.ctl(*add, f"Plan {profile}", "--router", router, "--profile", profile, check=False)
+        assert result.returncode != 0 and result.stderr.count("\n") == 1, result
+        assert f'no hotspot user profile named exactly "{profile}"; profiles that start with it: {similar}' in result.stderr
+    # A router that cannot be reached: refused, unless the operator says to skip the check.
+    offline = stack.ctl("router", "add", "--company", company, "--name", "Apagado", "--url", "https://127.0.0.1:9",
+                        "--user", "api", "--password", "x", "--insecure")["id"]
+    try:
+        result = stack.ctl(*add, "Plan apagado", "--router", str(offline), "--profile", "1hora", check=False)
+        assert result.returncode != 0 and "--skip-router-check" in result.stderr, result
+        result = subprocess.run([os.path.join(stack.build_dir, "hotspotctl"), "--env-file", stack.env_file, "product", "add",
+                                 *add[2:], "Plan apagado", "--router", str(offline), "--profile", "1hora",
+                                 "--skip-router-check"], capture_output=True, text=True)
+        assert result.returncode == 0 and re.fullmatch(r"product \d+ added\n", result.stdout), result
+        assert result.stderr.startswith("warning: ") and "not checked on router" in result.stderr, result
+    finally:
+        stack.ctl("router", "disable", str(offline))
 
 
 # --- the process and the database failing mid-payment --------------------------------------------
@@ -790,7 +875,7 @@ def test_sigkill_between_charge_and_enable(stack, faults, reconciler):
         if reconciler == "hotspotctl":
             runs = []
             wait_until("hotspotctl reconcile --once to deliver",
-                       lambda: runs.append(stack.ctl("reconcile", "--once")) or state_of(stack, attempt_id) == "delivered",
+                       lambda: runs.append(reconcile_once(stack)) or state_of(stack, attempt_id) == "delivered",
                        25, describe=lambda: (attempt(stack, attempt_id), lease_of(stack, attempt_id), runs[-1:]),
                        interval=0.5)
     finally:

@@ -57,6 +57,9 @@ public struct PaymentAttempt: Sendable, Equatable {
     public var requestID: String?
     /// The client's address as nginx saw it (for the card-testing limits).
     public var remoteAddress: String?
+    /// The `codigo` of the answer stored for every retry of the request, once there is one. A
+    /// later run (the reconciler's clean-up) never changes it.
+    public var answeredCodigo: String?
 
     public init(
         id: String, companyID: Int64, routerID: Int64, productID: Int64, apiKeyID: String?, idempotencyKey: String,
@@ -64,7 +67,8 @@ public struct PaymentAttempt: Sendable, Equatable {
         limitUptime: String?, limitBytesTotal: Int64?, customerName: String, customerEmail: String, customerPhone: String?,
         userType: PaymentRequest.UserType, credentials: HotspotCredentials, mac: MACAddress?, ip: IPv4Address?,
         autoConnect: Bool, routerUserID: String? = nil, orderID: String? = nil, cardBrand: String? = nil,
-        cardLast4: String? = nil, createdAt: Int64, requestID: String? = nil, remoteAddress: String? = nil
+        cardLast4: String? = nil, createdAt: Int64, requestID: String? = nil, remoteAddress: String? = nil,
+        answeredCodigo: String? = nil
     ) {
         self.id = id
         self.companyID = companyID
@@ -95,6 +99,7 @@ public struct PaymentAttempt: Sendable, Equatable {
         self.createdAt = createdAt
         self.requestID = requestID
         self.remoteAddress = remoteAddress
+        self.answeredCodigo = answeredCodigo
     }
 
     /// The router user's comment, which ties it to this attempt.

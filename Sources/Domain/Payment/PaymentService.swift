@@ -42,11 +42,21 @@ public final class PaymentService {
         }
     }
 
-    /// What the HTTP layer answers, plus what its access log wants to know.
+    /// What the HTTP layer answers, plus what its access log and the reconciler's report want
+    /// to know.
     public struct Outcome: Sendable, Equatable {
         public var response: StoredResponse
         public var attemptID: String?
         public var orderID: String?
+        /// Where the attempt stands after this run, and why (nil when no attempt was run).
+        public var state: PaymentAttempt.State? = nil
+        public var reason: String? = nil
+        /// The codigo of the answer stored for every retry, when one is: a clean-up that ends an
+        /// attempt answered `pago_declinado` long ago renders its own answer, which is not stored.
+        public var answeredCodigo: String? = nil
+
+        /// The attempt's outcome for the customer: the stored answer's codigo, else this run's.
+        public var codigo: String { answeredCodigo ?? response.codigo }
     }
 
     private let ledger: any PaymentLedger
@@ -174,6 +184,15 @@ public final class PaymentService {
     public func reconcile(limit: Int = 20) throws(StoreFailure) -> [Outcome] {
         let due = try ledger.claimDue(limit: limit, owner: owner, leaseSeconds: settings.leaseSeconds)
         return due.map { resume($0, customerPhoneFallback: nil) }
+    }
+
+    /// Drives one unfinished attempt now, whatever its retry backoff (`hotspotctl reconcile
+    /// --once`). Nil when it is final with its answer stored, unknown, or held by another worker.
+    public func reconcile(attemptID: String) throws(StoreFailure) -> Outcome? {
+        guard let attempt = try ledger.claim(attemptID: attemptID, owner: owner, leaseSeconds: settings.leaseSeconds) else {
+            return nil
+        }
+        return resume(attempt, customerPhoneFallback: nil)
     }
 
     private func resume(_ attempt: PaymentAttempt, customerPhoneFallback: String?) -> Outcome {
@@ -419,7 +438,9 @@ public final class PaymentService {
     private func finishDelivered(_ attempt: PaymentAttempt, autoConnect: AutoConnectReport) -> Outcome {
         let response = rendering.receipt(attempt, completedAtMicroseconds: clock.nowMicroseconds(), autoConnect: autoConnect)
         release(attempt.id, storing: response)
-        return Outcome(response: response, attemptID: attempt.id, orderID: attempt.orderID)
+        return Outcome(
+            response: response, attemptID: attempt.id, orderID: attempt.orderID, state: attempt.state, reason: attempt.reason,
+            answeredCodigo: attempt.answeredCodigo ?? response.codigo)
     }
 
     /// Ends a run: commits the attempt's state with the answer (when final for the customer) and
@@ -436,12 +457,19 @@ public final class PaymentService {
             release(attempt.id)
             // The state itself was committed earlier (a delivery before its auto-connect): only the
             // stored answer and the end of the lease are missing, which the reconciler completes.
-            if saved.state == attempt.state { return Outcome(response: answer, attemptID: attempt.id, orderID: attempt.orderID) }
+            if saved.state == attempt.state {
+                return Outcome(
+                    response: answer, attemptID: attempt.id, orderID: attempt.orderID, state: saved.state, reason: saved.reason,
+                    answeredCodigo: attempt.answeredCodigo)
+            }
             return Outcome(
                 response: rendering.answer(saved.state == .pending ? .routerUnavailable : .inVerification, attempt: saved),
-                attemptID: attempt.id, orderID: attempt.orderID)
+                attemptID: attempt.id, orderID: attempt.orderID, state: saved.state, reason: saved.reason,
+                answeredCodigo: attempt.answeredCodigo)
         }
-        return Outcome(response: answer, attemptID: attempt.id, orderID: attempt.orderID)
+        return Outcome(
+            response: answer, attemptID: attempt.id, orderID: attempt.orderID, state: attempt.state, reason: attempt.reason,
+            answeredCodigo: attempt.answeredCodigo ?? (final ? answer.codigo : nil))
     }
 
     private func release(_ attemptID: String, storing response: StoredResponse? = nil) {
@@ -461,7 +489,9 @@ public final class PaymentService {
         } else if let final {
             try? ledger.storeResponse(attemptID: attempt.id, final)
         }
-        return Outcome(response: response, attemptID: attempt.id, orderID: attempt.orderID)
+        return Outcome(
+            response: response, attemptID: attempt.id, orderID: attempt.orderID, state: attempt.state, reason: attempt.reason,
+            answeredCodigo: attempt.answeredCodigo ?? final?.codigo)
     }
 
     private func inProgress(_ attempt: PaymentAttempt) -> Outcome {
