@@ -213,8 +213,9 @@ class Stack:
         os.chmod(self.env_file, 0o600)
 
     def ctl(self, *args, stdin=None, check=True):
-        """Runs hotspotctl with --json and returns the decoded output."""
-        command = [os.path.join(self.build_dir, "hotspotctl")] + list(args) + ["--env-file", self.env_file, "--json"]
+        """Runs hotspotctl with --json and returns the decoded output. The global options go before
+        the subcommand, as the README writes them (`hotspotctl --env-file FILE <subcommand>`)."""
+        command = [os.path.join(self.build_dir, "hotspotctl"), "--env-file", self.env_file, "--json"] + list(args)
         result = subprocess.run(command, input=stdin, capture_output=True, text=True)
         if check and result.returncode != 0:
             raise RuntimeError(f"hotspotctl {' '.join(args)} failed: {result.stderr.strip()}")

@@ -17,8 +17,9 @@ PRODUCT_PRICE = {"1 Hora de Internet": "15.00", "1 Día de Internet": "49.90"}
 
 
 def hotspotctl(stack, *args):
-    """(exit code, stdout, stderr) of hotspotctl with the stack's env file (no --json unless asked)."""
-    result = subprocess.run([os.path.join(stack.build_dir, "hotspotctl")] + list(args) + ["--env-file", stack.env_file],
+    """(exit code, stdout, stderr) of hotspotctl with the stack's env file (no --json unless asked),
+    in the README's form: `hotspotctl --env-file FILE <subcommand> …`."""
+    result = subprocess.run([os.path.join(stack.build_dir, "hotspotctl"), "--env-file", stack.env_file] + list(args),
                             capture_output=True)
     return result.returncode, result.stdout.decode(), result.stderr.decode()
 
