@@ -52,9 +52,12 @@ test-openapi: schemathesis
 schemathesis:
 	@scripts/install-schemathesis.sh
 
+## The product on this machine, left running in .run/demo. Run again while it runs whole, it keeps
+## it (same port, key and database) and prints its addresses; a dead or half-dead one is replaced.
 demo: build
 	@$(PYTHON) scripts/demo.py --dir $(DEMO_DIR) --build-dir $(CURDIR)/$(BUILD_DIR)
 
+# Says what it stopped, or that no demo is running (exit 0 either way).
 demo-stop:
 	@$(PYTHON) scripts/hotspot_stack.py down --dir $(DEMO_DIR)
 

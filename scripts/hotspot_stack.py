@@ -341,6 +341,20 @@ class Stack:
         fragment = "&".join(f"{name}={quote(str(value), safe='')}" for name, value in values.items() if value)
         return f"http://127.0.0.1:{self.port}/portal/#{fragment}"
 
+    def state(self, **more):
+        """What stack.json records of a started stack: enough to find its processes again (for
+        `down` and a second `make demo`) and to print its addresses without starting it anew."""
+        state = {"directory": os.path.abspath(self.directory), "port": self.port, "api_key": self.api_key,
+                 "ids": self.ids, "build_dir": os.path.abspath(self.build_dir), "env_file": self.env_file,
+                 "server_log": self.server_log, "access_log": os.path.join(self.nginx_prefix, "access.log"),
+                 "pids": {"nginx": self.nginx.pid, "server": self.server.pid, "router": self.router.process.pid,
+                          "conekta": self.conekta.process.pid},
+                 "pg_data": self.postgres.data, "pg_dir": self.postgres.directory,
+                 "router_url": self.router.url, "router_ca": self.router.info["ca_file"],
+                 "conekta_url": self.conekta.url, "portal_url": self.portal_url(), "started_at": time.time()}
+        state.update(more)
+        return state
+
     # -- HTTP through nginx --------------------------------------------------------------------
 
     def request(self, method, path, body=None, headers=None, raw=None, timeout=30):
@@ -362,8 +376,141 @@ class Stack:
         return status, reply_headers, parsed
 
 
+# -- a stack left running (make demo): stack.json, its processes, stopping it ------------------------
+
+STATE_FILE = "stack.json"
+
+# Each long-lived process of a stack in `directory`: (name in stack.json's pids, what to call it,
+# its program, the path under `directory` its command line names).
+COMPONENTS = (
+    ("nginx", "nginx", "nginx", "nginx"),
+    ("server", "hotspot-pay", "hotspot-pay", "hotspot-pay.env"),
+    ("router", "the sandbox router", "router.py", "sandbox-router"),
+    ("conekta", "the sandbox Conekta", "conekta.py", "sandbox-conekta"),
+    ("postgres", "PostgreSQL", "postgres", os.path.join("pg", "data")),
+)
+LABELS = {name: label for name, label, _, _ in COMPONENTS}
+
+
+def read_state(directory):
+    """stack.json of `directory`, or None when there is none (or it cannot be read)."""
+    try:
+        with open(os.path.join(directory, STATE_FILE)) as f:
+            state = json.load(f)
+        return state if isinstance(state, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def write_state(directory, state):
+    """Replaces stack.json whole (never a half-written file for the next reader)."""
+    path = os.path.join(directory, STATE_FILE)
+    with open(path + ".tmp", "w") as f:
+        json.dump(state, f, indent=2)
+    os.chmod(path + ".tmp", 0o600)  # it holds the API key
+    os.replace(path + ".tmp", path)
+
+
+def _command(pid):
+    """A live (not zombie) process's arguments, or None. nginx rewrites its own into one string
+    ("nginx: master process nginx -p …"), so that one is matched as text."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                return None
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            args = f.read().rstrip(b"\0").decode(errors="replace").split("\0")
+        return args if args != [""] else None
+    except (OSError, IndexError):
+        return None
+
+
+def _belongs(args, program, path):
+    """Whether a command line runs `program` on `path` (the stack's own file or directory)."""
+    if os.path.basename(args[0]) == program or any(os.path.basename(arg) == program for arg in args[1:2]):
+        return path in args  # the program and its interpreter, then exact arguments
+    text = " ".join(args)
+    return text.startswith(f"{program}: ") and f" {path} " in f"{text} "  # nginx's rewritten title
+
+
+def running_processes(directory, state=None):
+    """{name: pid} of the stack's processes alive now: the pids stack.json recorded, and any
+    other process whose command line names this directory as one of the stack's (a demo killed
+    before it wrote stack.json, or an older one). A recorded pid that another program reuses
+    now does not count."""
+    directory = os.path.abspath(directory)
+    candidates = {}
+    for name, pid in ((state or {}).get("pids") or {}).items():
+        candidates.setdefault(name, []).append(pid)
+    try:
+        with open(os.path.join(directory, "pg", "data", "postmaster.pid")) as f:
+            candidates.setdefault("postgres", []).append(int(f.readline()))
+    except (OSError, ValueError):
+        pass
+    try:
+        others = [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+    except OSError:
+        others = []
+    cache = {}
+
+    def command_of(pid):
+        if pid not in cache:
+            cache[pid] = _command(pid) if isinstance(pid, int) and pid > 0 else None
+        return cache[pid]
+
+    found = {}
+    for name, _, program, path in COMPONENTS:
+        for pid in candidates.get(name, []) + others:
+            args = command_of(pid)
+            if args and _belongs(args, program, os.path.join(directory, path)):
+                found[name] = pid
+                break
+    return found
+
+
+def health(port, timeout=3):
+    """Whether GET /health through nginx on `port` answers 200 with status ok."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{int(port)}/health", timeout=timeout) as reply:
+            return reply.status == 200 and json.loads(reply.read()).get("status") == "ok"
+    except (OSError, ValueError, TypeError, AttributeError):
+        return False
+
+
+def stop_running(directory, state=None, timeout=15):
+    """Stops whatever runs of the stack in `directory` (nginx first, PostgreSQL last) and
+    returns [(name, pid)] of what it stopped."""
+    directory = os.path.abspath(directory)
+    running = running_processes(directory, state)
+    order = [name for name, _, _, _ in COMPONENTS if name in running]
+    for name in order:
+        if name == "postgres":
+            continue
+        try:
+            os.kill(running[name], signal.SIGQUIT if name == "nginx" else signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.time() + timeout
+    for name in order:
+        if name == "postgres":
+            continue
+        while _command(running[name]) is not None and time.time() < deadline:
+            time.sleep(0.05)
+        if _command(running[name]) is not None:
+            try:
+                os.kill(running[name], signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    if "postgres" in running:
+        Postgres(directory).stop()
+        while _command(running["postgres"]) is not None and time.time() < deadline:
+            time.sleep(0.05)
+    return [(name, running[name]) for name in order]
+
+
 def main():
-    """`up` starts a stack in the given directory and prints its details as JSON; `down` stops it."""
+    """`up` starts a stack in the given directory, records it in stack.json and prints that as
+    JSON; `down` stops whatever runs of the stack recorded there (make demo-stop)."""
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__)
@@ -371,32 +518,28 @@ def main():
     parser.add_argument("--dir", required=True)
     parser.add_argument("--build-dir")
     args = parser.parse_args()
+    directory = os.path.abspath(args.dir)
     if args.action == "up":
-        stack = Stack(directory=args.dir, build_dir=args.build_dir)
+        stack = Stack(directory=directory, build_dir=args.build_dir)
         stack.start()
-        pids = {"nginx": stack.nginx.pid, "server": stack.server.pid, "router": stack.router.process.pid,
-                "conekta": stack.conekta.process.pid}
-        state = {"port": stack.port, "api_key": stack.api_key, "ids": stack.ids, "pids": pids,
-                 "pg_data": stack.postgres.data, "pg_dir": stack.postgres.directory, "env_file": stack.env_file,
-                 "router_url": stack.router.url, "router_ca": stack.router.info["ca_file"],
-                 "conekta_url": stack.conekta.url}
-        with open(os.path.join(args.dir, "stack.json"), "w") as f:
-            json.dump(state, f, indent=2)
+        state = stack.state(complete=True)
+        write_state(directory, state)
         print(json.dumps(state))
         # The children outlive this process (the demo leaves them running).
         os._exit(0)
     else:
-        state_file = os.path.join(args.dir, "stack.json")
-        if os.path.exists(state_file):
-            state = json.load(open(state_file))
-            for name in ("nginx", "server", "router", "conekta"):
-                try:
-                    os.kill(state["pids"][name], signal.SIGQUIT if name == "nginx" else signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.5)
-        Postgres(args.dir).stop()
-        print(f"stopped the stack in {args.dir}")
+        state = read_state(directory)
+        stopped = stop_running(directory, state)
+        if os.path.exists(os.path.join(directory, STATE_FILE)):
+            os.remove(os.path.join(directory, STATE_FILE))
+        if not stopped:
+            print(f"no demo is running in {directory}" + (" (the one recorded there had already stopped)" if state else ""))
+            return
+        port = f" (port {state['port']})" if state and state.get("port") else ""
+        names = ", ".join(f"{LABELS[name]} (pid {pid})" for name, pid in stopped)
+        gone = [LABELS[name] for name, _, _, _ in COMPONENTS if name not in dict(stopped)]
+        print(f"stopped the demo in {directory}{port}: {names}"
+              + (f"; {', '.join(gone)} had already exited" if gone else ""))
 
 
 if __name__ == "__main__":
