@@ -190,6 +190,17 @@ import Testing
         #expect(flow.state == .failed)
     }
 
+    @Test func anUnusableTokenIsADeclineToldAndRecordedAsOne() {
+        var flow = PaymentFlow()
+        _ = flow.start()
+        _ = flow.profileChecked(exists: true)
+        _ = flow.userCreated(profileMatches: true)
+        #expect(flow.chargeCompleted(.invalidRequest(param: "payment_method.token_id", message: "x")) == .deleteUser)
+        #expect(flow.state == .declining)
+        #expect(flow.userDeleted() == .respond(.declined(message: PaymentResult.cardNotProcessed)))
+        #expect(flow.state == .declined)
+    }
+
     @Test func reconcilerResumesEachUnfinishedState() {
         var pending = PaymentFlow(resuming: .pending, routerUserKnown: false, orderKnown: false)
         #expect(pending.resume(routerUserID: nil, ageSeconds: 100, activationDeadlineSeconds: 600) == .lookUpUser)

@@ -54,6 +54,28 @@ import Testing
         #expect(problems(#"{"producto_id":1,"product_id":1,"token_tarjeta":"t","nombre_cliente":"a","email_cliente":"a@b.c"}"#).isEmpty)
     }
 
+    @Test func aFieldSentTwiceIsRefusedByName() {
+        let valid = #""token_tarjeta":"t","nombre_cliente":"a","email_cliente":"a@b.c""#
+        #expect(problems(#"{"producto_id":1,"producto_id":999,"# + valid + "}") == ["producto_id"])
+        #expect(problems(#"{"producto_id":1,"producto_id":1,"# + valid + "}") == ["producto_id"])
+        #expect(problems(#"{"producto_id":1,"# + valid + #","extra":1,"extra":2}"#) == ["extra"])
+        let form = "application/x-www-form-urlencoded"
+        #expect(
+            problems("producto_id=1&token_tarjeta=t&nombre_cliente=a&email_cliente=a%40b.c&token_tarjeta=u", contentType: form) == [
+                "token_tarjeta"
+            ])
+        #expect(problems("producto_id=1&token_tarjeta=t&nombre_cliente=a&email_cliente=a%40b.c", contentType: form).isEmpty)
+    }
+
+    @Test func bidiAndFormatControlsAreRefusedLikeControlCharacters() {
+        for hidden in ["\u{202E}", "\u{202A}", "\u{2066}", "\u{200B}", "\u{200F}", "\u{FEFF}", "\u{0085}", "\u{2028}", "\u{061C}"] {
+            let body = #"{"producto_id":1,"token_tarjeta":"t","nombre_cliente":"Ana "# + hidden + #"gpj.exe","email_cliente":"a@b.c"}"#
+            #expect(problems(body) == ["nombre_cliente"], "U+\(String(hidden.unicodeScalars.first!.value, radix: 16))")
+        }
+        // Letters of every script, accents and emoji stay welcome.
+        #expect(problems(#"{"producto_id":1,"token_tarjeta":"t","nombre_cliente":"José Ñúñez 李 محمد 🙂","email_cliente":"a@b.c"}"#).isEmpty)
+    }
+
     @Test func everyBadFieldIsNamed() {
         let fields = problems(
             #"{"producto_id":-1,"token_tarjeta":"tok;drop","nombre_cliente":"","email_cliente":"no-at","mac_cliente":"zz","ip_cliente":"::1","telefono_cliente":"abc","conexion_automatica":"maybe"}"#

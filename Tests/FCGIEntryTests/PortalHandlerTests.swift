@@ -120,6 +120,14 @@ struct FakeVerifier: APIKeyVerifier {
         #expect(get("/health", key: nil).status == 503)
     }
 
+    @Test func aStoredErrorAnswerGetsTheExchangesRequestID() {
+        let stored = Array(#"{"detail":"Declinado","codigo":"pago_declinado","id_intento":"a-1"}"#.utf8)
+        #expect(
+            String(decoding: PortalHandler.appending(requestID: "req\"1", to: stored), as: UTF8.self)
+                == #"{"detail":"Declinado","codigo":"pago_declinado","id_intento":"a-1","request_id":"req\"1"}"#)
+        #expect(PortalHandler.appending(requestID: "r", to: Array("[]".utf8)) == Array("[]".utf8))
+    }
+
     @Test func everyServiceErrorMapsToAStatusAndACode() {
         let failures: [AuthFailure] = [
             .missing, .malformed, .badSignature, .expired, .revoked, .unknownKey, .routerInactive, .companyInactive,

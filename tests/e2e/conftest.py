@@ -68,7 +68,7 @@ def other_company(stack):
         router = stack.ctl("router", "add", "--company", str(company), "--name", "Lobby", "--url", stack.router.url,
                            "--user", "api", "--password", "x", "--insecure")["id"]
         product = stack.ctl("product", "add", "--company", str(company), "--router", str(router), "--name", "Otro plan",
-                            "--price", "10", "--profile", "1hora")["id"]
+                            "--price", "10", "--profile", "1hora", "--skip-router-check")["id"]
         key = stack.ctl("key", "issue", "--router", str(router))["api_key"]
         stack._other = {"company": company, "router": router, "product": product, "key": key}
     return stack._other

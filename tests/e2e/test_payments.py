@@ -24,7 +24,8 @@ import pytest
 
 from hotspot_stack import ROUTER_PASSWORD, ROUTER_USER, SANDBOX_PRIVATE_KEY, Stack
 from conftest import other_company, running_stack
-from invariants import (attempt, attempts, blame, check_invariants, new_token, pay, product_users, remember_token)
+from invariants import (attempt, attempts, blame, check_invariants, new_token, pay, post_raw, product_users,
+                        remember_token, settle)
 
 ENV = {
     "HOTSPOT_CONEKTA_TIMEOUT_MS": "2000",
@@ -220,7 +221,13 @@ def assert_error(reply, status, codigo):
     assert reply.status == status and reply.codigo == codigo, reply
     assert reply.headers.get("Content-Type", "").startswith("application/json"), reply.headers
     assert isinstance(reply.body.get("detail"), str) and reply.body["detail"], reply
+    # Every error names the exchange it answers, as the X-Request-Id header does.
+    assert reply.body.get("request_id") and reply.body["request_id"] == reply.headers.get("X-Request-Id"), reply
     return reply.body
+
+
+def without_request_id(reply):
+    return {name: value for name, value in reply.body.items() if name != "request_id"}
 
 
 def assert_delivered(stack, reply, product=0, user_type="usuario_contrasena"):
@@ -642,7 +649,9 @@ def test_same_key_same_body_replays_byte_for_byte(stack):
     declined = pay(stack, idempotency_key=declined_key, token_tarjeta=new_token("declined"))
     assert_error(declined, 402, "pago_declinado")
     again = resend(stack, declined, idempotency_key=declined_key)
-    assert again.status == 402 and again.raw == declined.raw, (declined, again)
+    # The stored answer, replayed; only its request_id names the exchange that carried it.
+    assert again.status == 402 and without_request_id(again) == without_request_id(declined), (declined, again)
+    assert again.body["request_id"] != declined.body["request_id"]
     assert len(orders_of(stack, declined.body["id_intento"])) == 1
     check_invariants(stack)
 
@@ -814,6 +823,39 @@ def test_product_add_refuses_a_profile_the_router_has_only_by_prefix(stack):
         assert result.stderr.startswith("warning: ") and "not checked on router" in result.stderr, result
     finally:
         stack.ctl("router", "disable", str(offline))
+
+
+def test_a_field_sent_twice_or_hidden_text_is_refused_and_nothing_happens(stack):
+    before = side_effects(stack)
+    headers = {"X-API-Key": stack.api_key, "Content-Type": "application/json"}
+    product = stack.ids["products"][0]
+    body = (f'{{"producto_id":{product},"producto_id":999,"token_tarjeta":"{new_token()}",'
+            '"nombre_cliente":"Ana","email_cliente":"ana@example.com"}').encode()
+    status, reply_headers, raw = post_raw(stack, "/api/v1/payments/pagar-conekta", body, headers)
+    reply = json.loads(raw)
+    assert (status, reply["codigo"], reply["campos"]) == (422, "solicitud_invalida", [
+        {"campo": "producto_id", "mensaje": "Campo repetido: envíelo una sola vez."}]), reply
+    assert reply["request_id"] == reply_headers["X-Request-Id"]
+    form = f"producto_id={product}&token_tarjeta={new_token()}&token_tarjeta={new_token()}&nombre_cliente=Ana" \
+           "&email_cliente=ana%40example.com"
+    status, _, raw = post_raw(stack, "/api/v1/payments/pagar-conekta", form.encode(),
+                              {"X-API-Key": stack.api_key, "Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 422 and [f["campo"] for f in json.loads(raw)["campos"]] == ["token_tarjeta"], raw
+    # A right-to-left override would show the operator "Ana exe.gpj" for "Ana \u202ejpg.exe".
+    reply = pay(stack, nombre_cliente="Ana \u202egpj.exe")
+    assert [f["campo"] for f in assert_error(reply, 422, "solicitud_invalida")["campos"]] == ["nombre_cliente"]
+    assert side_effects(stack) == before
+    check_invariants(stack)
+
+
+def test_an_unusable_token_is_a_decline_told_and_recorded_as_one(stack):
+    reply = pay(stack, token_tarjeta="tok_nonexistent_" + uuid.uuid4().hex)
+    body = assert_error(reply, 402, "pago_declinado")
+    settle(stack, 20)
+    row = attempt(stack, body["id_intento"])
+    assert row["state"] == "declined" and "refused the payment's data" in row["reason"], row
+    assert not users_of(stack, body["id_intento"])
+    check_invariants(stack)
 
 
 # --- the process and the database failing mid-payment --------------------------------------------

@@ -187,7 +187,9 @@ public struct PaymentFlow: Sendable, Equatable {
             answer = .paymentsUnavailable
             return .deleteUser
         case .invalidRequest(let param, _):
-            move(to: .aborting, "payment gateway rejected the request: \(param ?? "-")")
+            // An unusable card token (unknown, expired) or customer data the gateway refuses: the
+            // customer is told the card was not processed (402), and the attempt is a decline.
+            move(to: .declining, "payment gateway refused the payment's data: \(param ?? "-")")
             answer = .declined(message: PaymentResult.cardNotProcessed)
             return .deleteUser
         }

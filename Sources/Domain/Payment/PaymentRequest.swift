@@ -97,6 +97,7 @@ public enum PaymentRequestDecoder {
         }
         var fields: [String: Field] = [:]
         for (key, value) in members {
+            guard fields[key] == nil else { throw .invalid([repeated(key)]) }
             switch value {
             case .string(let text): fields[key] = .text(text)
             case .number(let text): fields[key] = .number(text)
@@ -115,9 +116,26 @@ public enum PaymentRequestDecoder {
             guard let key = percentDecode(parts[0]), let value = percentDecode(parts.count > 1 ? parts[1] : []) else {
                 throw .invalid([FieldProblem(field: "body", message: "El formulario no está codificado correctamente.")])
             }
+            guard fields[key] == nil else { throw .invalid([repeated(key)]) }
             fields[key] = .text(value)
         }
         return fields
+    }
+
+    /// A name sent twice is refused, not read last-wins: a proxy or firewall that reads the first
+    /// value would see another request than the one charged.
+    static func repeated(_ name: String) -> FieldProblem {
+        FieldProblem(field: name, message: "Campo repetido: envíelo una sola vez.")
+    }
+
+    /// Characters no field may carry: C0 and C1 controls, and the invisible ones that change how
+    /// text around them is shown (bidi overrides such as U+202E, zero-width characters, line
+    /// and paragraph separators), which would reach Conekta and the operator's listings.
+    public static func isForbidden(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0..<0x20, 0x7F...0x9F, 0x2028, 0x2029: return true
+        default: return scalar.properties.generalCategory == .format
+        }
     }
 
     /// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte; UTF-8 only.
@@ -174,7 +192,7 @@ public enum PaymentRequestDecoder {
                     if required { problems.append(FieldProblem(field: label, message: "Campo requerido.")) }
                     return nil
                 }
-                guard trimmed.count <= max, !trimmed.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+                guard trimmed.count <= max, !trimmed.unicodeScalars.contains(where: isForbidden) else {
                     problems.append(FieldProblem(field: label, message: "Valor demasiado largo o con caracteres no permitidos."))
                     return nil
                 }

@@ -104,7 +104,18 @@ struct PortalHandler {
         if let order = outcome.orderID { headers.append(("X-Hotspot-Transaction", order)) }
         if outcome.response.status == 409 { headers.append(("Retry-After", "2")) }
         if outcome.response.status == 429 { headers.append(("Retry-After", "600")) }
-        return Response(status: outcome.response.status, headers: headers, body: outcome.response.body)
+        let body =
+            outcome.response.status == 200
+            ? outcome.response.body : Self.appending(requestID: request.requestID, to: outcome.response.body)
+        return Response(status: outcome.response.status, headers: headers, body: body)
+    }
+
+    /// A stored error answer with this exchange's `request_id` as its last member, as every other
+    /// error carries it. The stored body holds nothing of one exchange, since every retry of the
+    /// request gets it; the receipt (200) is replayed byte for byte.
+    static func appending(requestID: String, to body: [UInt8]) -> [UInt8] {
+        guard body.last == UInt8(ascii: "}") else { return body }
+        return body.dropLast() + Array(#","request_id":"#.utf8) + JSONValue.string(requestID).serialized() + [UInt8(ascii: "}")]
     }
 
     /// The logger with the request's id, made only where something is logged (a copy with
