@@ -84,7 +84,7 @@ the fragment; open it in a browser on this machine, phone-sized for the real loo
 It loads the sandbox's Conekta.js stand-in from {state['conekta_url']}/conekta.js, whose
 certificate is self-signed: open that address once and accept the certificate first. Test
 cards: 4242 4242 4242 4242 pays, 4000 0000 0000 0002 is declined, any name, a future date, any
-CVC (the whole table is in the README, "Portal").
+CVC (every test card and token: the README, "Test cards and tokens").
 
 Stop with: make demo-stop"""
 
