@@ -97,7 +97,7 @@ public enum PaymentRequestDecoder {
         }
         var fields: [String: Field] = [:]
         for (key, value) in members {
-            guard fields[key] == nil else { throw .invalid([repeated(key)]) }
+            if fields[key] != nil, let problem = repeated(key) { throw .invalid([problem]) }
             switch value {
             case .string(let text): fields[key] = .text(text)
             case .number(let text): fields[key] = .number(text)
@@ -116,16 +116,18 @@ public enum PaymentRequestDecoder {
             guard let key = percentDecode(parts[0]), let value = percentDecode(parts.count > 1 ? parts[1] : []) else {
                 throw .invalid([FieldProblem(field: "body", message: "El formulario no está codificado correctamente.")])
             }
-            guard fields[key] == nil else { throw .invalid([repeated(key)]) }
+            if fields[key] != nil, let problem = repeated(key) { throw .invalid([problem]) }
             fields[key] = .text(value)
         }
         return fields
     }
 
-    /// A name sent twice is refused, not read last-wins: a proxy or firewall that reads the first
-    /// value would see another request than the one charged.
-    static func repeated(_ name: String) -> FieldProblem {
-        FieldProblem(field: name, message: "Campo repetido: envíelo una sola vez.")
+    /// A field of the payment sent twice is refused (named by its Spanish name), not read
+    /// last-wins: a proxy or firewall that reads the first value would see another request than
+    /// the one charged. Unknown names are ignored, repeated or not.
+    static func repeated(_ name: String) -> FieldProblem? {
+        guard let alias = names.first(where: { $0.0 == name || $0.1 == name })?.1 else { return nil }
+        return FieldProblem(field: alias, message: "Campo repetido: envíelo una sola vez.")
     }
 
     /// Characters no field may carry: C0 and C1 controls, and the invisible ones that change how
