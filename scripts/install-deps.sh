@@ -3,7 +3,7 @@
 # are missing. Run as root (CI is root); otherwise it uses sudo. Idempotent and quiet.
 set -euo pipefail
 packages=(libfcgi-dev libcurl4-openssl-dev libpq-dev libssl-dev pkg-config
-          postgresql nginx-light python3 python3-pytest python3-prometheus-client openssl curl ca-certificates
+          postgresql nginx-light python3 python3-pytest python3-prometheus-client openssl curl jq ca-certificates
           python3-venv python3-yaml python3-jsonschema
           # the payment page's tests drive a real headless browser
           chromium chromium-driver python3-selenium)
