@@ -2,7 +2,7 @@
 
 Emulates /rest/ip/hotspot/user, user/profile, active, active/login and host closely enough that a
 client passing against it should pass against a real router. Each behaviour cites its source in
-/work/shared/reference/routeros/NOTES.md (A1..A6); [VERIFY] marks wording NOTES could not confirm.
+docs/sources.md (A1..A7); [VERIFY] marks wording no public source could confirm.
 
 Control endpoints (besides common.py's state/calls/faults/latency/reset):
   POST   /_sandbox/profiles        {"name", "rate-limit"?, "session-timeout"?, "shared-users"?}
@@ -48,7 +48,7 @@ def command_arguments(menu, command):
 
 def routeros_json(value):
     """JSON as RouterOS writes it: every value a string, and control characters inside strings left
-    raw instead of escaped (NOTES A2; terraform-provider-routeros #165)."""
+    raw instead of escaped (docs/sources.md A2; terraform-provider-routeros #165)."""
     if isinstance(value, dict):
         return "{" + ",".join(routeros_json(k) + ":" + routeros_json(v) for k, v in value.items()) + "}"
     if isinstance(value, list):
@@ -61,7 +61,7 @@ def data(value, status=200):
 
 
 def error(status, message, detail=None):
-    """RouterOS's error body (NOTES A3): {"error": <status>, "message": ..., "detail": ...}."""
+    """RouterOS's error body (docs/sources.md A3): {"error": <status>, "message": ..., "detail": ...}."""
     body = {"error": status, "message": message}
     if detail is not None:
         body["detail"] = detail
@@ -92,7 +92,7 @@ CLOCK_RE = re.compile(r"^(\d+):(\d{1,2}):(\d{1,2})$")
 
 
 def parse_mac(text):
-    """inspect: AB[:|-|.]CD...; stored in capitals with colons. Error text from NOTES A6.1."""
+    """inspect: AB[:|-|.]CD...; stored in capitals with colons. Error text from docs/sources.md A6.1."""
     match = MAC_RE.match(text)
     if not match:
         raise Trap("invalid value of mac-address")
@@ -107,8 +107,8 @@ def parse_ip(text, argument):
 
 
 def parse_duration(text, argument):
-    """Seconds, 1w2d3h4m5s or hh:mm:ss; stored in v7's compact form (NOTES A2). The error text is
-    the observed one (NOTES A4)."""
+    """Seconds, 1w2d3h4m5s or hh:mm:ss; stored in v7's compact form (docs/sources.md A2). The error text is
+    the observed one (docs/sources.md A4)."""
     seconds = None
     if text.isdigit():
         seconds = int(text)
@@ -131,7 +131,7 @@ def parse_duration(text, argument):
 
 
 def parse_bool(text, argument):
-    """yes/no and true/false are both accepted on input; replies say true/false (NOTES A2)."""
+    """yes/no and true/false are both accepted on input; replies say true/false (docs/sources.md A2)."""
     if text in ("yes", "true"):
         return "true"
     if text in ("no", "false"):
@@ -230,7 +230,7 @@ class RouterApp(App):
     # --- routing -------------------------------------------------------------------------
 
     def route(self, request):
-        """(menu, command, item) for a REST request; command is a RouterOS verb (NOTES A3)."""
+        """(menu, command, item) for a REST request; command is a RouterOS verb (docs/sources.md A3)."""
         if not request.path.startswith(PREFIX):
             return None, None, None
         rest = request.path[len(PREFIX):]
@@ -263,14 +263,14 @@ class RouterApp(App):
 
     def handle(self, request):
         if not self._authorized(request):
-            # [VERIFY] body; NOTES A3 only says 401 for bad credentials.
+            # [VERIFY] body; docs/sources.md A3 only says 401 for bad credentials.
             return Reply(401, {"error": 401, "message": "Unauthorized"},
                          headers={"WWW-Authenticate": 'Basic realm="RouterOS"'})
         menu, command, item = self.route(request)
         if menu is None:
             return bad_request("no such command prefix")  # [VERIFY]
         if command is None or command_arguments(menu, command) is None:
-            # NOTES A3: "no such command or directory (remove)" for a verb a menu lacks.
+            # docs/sources.md A3: "no such command or directory (remove)" for a verb a menu lacks.
             verb = {"PUT": "add", "PATCH": "set", "DELETE": "remove"}.get(request.method, command or "")
             return error(406, "Not Acceptable", f"no such command or directory ({verb})")
         with self.lock:
@@ -301,8 +301,8 @@ class RouterApp(App):
         return user == self.api_user and password == self.api_password
 
     def _arguments(self, menu, command, request):
-        """The JSON body as strings; any name not in the inspect tree is `unknown parameter` (NOTES
-        A6.1, A7). Numbers are accepted and kept as decimal text (NOTES A2)."""
+        """The JSON body as strings; any name not in the inspect tree is `unknown parameter`
+        (docs/sources.md A6.1, A7). Numbers are accepted and kept as decimal text (docs/sources.md A2)."""
         try:
             body = json.loads(request.body.decode("utf-8")) if request.body else {}
         except (ValueError, UnicodeDecodeError):
@@ -315,12 +315,12 @@ class RouterApp(App):
             if name not in allowed:
                 raise Trap(f"unknown parameter {name}")
             if isinstance(value, bool) or not isinstance(value, (str, int)):
-                raise Trap(f"invalid value for argument {name}")  # [VERIFY] send strings (NOTES A2)
+                raise Trap(f"invalid value for argument {name}")  # [VERIFY] send strings (docs/sources.md A2)
             values[name] = str(value)
         return values
 
     def _find(self, menu, item):
-        """Look up by .id, or by name in named menus (NOTES A3 "Read one")."""
+        """Look up by .id, or by name in named menus (docs/sources.md A3, reading one object)."""
         table = self.tables[menu]
         row = table.by_id(item)
         if row is None and menu in ("user", "user/profile"):
@@ -340,7 +340,7 @@ class RouterApp(App):
             if row is None:
                 return error(*NOT_FOUND)
             return data(self._project(row, proplist))
-        # Filters are exact-match and ANDed (NOTES A3); a property the row lacks never matches [INF].
+        # Filters are exact-match and ANDed (docs/sources.md A3); a property the row lacks never matches [INF].
         named = [v for n, v in filters if n == "name"]
         candidates = self.tables[menu].named(named[0]) if named else self.tables[menu]
         rows = [row for row in candidates if all(row.get(n) == v for n, v in filters)]
@@ -360,7 +360,7 @@ class RouterApp(App):
         return stored
 
     def _resolve_profile(self, text):
-        """RouterOS resolves profile= by unique prefix (NOTES A4): exact name wins; one prefix match
+        """RouterOS resolves profile= by unique prefix (docs/sources.md A4): exact name wins; one prefix match
         silently becomes the full name; several are ambiguous; none does not match."""
         names = [row["name"] for row in self.tables["user/profile"]]
         if text in names:
@@ -401,7 +401,7 @@ class RouterApp(App):
         return values
 
     def _check_unique(self, name, server, except_id=None):
-        """Names are unique per server; `all` overlaps every server [INF] (NOTES A4)."""
+        """Names are unique per server; `all` overlaps every server [INF] (docs/sources.md A4)."""
         for row in self.tables["user"].named(name):
             if row[".id"] == except_id:
                 continue
@@ -419,7 +419,7 @@ class RouterApp(App):
         self._check_unique(row["name"], row["server"])
         row.update({"uptime": "0s", "bytes-in": "0", "bytes-out": "0", "packets-in": "0",
                     "packets-out": "0", "dynamic": "false"})
-        # PUT answers with the created object, .id included (NOTES A3).
+        # PUT answers with the created object, .id included (docs/sources.md A3).
         return data(self._insert("user", row))
 
     def _set(self, menu, item, body):
@@ -427,17 +427,17 @@ class RouterApp(App):
             return bad_request("sandbox: only /ip/hotspot/user is writable over REST; use /_sandbox/")
         row = self._find(menu, item)
         if row is None:
-            return error(*NOT_FOUND)  # NOTES A3: PATCH of a missing id is 400/404
+            return error(*NOT_FOUND)  # docs/sources.md A3: PATCH of a missing id is 400/404
         values = self._user_values(body)
         self._check_unique(values.get("name", row["name"]), values.get("server", row["server"]), row[".id"])
         old_name = row["name"]
         row.update(values)
         self.tables[menu].renamed(row, old_name)
-        return data(row)  # the updated object (NOTES A3)
+        return data(row)  # the updated object (docs/sources.md A3)
 
     def _remove(self, menu, item, body):
         if item is None:
-            # POST …/remove {".id": …} or {"numbers": …}: [] or "no such item" (NOTES A3, A4).
+            # POST …/remove {".id": …} or {"numbers": …}: [] or "no such item" (docs/sources.md A3, A4).
             item = body.get(".id") or body.get("numbers")
             row = self._find(menu, item) if item else None
             if row is None:
@@ -446,9 +446,9 @@ class RouterApp(App):
             return data([])
         row = self._find(menu, item)
         if row is None:
-            return error(*NOT_FOUND)  # second DELETE -> 404 (NOTES A3)
+            return error(*NOT_FOUND)  # second DELETE -> 404 (docs/sources.md A3)
         self._delete(menu, row)
-        return Reply(200, b"")  # empty body (NOTES A3)
+        return Reply(200, b"")  # empty body (docs/sources.md A3)
 
     def _delete(self, menu, row):
         self.tables[menu].remove(row)
@@ -458,37 +458,38 @@ class RouterApp(App):
                     host["authorized"] = "false"
 
     def _login(self, body):
-        """/ip/hotspot/active/login: user, password, ip, mac-address, domain (NOTES A6.1)."""
+        """/ip/hotspot/active/login: user, password, ip, mac-address, domain (docs/sources.md A6.1)."""
         ip = parse_ip(body.get("ip", ""), "ip")
         mac = parse_mac(body["mac-address"]) if "mac-address" in body else None
         host = next((h for h in self.tables["host"] if ip in (h.get("address"), h.get("to-address"))), None)
         if host is None:
-            raise Trap(f"unknown host IP {ip}")  # NOTES A6.1
+            raise Trap(f"unknown host IP {ip}")  # docs/sources.md A6.1
         if mac is not None and mac != host["mac-address"]:
-            raise Trap("wrong MAC provided")  # NOTES A6.1 (exact wording [VERIFY])
+            raise Trap("wrong MAC provided")  # docs/sources.md A6.1 (exact wording [VERIFY])
         name = body.get("user", "")
         user = next((u for u in self.tables["user"].named(name) if u["server"] in ("all", host["server"])), None)
         if user is None or user.get("password", "") != body.get("password", ""):
-            raise Trap("invalid username or password")  # NOTES A6.1
+            raise Trap("invalid username or password")  # docs/sources.md A6.1
         if user["disabled"] == "true":
             raise Trap("user is disabled")  # [VERIFY] wording
         bound = user.get("mac-address")
         if bound and bound != "00:00:00:00:00:00" and bound != host["mac-address"]:
-            # A user with mac-address may log in only from that MAC (NOTES A4); wording [VERIFY].
+            # A user with mac-address may log in only from that MAC (docs/sources.md A4); wording [VERIFY].
             raise Trap(f"user {name} is not allowed to log in from this MAC address")
         if any(a["address"] == ip for a in self.tables["active"]):
             raise Trap(f"IP {ip} is already logged in")  # [VERIFY] wording
         profile = next((p for p in self.tables["user/profile"] if p["name"] == user["profile"]), {})
         shared = int(profile.get("shared-users", "1") or 1)
         if sum(1 for a in self.tables["active"] if a["user"] == name) >= shared:
-            raise Trap("no more sessions are allowed for user")  # shared-users (NOTES A5); wording [VERIFY]
+            # shared-users (docs/sources.md A5); wording [VERIFY]
+            raise Trap("no more sessions are allowed for user")
         self._insert("active", {"server": host["server"], "user": name, "domain": body.get("domain", ""),
                                 "address": ip, "mac-address": host["mac-address"],
                                 "login-by": self.login_by,  # [VERIFY] what active/login records
                                 "uptime": "0s", "idle-time": "0s", "bytes-in": "0", "bytes-out": "0",
                                 "packets-in": "0", "packets-out": "0"})
         host["authorized"] = "true"
-        return data([])  # a command without data answers [] (NOTES A3)
+        return data([])  # a command without data answers [] (docs/sources.md A3)
 
     # --- control -------------------------------------------------------------------------
 

@@ -1,8 +1,8 @@
 import Domain
 
-/// The payment endpoint's bodies: the seed page's success shape, field for field, and every
-/// other answer as `{"detail","codigo","id_intento"}`. Bodies are stored and replayed byte for
-/// byte, so they carry nothing specific to one HTTP exchange (no request id).
+/// The payment endpoint's bodies: the seed's success shape (docs/seed-api.md), field for field,
+/// and every other answer as `{"detail","codigo","id_intento"}`. Bodies are stored and replayed
+/// byte for byte, so they carry nothing specific to one HTTP exchange (no request id).
 public struct PaymentPresenter: PaymentRendering {
     public init() {}
 
@@ -100,7 +100,7 @@ public struct PaymentPresenter: PaymentRendering {
         }
     }
 
-    /// `YYYY-MM-DDTHH:MM:SS.ffffff` in UTC, as the seed page shows.
+    /// `YYYY-MM-DDTHH:MM:SS.ffffff` in UTC, as the seed shows (docs/seed-api.md).
     public static func timestamp(microseconds: Int64) -> String {
         let seconds = microseconds.quotient(1_000_000)
         let fraction = microseconds - seconds * 1_000_000

@@ -31,7 +31,7 @@ extension RouterEndpoint.Trust {
 
 /// Why a product's profile cannot be sold on a router, in one line; nil when the router has a
 /// profile of exactly that name. RouterOS resolves `profile=` by unique prefix, so `1h` would
-/// silently bind users to `1hora` (see docs/routeros.md): only the exact name counts.
+/// silently bind users to `1hora` (docs/sources.md A4): only the exact name counts.
 func profileRefusal(_ profile: String, routerID: Int64, among profiles: [HotspotProfile]) -> String? {
     let names = profiles.map(\.name)
     if names.contains(profile) { return nil }

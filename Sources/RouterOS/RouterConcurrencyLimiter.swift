@@ -7,7 +7,7 @@ import Darwin
 #endif
 
 /// Caps the RouterOS calls in flight to each router across all worker threads, so one stuck
-/// router cannot hold every worker (and stays under its `www-ssl` `max-sessions`, NOTES.md A1).
+/// router cannot hold every worker (and stays under its `www-ssl` `max-sessions`, docs/sources.md A1).
 ///
 /// Create one per process and give it to every `RouterOSClient`. A call that cannot get a permit
 /// within `maxWait` fails with `RouterOSError.Kind.busy`.

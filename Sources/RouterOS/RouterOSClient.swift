@@ -19,7 +19,7 @@ public struct RouterOSClient {
         /// How the router's certificate is checked: `.caFile` or `.pinnedPublicKey`.
         /// `.insecure` must come only from an explicit operator flag; see `isInsecure`.
         public var tls: TLSTrust
-        /// Connect and total timeouts, kept well under RouterOS's 60 s cut-off (NOTES.md A1).
+        /// Connect and total timeouts, kept well under RouterOS's 60 s cut-off (docs/sources.md A1).
         public var timeouts: Timeouts
         /// The hotspot server users are looked up on (`all` for every server).
         public var hotspotServer: String
@@ -77,7 +77,7 @@ public struct RouterOSClient {
     /// Creates a user (`PUT /rest/ip/hotspot/user`) and returns it as the router stored it.
     ///
     /// RouterOS resolves `profile` by unique prefix, so compare the returned profile with the one
-    /// asked for (NOTES.md A4).
+    /// asked for (docs/sources.md A4).
     public func addUser(_ user: NewHotspotUser) throws(RouterOSError) -> HotspotUser {
         var fields: [(name: String, value: String)] = [
             ("name", user.name), ("password", user.password), ("profile", user.profile),
@@ -109,7 +109,7 @@ public struct RouterOSClient {
         let call = Call(
             operation: "user.set", method: .patch, path: "user/" + (try Self.checked(id, "user.set")),
             body: [("disabled", disabled ? "true" : "false")])
-        // The reply is the updated object or, per one report, `[]` (NOTES.md A3); either will do.
+        // The reply is the updated object or, per one report, `[]` (docs/sources.md A3); either will do.
         _ = try perform(call)
     }
 
@@ -168,7 +168,7 @@ public struct RouterOSClient {
     }
 
     /// Logs a device in server-side (`POST /rest/ip/hotspot/active/login`, arguments `user`,
-    /// `password`, `ip`, `mac-address`; there is no `name` nor `server`, NOTES.md A6.1).
+    /// `password`, `ip`, `mac-address`; there is no `name` nor `server`, docs/sources.md A6.1).
     /// - Throws: `.unknownHost` when the router has no host with that address; `.loginRejected`
     ///   with the router's reason for any other refusal.
     public func activeLogin(
@@ -231,7 +231,7 @@ extension RouterOSClient {
     }
 
     /// The properties each print asks for (`.proplist`): only what the Domain reads, and never a
-    /// user's password, which a full GET returns in clear (NOTES.md A4).
+    /// user's password, which a full GET returns in clear (docs/sources.md A4).
     enum Properties {
         static let user = ".id,name,profile,server,disabled,comment,mac-address"
         static let profile = ".id,name,rate-limit,session-timeout,shared-users"
@@ -243,7 +243,7 @@ extension RouterOSClient {
         var url = configuration.baseURL + "/rest/ip/hotspot/" + call.path
         if !call.query.isEmpty {
             let pairs = call.query.map { name, value in
-                // `.proplist` keeps its commas, as in MikroTik's own examples (NOTES.md A3).
+                // `.proplist` keeps its commas, as in MikroTik's own examples (docs/sources.md A3).
                 name + "=" + QueryEncoding.encode(value, keeping: name == ".proplist" ? [UInt8(ascii: ",")] : [])
             }
             url += "?" + pairs.joined(separator: "&")
@@ -295,7 +295,7 @@ extension RouterOSClient {
         let isJSON = response.mediaType == "application/json"
         if (200..<300).contains(status) {
             if response.body.isEmpty { return nil }
-            // A 2xx HTML page is WebFig or a captive portal, not the REST API (NOTES.md A2).
+            // A 2xx HTML page is WebFig or a captive portal, not the REST API (docs/sources.md A2).
             guard isJSON else {
                 throw call.failure(.notJSON, status: status, detail: response.mediaType ?? "no content type")
             }
@@ -306,7 +306,7 @@ extension RouterOSClient {
             return payload
         }
         if (500..<600).contains(status) {
-            // RouterOS itself answers 2xx/400/401/404/406 (NOTES.md A3); a 5xx comes from something
+            // RouterOS itself answers 2xx/400/401/404/406 (docs/sources.md A3); a 5xx comes from something
             // in between, so a mutation's fate is unknown.
             throw call.failure(.serverError, status: status, maybeApplied: call.isMutation)
         }
@@ -326,7 +326,7 @@ extension RouterOSClient {
         }
     }
 
-    /// The typed meaning of a 400's `detail` (NOTES.md A1, A4, A6.1).
+    /// The typed meaning of a 400's `detail` (docs/sources.md A1, A4, A6.1).
     static func kind(of detail: String, _ call: Call) -> RouterOSError.Kind {
         // "failure: already have user with this name for this server"; matched loosely for a
         // create, whose copies libcurl may resend (addUser): a reworded refusal must still read as
@@ -345,7 +345,7 @@ extension RouterOSClient {
         return .badRequest
     }
 
-    /// `.id`s go into paths literally (`*1A`, not `%2A1A`, NOTES.md A2), so anything else is refused.
+    /// `.id`s go into paths literally (`*1A`, not `%2A1A`, docs/sources.md A2), so anything else is refused.
     static func checked(_ id: String, _ operation: String) throws(RouterOSError) -> String {
         let digits = id.utf8.dropFirst()
         guard id.utf8.first == UInt8(ascii: "*"), !digits.isEmpty,

@@ -1,9 +1,9 @@
 // Bodies Conekta answers, for the client's unit tests. Most are trimmed copies of the recorded
 // Mockoon mock in Conekta's official OpenAPI repository (github.com/conekta/openapi,
-// mocks/conekta_api.json, MIT licence; a copy is ../shared/reference/conekta/mockoon-conekta_api.json):
-// only noise unrelated to payments (shipping, fiscal entity, channel, barcode URLs) was removed.
-// The others are the examples in the same repository's api.yaml, or the legacy shape NOTES §1
-// describes; each says where it comes from.
+// mocks/conekta_api.json, MIT licence, kept in sandbox/schemas/LICENSE.conekta-openapi; see
+// docs/sources.md C): only noise unrelated to payments (shipping, fiscal entity, channel, barcode
+// URLs) was removed. The others are the examples in the same repository's api.yaml, or the legacy
+// shape docs/sources.md C1 describes; each says where it comes from.
 
 enum ConektaFixtures {
     /// Mock `POST /orders` "successful operation card ": paid, 10000 MXN, Visa 4242.
@@ -495,8 +495,9 @@ enum ConektaFixtures {
          "log_id": "641b6d813cd9a50001515017", "object": "error", "type": "parameter_validation_error"}
         """#
 
-    /// The pre-2.0 error shape (NOTES §1: message, message_to_purchaser, code and param at the top
-    /// level, no details; legacy conekta-php handler, conekta-node#14). The texts are made up.
+    /// The pre-2.0 error shape (docs/sources.md C1: message, message_to_purchaser, code and param
+    /// at the top level, no details; legacy conekta-php handler, conekta-node#14). The texts are
+    /// made up.
     static let legacyDecline = #"""
         {"object": "error", "type": "card_error", "code": "card_declined", "param": null,
          "message": "The card was declined.", "message_to_purchaser": "Tu tarjeta fue declinada."}

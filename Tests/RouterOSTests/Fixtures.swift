@@ -2,7 +2,7 @@ import HTTPTransport
 import Testing
 
 /// Replies as RouterOS (or something in front of it) sends them, by scenario name. Shapes and texts
-/// from NOTES.md A2–A6.1; key order deliberately varies, as it does on real routers.
+/// from docs/sources.md A2–A6.1; key order deliberately varies, as it does on real routers.
 enum Fixtures {
     static func response(_ scenario: String) -> HTTPResponse {
         guard let (status, contentType, body) = all[scenario] else {
@@ -31,7 +31,7 @@ enum Fixtures {
             [{".id":"*1","name":"PAY-8F3K2Qx","server":"hotspot1"},{".id":"*2","name":"PAY-8F3K2Q","server":"hotspot1","disabled":"false"}]
             """#
         ),
-        // A raw ESC and newline inside a string, as RouterOS emits them (NOTES.md A2).
+        // A raw ESC and newline inside a string, as RouterOS emits them (docs/sources.md A2).
         "user-print-control-characters": (
             200, json,
             "[{\".id\":\"*3\",\"name\":\"PAY-8F3K2Q\",\"server\":\"hotspot1\",\"comment\":\"caf\u{1B}[0m\n\\\"ok\\\"\"}]"

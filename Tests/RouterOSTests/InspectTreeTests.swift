@@ -33,7 +33,7 @@ import Testing
             cmd.compactMap { name, value in (value as? [String: Any])?["_type"] as? String == "arg" ? name : nil })
     }
 
-    /// The RouterOS command a REST request runs (NOTES.md A3: GET print, PUT add, PATCH set,
+    /// The RouterOS command a REST request runs (docs/sources.md A3: GET print, PUT add, PATCH set,
     /// DELETE remove, POST <command>).
     static func command(of request: HTTPRequest) throws -> Command {
         let url = try #require(URLComponents(string: request.url))
@@ -116,7 +116,7 @@ import Testing
         }
     }
 
-    /// The check itself catches the mistakes it exists for (NOTES.md A6.1: `name` and `server` are
+    /// The check itself catches the mistakes it exists for (docs/sources.md A6.1: `name` and `server` are
     /// not arguments of active/login).
     @Test func theCheckRejectsNamesRouterOSDoesNotKnow() throws {
         func request(_ method: HTTPRequest.Method, _ path: String, _ body: String? = nil) -> HTTPRequest {

@@ -113,7 +113,7 @@ struct RouterOSClientContractTests {
         #expect(try router.findProfile(named: "1dia")?.name == "1dia")
         // Exact lookups do not match prefixes…
         #expect(try router.findProfile(named: "1h") == nil)
-        // …but RouterOS silently resolves a unique prefix on create (NOTES.md A4).
+        // …but RouterOS silently resolves a unique prefix on create (docs/sources.md A4).
         #expect(try router.createUser(Sample.newUser(name: "PAY-A", profile: "1h")).profile == "1hora")
         #expect(try router.createUser(Sample.newUser(name: "PAY-B", profile: "1dia")).profile == "1dia")
         #expect(failure { try router.createUser(Sample.newUser(name: "PAY-C", profile: "1di")) } == .profileAmbiguous)
@@ -275,7 +275,7 @@ struct RouterOSClientContractTests {
         try sandbox.arm(["op": "user.add", "kind": "drop_after", "times": 1])
         let router = client(configuration(sandbox))
         #expect(failure { try router.createUser(Sample.newUser()) } == .timedOut(maybeApplied: true))
-        // It was applied: a blind retry collides, a lookup finds it (NOTES.md A4 step 6).
+        // It was applied: a blind retry collides, a lookup finds it (docs/sources.md A4, the safe sequence).
         #expect(failure { try router.createUser(Sample.newUser()) } == .duplicateName)
         #expect(try router.findUser(named: "PAY-8F3K2Q")?.comment == "order 42")
     }
@@ -296,7 +296,7 @@ struct RouterOSClientContractTests {
     }
 
     /// libcurl sends a request again when a reused keep-alive connection dies before any reply
-    /// byte (https://curl.se/libcurl/c/CURLOPT_FRESH_CONNECT.html, swift-fcgi-stack.md §4.2).
+    /// byte (https://curl.se/libcurl/c/CURLOPT_FRESH_CONNECT.html, docs/sources.md F4.2).
     /// A create may go on a kept-alive connection because the router refuses another copy by
     /// name: the caller learns `.duplicateName` and finds its own user (PaymentFlow), and the
     /// router holds one user.

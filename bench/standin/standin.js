@@ -21,7 +21,7 @@ function later(r, status, body) {
     setTimeout(function () { r.return(status, body); }, ms);
 }
 
-// RouterOS writes every value as a string (NOTES A2).
+// RouterOS writes every value as a string (docs/sources.md A2).
 function routerosJSON(object) {
     var fields = [];
     for (var name in object) {

@@ -125,6 +125,7 @@ public struct CredentialPolicy: Sendable, Equatable {
         self.pinLength = pinLength
     }
 
-    /// 6 characters of `[A-Z0-9]` and 4 digits; 6-digit PINs (the seed page's shapes).
+    /// 6 characters of `HotspotCredentials.usernameAlphabet` (capitals and digits without `0 O 1 I L`)
+    /// and 4 digits; 6-digit PINs (the seed's shapes, docs/seed-api.md).
     public static let standard = CredentialPolicy(usernameLength: 6, passwordLength: 4, pinLength: 6)
 }

@@ -66,7 +66,7 @@ public struct AutoConnector {
         } catch {
             return failed("No se pudo conectar automáticamente. Use las credenciales para ingresar.", address: address.value)
         }
-        // A successful reply is not proof (NOTES A6.1): confirm through the active sessions.
+        // A successful reply is not proof (docs/sources.md A6.1): confirm through the active sessions.
         while clock.nowMicroseconds() < deadline {
             if let sessions = try? directory.activeSessions(user: credentials.username),
                 let session = sessions.first(where: {

@@ -11,13 +11,13 @@ public struct HotspotCredentials: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { "HotspotCredentials(\(username), password: <redacted>)" }
 
-    /// Characters of a username: the seed's `[A-Z0-9]` without those a customer misreads when
-    /// copying them from one screen to another (`0`/`O`, `1`/`I`/`L`).
+    /// Characters of a username: the seed's capitals and digits (docs/seed-api.md) without those a
+    /// customer misreads when copying them from one screen to another (`0`/`O`, `1`/`I`/`L`).
     public static let usernameAlphabet = Array("ABCDEFGHJKMNPQRSTUVWXYZ23456789")
 
     /// New credentials from a CSPRNG (`SystemRandomNumberGenerator` reads getrandom(2) on Linux).
     /// `usuario_contrasena`: a username of `usernameAlphabet` and a numeric password; `pin`: a
-    /// numeric username and an empty password (the seed page's shapes, lengths per company).
+    /// numeric username and an empty password (the seed's shapes, docs/seed-api.md; lengths per company).
     public static func generate<R: RandomNumberGenerator>(
         _ type: PaymentRequest.UserType, policy: CredentialPolicy, using random: inout R
     ) -> HotspotCredentials {

@@ -34,7 +34,8 @@ public struct PaymentRequest: Sendable, Equatable {
         self.autoConnect = autoConnect
     }
 
-    /// Auto-connect runs only when asked for and a MAC is known (the seed ignores the flag otherwise).
+    /// Auto-connect runs only when asked for and a MAC is known (the seed ignores the flag otherwise,
+    /// docs/seed-api.md).
     public var wantsAutoConnect: Bool { autoConnect && mac != nil }
 
     /// The fields that make two requests "the same request" for idempotency, in a fixed order.
@@ -232,7 +233,7 @@ public enum PaymentRequestDecoder {
         if let phone, !isPhone(phone) {
             problems.append(FieldProblem(field: "telefono_cliente", message: "Teléfono inválido."))
         }
-        // Any value other than the two known types (or none) becomes usuario_contrasena (seed page).
+        // Any value other than the two known types (or none) becomes usuario_contrasena (docs/seed-api.md).
         let userTypeText = text("user_type", "tipo_usuario", required: false, max: 64)
         let userType = userTypeText.flatMap(PaymentRequest.UserType.init(rawValue:)) ?? .userAndPassword
         var mac: MACAddress?

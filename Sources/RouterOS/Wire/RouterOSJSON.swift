@@ -19,7 +19,7 @@ enum RouterOSJSON {
     static func sanitised(_ bytes: [UInt8]) -> [UInt8] {
         // RouterOS copies raw control characters (an ESC in a DHCP host name, a newline in a
         // comment) into JSON strings, which strict parsers reject; terraform-provider-routeros
-        // re-escapes them the same way (NOTES.md A2;
+        // re-escapes them the same way (docs/sources.md A2;
         // https://github.com/terraform-routeros/terraform-provider-routeros/issues/165).
         guard bytes.contains(where: { $0 < 0x20 }) else { return bytes }
         var out: [UInt8] = []
@@ -49,7 +49,7 @@ enum RouterOSJSON {
     }
 
     /// A JSON object of string values, in the given order: RouterOS wants every value as a string
-    /// (NOTES.md A2: bare numbers may be read as octal or hex).
+    /// (docs/sources.md A2: bare numbers may be read as octal or hex).
     static func object(_ fields: [(name: String, value: String)]) -> [UInt8] {
         var out: [UInt8] = [UInt8(ascii: "{")]
         for (index, field) in fields.enumerated() {

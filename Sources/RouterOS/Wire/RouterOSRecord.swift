@@ -19,7 +19,7 @@ extension RouterOSDecodable {
 
 /// One RouterOS item as REST prints it: property name to text.
 ///
-/// RouterOS sends every value as a JSON string (NOTES.md A2); numbers that are integral in Int64's
+/// RouterOS sends every value as a JSON string (docs/sources.md A2); numbers that are integral in Int64's
 /// range and booleans are still accepted and kept as their text, other values are ignored, and of
 /// a repeated property only the first counts.
 struct RouterOSRecord: RouterOSDecodable, Equatable {
@@ -74,7 +74,7 @@ enum RouterOSPayload: RouterOSDecodable, Equatable {
 }
 
 /// RouterOS's error body, `{"error":400,"message":"Bad Request","detail":"…"}`; keys in any order,
-/// `detail` often absent (NOTES.md A2, A3).
+/// `detail` often absent (docs/sources.md A2, A3).
 ///
 /// Strict, as `JSONDecoder` was: a member that is present, not null and not of its type (an
 /// `error` that is a string or not an integer, a `message` that is a number) makes the body
