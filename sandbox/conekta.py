@@ -1,13 +1,13 @@
 """A loopback stand-in for Conekta's Orders API (`hotspot-sandbox conekta`).
 
-Shapes follow Conekta's OpenAPI spec and the recorded Mockoon mock (see
-../shared/reference/conekta/NOTES.md §10 for the checklist). Requests are validated with the trimmed
-spec schemas in schemas/ (the same validator the Swift tests rely on), and every POST /orders
-records its schema violations in GET /_sandbox/state.
+Shapes follow Conekta's OpenAPI spec and the recorded Mockoon mock (see docs/sources.md C10 for
+the checklist). Requests are validated with the trimmed spec schemas in schemas/ (the same
+validator the Swift tests rely on), and every POST /orders records its schema violations in
+GET /_sandbox/state.
 
 Endpoints: POST /orders, GET /orders/{id}, GET /orders (search, created_at.gte/.lte,
 payment_status, limit, next), POST /orders/{id}/refunds (alias /refund), POST /orders/{id}/cancel
-(alias /void).
+(alias /void). POST /_sandbox/orders/bulk adds many paid orders of other attempts at once.
 
 Card tokens (each is single use; a second use answers 402 conekta.errors.processing.tokenization.used):
 - documented test tokens: tok_test_visa_4242, tok_test_visa_1881, tok_test_mastercard_4444,
@@ -36,12 +36,14 @@ For browsers (the portal page), with CORS open to any origin as Conekta's public
   tokens.create.
 """
 
+import base64
+import json
 import os
 import re
 import secrets
 import sys
 import time
-import base64
+import uuid
 from urllib.parse import quote, urlencode
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -608,7 +610,7 @@ class ConektaApp(App):
         order = self._order(identifier)
         with self.lock:
             if order["payment_status"] not in ("pending_payment", "pre_authorized"):
-                # Inferred (NOTES §5): a paid order is refunded, not canceled.
+                # Inferred (docs/sources.md C5): a paid order is refunded, not canceled.
                 raise ApiError(428, "precondition_required_error",
                                "conekta.errors.precondition_required.combo.order.cannot_be_canceled",
                                {"es": "La orden no puede ser cancelada.", "en": "The order can not be canceled."})
@@ -619,6 +621,41 @@ class ConektaApp(App):
                 charge["is_refundable"] = False
             order["updated_at"] = int(time.time())
             return order
+
+    # MARK: control
+
+    def control(self, request):
+        """POST /_sandbox/orders/bulk {"count", "created_at"?}: that many paid orders of other
+        attempts, created at one time (default now), to load an account the way a busy one is
+        (the look-up tests: thousands of orders in an attempt's window). Built from one order
+        made the ordinary way, so they list exactly like real ones."""
+        what = request.path[len("/_sandbox/"):]
+        if what != "orders/bulk" or request.method != "POST":
+            return None
+        payload = request.json() or {}
+        count = int(payload.get("count", 0))
+        created_at = int(payload.get("created_at", time.time()))
+        body = {"currency": "MXN", "customer_info": {"name": "Carga", "email": "carga@example.com", "phone": "5512345678"},
+                "line_items": [{"name": "Carga", "unit_price": 1500, "quantity": 1}]}
+        template = self._new_order(body, 1500)
+        card = ("visa", "4242", "credit")
+        template["charges"] = list_envelope([self._new_charge(template, {"reference_id": ""}, "tok_bulk", card)])
+        template.update(payment_status="paid", created_at=created_at, updated_at=created_at)
+        text = json.dumps(template)
+        made = []
+        for _ in range(count):
+            attempt = str(uuid.uuid4())
+            order = json.loads(text)
+            order["id"] = order_id()
+            order["metadata"] = {"attempt_id": attempt}
+            order["charges"]["data"][0].update(id=object_id(), order_id=order["id"], reference_id=attempt)
+            made.append(order)
+        with self.lock:
+            for order in made:
+                self.orders[order["id"]] = order
+                self.order_ids.append(order["id"])
+            total = len(self.order_ids)
+        return Reply(200, {"created": count, "orders": total})
 
     # MARK: state
 

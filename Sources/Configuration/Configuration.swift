@@ -53,6 +53,11 @@ public struct Configuration: Sendable {
         public var declinesPerRouter: Int
         /// How long a product's profile, once found on the router by exact name, is trusted.
         public var profileCheckSeconds: Int
+        /// Reconciler threads: how many unfinished attempts this process works on at once.
+        public var reconcileThreads: Int
+        /// The longest wait before an unfinished attempt is tried again (the delay doubles per try
+        /// up to this), which bounds how long a recovered router or Conekta waits for the reconciler.
+        public var retryMaxSeconds: Int
     }
 
     /// How long a worker holds an attempt it runs: longer than the slowest request can run (four
@@ -63,8 +68,12 @@ public struct Configuration: Sendable {
             / 1000 + 5
     }
 
-    /// The base delay before an unfinished attempt is tried again (doubled per try, capped).
-    public var retryAfterSeconds: Int { max(1, payments.reconcileIntervalMilliseconds / 1000) }
+    /// The base delay before an unfinished attempt is tried again (doubled per try, up to
+    /// `payments.retryMaxSeconds`).
+    public var retryAfterSeconds: Int { min(max(1, payments.reconcileIntervalMilliseconds / 1000), payments.retryMaxSeconds) }
+
+    /// The gateway's timeout for a charge, in whole seconds (rounded up).
+    public var chargeTimeoutSeconds: Int { (conekta.totalTimeoutMilliseconds + 999) / 1000 }
 
     public struct Conekta: Sendable {
         public var baseURL: String
@@ -107,6 +116,8 @@ public struct Configuration: Sendable {
         public static let declinesPerAddress = "HOTSPOT_DECLINES_PER_ADDRESS"
         public static let declinesPerRouter = "HOTSPOT_DECLINES_PER_ROUTER"
         public static let profileCheck = "HOTSPOT_PROFILE_CHECK_SECONDS"
+        public static let reconcileThreads = "HOTSPOT_RECONCILE_THREADS"
+        public static let retryMax = "HOTSPOT_RETRY_MAX_SECONDS"
     }
 
     /// Reads the configuration from `environment`, after the optional env file's values.
@@ -200,7 +211,9 @@ public struct Configuration: Sendable {
             declinesPerMAC: try integer(Key.declinesPerMAC, default: 3, range: 0...10_000),
             declinesPerAddress: try integer(Key.declinesPerAddress, default: 10, range: 0...100_000),
             declinesPerRouter: try integer(Key.declinesPerRouter, default: 50, range: 0...1_000_000),
-            profileCheckSeconds: try integer(Key.profileCheck, default: 60, range: 0...3_600)
+            profileCheckSeconds: try integer(Key.profileCheck, default: 60, range: 0...3_600),
+            reconcileThreads: try integer(Key.reconcileThreads, default: 4, range: 1...32),
+            retryMaxSeconds: try integer(Key.retryMax, default: 15, range: 1...600)
         )
     }
 

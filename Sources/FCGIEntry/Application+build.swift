@@ -41,7 +41,8 @@ extension Application {
                 baseURL: configuration.conekta.baseURL, apiVersion: configuration.conekta.apiVersion,
                 caFile: configuration.conekta.caFile,
                 connectTimeoutMilliseconds: configuration.conekta.connectTimeoutMilliseconds,
-                totalTimeoutMilliseconds: configuration.conekta.totalTimeoutMilliseconds))
+                totalTimeoutMilliseconds: configuration.conekta.totalTimeoutMilliseconds),
+            searchEvidence: searchEvidence)
         let limiter = routerLimiter
         let timeouts = configuration.routerTimeouts
         let routerTimeouts = Timeouts(connectMilliseconds: timeouts.connectMilliseconds, totalMilliseconds: timeouts.totalMilliseconds)
@@ -57,7 +58,9 @@ extension Application {
         settings.declinesPerAddress = configuration.payments.declinesPerAddress
         settings.declinesPerRouter = configuration.payments.declinesPerRouter
         settings.profileCheckSeconds = configuration.payments.profileCheckSeconds
-        settings.retryAfterSeconds = configuration.retryAfterSeconds
+        settings.retry = RetrySchedule(
+            baseSeconds: configuration.retryAfterSeconds, ceilingSeconds: configuration.payments.retryMaxSeconds)
+        settings.chargeTimeoutSeconds = Int64(configuration.chargeTimeoutSeconds)
         settings.leaseSeconds = configuration.paymentLeaseSeconds
         let pendingReleases = self.pendingReleases
         let verifiedProfiles = self.verifiedProfiles

@@ -3,6 +3,7 @@ import CFastCGI
 import Configuration
 import Domain
 import Foundation
+import Gateway
 import HTTPTransport
 import Logging
 import Persistence
@@ -34,7 +35,7 @@ struct HotspotPayCommand: ParsableCommand {
 /// Owns the process: the listening socket, the worker threads and the shutdown sequence.
 ///
 /// Threads, not Swift concurrency, in the request path: every call there blocks (accept, libpq,
-/// libcurl), and the cooperative pool is only as wide as the cores (swift-fcgi-stack.md §0).
+/// libcurl), and the cooperative pool is only as wide as the cores (docs/sources.md F0).
 final class Application: Sendable {
     let configuration: Configuration
     let logger: Logger
@@ -55,7 +56,9 @@ final class Application: Sendable {
     let verifiedProfiles = VerifiedProfiles()
     /// Routers whose unverified TLS this process has warned about (once each, not every reload).
     let warnedInsecureRouters = OncePerRouter()
-    /// One shard per worker thread, then the reconciler's.
+    /// What this process has learnt of Conekta's order search, for every thread's client.
+    let searchEvidence = OrderSearchEvidence()
+    /// One shard per worker thread, then one per reconciler thread.
     let metrics: Metrics
 
     init(configuration: Configuration) {
@@ -71,7 +74,8 @@ final class Application: Sendable {
         self.instanceName = "\(hostName):\(getpid())"
         let pool = databasePool
         self.metrics = Metrics(
-            shards: configuration.threads + 1, instance: instanceName, startTime: Date().timeIntervalSince1970,
+            shards: configuration.threads + configuration.payments.reconcileThreads, instance: instanceName,
+            startTime: Date().timeIntervalSince1970,
             workerThreads: configuration.threads, poolUsage: { Metrics.PoolUsage(size: pool.size, inUse: pool.inUse) })
         let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
         LoggingBootstrap.once(level: level)
@@ -121,17 +125,20 @@ final class Application: Sendable {
                 worker.serve(listening: socket.descriptor, draining: draining, status: statuses[index])
             }
         }
-        let reconciler: WorkerThread? =
+        let progress = ReconcilerProgress()
+        let reconcilers =
             configuration.payments.reconcileIntervalMilliseconds > 0
-            ? WorkerThread.start { [self] in
-                let recorder = metrics.recorder(shard: configuration.threads)
-                let graph = makeGraph(name: "reconciler", recorder: recorder)
-                Reconciler(
-                    payments: graph.payments, store: graph.store, logger: logger,
-                    intervalMilliseconds: configuration.payments.reconcileIntervalMilliseconds, hostName: hostName,
-                    pendingReleases: pendingReleases, metrics: metrics, recorder: recorder
-                ).run(until: draining)
-            } : nil
+            ? (0..<configuration.payments.reconcileThreads).map { index in
+                WorkerThread.start { [self] in
+                    let recorder = metrics.recorder(shard: configuration.threads + index)
+                    let graph = makeGraph(name: "reconciler-\(index)", recorder: recorder)
+                    Reconciler(
+                        index: index, payments: graph.payments, store: graph.store, logger: logger,
+                        intervalMilliseconds: configuration.payments.reconcileIntervalMilliseconds, hostName: hostName,
+                        pendingReleases: pendingReleases, progress: progress, metrics: metrics, recorder: recorder
+                    ).run(until: draining)
+                }
+            } : []
         // Open the database connections in the background: the first answer does not wait.
         let pool = databasePool
         WorkerThread.start { PostgresStore.warmUp(pool) }.detach()
@@ -151,7 +158,7 @@ final class Application: Sendable {
             // systemd keeps the socket open for the next instance, so leave it listening (a
             // shutdown() would act on systemd's copy too): queued connections wait there. Wake
             // the threads parked in accept() with a signal instead, again until each is out,
-            // since a thread may be just about to enter accept() (swift-fcgi-stack.md §2.4).
+            // since a thread may be just about to enter accept() (docs/sources.md F2.4).
             draining.store(true, ordering: .sequentiallyConsistent)
             FCGX_ShutdownPending()
             while statuses.contains(where: { !$0.finished.load(ordering: .sequentiallyConsistent) }) {
@@ -163,7 +170,7 @@ final class Application: Sendable {
         } else {
             // Drain: first make new connections fail fast (nginx answers its JSON 503), keep
             // accepting what is already queued for a moment, then wake every thread parked in
-            // accept(). Closing at once would reset the queued connections (swift-fcgi-stack.md §2.4).
+            // accept(). Closing at once would reset the queued connections (docs/sources.md F2.4).
             if let path = socket.path { unlink(path) }
             usleep(200_000)
             draining.store(true, ordering: .sequentiallyConsistent)
@@ -171,7 +178,7 @@ final class Application: Sendable {
             shutdown(socket.descriptor, Int32(SHUT_RDWR))
         }
         for worker in workers { worker.join() }
-        reconciler?.join()
+        for reconciler in reconcilers { reconciler.join() }
         close(socket.descriptor)
         logger.info("stopped")
         return 0

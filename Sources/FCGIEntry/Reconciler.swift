@@ -4,21 +4,27 @@ import Logging
 import Persistence
 import Synchronization
 
-/// The background thread that finishes every payment attempt left unfinished (CONTRACT §6):
-/// charges whose outcome was unknown, users to enable, delete or refund. Safe with several
-/// instances: attempts are claimed with leases and `FOR UPDATE SKIP LOCKED`.
+/// A background thread that finishes payment attempts left unfinished (CONTRACT §6): charges whose
+/// outcome was unknown, users to enable, delete or refund. A process runs several
+/// (`HOTSPOT_RECONCILE_THREADS`), each taking one due attempt at a time, so one slow attempt (a
+/// router that hangs, a long order look-up) holds one thread, not the rest; that count also bounds
+/// how many attempts of one router or one Conekta account are worked on at once. Safe with several
+/// instances: attempts are claimed with leases and `FOR UPDATE SKIP LOCKED`. The first thread
+/// also frees what dead processes held, publishes the backlog and reports progress.
 struct Reconciler {
+    let index: Int
     let payments: PaymentService
     let store: PostgresStore
     let logger: Logger
     let intervalMilliseconds: Int
     let hostName: String
     let pendingReleases: PendingReleases
+    let progress: ReconcilerProgress
     let metrics: Metrics
     let recorder: MetricsRecorder
 
     func run(until draining: borrowing Atomic<Bool>) {
-        var deadOwnersChecked = false
+        var deadOwnersChecked = index != 0
         while !draining.load(ordering: .relaxed) {
             var worked = false
             do {
@@ -30,23 +36,17 @@ struct Reconciler {
                     if freed > 0 { logger.info("freed leases of dead processes", metadata: ["attempts": "\(freed)"]) }
                     deadOwnersChecked = true
                 }
-                for id in pendingReleases.snapshot() {
-                    try store.release(attemptID: id, storing: nil, retryAfterSeconds: 0)
-                    pendingReleases.remove(id)
+                if index == 0 {
+                    for id in pendingReleases.snapshot() {
+                        try store.release(attemptID: id, storing: nil, retry: RetrySchedule(baseSeconds: 0, ceilingSeconds: 1))
+                        pendingReleases.remove(id)
+                    }
                 }
-                let outcomes = try payments.reconcile(limit: 20)
-                worked = !outcomes.isEmpty
-                for outcome in outcomes {
-                    // The attempt's real outcome: the answer its customer got, not this run's.
-                    recorder.reconciled(codigo: outcome.codigo)
-                    logger.info(
-                        "reconciled",
-                        metadata: [
-                            "attempt": "\(outcome.attemptID ?? "-")", "codigo": "\(outcome.codigo)",
-                            "state": "\(outcome.state?.rawValue ?? "-")", "reason": "\(outcome.reason ?? "")",
-                        ])
+                for outcome in try payments.reconcile(limit: 1) {
+                    worked = true
+                    report(outcome)
                 }
-                try readBacklog()
+                if index == 0 { try readBacklog() }
             } catch {
                 logger.debug("reconciler waiting for the database", metadata: ["reason": "\(error)"])
             }
@@ -60,18 +60,75 @@ struct Reconciler {
             }
         }
     }
+
+    private func report(_ outcome: PaymentService.Outcome) {
+        // The attempt's real outcome: the answer its customer got, not this run's.
+        recorder.reconciled(codigo: outcome.codigo)
+        let finished = outcome.state?.isFinal == true
+        if finished { progress.finished() }
+        var metadata: Logger.Metadata = [
+            "attempt": "\(outcome.attemptID ?? "-")", "codigo": "\(outcome.codigo)", "state": "\(outcome.state?.rawValue ?? "-")",
+            "reason": "\(outcome.reason ?? "")",
+        ]
+        logger.info("reconciled", metadata: metadata)
+        if let warning = outcome.warning {
+            recorder.absenceUnproven()
+            metadata["warning"] = "\(warning)"
+            logger.warning("attempt ended without proof", metadata: metadata)
+        }
+    }
 }
 
 extension Reconciler {
-    /// Publishes what is left unfinished after this pass, for `GET /metrics`.
+    /// Publishes what is left unfinished after this pass, for `GET /metrics`, and every few
+    /// seconds while something is unfinished, a progress line: attempts finished since the last
+    /// line, how many are left, and the oldest one with its age and why it is not done.
     private func readBacklog() throws(StoreFailure) {
         let backlog = try store.backlog()
         var attempts: [PaymentAttempt.State: Int] = [:]
         for (state, count) in backlog.attemptsByState {
             if let state = PaymentAttempt.State(rawValue: state) { attempts[state] = count }
         }
-        metrics.record(
-            Metrics.Backlog(attempts: attempts, oldestCreatedAt: backlog.oldestCreatedAt, readAt: Date().timeIntervalSince1970))
+        let now = Date().timeIntervalSince1970
+        metrics.record(Metrics.Backlog(attempts: attempts, oldestCreatedAt: backlog.oldestCreatedAt, readAt: now))
+        guard progress.due(now: now) else { return }
+        let finished = progress.takeFinished()
+        let left = attempts.values.reduce(0, +)
+        guard left > 0 || finished > 0 else { return }
+        var metadata: Logger.Metadata = ["finished": "\(finished)", "unfinished": "\(left)"]
+        if let oldest = try store.oldestUnfinished() {
+            metadata["oldest_attempt"] = "\(oldest.id)"
+            metadata["oldest_age_s"] = "\(Int64(now) - oldest.createdAt)"
+            metadata["oldest_state"] = "\(oldest.state)"
+            metadata["oldest_reason"] = "\(oldest.reason ?? "")"
+            metadata["oldest_tries"] = "\(oldest.tries)"
+        }
+        logger.info("reconciler progress", metadata: metadata)
+    }
+}
+
+/// What the reconciler threads of this process finished since the last progress line.
+final class ReconcilerProgress: Sendable {
+    private let finishedCount = Atomic<Int>(0)
+    private let lastLine = Mutex<Double>(0)
+    /// Seconds between progress lines.
+    let period: Double
+
+    init(period: Double = 10) {
+        self.period = period
+    }
+
+    func finished() { finishedCount.add(1, ordering: .relaxed) }
+
+    func takeFinished() -> Int { finishedCount.exchange(0, ordering: .relaxed) }
+
+    /// Whether a line is due now (and if so, the next one is `period` away).
+    func due(now: Double) -> Bool {
+        lastLine.withLock { last in
+            guard now - last >= period else { return false }
+            last = now
+            return true
+        }
     }
 }
 

@@ -60,7 +60,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
                     attemptID: "a", amount: Money(cents: 1500, currency: "MXN"), itemName: "1 Hora", customerName: "A",
                     customerEmail: "a@b.c", customerPhone: "5512345678", cardToken: "tok_x"), using: key)
             _ = try? client.order(id: "ord_1", using: key)
-            _ = try? client.findOrder(attemptID: "a", createdAfter: 0, using: key)
+            _ = try? client.findOrder(attemptID: "a", customerEmail: "a@b.c", createdAfter: 0, using: key)
             _ = try? client.refund(orderID: "ord_1", amountCents: 1500, using: key)
             _ = try? client.cancel(orderID: "ord_1", using: key)
         }

@@ -6,7 +6,7 @@ extension ConektaClient: PaymentGateway {
     /// `POST /orders` with one card charge, sent once.
     ///
     /// Paid only when `payment_status` is `paid` and the order's amount, currency, charge status and
-    /// `metadata.attempt_id` agree with the request (NOTES §2, §8). A failure before anything was
+    /// `metadata.attempt_id` agree with the request (docs/sources.md C2, C8). A failure before anything was
     /// sent (`TransportError.requestSent == false`: refused connection, TLS or DNS failure) is a
     /// `configurationError`: nothing reached Conekta, so nothing was charged, and it is our side's
     /// connectivity that needs fixing; `unknown` would be as safe but would cost a reconciliation
@@ -38,25 +38,33 @@ extension ConektaClient: PaymentGateway {
         }
     }
 
-    /// Searches first (`search=<attempt id>`, which Conekta matches against references), then,
-    /// because what `search` matches is not documented, pages through every order created since
-    /// `createdAfter`; either way the match is made on `metadata.attempt_id` here. A paid match wins.
+    /// Finds the order of a charge whose reply was lost, in three steps, matching each candidate on
+    /// `metadata.attempt_id` (a paid match wins):
+    /// 1. `search=<attempt id>`: Conekta matches it against the charge's `reference_id`, the
+    ///    quickest way to an order that has a charge;
+    /// 2. `search=<customer email>`, which Conekta documents (docs/sources.md C7): every order of
+    ///    ours carries it, with a charge or not (a 3-D Secure order awaiting its customer has none),
+    ///    and it narrows the window to one customer's orders. Once an email search on this account
+    ///    has found an order of that email (`OrderSearchEvidence`), one that finds nothing shows
+    ///    there is no order;
+    /// 3. until then, every order of the window is read, and a window of more than `maxListPages`
+    ///    pages throws `absenceUnproven`, as does step 2 for an email shared by that many orders.
     public func findOrder(
-        attemptID: String, createdAfter: Int64, using key: GatewayKey
-    ) throws(GatewayFailure) -> GatewayOrder? {
-        try findOrder(attemptID: attemptID, createdAfter: createdAfter, createdBefore: nil, using: key)
-    }
-
-    public func findOrder(
-        attemptID: String, createdAfter: Int64, createdBefore: Int64?, using key: GatewayKey
+        attemptID: String, customerEmail: String = "", createdAfter: Int64, createdBefore: Int64? = nil, using key: GatewayKey
     ) throws(GatewayFailure) -> GatewayOrder? {
         var window = [("created_at.gte", String(createdAfter)), ("limit", String(configuration.listPageSize))]
         if let createdBefore { window.append(("created_at.lte", String(createdBefore))) }
         do throws(ConektaError) {
-            if let found = try scan(window + [("search", attemptID)], attemptID: attemptID, key: key) {
+            if let found = try scan(window + [("search", attemptID)], attemptID: attemptID, key: key).match {
                 return found.gatewayOrder
             }
-            return try scan(window, attemptID: attemptID, key: key)?.gatewayOrder
+            if !customerEmail.isEmpty {
+                let byEmail = try scan(window + [("search", customerEmail)], attemptID: attemptID, key: key, email: customerEmail)
+                if byEmail.sawEmail { searchEvidence.prove(for: key) }
+                if let found = byEmail.match { return found.gatewayOrder }
+                if searchEvidence.isProven(for: key) { return nil }
+            }
+            return try scan(window, attemptID: attemptID, key: key).match?.gatewayOrder
         } catch {
             throw error.gatewayFailure
         }
@@ -138,7 +146,7 @@ extension ConektaClient: PaymentGateway {
         return String(scalars)
     }
 
-    /// NOTES §8's decision table.
+    /// The decision table of docs/sources.md C8.
     static func outcome(of response: HTTPResponse, for charge: ChargeRequest) -> ChargeOutcome {
         let status = response.status
         switch status {
@@ -193,7 +201,7 @@ extension ConektaClient: PaymentGateway {
     }
 
     /// Fixed Spanish texts for when Conekta sends no message, by decline family (wording from
-    /// Conekta's own messages, NOTES §3).
+    /// Conekta's own messages, docs/sources.md C3).
     static func spanishDeclineMessage(for code: String) -> String {
         if code.contains("insufficient_funds") {
             return "Esta tarjeta no tiene suficientes fondos para completar la compra."
@@ -208,13 +216,14 @@ extension ConektaClient: PaymentGateway {
 
     /// The order among those `query` lists whose `metadata.attempt_id` is `attemptID`, following
     /// `next` cursors; a paid one as soon as it shows up, else the first seen.
+    /// Pages through a listing for the order of `attemptID`: the match (a paid one wins), and
+    /// whether any order listed had the customer's `email` (proof that search finds emails).
     private func scan(
-        _ query: [(String, String)], attemptID: String, key: GatewayKey
-    ) throws(ConektaError)
-        -> OrderBody?
-    {
+        _ query: [(String, String)], attemptID: String, key: GatewayKey, email: String? = nil
+    ) throws(ConektaError) -> (match: OrderBody?, sawEmail: Bool) {
         var cursor: String?
         var firstMatch: OrderBody?
+        var sawEmail = false
         for _ in 0..<configuration.maxListPages {
             let response = try exchange(
                 .listOrders, .get, path: "/orders", query: query + (cursor.map { [("next", $0)] } ?? []), key: key)
@@ -223,11 +232,12 @@ extension ConektaClient: PaymentGateway {
                 throw ConektaError(
                     kind: .malformedReply, operation: Operation.listOrders.rawValue, status: response.status)
             }
+            if let email, page.data.contains(where: { $0.customerEmail?.lowercased() == email.lowercased() }) { sawEmail = true }
             for order in page.data where order.id != nil && order.metadata[Self.attemptIDKey] == attemptID {
-                if order.paymentStatus == "paid" { return order }
+                if order.paymentStatus == "paid" { return (order, sawEmail) }
                 if firstMatch == nil { firstMatch = order }
             }
-            guard page.hasMore else { return firstMatch }
+            guard page.hasMore else { return (firstMatch, sawEmail) }
             guard let next = Self.nextCursor(of: page) else {
                 throw ConektaError(
                     kind: .malformedReply, operation: Operation.listOrders.rawValue, status: response.status,

@@ -21,7 +21,7 @@ public struct ConektaClient {
         public var timeouts: Timeouts
         /// `limit` of each `GET /orders` page while reconciling (Conekta allows 1…250).
         public var listPageSize: Int
-        /// Reconciliation gives up (as `unavailable`) rather than read more pages than this.
+        /// Reconciliation gives up (`absenceUnproven`) rather than read more pages than this.
         public var maxListPages: Int
 
         public init(
@@ -56,10 +56,17 @@ public struct ConektaClient {
 
     public let configuration: Configuration
     let transport: any HTTPTransport
+    let searchEvidence: OrderSearchEvidence
 
-    public init(transport: any HTTPTransport, configuration: Configuration = Configuration()) {
+    /// - Parameter searchEvidence: what the process knows of `search` per account; share one
+    ///   among every thread's client.
+    public init(
+        transport: any HTTPTransport, configuration: Configuration = Configuration(),
+        searchEvidence: OrderSearchEvidence = OrderSearchEvidence()
+    ) {
         self.transport = transport
         self.configuration = configuration
+        self.searchEvidence = searchEvidence
     }
 
     /// One exchange with Conekta. A GET is sent again once after a transport failure; nothing else

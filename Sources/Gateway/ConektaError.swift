@@ -87,8 +87,10 @@ public struct ConektaError: Error, Sendable, Equatable, CustomStringConvertible,
     /// The Domain's view of this failure, for every call except `charge`.
     public var gatewayFailure: GatewayFailure {
         switch kind {
-        case .transport, .malformedReply, .listingTooLong:
+        case .transport, .malformedReply:
             return .unavailable(description)
+        case .listingTooLong:
+            return .absenceUnproven(description)
         case .invalidInput:
             return .rejected(code: kind.rawValue, message: debugMessage ?? description)
         case .http:

@@ -102,6 +102,8 @@ struct OrderBody: ConektaDecodable {
     var currency: String?
     var createdAt: Int64?
     var metadata: [String: String]
+    /// `customer_info.email`.
+    var customerEmail: String?
     /// `charges.data`; empty when `charges` is null (3-D Secure pending) or absent.
     var charges: [ChargeBody]
 
@@ -114,6 +116,7 @@ struct OrderBody: ConektaDecodable {
         currency = json["currency"]?.stringValue
         createdAt = json["created_at"]?.int64Value
         metadata = json["metadata"]?.scalarTexts ?? [:]
+        customerEmail = json["customer_info"]?["email"]?.stringValue
         charges = json["charges"].flatMap(ListBody<ChargeBody>.init(json:))?.data ?? []
     }
 

@@ -153,7 +153,9 @@ struct ReconcileCommand: ParsableCommand {
         settings.activationDeadlineSeconds = Int64(configuration.payments.activationDeadlineSeconds)
         settings.lookupGraceSeconds = Int64(configuration.payments.orderLookupGraceSeconds)
         settings.leaseSeconds = configuration.paymentLeaseSeconds
-        settings.retryAfterSeconds = configuration.retryAfterSeconds
+        settings.retry = RetrySchedule(
+            baseSeconds: configuration.retryAfterSeconds, ceilingSeconds: configuration.payments.retryMaxSeconds)
+        settings.chargeTimeoutSeconds = Int64(configuration.chargeTimeoutSeconds)
         let payments = PaymentService(
             ledger: store, gateway: conekta, rendering: PaymentPresenter(), clock: CommandClock(), settings: settings,
             owner: "\(ProcessInfo.processInfo.hostName):\(getpid())/hotspotctl",

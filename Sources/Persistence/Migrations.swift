@@ -229,6 +229,14 @@ public enum Migrations {
                 CREATE TRIGGER api_keys_id_kept BEFORE UPDATE OF id ON api_keys
                     FOR EACH ROW WHEN (OLD.id <> NEW.id) EXECUTE FUNCTION hotspot_refuse_removal();
                 """),
+        Migration(
+            version: 8, name: "when an attempt's charge was sent, to bound the search for its order",
+            sql: """
+                -- Set when the attempt moves to charging, which is committed before the order is
+                -- sent: the order, if any, was created between then and the gateway's timeout. A
+                -- new nullable column is a catalogue change only (no table rewrite).
+                ALTER TABLE payment_attempts ADD COLUMN charge_sent_at timestamptz;
+                """),
     ]
 
     /// Applies every migration not yet applied, each in its own transaction, under an advisory

@@ -8,7 +8,7 @@ extension PostgresStore: PaymentLedger {
         amount_cents, currency, product_name, profile_name, limit_uptime, limit_bytes_total, customer_name, customer_email,
         customer_phone, user_type, hotspot_username, hotspot_password, client_mac, client_ip, auto_connect, router_user_id,
         order_id, card_brand, card_last4, extract(epoch FROM created_at)::bigint AS created_epoch, request_id,
-        response_codigo AS answered_codigo
+        response_codigo AS answered_codigo, extract(epoch FROM charge_sent_at)::bigint AS charge_sent_epoch
         """
 
     static let finalStates = "('delivered','declined','failed','refunded')"
@@ -89,12 +89,12 @@ extension PostgresStore: PaymentLedger {
 
     public func conclude(
         _ attempt: PaymentAttempt, expecting: PaymentAttempt.State, reason: String?, storing response: StoredResponse?,
-        retryAfterSeconds: Int
+        retry: RetrySchedule
     ) throws(StoreFailure) -> Bool {
         let sealed = response.map { PostgresBytes.encode(sealer.seal(bytes: $0.body, context: "attempt:\(attempt.id):response")) }
         return try advance(
             attempt, expecting: expecting, reason: reason, Self.concludeStatement,
-            [String(retryAfterSeconds), sealed, response.map { String($0.status) }, response?.codigo])
+            [String(retry.baseSeconds), sealed, response.map { String($0.status) }, response?.codigo, String(retry.ceilingSeconds)])
     }
 
     /// Moves an attempt from `expecting` to its state, with its timeline event: $1–$10 as
@@ -105,7 +105,8 @@ extension PostgresStore: PaymentLedger {
             UPDATE payment_attempts SET
                 state = $2, reason = $3, router_user_id = $4, order_id = $5, card_brand = $6, card_last4 = $7,
                 hotspot_username = $8, hotspot_password = $9, updated_at = now(),
-                finished_at = CASE WHEN $2 IN \(finalStates) THEN coalesce(finished_at, now()) ELSE NULL END\(more)
+                finished_at = CASE WHEN $2 IN \(finalStates) THEN coalesce(finished_at, now()) ELSE NULL END,
+                charge_sent_at = CASE WHEN $2 = 'charging' AND $10 <> 'charging' THEN now() ELSE charge_sent_at END\(more)
             WHERE id = $1::uuid AND state = $10
             RETURNING id),
         event AS (
@@ -125,7 +126,7 @@ extension PostgresStore: PaymentLedger {
                 lease_owner = NULL, lease_until = NULL,
                 retry_count = CASE WHEN $2 IN \(finalStates) THEN retry_count ELSE retry_count + 1 END,
                 next_retry_at = CASE WHEN $2 NOT IN \(finalStates)
-                    THEN now() + make_interval(secs => least($11 * power(2, least(retry_count, 5)), 30)) END,
+                    THEN now() + make_interval(secs => least($11 * power(2, least(retry_count, 16)), $15)) END,
                 response_status = CASE WHEN response_body IS NULL AND $12::bytea IS NOT NULL THEN $13::int ELSE response_status END,
                 response_codigo = CASE WHEN response_body IS NULL AND $12::bytea IS NOT NULL THEN $14 ELSE response_codigo END,
                 response_body = coalesce(response_body, $12::bytea)
@@ -152,23 +153,28 @@ extension PostgresStore: PaymentLedger {
             """, [attemptID, String(response.status), sealed, response.codigo])
     }
 
-    public func release(attemptID: String, storing response: StoredResponse?, retryAfterSeconds: Int) throws(StoreFailure) {
+    public func release(attemptID: String, storing response: StoredResponse?, retry: RetrySchedule) throws(StoreFailure) {
         let sealed = response.map { PostgresBytes.encode(sealer.seal(bytes: $0.body, context: "attempt:\(attemptID):response")) }
-        // Unfinished attempts come back with a growing delay (base × 2^tries, at most 30 s: after
-        // an outage the backlog must drain in seconds, not minutes). A stored response is never
-        // replaced (the first final answer is the one every retry gets).
+        // Unfinished attempts come back with a growing delay (base × 2^tries, at most the
+        // schedule's ceiling: after an outage the backlog must drain in seconds, not minutes,
+        // docs/convergence.md). A stored response is never replaced (the first final answer is
+        // the one every retry gets).
         _ = try run(
             """
             UPDATE payment_attempts SET lease_owner = NULL, lease_until = NULL,
                 retry_count = CASE WHEN finished_at IS NULL THEN retry_count + 1 ELSE retry_count END,
                 next_retry_at = CASE WHEN finished_at IS NULL
-                    THEN now() + make_interval(secs => least($2 * power(2, least(retry_count, 5)), 30)) END,
+                    THEN now() + make_interval(secs => least($2 * power(2, least(retry_count, 16)), $6)) END,
                 response_status = CASE WHEN response_body IS NULL AND $3::bytea IS NOT NULL THEN $4::int ELSE response_status END,
                 response_codigo = CASE WHEN response_body IS NULL AND $3::bytea IS NOT NULL THEN $5 ELSE response_codigo END,
                 response_body = coalesce(response_body, $3::bytea),
                 updated_at = now()
             WHERE id = $1::uuid
-            """, [attemptID, String(retryAfterSeconds), sealed, response.map { String($0.status) }, response?.codigo])
+            """,
+            [
+                attemptID, String(retry.baseSeconds), sealed, response.map { String($0.status) }, response?.codigo,
+                String(retry.ceilingSeconds),
+            ])
     }
 
     public func claim(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> PaymentAttempt? {
@@ -226,7 +232,7 @@ extension PostgresStore: PaymentLedger {
             mac: row["client_mac"].flatMap(MACAddress.init), ip: row["client_ip"].flatMap(IPv4Address.init),
             autoConnect: row.bool("auto_connect") ?? false, routerUserID: row["router_user_id"], orderID: row["order_id"],
             cardBrand: row["card_brand"], cardLast4: row["card_last4"], createdAt: row.int64("created_epoch") ?? 0,
-            requestID: row["request_id"], answeredCodigo: row["answered_codigo"])
+            requestID: row["request_id"], answeredCodigo: row["answered_codigo"], chargeSentAt: row.int64("charge_sent_epoch"))
     }
 
     /// Frees the leases held by processes of this host that no longer exist (a crash or SIGKILL),
@@ -301,6 +307,29 @@ extension PostgresStore: PaymentLedger {
             backlog.oldestCreatedAt = min(backlog.oldestCreatedAt ?? oldest, oldest)
         }
         return backlog
+    }
+
+    /// The unfinished attempt waiting longest, and why it is still unfinished.
+    public struct OldestUnfinished: Sendable, Equatable {
+        public var id: String
+        public var state: String
+        public var reason: String?
+        public var createdAt: Int64
+        public var tries: Int
+    }
+
+    /// The oldest unfinished attempt, through the partial index on unfinished attempts.
+    public func oldestUnfinished() throws(StoreFailure) -> OldestUnfinished? {
+        try run(
+            """
+            SELECT id::text AS id, state, reason, extract(epoch FROM created_at)::bigint AS created_epoch, retry_count
+            FROM payment_attempts WHERE finished_at IS NULL ORDER BY created_at LIMIT 1
+            """
+        ).first.map {
+            OldestUnfinished(
+                id: $0["id"] ?? "", state: $0["state"] ?? "", reason: $0["reason"], createdAt: $0.int64("created_epoch") ?? 0,
+                tries: $0.int("retry_count") ?? 0)
+        }
     }
 
     public struct AttemptSummary: Sendable {

@@ -201,6 +201,28 @@ import Testing
         #expect(flow.state == .declined)
     }
 
+    @Test func anOrderThatCannotBeShownAbsentEndsNotChargedOnlyAfterTheGrace() {
+        var flow = PaymentFlow(resuming: .charging, routerUserKnown: true, orderKnown: false)
+        #expect(flow.resume(routerUserID: "*1", ageSeconds: 10, activationDeadlineSeconds: 600) == .lookUpOrder)
+        #expect(flow.orderLookUpFailed(absenceUnproven: true, ageSeconds: 10, lookupGraceSeconds: 120) == .suspend(.inVerification))
+        #expect(flow.state == .charging && !flow.absenceUnproven)
+        #expect(flow.orderLookUpFailed(ageSeconds: 130, lookupGraceSeconds: 120) == .suspend(.inVerification))
+        #expect(flow.orderLookUpFailed(absenceUnproven: true, ageSeconds: 130, lookupGraceSeconds: 120) == .deleteUser)
+        #expect(flow.state == .declining && flow.absenceUnproven)
+        #expect(flow.userDeleted() == .respond(.notCompleted(status: "not_found")))
+        #expect(flow.state == .declined)
+    }
+
+    @Test func theRequestItselfNeverDeclaresAnUnprovenAbsence() {
+        var flow = PaymentFlow()
+        _ = flow.start()
+        _ = flow.profileChecked(exists: true)
+        _ = flow.userCreated(profileMatches: true)
+        #expect(flow.chargeCompleted(.unknown(reason: "timeout")) == .lookUpOrder)
+        #expect(flow.orderLookUpFailed(absenceUnproven: true, ageSeconds: 500, lookupGraceSeconds: 120) == .suspend(.inVerification))
+        #expect(flow.state == .charging && !flow.absenceUnproven)
+    }
+
     @Test func reconcilerResumesEachUnfinishedState() {
         var pending = PaymentFlow(resuming: .pending, routerUserKnown: false, orderKnown: false)
         #expect(pending.resume(routerUserID: nil, ageSeconds: 100, activationDeadlineSeconds: 600) == .lookUpUser)

@@ -79,12 +79,20 @@ final class ScriptedPaymentGateway: PaymentGateway {
 
     func order(id: String, using key: GatewayKey) throws(GatewayFailure) -> GatewayOrder? { orders[id] }
 
+    /// The windows `findOrder` was asked about; `unprovable` makes it throw `absenceUnproven`
+    /// when no order has the attempt.
+    var windows: [ClosedRange<Int64>] = []
+    var unprovable = false
+
     func findOrder(
-        attemptID: String, createdAfter: Int64, createdBefore: Int64?, using key: GatewayKey
+        attemptID: String, customerEmail: String, createdAfter: Int64, createdBefore: Int64?, using key: GatewayKey
     ) throws(GatewayFailure)
         -> GatewayOrder?
     {
-        orders.values.first { $0.attemptID == attemptID }
+        windows.append(createdAfter...(createdBefore ?? .max))
+        let found = orders.values.first { $0.attemptID == attemptID }
+        if found == nil, unprovable { throw .absenceUnproven("listing_too_long") }
+        return found
     }
 
     func refund(orderID: String, amountCents: Int64, using key: GatewayKey) throws(GatewayFailure) -> GatewayOrder {
@@ -131,11 +139,11 @@ final class InMemoryPaymentLedger: PaymentLedger {
 
     func conclude(
         _ attempt: PaymentAttempt, expecting: PaymentAttempt.State, reason: String?, storing response: StoredResponse?,
-        retryAfterSeconds: Int
+        retry: RetrySchedule
     ) throws(StoreFailure) -> Bool {
         if failConclude { throw .unavailable }
         guard try save(attempt, expecting: expecting, reason: reason) else { return false }
-        try release(attemptID: attempt.id, storing: response, retryAfterSeconds: retryAfterSeconds)
+        try release(attemptID: attempt.id, storing: response, retry: retry)
         concluded += 1
         return true
     }
@@ -153,7 +161,7 @@ final class InMemoryPaymentLedger: PaymentLedger {
         responses[attemptID] = responses[attemptID] ?? response
     }
 
-    func release(attemptID: String, storing response: StoredResponse?, retryAfterSeconds: Int) throws(StoreFailure) {
+    func release(attemptID: String, storing response: StoredResponse?, retry: RetrySchedule) throws(StoreFailure) {
         if down { throw .unavailable }
         if let response { responses[attemptID] = responses[attemptID] ?? response }
         leased.remove(attemptID)
@@ -265,6 +273,25 @@ struct StepClock: WallClock {
         #expect(reconciled.state == .declined && reconciled.codigo == declined.response.codigo)
         #expect(ledger.responses[attemptID] == declined.response && router.users.isEmpty)
         #expect(try service.reconcile(attemptID: attemptID) == nil)
+    }
+
+    @Test func anOrderIsLookedForFromItsChargeToTheGatewaysTimeoutWidenedByClockSkew() throws {
+        var settings = PaymentService.Settings()
+        settings.chargeTimeoutSeconds = 15
+        settings.orderClockSkewSeconds = 60
+        settings.lookupGraceSeconds = 0
+        let service = service(settings: settings)
+        gateway.outcomes = [.unknown(reason: "timeout")]
+        gateway.unprovable = true
+        let first = try service.pay(request(), grant: grant, product: product, idempotencyKey: nil, requestID: nil)
+        #expect(first.codigo == "inVerification" && first.state == .charging && first.warning == nil)
+        let now: Int64 = 1_700_000_000
+        #expect(gateway.windows == [(now - 60)...(now + 15 + 60)])
+        // The reconciler, past the grace, cannot show there is no order: not charged, with a warning.
+        let attemptID = try #require(first.attemptID)
+        let reconciled = try #require(try service.reconcile(attemptID: attemptID))
+        #expect(reconciled.state == .declined && reconciled.warning?.contains("without proof") == true)
+        #expect(router.users.isEmpty && gateway.charges == 1)
     }
 
     @Test func aDeliveryIsCommittedBeforeItsAutoConnectIsTried() throws {

@@ -395,13 +395,69 @@ import Testing
             _ = try client.findOrder(attemptID: "att-1", createdAfter: 5, using: Self.key)
             Issue.record("expected a failure")
         } catch {
-            guard case .unavailable(let reason) = error else {
-                Issue.record("expected unavailable, got \(error)")
+            guard case .absenceUnproven(let reason) = error else {
+                Issue.record("expected absenceUnproven, got \(error)")
                 return
             }
             #expect(reason.contains("listing_too_long"))
         }
         #expect(transport.requests.count == 3)
+    }
+
+    @Test func anOrderWithoutAChargeIsFoundByItsCustomersEmail() throws {
+        // A 3-D Secure order awaiting its customer has no charge, so no reference to search by.
+        let pending = ConektaFixtures.threeDSPendingOrder.replacingOccurrences(
+            of: "\"magento_version\"", with: "\"attempt_id\": \"att-3ds\", \"magento_version\"")
+        let transport = FakeTransport([
+            .success(.json(200, Self.list([], hasMore: false))),
+            .success(.json(200, Self.list([Self.paidOrder(id: "ord_B", attemptID: "att-2"), pending], hasMore: false))),
+        ])
+        let order = try Self.client(transport).findOrder(
+            attemptID: "att-3ds", customerEmail: "cliente@example.com", createdAfter: 5, createdBefore: 9, using: Self.key)
+        #expect(order?.attemptID == "att-3ds" && order?.paymentStatus == "pending_payment")
+        #expect(
+            transport.requests.map(\.url) == [
+                "https://conekta.test/orders?created_at.gte=5&limit=250&created_at.lte=9&search=att-3ds",
+                "https://conekta.test/orders?created_at.gte=5&limit=250&created_at.lte=9&search=cliente%40example.com",
+            ])
+    }
+
+    @Test func onceAnEmailSearchHasListedThatEmailsOrdersAnEmptyOneShowsThereIsNone() throws {
+        let evidence = OrderSearchEvidence()
+        let email = "Dominic.Franecki@gmail.com"  // the fixture order's customer
+        let empty = Result<HTTPResponse, TransportError>.success(.json(200, Self.list([], hasMore: false)))
+        let customersOtherOrder = Result<HTTPResponse, TransportError>.success(
+            .json(200, Self.list([Self.paidOrder(id: "ord_A", attemptID: "att-1")], hasMore: false)))
+        let crowded = Result<HTTPResponse, TransportError>.success(
+            .json(200, Self.list([Self.paidOrder(id: "ord_B", attemptID: "att-2")], hasMore: true)))
+        let client = { (transport: FakeTransport) in
+            ConektaClient(
+                transport: transport, configuration: .init(baseURL: "https://conekta.test", maxListPages: 3),
+                searchEvidence: evidence)
+        }
+        func find(_ transport: FakeTransport, key: GatewayKey = Self.key) throws(GatewayFailure) -> GatewayOrder? {
+            try client(transport).findOrder(attemptID: "att-9", customerEmail: email, createdAfter: 5, createdBefore: 9, using: key)
+        }
+        // Nothing proves yet that search finds emails: the window is read, here more than may be.
+        let before = FakeTransport([empty, empty] + Array(repeating: crowded, count: 3))
+        do {
+            _ = try find(before)
+            Issue.record("expected absenceUnproven")
+        } catch {
+            if case .absenceUnproven = error {} else { Issue.record("expected absenceUnproven, got \(error)") }
+        }
+        #expect(before.requests.count == 5)
+        // An email search that lists another order of the customer proves it: none of this attempt.
+        let proof = FakeTransport([empty, customersOtherOrder])
+        #expect(try find(proof) == nil)
+        #expect(proof.requests.count == 2)
+        // From now on an empty email search is enough on this account, not on another.
+        let after = FakeTransport([empty, empty])
+        #expect(try find(after) == nil)
+        #expect(after.requests.count == 2)
+        let other = FakeTransport([empty, empty, empty])
+        #expect(try find(other, key: GatewayKey(privateKey: "key_other")) == nil)
+        #expect(other.requests.count == 3)
     }
 
     @Test func refundSendsTheAmountAndReason() throws {

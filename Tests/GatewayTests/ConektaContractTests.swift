@@ -238,6 +238,65 @@ import Testing
         #expect(try harness.client.findOrder(attemptID: "att-0", createdAfter: before + 3_600, using: Self.key) == nil)
     }
 
+    /// Five times the soak's rate (~90 orders a second on one account) over the widest window
+    /// an attempt's order is looked for in (a minute of clock skew each side of a 25 s charge):
+    /// 65,000 orders of other customers.
+    @Test func findOrderStaysCorrectOnAnAccountFiveTimesAsBusyAsTheSoak() throws {
+        let harness = try Harness()
+        let now = Int64(Date().timeIntervalSince1970)
+        _ = try harness.sandbox.control(.post, "orders/bulk", json: ["count": 65_000, "created_at": now])
+        let attemptID = UUID().uuidString.lowercased()
+        #expect(Self.paidOrderID(harness.charge("tok_sandbox_paid_\(attemptID)", attemptID: attemptID)) != nil)
+        let (after, before) = (now - 60, now + 25 + 60)
+        func find(_ client: ConektaClient, _ attempt: String, _ email: String) throws(GatewayFailure) -> GatewayOrder? {
+            try client.findOrder(attemptID: attempt, customerEmail: email, createdAfter: after, createdBefore: before, using: Self.key)
+        }
+        var listed = try harness.calls("orders.list")
+        func listings() throws -> Int {
+            let now = try harness.calls("orders.list")
+            defer { listed = now }
+            return now - listed
+        }
+        // By reference: this attempt's order among 65,000, in one call.
+        #expect(try find(harness.client, attemptID, "ana@example.mx")?.attemptID == attemptID)
+        #expect(try listings() == 1)
+        // A lost charge of the same customer that made no order: the email search lists her other
+        // order (proof that search finds emails here) and none of this attempt.
+        #expect(try find(harness.client, UUID().uuidString.lowercased(), "ana@example.mx") == nil)
+        #expect(try listings() == 2)
+        // A customer with no order at all: two calls, now that email search is proven.
+        #expect(try find(harness.client, UUID().uuidString.lowercased(), "nadie@example.mx") == nil)
+        #expect(try listings() == 2)
+        // A process that has seen no proof yet cannot show absence by reading 65,000 orders: it says
+        // so after its page budget (the saga then ends the attempt by rule, CONTRACT §6), and so
+        // does an email the whole window shares.
+        for email in ["nadie@example.mx", "carga@example.com"] {
+            var budget = harness.client.configuration
+            budget.maxListPages = 10
+            let unproven = ConektaClient(transport: harness.transport, configuration: budget)
+            do {
+                _ = try find(unproven, UUID().uuidString.lowercased(), email)
+                Issue.record("expected absenceUnproven")
+            } catch {
+                if case .absenceUnproven = error {} else { Issue.record("expected absenceUnproven, got \(error)") }
+            }
+            #expect(try listings() == (email == "nadie@example.mx" ? 2 : 1) + budget.maxListPages)
+        }
+    }
+
+    @Test func aThreeDSecureOrderWithoutAChargeIsFoundByItsCustomersEmail() throws {
+        let harness = try Harness()
+        let before = Int64(Date().timeIntervalSince1970) - 5
+        guard case .notPaid("pending_payment", let orderID) = harness.charge("tok_sandbox_3ds_x", attemptID: "att-3ds") else {
+            Issue.record("expected a pending 3-D Secure order")
+            return
+        }
+        let found = try harness.client.findOrder(
+            attemptID: "att-3ds", customerEmail: "ana@example.mx", createdAfter: before, using: Self.key)
+        #expect(found?.id == orderID && found?.paymentStatus == "pending_payment")
+        #expect(try harness.calls("orders.list") == 2)
+    }
+
     @Test func wrongKeyIsAConfigurationError() throws {
         let harness = try Harness()
         let outcome = harness.client.charge(

@@ -108,9 +108,10 @@ struct TestDatabase {
         failed.state = .failed
         #expect(try store.save(failed, expecting: .pending, reason: "router down"))
         let answer = StoredResponse(status: 500, body: Array(#"{"codigo":"router_no_disponible"}"#.utf8), codigo: "router_no_disponible")
-        try store.release(attemptID: attempt.id, storing: answer, retryAfterSeconds: 1)
+        try store.release(attemptID: attempt.id, storing: answer, retry: RetrySchedule(baseSeconds: 1, ceilingSeconds: 15))
         try store.release(
-            attemptID: attempt.id, storing: StoredResponse(status: 200, body: [1], codigo: "otro"), retryAfterSeconds: 1)
+            attemptID: attempt.id, storing: StoredResponse(status: 200, body: [1], codigo: "otro"),
+            retry: RetrySchedule(baseSeconds: 1, ceilingSeconds: 15))
         guard case .existing(let existing, let response, let leaseActive) = try store.begin(attempt, owner: "t", leaseSeconds: 60) else {
             Issue.record("the second begin did not find the attempt")
             return
@@ -187,8 +188,14 @@ struct TestDatabase {
         delivered.orderID = "ord_c1"
         let receipt = StoredResponse(status: 200, body: Array(#"{"success":true}"#.utf8), codigo: "pagado")
         // A stale expectation writes nothing.
-        #expect(try !store.conclude(delivered, expecting: .pending, reason: "enabled", storing: receipt, retryAfterSeconds: 1))
-        #expect(try store.conclude(delivered, expecting: .charging, reason: "enabled", storing: receipt, retryAfterSeconds: 1))
+        #expect(
+            try !store.conclude(
+                delivered, expecting: .pending, reason: "enabled", storing: receipt,
+                retry: RetrySchedule(baseSeconds: 1, ceilingSeconds: 15)))
+        #expect(
+            try store.conclude(
+                delivered, expecting: .charging, reason: "enabled", storing: receipt,
+                retry: RetrySchedule(baseSeconds: 1, ceilingSeconds: 15)))
         guard case .existing(let existing, let response, let leaseActive) = try store.begin(attempt, owner: "t", leaseSeconds: 60) else {
             Issue.record("the second begin did not find the attempt")
             return
@@ -207,12 +214,37 @@ struct TestDatabase {
         #expect(row["timeline"] == "pending,charging,delivered")
     }
 
+    @Test func theMomentAChargeIsSentIsKeptAndBoundsTheRetryDelay() throws {
+        let attempt = try #require(try attempts(["h:c3"]).first)
+        _ = try store.begin(attempt, owner: "t", leaseSeconds: 60)
+        var charging = attempt
+        charging.state = .charging
+        let schedule = RetrySchedule(baseSeconds: 4, ceilingSeconds: 6)
+        #expect(try store.conclude(charging, expecting: .pending, reason: "charge outcome unknown", storing: nil, retry: schedule))
+        for _ in 0..<3 {
+            let claimed = try #require(try store.claim(attemptID: attempt.id, owner: "t", leaseSeconds: 60))
+            let sentAt = try #require(claimed.chargeSentAt)
+            #expect(abs(sentAt - Int64(Date().timeIntervalSince1970)) <= 5)
+            try store.release(attemptID: attempt.id, storing: nil, retry: schedule)
+        }
+        // 4 s, then 8 s, 16 s… each held to the 6 s ceiling.
+        let row = try #require(
+            try connection.query(
+                "SELECT extract(epoch FROM next_retry_at - now()) AS wait, retry_count FROM payment_attempts WHERE id = $1::uuid",
+                [attempt.id]
+            ).first)
+        #expect(row.int("retry_count") == 4)
+        #expect((5.0...6.0).contains(Double(row["wait"] ?? "") ?? 0))
+    }
+
     @Test func concludeWithoutAFinalStateSchedulesTheReconciler() throws {
         let attempt = try #require(try attempts(["h:c2"]).first)
         _ = try store.begin(attempt, owner: "t", leaseSeconds: 60)
         var paid = attempt
         paid.state = .paid
-        #expect(try store.conclude(paid, expecting: .pending, reason: "enable failed", storing: nil, retryAfterSeconds: 1))
+        #expect(
+            try store.conclude(
+                paid, expecting: .pending, reason: "enable failed", storing: nil, retry: RetrySchedule(baseSeconds: 1, ceilingSeconds: 15)))
         let row = try #require(
             try connection.query(
                 """
@@ -233,7 +265,10 @@ struct TestDatabase {
             _ = try store.begin(attempt, owner: "t", leaseSeconds: 60)
             var done = attempt
             done.state = .declined
-            #expect(try store.conclude(done, expecting: .pending, reason: "card declined", storing: declined, retryAfterSeconds: 1))
+            #expect(
+                try store.conclude(
+                    done, expecting: .pending, reason: "card declined", storing: declined,
+                    retry: RetrySchedule(baseSeconds: 1, ceilingSeconds: 15)))
         }
         guard case .started(let counts) = try store.begin(all[2], owner: "t", leaseSeconds: 60, declineWindowSeconds: 600) else {
             Issue.record("the third begin did not start the attempt")

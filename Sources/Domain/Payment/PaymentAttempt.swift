@@ -60,6 +60,9 @@ public struct PaymentAttempt: Sendable, Equatable {
     /// The `codigo` of the answer stored for every retry of the request, once there is one. A
     /// later run (the reconciler's clean-up) never changes it.
     public var answeredCodigo: String?
+    /// Unix seconds when the attempt moved to `charging`, committed before the charge was sent:
+    /// its order, if any, was created after this (give or take the clocks' skew).
+    public var chargeSentAt: Int64?
 
     public init(
         id: String, companyID: Int64, routerID: Int64, productID: Int64, apiKeyID: String?, idempotencyKey: String,
@@ -68,7 +71,7 @@ public struct PaymentAttempt: Sendable, Equatable {
         userType: PaymentRequest.UserType, credentials: HotspotCredentials, mac: MACAddress?, ip: IPv4Address?,
         autoConnect: Bool, routerUserID: String? = nil, orderID: String? = nil, cardBrand: String? = nil,
         cardLast4: String? = nil, createdAt: Int64, requestID: String? = nil, remoteAddress: String? = nil,
-        answeredCodigo: String? = nil
+        answeredCodigo: String? = nil, chargeSentAt: Int64? = nil
     ) {
         self.id = id
         self.companyID = companyID
@@ -100,6 +103,7 @@ public struct PaymentAttempt: Sendable, Equatable {
         self.requestID = requestID
         self.remoteAddress = remoteAddress
         self.answeredCodigo = answeredCodigo
+        self.chargeSentAt = chargeSentAt
     }
 
     /// The router user's comment, which ties it to this attempt.

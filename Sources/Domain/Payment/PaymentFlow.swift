@@ -13,6 +13,9 @@ public struct PaymentFlow: Sendable, Equatable {
     private var tokenAlreadyUsed = false
     /// Set on resume when a paid attempt is past its activation deadline: one last enable, then refund.
     private var activationDeadlinePassed = false
+    /// Set when the attempt was declared not charged without proof that no order exists
+    /// (`orderLookUpFailed(absenceUnproven:)`): an operator should hear of it.
+    public private(set) var absenceUnproven = false
 
     /// What to do next.
     public enum Action: Sendable, Equatable {
@@ -108,7 +111,7 @@ public struct PaymentFlow: Sendable, Equatable {
     /// The router created the user (disabled).
     /// - Parameter profileMatches: whether the router bound it to the product's profile by its
     ///   exact name. RouterOS resolves `profile=` by unique prefix, so a profile renamed or removed
-    ///   since it was checked can leave the user on another profile (NOTES.md A4); such a user is
+    ///   since it was checked can leave the user on another profile (docs/sources.md A4); such a user is
     ///   removed and nothing is charged.
     public mutating func userCreated(profileMatches: Bool) -> Action {
         guard profileMatches else {
@@ -226,8 +229,21 @@ public struct PaymentFlow: Sendable, Equatable {
         return needsCancel ? .cancelOrder : .deleteUser
     }
 
-    public mutating func orderLookUpFailed() -> Action {
-        .suspend(.inVerification)
+    /// The order could not be looked up; the reconciler asks again later. With
+    /// `absenceUnproven`, nothing was found and nothing can show there is none, so asking again
+    /// gives the same answer: once the look-up grace has passed, the attempt ends as not charged
+    /// (CONTRACT §6), and `absenceUnproven` is set so that the run warns about it.
+    public mutating func orderLookUpFailed(
+        absenceUnproven: Bool = false, ageSeconds: Int64 = 0, lookupGraceSeconds: Int64 = .max
+    ) -> Action {
+        guard absenceUnproven, recovering, ageSeconds >= lookupGraceSeconds else { return .suspend(.inVerification) }
+        move(
+            to: .declining,
+            "no order found by the attempt's reference after \(ageSeconds) s, and too many orders in its window to show "
+                + "there is none: treated as not charged")
+        self.absenceUnproven = true
+        answer = .notCompleted(status: "not_found")
+        return .deleteUser
     }
 
     public mutating func userEnabled() -> Action {

@@ -11,8 +11,13 @@ public final class PaymentService {
         public var activationDeadlineSeconds: Int64 = 600
         /// An unknown charge whose order is still not found after this is treated as not made.
         public var lookupGraceSeconds: Int64 = 120
+        /// The gateway's timeout for a charge: its order, if any, was created within this after
+        /// the charge was sent.
+        public var chargeTimeoutSeconds: Int64 = 25
+        /// How far the gateway's clock may be from ours, for the window an order is looked for in.
+        public var orderClockSkewSeconds: Int64 = 60
         /// When an unfinished attempt is due again.
-        public var retryAfterSeconds = 5
+        public var retry = RetrySchedule.standard
         public var autoConnectBudgetMilliseconds = 5_000
         /// Card-testing limits (CONTRACT §8): declined payments allowed within the window, per
         /// device MAC, per client address and per router; 0 turns a limit off.
@@ -51,6 +56,9 @@ public final class PaymentService {
         /// Where the attempt stands after this run, and why (nil when no attempt was run).
         public var state: PaymentAttempt.State? = nil
         public var reason: String? = nil
+        /// Something an operator should hear of (the run logs it as a warning): the attempt was
+        /// declared not charged without proof that no order exists.
+        public var warning: String? = nil
         /// The codigo of the answer stored for every retry, when one is: a clean-up that ends an
         /// attempt answered `pago_declinado` long ago renders its own answer, which is not stored.
         public var answeredCodigo: String? = nil
@@ -219,6 +227,7 @@ public final class PaymentService {
         var attempt = start
         var flow = initial
         var saved = start
+        var warning: String?
         var action = first ?? flow.start()
         let access: RouterAccess?
         let key: GatewayKey?
@@ -233,6 +242,7 @@ public final class PaymentService {
         while true {
             // Commit what changed before acting on it. The last state of a run is committed
             // with its answer and the end of the lease, in one write (`conclude`).
+            if flow.state == .charging, attempt.state != .charging { attempt.chargeSentAt = clock.nowSeconds }
             attempt.state = flow.state
             // A resumed flow starts without a reason; keep the recorded one until it has its own.
             attempt.reason = flow.reason ?? attempt.reason
@@ -336,11 +346,10 @@ public final class PaymentService {
                     if let orderID = attempt.orderID {
                         order = try gateway.order(id: orderID, using: key)
                     } else {
-                        // The charge was sent while the request held its lease, so the order (if
-                        // any) was created in that span; a narrow window keeps the search bounded.
+                        let window = orderWindow(of: attempt)
                         order = try gateway.findOrder(
-                            attemptID: attempt.id, createdAfter: attempt.createdAt - 60,
-                            createdBefore: attempt.createdAt + Int64(settings.leaseSeconds) + 60, using: key)
+                            attemptID: attempt.id, customerEmail: attempt.customerEmail, createdAfter: window.lowerBound,
+                            createdBefore: window.upperBound, using: key)
                     }
                     if let order {
                         attempt.orderID = order.id
@@ -350,7 +359,16 @@ public final class PaymentService {
                     action = flow.orderLookedUp(
                         order, ageSeconds: clock.nowSeconds - attempt.createdAt, lookupGraceSeconds: settings.lookupGraceSeconds)
                 } catch {
-                    action = flow.orderLookUpFailed()
+                    guard case .absenceUnproven(let why) = error else {
+                        action = flow.orderLookUpFailed()
+                        continue
+                    }
+                    action = flow.orderLookUpFailed(
+                        absenceUnproven: true, ageSeconds: clock.nowSeconds - attempt.createdAt,
+                        lookupGraceSeconds: settings.lookupGraceSeconds)
+                    if flow.absenceUnproven {
+                        warning = "attempt declared not charged without proof that no order exists (\(why))"
+                    }
                 }
 
             case .enableUser:
@@ -425,15 +443,33 @@ public final class PaymentService {
                     let receipt = rendering.receipt(attempt, completedAtMicroseconds: clock.nowMicroseconds(), autoConnect: report)
                     return conclude(attempt, saved: saved, answer: receipt, final: true)
                 }
-                return conclude(attempt, saved: saved, answer: rendering.answer(result, attempt: attempt), final: result.isFinalForCustomer)
+                var outcome = conclude(
+                    attempt, saved: saved, answer: rendering.answer(result, attempt: attempt), final: result.isFinalForCustomer)
+                outcome.warning = warning
+                return outcome
 
             case .suspend(let result):
-                return conclude(attempt, saved: saved, answer: rendering.answer(result, attempt: attempt), final: result.isFinalForCustomer)
+                var outcome = conclude(
+                    attempt, saved: saved, answer: rendering.answer(result, attempt: attempt), final: result.isFinalForCustomer)
+                outcome.warning = warning
+                return outcome
             }
         }
     }
 
     // MARK: Helpers
+
+    /// When the attempt's order, if any, was created (unix seconds): after its charge was sent
+    /// (committed before it was) and within the gateway's timeout, each end widened by the
+    /// clocks' possible skew. An attempt recorded before that moment was kept: from its creation
+    /// to its lease's end.
+    private func orderWindow(of attempt: PaymentAttempt) -> ClosedRange<Int64> {
+        let skew = settings.orderClockSkewSeconds
+        guard let sent = attempt.chargeSentAt else {
+            return (attempt.createdAt - skew)...(attempt.createdAt + Int64(settings.leaseSeconds) + skew)
+        }
+        return (sent - skew)...(sent + settings.chargeTimeoutSeconds + skew)
+    }
 
     private func finishDelivered(_ attempt: PaymentAttempt, autoConnect: AutoConnectReport) -> Outcome {
         let response = rendering.receipt(attempt, completedAtMicroseconds: clock.nowMicroseconds(), autoConnect: autoConnect)
@@ -451,7 +487,7 @@ public final class PaymentService {
             guard
                 try ledger.conclude(
                     attempt, expecting: saved.state, reason: attempt.reason, storing: final ? answer : nil,
-                    retryAfterSeconds: settings.retryAfterSeconds)
+                    retry: settings.retry)
             else { return inProgress(attempt) }
         } catch {
             release(attempt.id)
@@ -474,7 +510,7 @@ public final class PaymentService {
 
     private func release(_ attemptID: String, storing response: StoredResponse? = nil) {
         do {
-            try ledger.release(attemptID: attemptID, storing: response, retryAfterSeconds: settings.retryAfterSeconds)
+            try ledger.release(attemptID: attemptID, storing: response, retry: settings.retry)
         } catch {
             releaseLater(attemptID)
         }

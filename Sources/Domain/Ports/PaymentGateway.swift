@@ -10,10 +10,11 @@ public protocol PaymentGateway {
     func order(id: String, using key: GatewayKey) throws(GatewayFailure) -> GatewayOrder?
 
     /// The order whose `metadata.attempt_id` is `attemptID`, created between `createdAfter` and
-    /// `createdBefore` (unix seconds), or nil. Used after a lost reply. The window must be narrow:
-    /// an account with many orders cannot be paged through in full.
+    /// `createdBefore` (unix seconds) for `customerEmail`, or nil when there is none. Used after
+    /// a lost reply. The window must be narrow: an account with many orders cannot be paged
+    /// through in full, and when absence cannot be shown the call throws `absenceUnproven`.
     func findOrder(
-        attemptID: String, createdAfter: Int64, createdBefore: Int64?, using key: GatewayKey
+        attemptID: String, customerEmail: String, createdAfter: Int64, createdBefore: Int64?, using key: GatewayKey
     ) throws(GatewayFailure)
         -> GatewayOrder?
 
@@ -139,4 +140,8 @@ public enum GatewayFailure: Error, Sendable, Equatable {
     case rejected(code: String, message: String)
     /// Timeout, connection refused or lost, 5xx: try again later.
     case unavailable(String)
+    /// `findOrder` found nothing, but could not show that nothing exists: the provider's search
+    /// is not known to match our reference on this account, and the window holds more orders
+    /// than may be read. Asking again gives the same answer.
+    case absenceUnproven(String)
 }

@@ -23,13 +23,13 @@ public protocol PaymentLedger {
     /// land together or not at all. False as for `save`, and then nothing was written.
     func conclude(
         _ attempt: PaymentAttempt, expecting: PaymentAttempt.State, reason: String?, storing response: StoredResponse?,
-        retryAfterSeconds: Int
+        retry: RetrySchedule
     ) throws(StoreFailure) -> Bool
 
-    /// Ends this worker's lease; a non-final attempt is due again after `retryAfterSeconds`.
+    /// Ends this worker's lease; a non-final attempt is due again as `retry` schedules it.
     /// With `response`, also stores it as `storeResponse` does (unless one is stored already),
     /// in the same write: the answer and the end of the lease land together.
-    func release(attemptID: String, storing response: StoredResponse?, retryAfterSeconds: Int) throws(StoreFailure)
+    func release(attemptID: String, storing response: StoredResponse?, retry: RetrySchedule) throws(StoreFailure)
 
     /// Takes the lease of one attempt if nobody holds it (for a retry of its request).
     func claim(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> PaymentAttempt?
@@ -43,6 +43,27 @@ extension PaymentLedger {
     /// `begin` without the decline counts.
     public func begin(_ attempt: PaymentAttempt, owner: String, leaseSeconds: Int) throws(StoreFailure) -> LedgerBegin {
         try begin(attempt, owner: owner, leaseSeconds: leaseSeconds, declineWindowSeconds: nil)
+    }
+}
+
+/// When an unfinished attempt is tried again: `base × 2^tries` seconds, at most `ceiling`. The
+/// ceiling bounds how long an attempt waits once its router or the gateway answers again
+/// (docs/convergence.md).
+public struct RetrySchedule: Sendable, Equatable {
+    public var baseSeconds: Int
+    public var ceilingSeconds: Int
+
+    public init(baseSeconds: Int, ceilingSeconds: Int) {
+        self.baseSeconds = baseSeconds
+        self.ceilingSeconds = max(ceilingSeconds, 1)
+    }
+
+    /// The server's default.
+    public static let standard = RetrySchedule(baseSeconds: 2, ceilingSeconds: 15)
+
+    /// The delay after `tries` earlier tries.
+    public func delaySeconds(afterTries tries: Int) -> Int {
+        min(baseSeconds << min(max(tries, 0), 16), ceilingSeconds)
     }
 }
 

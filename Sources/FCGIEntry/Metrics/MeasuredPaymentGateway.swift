@@ -25,10 +25,12 @@ struct MeasuredPaymentGateway: PaymentGateway {
     }
 
     func findOrder(
-        attemptID: String, createdAfter: Int64, createdBefore: Int64?, using key: GatewayKey
+        attemptID: String, customerEmail: String, createdAfter: Int64, createdBefore: Int64?, using key: GatewayKey
     ) throws(GatewayFailure) -> GatewayOrder? {
         try measure("find_order") { () throws(GatewayFailure) in
-            try base.findOrder(attemptID: attemptID, createdAfter: createdAfter, createdBefore: createdBefore, using: key)
+            try base.findOrder(
+                attemptID: attemptID, customerEmail: customerEmail, createdAfter: createdAfter, createdBefore: createdBefore,
+                using: key)
         }
     }
 

@@ -41,6 +41,9 @@ extension MetricFamily {
     static let reconciled = MetricFamily(
         "hotspot_reconciler_outcomes_total", .counter, labels: ["codigo"],
         help: "Attempts the reconciler moved on, by the codigo of their answer at that point.")
+    static let absenceUnproven = MetricFamily(
+        "hotspot_reconciler_unproven_absences_total", .counter,
+        help: "Attempts declared not charged without proof that no order exists (CONTRACT §6); check each in Conekta.")
     static let routerCalls = MetricFamily(
         "hotspot_router_call_duration_seconds", .histogram, labels: ["operation", "outcome"], bounds: callSeconds,
         help: "RouterOS REST calls by operation and outcome (ok or error), including the wait for a router slot.")

@@ -64,6 +64,7 @@ final class Metrics: Sendable {
                 text.sample(family.name, labels: labels, String(values[0]))
             }
         }
+        single(&text, .absenceUnproven, String((counters[.absenceUnproven] ?? [:]).values.reduce(0) { $0 + $1[0] }))
         for family in [MetricFamily.routerCalls, .conektaCalls] {
             text.family(family.name, type: family.kind, help: family.help)
             for (labels, values) in (counters[family] ?? [:]).sorted(by: { $0.key < $1.key }) {

@@ -61,6 +61,7 @@ final class MetricsRecorder {
     private var requests: [RequestKey: Int?] = [:]
     private var payments: [String: Int?] = [:]
     private var reconciled: [String: Int?] = [:]
+    private var unproven: [String: Int?] = [:]
     private var routerCalls: [CallKey: Int?] = [:]
     private var conektaCalls: [CallKey: Int?] = [:]
     private let nanosecondBounds = MetricFamily.callSeconds.map { UInt64($0 * 1e9) }
@@ -89,6 +90,10 @@ final class MetricsRecorder {
 
     func reconciled(codigo: String) {
         count(in: &reconciled, codigo, .reconciled, [codigo])
+    }
+
+    func absenceUnproven() {
+        count(in: &unproven, "", .absenceUnproven, [])
     }
 
     func routerCall(_ operation: String, ok: Bool, since start: ContinuousClock.Instant) {
