@@ -321,7 +321,9 @@ def write_results_md(result):
         "",
         f"Payments: router {result['settings']['router_ms']} ms per call ({ROUTER_CALLS} on the critical path), "
         f"Conekta {result['settings']['conekta_ms']} ms; bound = clients ÷ backend time; each run {result['settings']['seconds']} s "
-        f"after a {result['settings']['warmup_seconds']} s warm-up at {max(CONCURRENCIES)} clients.",
+        f"after a {result['settings']['warmup_seconds']} s warm-up at {max(CONCURRENCIES)} clients. "
+        "All payments go to one Conekta account, so payments/s is also the orders per second that account "
+        "receives, a load dimension of its own (docs/convergence.md: how orders are looked up on a busy account).",
         "",
         "| clients | payments/s | bound/s | ratio | p50 ms | p99 ms | p99 − backend ms | errors | undelivered |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
