@@ -5,7 +5,7 @@ SWIFT_FLAGS ?= -Xswiftc -warnings-as-errors
 BUILD_DIR := .build/debug
 DEMO_DIR := $(CURDIR)/.run/demo
 
-.PHONY: deps build test test-unit test-fuzz-regressions test-integration test-e2e test-portal test-openapi schemathesis lint demo demo-stop bench fuzz soak clean
+.PHONY: deps build test test-unit test-simulate simulate test-fuzz-regressions test-integration test-e2e test-portal test-openapi schemathesis lint demo demo-stop bench fuzz soak clean
 
 deps:
 	@scripts/install-deps.sh
@@ -16,13 +16,21 @@ build: deps
 ## Everything: formatting, unit tests, adapters against real peers, end to end through nginx.
 test: deps lint
 	swift build --build-tests $(SWIFT_FLAGS)
-	$(MAKE) --no-print-directory test-unit test-fuzz-regressions test-integration test-e2e
+	$(MAKE) --no-print-directory test-unit test-simulate test-fuzz-regressions test-integration test-e2e
 
 lint:
 	swift format lint --strict --recursive Sources Tests
 
 test-unit:
-	swift test --skip-build --filter 'DomainTests|SecretsTests|FCGIEntryTests|HotspotCtlTests'
+	swift test --skip-build --filter 'DomainTests|SecretsTests|FCGIEntryTests|HotspotCtlTests|SimulationTests'
+
+# The saga under seeded simulation, a fixed budget of seeds (make simulate runs more).
+test-simulate:
+	$(BUILD_DIR)/hotspot-simulate --seeds 1000
+
+## The saga under seeded simulation: SEED=n replays one seed with its trace; SEEDS=n (default 20000) runs more.
+simulate: build
+	@$(BUILD_DIR)/hotspot-simulate $(if $(SEED),--seed $(SEED),--seeds $${SEEDS:-20000} --from $${FROM:-1})
 
 # Every input the fuzzers ever crashed on (and the seeds), replayed through the same decoders.
 test-fuzz-regressions:

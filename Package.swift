@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "hotspot-pay", targets: ["FCGIEntry"]),
         .executable(name: "hotspotctl", targets: ["HotspotCtl"]),
         .executable(name: "hotspot-fuzz-replay", targets: ["FuzzReplay"]),
+        .executable(name: "hotspot-simulate", targets: ["Simulate"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
@@ -65,9 +66,15 @@ let package = Package(
         .target(name: "FuzzTargets", dependencies: ["Domain", "API", "RouterOS", "Gateway", "HTTPTransport"]),
         .executableTarget(name: "FuzzReplay", dependencies: ["FuzzTargets"]),
 
+        // The saga under seeded simulation: the real PaymentService and PaymentFlow over in-memory
+        // ports, interleaved step by step, with crashes and faults (make simulate).
+        .target(name: "Simulation", dependencies: ["Domain", "API"]),
+        .executableTarget(name: "Simulate", dependencies: ["Simulation"]),
+
         // Tests. Fast ones need nothing; PersistenceTests needs HOTSPOT_TEST_DATABASE_URL (make test sets it).
         .target(name: "TestSupport", dependencies: ["HTTPTransport", "Domain"], path: "Tests/TestSupport"),
         .testTarget(name: "DomainTests", dependencies: ["Domain"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
         .testTarget(name: "SecretsTests", dependencies: ["Secrets", "Domain"]),
         .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport", "TestSupport"]),
         .testTarget(name: "RouterOSTests", dependencies: ["RouterOS", "Domain", "HTTPTransport", "TestSupport"]),

@@ -66,7 +66,7 @@ public struct PaymentPresenter: PaymentRendering {
             return (402, "pago_declinado", message.isEmpty ? "El pago fue declinado. Contacte a su banco." : message)
         case .notCompleted(let status):
             let detail =
-                status == "pending_payment"
+                status == .pendingPayment
                 ? "El pago requiere una verificación adicional que no se completó. No se realizó ningún cargo."
                 : "El pago no se completó. No se realizó ningún cargo."
             return (402, "pago_no_completado", detail)

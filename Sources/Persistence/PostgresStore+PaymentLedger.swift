@@ -177,6 +177,15 @@ extension PostgresStore: PaymentLedger {
             ])
     }
 
+    public func renewLease(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> Bool {
+        try run(
+            """
+            UPDATE payment_attempts SET lease_until = now() + make_interval(secs => $3)
+            WHERE id = $1::uuid AND lease_owner = $2
+            """, [attemptID, owner, String(leaseSeconds)]
+        ).affectedRows == 1
+    }
+
     public func claim(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> PaymentAttempt? {
         try run(
             """

@@ -1,268 +1,341 @@
 import Domain
 import Testing
 
-/// The saga one event per line: what happened → what to do next.
+/// The saga one event per line: what happened → what to do next, and where the machine stands.
 @Suite struct PaymentFlowTests {
-    let paid = ChargeOutcome.paid(PaidOrder(orderID: "ord_1", amount: Money(cents: 1500, currency: "MXN")))
+    static let money = Money(cents: 1500, currency: "MXN")
+    let paid = ChargeOutcome.paid(PaidOrder(orderID: "ord_1", amount: money))
 
-    @Test func happyPath() {
-        var flow = PaymentFlow()
-        #expect(flow.start() == .checkProfile)
-        #expect(flow.profileChecked(exists: true) == .createUser)
-        #expect(flow.userCreated(profileMatches: true) == .charge)
-        #expect(flow.state == .charging)
-        #expect(flow.chargeCompleted(paid) == .enableUser)
-        #expect(flow.state == .paid)
-        #expect(flow.userEnabled() == .respond(.delivered))
-        #expect(flow.state == .delivered)
+    func order(_ id: String, _ status: String, refunded: Int64 = 0) -> GatewayOrder {
+        GatewayOrder(id: id, paymentStatus: status, amount: Self.money, amountRefundedCents: refunded)
     }
 
-    @Test func aUserBoundToAnotherProfileIsRemovedAndNothingCharged() {
+    /// A new request whose user was just created, about to charge.
+    func charging() throws -> PaymentFlow {
         var flow = PaymentFlow()
-        _ = flow.start()
-        _ = flow.profileChecked(exists: true)
-        #expect(flow.userCreated(profileMatches: false) == .deleteUser)
-        #expect(flow.state == .aborting)
-        #expect(flow.userDeleted() == .respond(.profileUnavailable))
+        #expect(try flow.start() == .checkProfile)
+        #expect(try flow.profileChecked(exists: true) == .createUser(renewCredentials: false))
+        #expect(try flow.userCreated(id: "*1", profileMatches: true) == .charge)
+        return flow
+    }
+
+    /// A recorded attempt, as the reconciler picks it up.
+    func resumed(_ state: PaymentAttempt.State, user: String? = "*1", order: String? = nil, age: Int64 = 10) -> PaymentFlow? {
+        var attempt = PaymentAttempt(
+            id: "a1", companyID: 1, routerID: 1, productID: 1, apiKeyID: nil, idempotencyKey: "k", requestHash: "h", state: state,
+            amount: Self.money, productName: "1 Hora", profileName: "1hora", limitUptime: nil, limitBytesTotal: nil,
+            customerName: "Ana", customerEmail: "ana@example.com", customerPhone: nil, userType: .userAndPassword,
+            credentials: HotspotCredentials(username: "ABC234", password: "1234"), mac: nil, ip: nil, autoConnect: false,
+            createdAt: 0)
+        attempt.routerUserID = user
+        attempt.orderID = order
+        return PaymentFlow(resuming: attempt, ageSeconds: age, activationDeadlineSeconds: 600)
+    }
+
+    @Test func happyPath() throws {
+        var flow = try charging()
+        #expect(flow.state == .charging(.init(routerUserID: "*1")))
+        #expect(try flow.chargeCompleted(paid) == .enableUser)
+        #expect(flow.state == .paid(.init(orderID: "ord_1", routerUserID: "*1")))
+        #expect(try flow.userEnabled() == .respond(.delivered))
+        #expect(flow.state == .delivered(orderID: "ord_1"))
+    }
+
+    @Test func anEventThatCannotHappenWhereTheMachineStandsIsAnError() throws {
+        var pending = PaymentFlow()
+        #expect(throws: PaymentFlow.InvalidEvent(event: "userEnabled", state: .pending)) { try pending.userEnabled() }
+        #expect(throws: PaymentFlow.InvalidEvent.self) { try pending.chargeCompleted(paid) }
+        #expect(throws: PaymentFlow.InvalidEvent.self) { try pending.refunded() }
+        #expect(pending.state == .pending(.init()))
+        var delivered = PaymentFlow(debugState: .delivered(orderID: "ord_1"))
+        #expect(throws: PaymentFlow.InvalidEvent.self) { try delivered.userDeleted() }
+        #expect(throws: PaymentFlow.InvalidEvent.self) { try delivered.orderFetched(nil) }
+        var refunding = PaymentFlow(debugState: .refunding(.init(orderID: "ord_1")))
+        // The user is removed only once nothing is left to refund.
+        #expect(throws: PaymentFlow.InvalidEvent.self) { try refunding.userDeleted() }
+        var recorded = try #require(resumed(.charging))
+        #expect(throws: PaymentFlow.InvalidEvent.self) { try recorded.chargeCompleted(paid) }
+    }
+
+    @Test func aUserBoundToAnotherProfileIsRemovedAndNothingCharged() throws {
+        var flow = PaymentFlow()
+        _ = try flow.start()
+        _ = try flow.profileChecked(exists: true)
+        #expect(try flow.userCreated(id: "*1", profileMatches: false) == .deleteUser)
+        #expect(flow.state == .aborting(.init(routerUserID: "*1", answer: .profileUnavailable)))
+        #expect(try flow.userDeleted() == .respond(.profileUnavailable))
         #expect(flow.state == .failed)
     }
 
-    @Test func aLostCreateFoundOnAnotherProfileIsRemoved() {
+    @Test func aLostCreateFoundOnAnotherProfileIsRemoved() throws {
         var flow = PaymentFlow()
-        _ = flow.start()
-        _ = flow.profileChecked(exists: true)
-        #expect(flow.userCreateFailed(.timedOut(maybeApplied: true)) == .lookUpUser)
-        #expect(flow.userLookedUp(found: true, ours: true, profileMatches: false) == .deleteUser)
-        #expect(flow.state == .aborting)
+        _ = try flow.start()
+        _ = try flow.profileChecked(exists: true)
+        #expect(try flow.userCreateFailed(.timedOut(maybeApplied: true)) == .lookUpUser)
+        #expect(try flow.userLookedUp(id: "*7", ours: true, profileMatches: false) == .deleteUser)
+        #expect(flow.state == .aborting(.init(routerUserID: "*7", answer: .profileUnavailable)))
     }
 
-    @Test func declineRemovesTheUser() {
-        var flow = PaymentFlow()
-        _ = flow.start()
-        _ = flow.profileChecked(exists: true)
-        _ = flow.userCreated(profileMatches: true)
-        #expect(flow.chargeCompleted(.declined(code: "card_declined", message: "Texto del proveedor", orderID: "ord_2")) == .deleteUser)
-        #expect(flow.state == .declining)
-        #expect(flow.userDeleted() == .respond(.declined(message: "El pago fue declinado. Contacte a su banco.")))
-        #expect(flow.state == .declined)
-    }
-
-    @Test func declineWithTheRouterDownAnswersAndLeavesCleanUp() {
-        var flow = PaymentFlow()
-        _ = flow.start()
-        _ = flow.profileChecked(exists: true)
-        _ = flow.userCreated(profileMatches: true)
-        _ = flow.chargeCompleted(.declined(code: "conekta.errors.processing.bank.insufficient_funds", message: "No", orderID: nil))
+    @Test func declineRemovesTheUser() throws {
+        var flow = try charging()
+        #expect(try flow.chargeCompleted(.declined(code: "card_declined", message: "Texto del proveedor", orderID: "ord_2")) == .deleteUser)
         #expect(
-            flow.userDeleteFailed(.unreachable("refused"))
-                == .respond(.declined(message: "Fondos insuficientes en la tarjeta. Intente con otra tarjeta.")))
-        #expect(flow.state == .declining)
-    }
-
-    @Test func threeDSecurePendingCancelsTheOrderThenRemovesTheUser() {
-        var flow = PaymentFlow()
-        _ = flow.start()
-        _ = flow.profileChecked(exists: true)
-        _ = flow.userCreated(profileMatches: true)
-        #expect(flow.chargeCompleted(.notPaid(status: "pending_payment", orderID: "ord_3")) == .cancelOrder)
-        #expect(flow.orderCancelled() == .deleteUser)
-        #expect(flow.userDeleted() == .respond(.notCompleted(status: "pending_payment")))
+            flow.state
+                == .declining(
+                    .init(
+                        orderID: "ord_2", routerUserID: "*1", cancelPending: false, answer: .declined(message: PaymentResult.declinedByBank)
+                    )))
+        #expect(try flow.userDeleted() == .respond(.declined(message: "El pago fue declinado. Contacte a su banco.")))
         #expect(flow.state == .declined)
     }
 
-    @Test func unknownChargeLooksTheOrderUpAndWaitsWhenItIsNotThere() {
-        var flow = PaymentFlow()
-        _ = flow.start()
-        _ = flow.profileChecked(exists: true)
-        _ = flow.userCreated(profileMatches: true)
-        #expect(flow.chargeCompleted(.unknown(reason: "timed out")) == .lookUpOrder)
-        #expect(flow.orderLookedUp(nil, ageSeconds: 1, lookupGraceSeconds: 120) == .suspend(.inVerification))
-        #expect(flow.state == .charging)
+    @Test func declineWithTheRouterDownAnswersAndLeavesCleanUp() throws {
+        var flow = try charging()
+        _ = try flow.chargeCompleted(.declined(code: "conekta.errors.processing.bank.insufficient_funds", message: "No", orderID: nil))
+        #expect(
+            try flow.userDeleteFailed(.unreachable("refused"))
+                == .respond(.declined(message: "Fondos insuficientes en la tarjeta. Intente con otra tarjeta.")))
+        #expect(flow.state.recorded == .declining)
     }
 
-    @Test func unknownChargeFoundPaidIsDelivered() {
-        var flow = PaymentFlow()
-        _ = flow.start()
-        _ = flow.profileChecked(exists: true)
-        _ = flow.userCreated(profileMatches: true)
-        _ = flow.chargeCompleted(.unknown(reason: "connection lost"))
-        let order = GatewayOrder(id: "ord_4", paymentStatus: "paid", amount: Money(cents: 1500, currency: "MXN"))
-        #expect(flow.orderLookedUp(order, ageSeconds: 1, lookupGraceSeconds: 120) == .enableUser)
-        #expect(flow.state == .paid)
+    @Test func threeDSecurePendingCancelsTheOrderThenRemovesTheUser() throws {
+        var flow = try charging()
+        #expect(try flow.chargeCompleted(.notPaid(status: .pendingPayment, orderID: "ord_3")) == .fetchOrder(id: "ord_3"))
+        #expect(try flow.orderFetched(order("ord_3", "pending_payment")) == .cancelOrder(id: "ord_3"))
+        #expect(try flow.orderCancelled() == .deleteUser)
+        #expect(try flow.userDeleted() == .respond(.notCompleted(status: .pendingPayment)))
+        #expect(flow.state == .declined)
     }
 
-    @Test func usedTokenWithNoOrderOfOursIsADecline() {
-        var flow = PaymentFlow()
-        _ = flow.start()
-        _ = flow.profileChecked(exists: true)
-        _ = flow.userCreated(profileMatches: true)
-        #expect(flow.chargeCompleted(.tokenAlreadyUsed) == .lookUpOrder)
-        #expect(flow.orderLookedUp(nil, ageSeconds: 0, lookupGraceSeconds: 120) == .deleteUser)
-        #expect(flow.state == .declining)
-        #expect(flow.answer == .declined(message: PaymentResult.cardNotProcessed))
+    @Test func anOrderNotPayableIsNotCancelled() throws {
+        var flow = try charging()
+        #expect(try flow.chargeCompleted(.notPaid(status: .declined, orderID: "ord_3")) == .deleteUser)
+        #expect(try flow.userDeleted() == .respond(.notCompleted(status: .declined)))
     }
 
-    @Test func otherUnknownOutcomesWithNoOrderYetAreStillBeingVerified() {
-        var flow = PaymentFlow()
-        _ = flow.start()
-        _ = flow.profileChecked(exists: true)
-        _ = flow.userCreated(profileMatches: true)
-        #expect(flow.chargeCompleted(.unknown(reason: "http_504")) == .lookUpOrder)
-        #expect(flow.orderLookedUp(nil, ageSeconds: 0, lookupGraceSeconds: 120) == .suspend(.inVerification))
-        #expect(flow.state == .charging)
+    @Test func aCancelThatFailsStillRemovesTheUserAndComesBackForTheOrder() throws {
+        var flow = PaymentFlow(
+            debugState: .declining(.init(orderID: "ord_3", cancelPending: true, answer: .notCompleted(status: .pendingPayment))))
+        #expect(try flow.orderCancelFailed(.unavailable("503")) == .deleteUser)
+        #expect(try flow.userDeleted() == .suspend(.notCompleted(status: .pendingPayment)))
+        #expect(flow.state.recorded == .declining)
+        #expect(flow.reason == "could not cancel the unpaid order; will retry")
     }
 
-    @Test func enableFailureWaitsWithoutRefunding() {
-        var flow = PaymentFlow()
-        _ = flow.start()
-        _ = flow.profileChecked(exists: true)
-        _ = flow.userCreated(profileMatches: true)
-        _ = flow.chargeCompleted(paid)
-        #expect(flow.userEnableFailed(.timedOut(maybeApplied: true)) == .suspend(.activationPending))
-        #expect(flow.state == .paid)
+    @Test func unknownChargeLooksTheOrderUpAndWaitsWhenItIsNotThere() throws {
+        var flow = try charging()
+        #expect(try flow.chargeCompleted(.unknown(reason: "timed out")) == .findOrder)
+        #expect(try flow.orderLookedUp(nil, ageSeconds: 1, lookupGraceSeconds: 120) == .suspend(.inVerification))
+        #expect(flow.state.recorded == .charging)
+        #expect(flow.reason == "charge outcome unknown: timed out")
     }
 
-    @Test func vanishedUserIsRefunded() {
-        var flow = PaymentFlow()
-        _ = flow.start()
-        _ = flow.profileChecked(exists: true)
-        _ = flow.userCreated(profileMatches: true)
-        _ = flow.chargeCompleted(paid)
-        #expect(flow.userEnableFailed(.notFound) == .refund)
-        #expect(flow.refunded() == .deleteUser)
-        #expect(flow.userDeleted() == .respond(.refunded))
+    @Test func unknownChargeFoundPaidIsDelivered() throws {
+        var flow = try charging()
+        _ = try flow.chargeCompleted(.unknown(reason: "connection lost"))
+        #expect(try flow.orderLookedUp(order("ord_4", "paid"), ageSeconds: 1, lookupGraceSeconds: 120) == .enableUser)
+        #expect(flow.state == .paid(.init(orderID: "ord_4", routerUserID: "*1")))
+    }
+
+    @Test func unknownChargeFoundPartlyRefundedRefundsTheRest() throws {
+        var flow = try charging()
+        _ = try flow.chargeCompleted(.unknown(reason: "connection lost"))
+        let partly = order("ord_5", "partially_refunded", refunded: 500)
+        #expect(try flow.orderLookedUp(partly, ageSeconds: 1, lookupGraceSeconds: 120) == .refund(orderID: "ord_5", amountCents: 1000))
+        #expect(try flow.refunded() == .deleteUser)
+        #expect(try flow.userDeleted() == .respond(.refunded))
         #expect(flow.state == .refunded)
     }
 
-    @Test func routerFailuresBeforeChargingChargeNothing() {
+    @Test func usedTokenWithNoOrderOfOursIsADecline() throws {
+        var flow = try charging()
+        #expect(try flow.chargeCompleted(.tokenAlreadyUsed) == .findOrder)
+        #expect(try flow.orderLookedUp(nil, ageSeconds: 0, lookupGraceSeconds: 120) == .deleteUser)
+        #expect(
+            flow.state
+                == .declining(
+                    .init(
+                        orderID: nil, routerUserID: "*1", cancelPending: false, answer: .declined(message: PaymentResult.cardNotProcessed)))
+        )
+    }
+
+    @Test func otherUnknownOutcomesWithNoOrderYetAreStillBeingVerified() throws {
+        var flow = try charging()
+        #expect(try flow.chargeCompleted(.unknown(reason: "http_504")) == .findOrder)
+        #expect(try flow.orderLookedUp(nil, ageSeconds: 0, lookupGraceSeconds: 120) == .suspend(.inVerification))
+        #expect(flow.state.recorded == .charging)
+    }
+
+    @Test func enableFailureWaitsWithoutRefunding() throws {
+        var flow = try charging()
+        _ = try flow.chargeCompleted(paid)
+        #expect(try flow.userEnableFailed(.timedOut(maybeApplied: true)) == .suspend(.activationPending))
+        #expect(flow.state.recorded == .paid)
+    }
+
+    @Test func vanishedUserIsRefundedWhatIsLeft() throws {
+        var flow = try charging()
+        _ = try flow.chargeCompleted(paid)
+        #expect(try flow.userEnableFailed(.notFound) == .fetchOrder(id: "ord_1"))
+        #expect(try flow.orderFetched(order("ord_1", "paid")) == .refund(orderID: "ord_1", amountCents: 1500))
+        #expect(try flow.refunded() == .deleteUser)
+        #expect(try flow.userDeleted() == .respond(.refunded))
+        #expect(flow.state == .refunded)
+    }
+
+    @Test func aRefundAlreadyMadeIsNotMadeAgain() throws {
+        var flow = PaymentFlow(debugState: .refunding(.init(orderID: "ord_1", routerUserID: "*1")), recovering: true)
+        #expect(try flow.orderFetched(order("ord_1", "refunded", refunded: 1500)) == .deleteUser)
+        #expect(try flow.userDeleted() == .respond(.refunded))
+    }
+
+    @Test func aRefundThatFailsIsTriedAgainLater() throws {
+        var flow = PaymentFlow(debugState: .refunding(.init(orderID: "ord_1")), recovering: true)
+        #expect(try flow.orderFetched(order("ord_1", "paid")) == .refund(orderID: "ord_1", amountCents: 1500))
+        #expect(try flow.refundFailed() == .suspend(.activationPending))
+        #expect(flow.state.recorded == .refunding)
+    }
+
+    @Test func routerFailuresBeforeChargingChargeNothing() throws {
         var missing = PaymentFlow()
-        _ = missing.start()
-        #expect(missing.profileChecked(exists: false) == .respond(.profileUnavailable))
+        _ = try missing.start()
+        #expect(try missing.profileChecked(exists: false) == .respond(.profileUnavailable))
         #expect(missing.state == .failed)
 
         var down = PaymentFlow()
-        _ = down.start()
-        #expect(down.profileCheckFailed(.unreachable("refused")) == .respond(.routerUnavailable))
+        _ = try down.start()
+        #expect(try down.profileCheckFailed(.unreachable("refused")) == .respond(.routerUnavailable))
 
         var refused = PaymentFlow()
-        _ = refused.start()
-        _ = refused.profileChecked(exists: true)
-        #expect(refused.userCreateFailed(.unreachable("refused")) == .respond(.routerUnavailable))
+        _ = try refused.start()
+        _ = try refused.profileChecked(exists: true)
+        #expect(try refused.userCreateFailed(.unreachable("refused")) == .respond(.routerUnavailable))
         #expect(refused.state == .failed)
     }
 
-    @Test func createWhoseReplyWasLostIsLookedUp() {
+    @Test func createWhoseReplyWasLostIsLookedUp() throws {
         var flow = PaymentFlow()
-        _ = flow.start()
-        _ = flow.profileChecked(exists: true)
-        #expect(flow.userCreateFailed(.timedOut(maybeApplied: true)) == .lookUpUser)
-        #expect(flow.userLookedUp(found: true, ours: true, profileMatches: true) == .charge)
+        _ = try flow.start()
+        _ = try flow.profileChecked(exists: true)
+        #expect(try flow.userCreateFailed(.timedOut(maybeApplied: true)) == .lookUpUser)
+        #expect(try flow.userLookedUp(id: "*1", ours: true, profileMatches: true) == .charge)
     }
 
-    @Test func createSentTwiceIsRecognisedByItsComment() {
+    @Test func createSentTwiceIsRecognisedByItsComment() throws {
         var flow = PaymentFlow()
-        _ = flow.start()
-        _ = flow.profileChecked(exists: true)
-        #expect(flow.userCreateFailed(.duplicateName) == .lookUpUser)
-        #expect(flow.userLookedUp(found: true, ours: true, profileMatches: true) == .charge)
+        _ = try flow.start()
+        _ = try flow.profileChecked(exists: true)
+        #expect(try flow.userCreateFailed(.duplicateName) == .lookUpUser)
+        #expect(try flow.userLookedUp(id: "*1", ours: true, profileMatches: true) == .charge)
     }
 
-    @Test func nameTakenBySomeoneElseGetsNewCredentials() {
+    @Test func nameTakenBySomeoneElseGetsNewCredentialsThreeTimes() throws {
         var flow = PaymentFlow()
-        _ = flow.start()
-        _ = flow.profileChecked(exists: true)
-        #expect(flow.userCreateFailed(.duplicateName) == .lookUpUser)
-        #expect(flow.userLookedUp(found: true, ours: false, profileMatches: true) == .renewCredentialsAndCreateUser)
-        #expect(flow.userCreateFailed(.duplicateName) == .lookUpUser)
-        #expect(flow.userLookedUp(found: true, ours: false, profileMatches: true) == .renewCredentialsAndCreateUser)
-        #expect(flow.userCreateFailed(.duplicateName) == .lookUpUser)
-        #expect(flow.userLookedUp(found: true, ours: false, profileMatches: true) == .respond(.routerUnavailable))
-    }
-
-    @Test func gatewayRefusalsChargeNothingAndRemoveTheUser() {
-        var flow = PaymentFlow()
-        _ = flow.start()
-        _ = flow.profileChecked(exists: true)
-        _ = flow.userCreated(profileMatches: true)
-        #expect(flow.chargeCompleted(.configurationError(reason: "401")) == .deleteUser)
-        #expect(flow.state == .aborting)
-        #expect(flow.userDeleted() == .respond(.paymentsUnavailable))
+        _ = try flow.start()
+        _ = try flow.profileChecked(exists: true)
+        #expect(try flow.userCreateFailed(.duplicateName) == .lookUpUser)
+        #expect(try flow.userLookedUp(id: "*9", ours: false, profileMatches: true) == .createUser(renewCredentials: true))
+        #expect(try flow.userCreateFailed(.duplicateName) == .lookUpUser)
+        #expect(try flow.userLookedUp(id: "*9", ours: false, profileMatches: true) == .createUser(renewCredentials: true))
+        #expect(try flow.userCreateFailed(.duplicateName) == .lookUpUser)
+        #expect(try flow.userLookedUp(id: "*9", ours: false, profileMatches: true) == .respond(.routerUnavailable))
         #expect(flow.state == .failed)
     }
 
-    @Test func anUnusableTokenIsADeclineToldAndRecordedAsOne() {
-        var flow = PaymentFlow()
-        _ = flow.start()
-        _ = flow.profileChecked(exists: true)
-        _ = flow.userCreated(profileMatches: true)
-        #expect(flow.chargeCompleted(.invalidRequest(param: "payment_method.token_id", message: "x")) == .deleteUser)
-        #expect(flow.state == .declining)
-        #expect(flow.userDeleted() == .respond(.declined(message: PaymentResult.cardNotProcessed)))
+    @Test func gatewayRefusalsChargeNothingAndRemoveTheUser() throws {
+        var flow = try charging()
+        #expect(try flow.chargeCompleted(.configurationError(reason: "401")) == .deleteUser)
+        #expect(flow.state.recorded == .aborting)
+        #expect(try flow.userDeleted() == .respond(.paymentsUnavailable))
+        #expect(flow.state == .failed)
+    }
+
+    @Test func anUnusableTokenIsADeclineToldAndRecordedAsOne() throws {
+        var flow = try charging()
+        #expect(try flow.chargeCompleted(.invalidRequest(param: "payment_method.token_id", message: "x")) == .deleteUser)
+        #expect(flow.state.recorded == .declining)
+        #expect(try flow.userDeleted() == .respond(.declined(message: PaymentResult.cardNotProcessed)))
         #expect(flow.state == .declined)
     }
 
-    @Test func anOrderThatCannotBeShownAbsentEndsNotChargedOnlyAfterTheGrace() {
-        var flow = PaymentFlow(resuming: .charging, routerUserKnown: true, orderKnown: false)
-        #expect(flow.resume(routerUserID: "*1", ageSeconds: 10, activationDeadlineSeconds: 600) == .lookUpOrder)
-        #expect(flow.orderLookUpFailed(absenceUnproven: true, ageSeconds: 10, lookupGraceSeconds: 120) == .suspend(.inVerification))
-        #expect(flow.state == .charging && !flow.absenceUnproven)
-        #expect(flow.orderLookUpFailed(ageSeconds: 130, lookupGraceSeconds: 120) == .suspend(.inVerification))
-        #expect(flow.orderLookUpFailed(absenceUnproven: true, ageSeconds: 130, lookupGraceSeconds: 120) == .deleteUser)
-        #expect(flow.state == .declining && flow.absenceUnproven)
-        #expect(flow.userDeleted() == .respond(.notCompleted(status: "not_found")))
+    @Test func anOrderThatCannotBeShownAbsentEndsNotChargedOnlyAfterTheGrace() throws {
+        var flow = try #require(resumed(.charging))
+        #expect(try flow.resume() == .findOrder)
+        #expect(try flow.orderLookUpFailed(absenceUnproven: true, ageSeconds: 10, lookupGraceSeconds: 120) == .suspend(.inVerification))
+        #expect(flow.state.recorded == .charging && !flow.absenceUnproven)
+        #expect(try flow.orderLookUpFailed(ageSeconds: 130, lookupGraceSeconds: 120) == .suspend(.inVerification))
+        #expect(try flow.orderLookUpFailed(absenceUnproven: true, ageSeconds: 130, lookupGraceSeconds: 120) == .deleteUser)
+        #expect(flow.state.recorded == .declining && flow.absenceUnproven)
+        #expect(try flow.userDeleted() == .respond(.notCompleted(status: nil)))
         #expect(flow.state == .declined)
     }
 
-    @Test func theRequestItselfNeverDeclaresAnUnprovenAbsence() {
-        var flow = PaymentFlow()
-        _ = flow.start()
-        _ = flow.profileChecked(exists: true)
-        _ = flow.userCreated(profileMatches: true)
-        #expect(flow.chargeCompleted(.unknown(reason: "timeout")) == .lookUpOrder)
-        #expect(flow.orderLookUpFailed(absenceUnproven: true, ageSeconds: 500, lookupGraceSeconds: 120) == .suspend(.inVerification))
-        #expect(flow.state == .charging && !flow.absenceUnproven)
+    @Test func theRequestItselfNeverDeclaresAnUnprovenAbsence() throws {
+        var flow = try charging()
+        #expect(try flow.chargeCompleted(.unknown(reason: "timeout")) == .findOrder)
+        #expect(try flow.orderLookUpFailed(absenceUnproven: true, ageSeconds: 500, lookupGraceSeconds: 120) == .suspend(.inVerification))
+        #expect(flow.state.recorded == .charging && !flow.absenceUnproven)
     }
 
-    @Test func reconcilerResumesEachUnfinishedState() {
-        var pending = PaymentFlow(resuming: .pending, routerUserKnown: false, orderKnown: false)
-        #expect(pending.resume(routerUserID: nil, ageSeconds: 100, activationDeadlineSeconds: 600) == .lookUpUser)
-        #expect(pending.userLookedUp(found: true, ours: true, profileMatches: true) == .deleteUser)
-        #expect(pending.userDeleted() == .respond(.routerUnavailable))
+    @Test func reconcilerResumesEachUnfinishedState() throws {
+        var pending = try #require(resumed(.pending, user: nil))
+        #expect(try pending.resume() == .lookUpUser)
+        #expect(try pending.userLookedUp(id: "*1", ours: true, profileMatches: true) == .deleteUser)
+        #expect(try pending.userDeleted() == .respond(.routerUnavailable))
         #expect(pending.state == .failed)
 
-        var charging = PaymentFlow(resuming: .charging, routerUserKnown: true, orderKnown: false)
-        #expect(charging.resume(routerUserID: "*1", ageSeconds: 10, activationDeadlineSeconds: 600) == .lookUpOrder)
-        #expect(charging.orderLookedUp(nil, ageSeconds: 10, lookupGraceSeconds: 120) == .suspend(.inVerification))
-        #expect(charging.orderLookedUp(nil, ageSeconds: 121, lookupGraceSeconds: 120) == .deleteUser)
-        #expect(charging.userDeleted() == .respond(.notCompleted(status: "not_found")))
+        var charging = try #require(resumed(.charging))
+        #expect(try charging.resume() == .findOrder)
+        #expect(try charging.orderLookedUp(nil, ageSeconds: 10, lookupGraceSeconds: 120) == .suspend(.inVerification))
+        #expect(try charging.orderLookedUp(nil, ageSeconds: 121, lookupGraceSeconds: 120) == .deleteUser)
+        #expect(try charging.userDeleted() == .respond(.notCompleted(status: nil)))
 
-        var paid = PaymentFlow(resuming: .paid, routerUserKnown: true, orderKnown: true)
-        #expect(paid.resume(routerUserID: "*1", ageSeconds: 10, activationDeadlineSeconds: 600) == .enableUser)
+        var chargingWithOrder = try #require(resumed(.charging, order: "ord_8"))
+        #expect(try chargingWithOrder.resume() == .fetchOrder(id: "ord_8"))
+        #expect(try chargingWithOrder.orderFetched(order("ord_8", "paid")) == .enableUser)
 
-        var late = PaymentFlow(resuming: .paid, routerUserKnown: true, orderKnown: true)
-        #expect(late.resume(routerUserID: "*1", ageSeconds: 601, activationDeadlineSeconds: 600) == .enableUser)
-        #expect(late.userEnableFailed(.unreachable("down")) == .refund)
-        #expect(late.state == .refunding)
+        var paid = try #require(resumed(.paid, order: "ord_1"))
+        #expect(try paid.resume() == .enableUser)
 
-        var lateButReachable = PaymentFlow(resuming: .paid, routerUserKnown: true, orderKnown: true)
-        #expect(lateButReachable.resume(routerUserID: "*1", ageSeconds: 601, activationDeadlineSeconds: 600) == .enableUser)
-        #expect(lateButReachable.userEnabled() == .respond(.delivered))
+        var late = try #require(resumed(.paid, order: "ord_1", age: 601))
+        #expect(try late.resume() == .enableUser)
+        #expect(try late.userEnableFailed(.unreachable("down")) == .fetchOrder(id: "ord_1"))
+        #expect(late.state.recorded == .refunding)
 
-        var declining = PaymentFlow(resuming: .declining, routerUserKnown: true, orderKnown: false)
-        #expect(declining.resume(routerUserID: "*1", ageSeconds: 10, activationDeadlineSeconds: 600) == .deleteUser)
+        var lateButReachable = try #require(resumed(.paid, order: "ord_1", age: 601))
+        #expect(try lateButReachable.resume() == .enableUser)
+        #expect(try lateButReachable.userEnabled() == .respond(.delivered))
 
-        var aborting = PaymentFlow(resuming: .aborting, routerUserKnown: false, orderKnown: false)
-        #expect(aborting.resume(routerUserID: nil, ageSeconds: 10, activationDeadlineSeconds: 600) == .lookUpUser)
-        #expect(aborting.userLookedUp(found: false, ours: false, profileMatches: true) == .respond(.routerUnavailable))
+        var declining = try #require(resumed(.declining))
+        #expect(try declining.resume() == .deleteUser)
+        #expect(try declining.userDeleted() == .respond(.notCompleted(status: nil)))
+
+        var aborting = try #require(resumed(.aborting, user: nil))
+        #expect(try aborting.resume() == .lookUpUser)
+        #expect(try aborting.userLookedUp(id: nil, ours: false, profileMatches: true) == .respond(.routerUnavailable))
         #expect(aborting.state == .failed)
+
+        var refunding = try #require(resumed(.refunding, order: "ord_1"))
+        #expect(try refunding.resume() == .fetchOrder(id: "ord_1"))
+
+        var delivered = try #require(resumed(.delivered, order: "ord_1"))
+        #expect(try delivered.resume() == .respond(.delivered))
+
+        var declined = try #require(resumed(.declined))
+        #expect(throws: PaymentFlow.InvalidEvent.self) { try declined.resume() }
     }
 
-    @Test func anOrderPaidWhileDecliningIsRefunded() {
-        var flow = PaymentFlow(resuming: .declining, routerUserKnown: true, orderKnown: true)
-        #expect(flow.resume(routerUserID: "*1", ageSeconds: 30, activationDeadlineSeconds: 600) == .cancelOrder)
-        #expect(flow.orderTurnedPaid() == .refund)
-        #expect(flow.refunded() == .deleteUser)
-        #expect(flow.userDeleted() == .respond(.refunded))
+    @Test func aRecordWithoutWhatItsStateNeedsIsNotResumed() {
+        #expect(resumed(.paid, order: nil) == nil)
+        #expect(resumed(.refunding, order: nil) == nil)
+    }
+
+    @Test func anOrderPaidWhileDecliningIsRefunded() throws {
+        var flow = try #require(resumed(.declining, order: "ord_6", age: 30))
+        #expect(try flow.resume() == .fetchOrder(id: "ord_6"))
+        #expect(try flow.orderFetched(order("ord_6", "paid")) == .refund(orderID: "ord_6", amountCents: 1500))
+        #expect(try flow.refunded() == .deleteUser)
+        #expect(try flow.userDeleted() == .respond(.refunded))
         #expect(flow.state == .refunded)
     }
 
@@ -272,5 +345,17 @@ import Testing
         #expect(!PaymentResult.inVerification.isFinalForCustomer)
         #expect(!PaymentResult.activationPending.isFinalForCustomer)
         #expect(!PaymentResult.inProgress.isFinalForCustomer)
+    }
+
+    @Test func orderStatusesAreTypedAndKeepTheProvidersSpelling() {
+        for text in [
+            "paid", "pending_payment", "pre_authorized", "declined", "canceled", "expired", "refunded", "partially_refunded",
+            "charged_back", "voided",
+        ] {
+            #expect(GatewayOrder.Status(rawValue: text).rawValue == text)
+        }
+        #expect(GatewayOrder.Status(rawValue: "voided") == .other("voided"))
+        #expect(GatewayOrder.Status.pendingPayment.isCancellable && GatewayOrder.Status.preAuthorized.isCancellable)
+        #expect(!GatewayOrder.Status.paid.isCancellable && !GatewayOrder.Status.expired.isCancellable)
     }
 }

@@ -96,13 +96,13 @@ final class ScriptedPaymentGateway: PaymentGateway {
     }
 
     func refund(orderID: String, amountCents: Int64, using key: GatewayKey) throws(GatewayFailure) -> GatewayOrder {
-        orders[orderID]!.paymentStatus = "refunded"
+        orders[orderID]!.status = .refunded
         orders[orderID]!.amountRefundedCents = amountCents
         return orders[orderID]!
     }
 
     func cancel(orderID: String, using key: GatewayKey) throws(GatewayFailure) -> GatewayOrder {
-        orders[orderID]?.paymentStatus = "canceled"
+        orders[orderID]?.status = .canceled
         guard let order = orders[orderID] else { throw .notFound }
         return order
     }
@@ -165,6 +165,11 @@ final class InMemoryPaymentLedger: PaymentLedger {
         if down { throw .unavailable }
         if let response { responses[attemptID] = responses[attemptID] ?? response }
         leased.remove(attemptID)
+    }
+
+    func renewLease(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> Bool {
+        if down { throw .unavailable }
+        return leased.contains(attemptID)
     }
 
     func claim(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> PaymentAttempt? {

@@ -171,7 +171,7 @@ import Testing
             Issue.record("expected not paid")
             return
         }
-        #expect(status == expectedStatus)
+        #expect(status.rawValue == expectedStatus)
         let canceled = try harness.client.cancel(orderID: orderID, using: Self.key)
         #expect(canceled.paymentStatus == "canceled")
         #expect(try harness.client.order(id: orderID, using: Self.key)?.paymentStatus == "canceled")
@@ -287,7 +287,7 @@ import Testing
     @Test func aThreeDSecureOrderWithoutAChargeIsFoundByItsCustomersEmail() throws {
         let harness = try Harness()
         let before = Int64(Date().timeIntervalSince1970) - 5
-        guard case .notPaid("pending_payment", let orderID) = harness.charge("tok_sandbox_3ds_x", attemptID: "att-3ds") else {
+        guard case .notPaid(.pendingPayment, let orderID) = harness.charge("tok_sandbox_3ds_x", attemptID: "att-3ds") else {
             Issue.record("expected a pending 3-D Secure order")
             return
         }

@@ -1,38 +1,138 @@
-/// The payment saga as a value-type state machine (CONTRACT §5–6). Each event method takes
-/// what just happened and returns the next action; `PaymentService` performs the actions and
-/// commits every state change before the next side effect. No I/O here.
+/// The payment saga (CONTRACT §5–6) as a value-type state machine.
+///
+/// Each state carries what it needs: an order id where money may have moved, the router user's id
+/// where it is known, what the customer will be told. So a paid attempt without its order, or a
+/// refund without one, cannot be built. Each event method takes what just happened, as typed
+/// values, checks that it may happen in the current state, and returns the next action; an event
+/// that is not valid where the machine stands is an `InvalidEvent`, never a silent transition.
+/// Every decision is made here: cancel or refund, how much to refund, retry or give up, new
+/// credentials. `PaymentService` only carries the actions out, commits each state change before
+/// the next side effect, and feeds the results back. No I/O here.
 public struct PaymentFlow: Sendable, Equatable {
-    public private(set) var state: PaymentAttempt.State
-    /// Why the attempt is where it is, for the timeline and `hotspotctl payments`.
-    public private(set) var reason: String?
-    /// What the customer will be told once the pending clean-up is done.
-    public private(set) var answer: PaymentResult?
-    private var createTries = 0
-    private var recovering: Bool
-    private var needsCancel = false
-    private var tokenAlreadyUsed = false
-    /// Set on resume when a paid attempt is past its activation deadline: one last enable, then refund.
-    private var activationDeadlinePassed = false
-    /// Set when the attempt was declared not charged without proof that no order exists
-    /// (`orderLookUpFailed(absenceUnproven:)`): an operator should hear of it.
-    public private(set) var absenceUnproven = false
+    /// Where the saga stands, with what each state needs.
+    public enum State: Sendable, Equatable {
+        /// Recorded; the router user may or may not exist yet. Nothing charged.
+        case pending(Pending)
+        /// The disabled user exists; the charge is being sent, or its outcome is unknown.
+        case charging(Charging)
+        /// The order is paid; the user is being enabled.
+        case paid(Paid)
+        /// Final: paid and the user enabled.
+        case delivered(orderID: String)
+        /// Not paid: an order still payable is cancelled, then the user removed.
+        case declining(Declining)
+        /// Final: not paid, nothing left on the router.
+        case declined
+        /// Nothing charged; a disabled user the router may hold is removed.
+        case aborting(Aborting)
+        /// Final: nothing charged, nothing left on the router.
+        case failed
+        /// Paid but undeliverable: the money goes back, then the user is removed.
+        case refunding(Refunding)
+        /// Final: refunded, nothing left on the router.
+        case refunded
+
+        /// The state's name as the ledger records it.
+        public var recorded: PaymentAttempt.State {
+            switch self {
+            case .pending: .pending
+            case .charging: .charging
+            case .paid: .paid
+            case .delivered: .delivered
+            case .declining: .declining
+            case .declined: .declined
+            case .aborting: .aborting
+            case .failed: .failed
+            case .refunding: .refunding
+            case .refunded: .refunded
+            }
+        }
+    }
+
+    public struct Pending: Sendable, Equatable {
+        /// Creates tried in this run (a name taken by someone else gets new credentials, three times).
+        public var createTries = 0
+        public init(createTries: Int = 0) { self.createTries = createTries }
+    }
+
+    public struct Charging: Sendable, Equatable {
+        /// The router's id of the user, once known.
+        public var routerUserID: String?
+        /// The order, when the gateway named one without settling (recorded attempts only).
+        public var orderID: String?
+        /// Our one charge met `tokenization.used`: with no order of ours, someone else used the token.
+        public var tokenAlreadyUsed = false
+        public init(routerUserID: String? = nil, orderID: String? = nil, tokenAlreadyUsed: Bool = false) {
+            self.routerUserID = routerUserID
+            self.orderID = orderID
+            self.tokenAlreadyUsed = tokenAlreadyUsed
+        }
+    }
+
+    public struct Paid: Sendable, Equatable {
+        public var orderID: String
+        public var routerUserID: String?
+        /// Past the activation deadline: one last enable, then the money goes back.
+        public var deadlinePassed = false
+        public init(orderID: String, routerUserID: String? = nil, deadlinePassed: Bool = false) {
+            self.orderID = orderID
+            self.routerUserID = routerUserID
+            self.deadlinePassed = deadlinePassed
+        }
+    }
+
+    public struct Declining: Sendable, Equatable {
+        public var orderID: String?
+        public var routerUserID: String?
+        /// The order is still payable and must be cancelled first.
+        public var cancelPending: Bool
+        public var answer: PaymentResult
+        public init(orderID: String?, routerUserID: String? = nil, cancelPending: Bool, answer: PaymentResult) {
+            self.orderID = orderID
+            self.routerUserID = routerUserID
+            self.cancelPending = cancelPending && orderID != nil
+            self.answer = answer
+        }
+    }
+
+    public struct Aborting: Sendable, Equatable {
+        public var routerUserID: String?
+        public var answer: PaymentResult
+        public init(routerUserID: String? = nil, answer: PaymentResult) {
+            self.routerUserID = routerUserID
+            self.answer = answer
+        }
+    }
+
+    public struct Refunding: Sendable, Equatable {
+        public var orderID: String
+        public var routerUserID: String?
+        /// Nothing is left to refund: only the user remains to remove.
+        public var settled = false
+        public init(orderID: String, routerUserID: String? = nil, settled: Bool = false) {
+            self.orderID = orderID
+            self.routerUserID = routerUserID
+            self.settled = settled
+        }
+    }
 
     /// What to do next.
     public enum Action: Sendable, Equatable {
         /// Find the product's profile by exact name.
         case checkProfile
-        case createUser
-        /// The name is taken by someone else: new credentials (saved first), then create.
-        case renewCredentialsAndCreateUser
+        /// Create the user, disabled; with `renewCredentials`, with new ones first (saved before).
+        case createUser(renewCredentials: Bool)
         /// Did a create apply? Find the user by name and check its comment.
         case lookUpUser
         case charge
         /// The charge's outcome is unknown: find the order by attempt id.
-        case lookUpOrder
+        case findOrder
+        /// Read the order as the gateway has it now, before cancelling or refunding it.
+        case fetchOrder(id: String)
+        case cancelOrder(id: String)
+        case refund(orderID: String, amountCents: Int64)
         case enableUser
-        case cancelOrder
         case deleteUser
-        case refund
         /// Answer the customer; `result` is final for them even if clean-up remains.
         case respond(PaymentResult)
         /// Stop for now (the reconciler continues); answer `result`, which may still change.
@@ -47,63 +147,151 @@ public struct PaymentFlow: Sendable, Equatable {
         }
     }
 
-    /// A new attempt, just recorded.
-    public init() {
-        state = .pending
-        recovering = false
-    }
+    /// An event that cannot happen where the machine stands: a bug in the runner.
+    public struct InvalidEvent: Error, Sendable, Equatable, CustomStringConvertible {
+        public var event: String
+        public var state: PaymentAttempt.State
+        public var description: String { "\(event) is not valid in state \(state.rawValue)" }
 
-    /// An attempt read back from the ledger, to be driven on by the reconciler (or a retry).
-    public init(resuming state: PaymentAttempt.State, routerUserKnown: Bool, orderKnown: Bool) {
-        self.state = state
-        recovering = true
-        needsCancel = orderKnown && state == .declining
-        _ = routerUserKnown
-    }
-
-    // MARK: Events
-
-    public mutating func start() -> Action {
-        .checkProfile
-    }
-
-    /// Where the reconciler picks an attempt up.
-    /// - Parameters:
-    ///   - ageSeconds: since the attempt was recorded.
-    ///   - activationDeadlineSeconds: a paid attempt still not enabled after this is refunded.
-    ///   - lookupGraceSeconds: an unknown charge whose order is still not found after this was not made.
-    public mutating func resume(
-        routerUserID: String?, ageSeconds: Int64, activationDeadlineSeconds: Int64
-    ) -> Action {
-        switch state {
-        case .pending:
-            return .lookUpUser
-        case .charging:
-            return .lookUpOrder
-        case .paid:
-            activationDeadlinePassed = ageSeconds >= activationDeadlineSeconds
-            return .enableUser
-        case .declining:
-            return needsCancel ? .cancelOrder : .deleteUser
-        case .aborting:
-            return routerUserID == nil ? .lookUpUser : .deleteUser
-        case .refunding:
-            answer = .refunded
-            return .refund
-        case .delivered, .declined, .failed, .refunded:
-            preconditionFailure("a final attempt (\(state)) is never resumed")
+        public init(event: String, state: PaymentAttempt.State) {
+            self.event = event
+            self.state = state
         }
     }
 
-    public mutating func profileChecked(exists: Bool) -> Action {
+    public private(set) var state: State
+    /// Why the attempt is where it is, for the timeline and `hotspotctl payments`.
+    public private(set) var reason: String?
+    /// Set when the attempt was declared not charged without proof that no order exists
+    /// (`orderLookUpFailed(absenceUnproven:)`): an operator should hear of it.
+    public private(set) var absenceUnproven = false
+    /// Driving a recorded attempt (the reconciler or a retry), not a new request.
+    private let recovering: Bool
+    /// The order's fetch is for a cancel (declining) or a refund (refunding); kept for the answer.
+    private var pendingFetch: String?
+
+    /// A new attempt, just recorded.
+    public init() {
+        state = .pending(Pending())
+        recovering = false
+    }
+
+    /// A recorded attempt, to be driven on by the reconciler or a retry of its request. Nil when
+    /// the record lacks what its state needs (a paid attempt without its order id).
+    /// - Parameters:
+    ///   - ageSeconds: since the attempt was recorded.
+    ///   - activationDeadlineSeconds: a paid attempt still not enabled after this is refunded.
+    public init?(resuming attempt: PaymentAttempt, ageSeconds: Int64, activationDeadlineSeconds: Int64) {
+        recovering = true
+        reason = attempt.reason
+        let user = attempt.routerUserID
+        switch attempt.state {
+        case .pending:
+            state = .pending(Pending())
+        case .charging:
+            state = .charging(Charging(routerUserID: user, orderID: attempt.orderID))
+        case .paid:
+            guard let orderID = attempt.orderID else { return nil }
+            state = .paid(Paid(orderID: orderID, routerUserID: user, deadlinePassed: ageSeconds >= activationDeadlineSeconds))
+        case .declining:
+            // What the customer was told is stored with the answer; a pending order was cancellable.
+            state = .declining(
+                Declining(
+                    orderID: attempt.orderID, routerUserID: user, cancelPending: attempt.orderID != nil,
+                    answer: .notCompleted(status: nil)))
+        case .aborting:
+            state = .aborting(Aborting(routerUserID: user, answer: .routerUnavailable))
+        case .refunding:
+            guard let orderID = attempt.orderID else { return nil }
+            state = .refunding(Refunding(orderID: orderID, routerUserID: user))
+        case .delivered:
+            guard let orderID = attempt.orderID else { return nil }
+            state = .delivered(orderID: orderID)
+        case .declined: state = .declined
+        case .failed: state = .failed
+        case .refunded: state = .refunded
+        }
+    }
+
+    #if DEBUG
+    /// Any state, for tests that start mid-flow.
+    public init(debugState state: State, recovering: Bool = false, reason: String? = nil) {
+        self.state = state
+        self.recovering = recovering
+        self.reason = reason
+    }
+    #endif
+
+    /// The order id the state holds, for the attempt's record.
+    public var orderID: String? {
+        switch state {
+        case .charging(let data): data.orderID
+        case .paid(let data): data.orderID
+        case .delivered(let orderID): orderID
+        case .declining(let data): data.orderID
+        case .refunding(let data): data.orderID
+        default: nil
+        }
+    }
+
+    /// The router user's id the state holds, for the attempt's record.
+    public var routerUserID: String? {
+        switch state {
+        case .charging(let data): data.routerUserID
+        case .paid(let data): data.routerUserID
+        case .declining(let data): data.routerUserID
+        case .aborting(let data): data.routerUserID
+        case .refunding(let data): data.routerUserID
+        default: nil
+        }
+    }
+
+    // MARK: Starting
+
+    /// The first action of a new attempt.
+    public mutating func start() throws(InvalidEvent) -> Action {
+        guard case .pending = state, !recovering else { throw invalid("start") }
+        return .checkProfile
+    }
+
+    /// The first action of a recorded attempt. A delivered attempt whose answer was never stored
+    /// only needs its receipt.
+    public mutating func resume() throws(InvalidEvent) -> Action {
+        guard recovering else { throw invalid("resume") }
+        switch state {
+        case .pending:
+            return .lookUpUser
+        case .charging(let data):
+            return data.orderID.map { .fetchOrder(id: $0) } ?? .findOrder
+        case .paid:
+            return .enableUser
+        case .declining(let data):
+            if data.cancelPending, let orderID = data.orderID { return .fetchOrder(id: orderID) }
+            return .deleteUser
+        case .aborting(let data):
+            return data.routerUserID == nil ? .lookUpUser : .deleteUser
+        case .refunding(let data):
+            return .fetchOrder(id: data.orderID)
+        case .delivered:
+            return .respond(.delivered)
+        case .declined, .failed, .refunded:
+            throw invalid("resume")
+        }
+    }
+
+    // MARK: The router
+
+    public mutating func profileChecked(exists: Bool) throws(InvalidEvent) -> Action {
+        guard case .pending(let data) = state, data.createTries == 0 else { throw invalid("profileChecked") }
         guard exists else {
             move(to: .failed, "the product's profile does not exist on the router")
             return .respond(.profileUnavailable)
         }
-        return .createUser
+        return .createUser(renewCredentials: false)
     }
 
-    public mutating func profileCheckFailed(_ failure: RouterFailure) -> Action {
+    public mutating func profileCheckFailed(_ failure: RouterFailure) throws(InvalidEvent) -> Action {
+        guard case .pending = state else { throw invalid("profileCheckFailed") }
         move(to: .failed, "profile check failed: \(failure)")
         return .respond(.routerUnavailable)
     }
@@ -111,20 +299,24 @@ public struct PaymentFlow: Sendable, Equatable {
     /// The router created the user (disabled).
     /// - Parameter profileMatches: whether the router bound it to the product's profile by its
     ///   exact name. RouterOS resolves `profile=` by unique prefix, so a profile renamed or removed
-    ///   since it was checked can leave the user on another profile (docs/sources.md A4); such a user is
-    ///   removed and nothing is charged.
-    public mutating func userCreated(profileMatches: Bool) -> Action {
+    ///   since it was checked can leave the user on another profile (docs/sources.md A4); such a
+    ///   user is removed and nothing is charged.
+    public mutating func userCreated(id: String, profileMatches: Bool) throws(InvalidEvent) -> Action {
+        guard case .pending = state else { throw invalid("userCreated") }
         guard profileMatches else {
-            move(to: .aborting, "the router bound the hotspot user to another profile; removing it, nothing charged")
-            answer = .profileUnavailable
+            move(
+                to: .aborting(Aborting(routerUserID: id, answer: .profileUnavailable)),
+                "the router bound the hotspot user to another profile; removing it, nothing charged")
             return .deleteUser
         }
-        move(to: .charging, "hotspot user created disabled; charging")
+        move(to: .charging(Charging(routerUserID: id)), "hotspot user created disabled; charging")
         return .charge
     }
 
-    public mutating func userCreateFailed(_ failure: RouterFailure) -> Action {
-        createTries += 1
+    public mutating func userCreateFailed(_ failure: RouterFailure) throws(InvalidEvent) -> Action {
+        guard case .pending(var data) = state, !recovering else { throw invalid("userCreateFailed") }
+        data.createTries += 1
+        state = .pending(data)
         switch failure {
         case .duplicateName, .timedOut(maybeApplied: true):
             // Either our own create applied (its reply was lost) or the name is taken: look.
@@ -139,94 +331,185 @@ public struct PaymentFlow: Sendable, Equatable {
     }
 
     /// The result of looking our user up by name: `ours` when its comment names this attempt;
-    /// `profileMatches` as for `userCreated(profileMatches:)`.
-    public mutating func userLookedUp(found: Bool, ours: Bool, profileMatches: Bool) -> Action {
-        if recovering {
-            // Clean-up of an attempt that never charged (pending or aborting).
-            if found && ours {
-                move(to: .aborting, "removing the hotspot user of an attempt that never charged")
-                answer = answer ?? .routerUnavailable
+    /// `profileMatches` as for `userCreated(id:profileMatches:)`.
+    public mutating func userLookedUp(id: String?, ours: Bool, profileMatches: Bool) throws(InvalidEvent) -> Action {
+        let found = id != nil
+        switch state {
+        case .pending(let data) where !recovering:
+            if let id, ours { return try userCreated(id: id, profileMatches: profileMatches) }
+            guard data.createTries < 3 else {
+                move(to: .failed, "could not create the hotspot user after \(data.createTries) tries")
+                return .respond(.routerUnavailable)
+            }
+            return .createUser(renewCredentials: found)
+        case .pending where recovering:
+            // Clean-up of an attempt that never charged.
+            if let id, ours {
+                move(
+                    to: .aborting(Aborting(routerUserID: id, answer: .routerUnavailable)),
+                    "removing the hotspot user of an attempt that never charged")
                 return .deleteUser
             }
-            move(to: .failed, recoveringReason(found: found))
-            return .respond(answer ?? .routerUnavailable)
-        }
-        if found && ours { return userCreated(profileMatches: profileMatches) }
-        guard createTries < 3 else {
-            move(to: .failed, "could not create the hotspot user after \(createTries) tries")
+            move(to: .failed, Self.nothingLeft(found: found))
             return .respond(.routerUnavailable)
+        case .aborting(var data):
+            if let id, ours {
+                data.routerUserID = id
+                move(to: .aborting(data), "removing the hotspot user of an attempt that never charged")
+                return .deleteUser
+            }
+            move(to: .failed, Self.nothingLeft(found: found))
+            return .respond(data.answer)
+        default:
+            throw invalid("userLookedUp")
         }
-        return found ? .renewCredentialsAndCreateUser : .createUser
     }
 
-    public mutating func userLookUpFailed(_ failure: RouterFailure) -> Action {
+    public mutating func userLookUpFailed(_ failure: RouterFailure) throws(InvalidEvent) -> Action {
+        let answer: PaymentResult
+        switch state {
+        case .pending: answer = .routerUnavailable
+        case .aborting(let data): answer = data.answer
+        default: throw invalid("userLookUpFailed")
+        }
         // A disabled user may exist; nothing was charged. The reconciler removes it.
-        move(to: .aborting, "could not check for the hotspot user: \(failure)")
-        answer = answer ?? .routerUnavailable
-        return .respond(.routerUnavailable)
+        move(to: .aborting(Aborting(answer: answer)), "could not check for the hotspot user: \(failure)")
+        return .respond(answer)
     }
 
-    public mutating func chargeCompleted(_ outcome: ChargeOutcome) -> Action {
+    public mutating func userEnabled() throws(InvalidEvent) -> Action {
+        guard case .paid(let data) = state else { throw invalid("userEnabled") }
+        move(to: .delivered(orderID: data.orderID), "hotspot user enabled")
+        return .respond(.delivered)
+    }
+
+    public mutating func userEnableFailed(_ failure: RouterFailure) throws(InvalidEvent) -> Action {
+        guard case .paid(let data) = state else { throw invalid("userEnableFailed") }
+        if failure == .notFound {
+            // The user vanished from the router: the order cannot be delivered.
+            move(
+                to: .refunding(Refunding(orderID: data.orderID, routerUserID: data.routerUserID)),
+                "the hotspot user disappeared before it could be enabled")
+            return .fetchOrder(id: data.orderID)
+        }
+        if data.deadlinePassed {
+            move(
+                to: .refunding(Refunding(orderID: data.orderID, routerUserID: data.routerUserID)),
+                "could not enable the user before the activation deadline: \(failure)")
+            return .fetchOrder(id: data.orderID)
+        }
+        reason = "paid; enabling the user failed: \(failure)"
+        return .suspend(.activationPending)
+    }
+
+    public mutating func userDeleted() throws(InvalidEvent) -> Action {
+        let why = reason ?? "hotspot user removed"
+        switch state {
+        case .declining(let data):
+            if data.cancelPending { return .suspend(data.answer) }
+            move(to: .declined, why)
+            return .respond(data.answer)
+        case .aborting(let data):
+            move(to: .failed, why)
+            return .respond(data.answer)
+        case .refunding(let data) where data.settled:
+            move(to: .refunded, why)
+            return .respond(.refunded)
+        default:
+            throw invalid("userDeleted")
+        }
+    }
+
+    public mutating func userDeleteFailed(_ failure: RouterFailure) throws(InvalidEvent) -> Action {
+        let answer: PaymentResult
+        switch state {
+        case .declining(let data): answer = data.answer
+        case .aborting(let data): answer = data.answer
+        case .refunding(let data) where data.settled: answer = .refunded
+        default: throw invalid("userDeleteFailed")
+        }
+        // The user stays disabled (harmless); the reconciler deletes it. The answer is final.
+        reason = "could not delete the hotspot user (\(failure)); will retry"
+        return .respond(answer)
+    }
+
+    // MARK: The gateway
+
+    public mutating func chargeCompleted(_ outcome: ChargeOutcome) throws(InvalidEvent) -> Action {
+        guard case .charging(var data) = state, !recovering else { throw invalid("chargeCompleted") }
+        let user = data.routerUserID
         switch outcome {
-        case .paid:
-            move(to: .paid, "charge paid")
+        case .paid(let order):
+            move(to: .paid(Paid(orderID: order.orderID, routerUserID: user)), "charge paid")
             return .enableUser
-        case .declined(let code, _, _):
+        case .declined(let code, _, let orderID):
             // The provider's own text never reaches the customer (CONTRACT §3): ours, by kind.
-            move(to: .declining, "declined: \(code)")
-            answer = .declined(message: PaymentResult.declineMessage(code: code))
+            move(
+                to: .declining(
+                    Declining(
+                        orderID: orderID, routerUserID: user, cancelPending: false,
+                        answer: .declined(message: PaymentResult.declineMessage(code: code)))),
+                "declined: \(code)")
             return .deleteUser
-        case .notPaid(let status, _):
-            move(to: .declining, "order not paid: \(status)")
-            answer = .notCompleted(status: status)
-            needsCancel = status == "pending_payment" || status == "pre_authorized"
-            return needsCancel ? .cancelOrder : .deleteUser
-        case .unknown(let reason):
-            tokenAlreadyUsed = outcome == .tokenAlreadyUsed
-            self.reason = "charge outcome unknown: \(reason)"
-            return .lookUpOrder
-        case .configurationError(let reason):
-            move(to: .aborting, "payment gateway refused our configuration: \(reason)")
-            answer = .paymentsUnavailable
+        case .notPaid(let status, let orderID):
+            return declining(orderID: orderID, status: status, user: user, "order not paid: \(status.rawValue)")
+        case .unknown(let why):
+            data.tokenAlreadyUsed = outcome == .tokenAlreadyUsed
+            state = .charging(data)
+            reason = "charge outcome unknown: \(why)"
+            return .findOrder
+        case .configurationError(let why):
+            move(
+                to: .aborting(Aborting(routerUserID: user, answer: .paymentsUnavailable)),
+                "payment gateway refused our configuration: \(why)")
             return .deleteUser
         case .invalidRequest(let param, _):
             // An unusable card token (unknown, expired) or customer data the gateway refuses: the
             // customer is told the card was not processed (402), and the attempt is a decline.
-            move(to: .declining, "payment gateway refused the payment's data: \(param ?? "-")")
-            answer = .declined(message: PaymentResult.cardNotProcessed)
+            move(
+                to: .declining(
+                    Declining(
+                        orderID: nil, routerUserID: user, cancelPending: false, answer: .declined(message: PaymentResult.cardNotProcessed))),
+                "payment gateway refused the payment's data: \(param ?? "-")")
             return .deleteUser
         }
     }
 
     /// The order found for this attempt (nil: none yet). `ageSeconds` since the attempt began.
-    public mutating func orderLookedUp(_ order: GatewayOrder?, ageSeconds: Int64, lookupGraceSeconds: Int64) -> Action {
+    public mutating func orderLookedUp(
+        _ order: GatewayOrder?, ageSeconds: Int64, lookupGraceSeconds: Int64
+    ) throws(InvalidEvent) -> Action {
+        guard case .charging(let data) = state else { throw invalid("orderLookedUp") }
+        let user = data.routerUserID
         guard let order else {
-            if tokenAlreadyUsed {
+            if data.tokenAlreadyUsed {
                 // Our only charge met a used token and no order of ours exists: someone else used it.
-                move(to: .declining, "card token already used by another payment")
-                answer = .declined(message: PaymentResult.cardNotProcessed)
+                move(
+                    to: .declining(
+                        Declining(
+                            orderID: nil, routerUserID: user, cancelPending: false,
+                            answer: .declined(message: PaymentResult.cardNotProcessed))),
+                    "card token already used by another payment")
                 return .deleteUser
             }
             if recovering && ageSeconds >= lookupGraceSeconds {
-                move(to: .declining, "no order found for the attempt after \(ageSeconds) s: not charged")
-                answer = .notCompleted(status: "not_found")
+                move(
+                    to: .declining(Declining(orderID: nil, routerUserID: user, cancelPending: false, answer: .notCompleted(status: nil))),
+                    "no order found for the attempt after \(ageSeconds) s: not charged")
                 return .deleteUser
             }
             return .suspend(.inVerification)
         }
-        if order.isPaid {
-            move(to: .paid, "order \(order.id) found paid")
+        switch order.status {
+        case .paid:
+            move(to: .paid(Paid(orderID: order.id, routerUserID: user)), "order \(order.id) found paid")
             return .enableUser
+        case .refunded, .partiallyRefunded:
+            move(to: .refunding(Refunding(orderID: order.id, routerUserID: user)), "order \(order.id) was \(order.status.rawValue)")
+            return refundRest(of: order)
+        default:
+            return declining(orderID: order.id, status: order.status, user: user, "order \(order.id) is \(order.status.rawValue)")
         }
-        if order.paymentStatus == "refunded" || order.paymentStatus == "partially_refunded" {
-            move(to: .refunding, "order \(order.id) was refunded")
-            answer = .refunded
-            return .refund
-        }
-        move(to: .declining, "order \(order.id) is \(order.paymentStatus)")
-        answer = .notCompleted(status: order.paymentStatus)
-        needsCancel = order.paymentStatus == "pending_payment" || order.paymentStatus == "pre_authorized"
-        return needsCancel ? .cancelOrder : .deleteUser
     }
 
     /// The order could not be looked up; the reconciler asks again later. With
@@ -235,95 +518,143 @@ public struct PaymentFlow: Sendable, Equatable {
     /// (CONTRACT §6), and `absenceUnproven` is set so that the run warns about it.
     public mutating func orderLookUpFailed(
         absenceUnproven: Bool = false, ageSeconds: Int64 = 0, lookupGraceSeconds: Int64 = .max
-    ) -> Action {
+    ) throws(InvalidEvent) -> Action {
+        guard case .charging(let data) = state else { throw invalid("orderLookUpFailed") }
         guard absenceUnproven, recovering, ageSeconds >= lookupGraceSeconds else { return .suspend(.inVerification) }
         move(
-            to: .declining,
+            to: .declining(
+                Declining(orderID: nil, routerUserID: data.routerUserID, cancelPending: false, answer: .notCompleted(status: nil))),
             "no order found by the attempt's reference after \(ageSeconds) s, and too many orders in its window to show "
                 + "there is none: treated as not charged")
         self.absenceUnproven = true
-        answer = .notCompleted(status: "not_found")
         return .deleteUser
     }
 
-    public mutating func userEnabled() -> Action {
-        move(to: .delivered, "hotspot user enabled")
-        return .respond(.delivered)
-    }
-
-    public mutating func userEnableFailed(_ failure: RouterFailure) -> Action {
-        if failure == .notFound {
-            // The user vanished from the router: the order cannot be delivered.
-            move(to: .refunding, "the hotspot user disappeared before it could be enabled")
-            answer = .refunded
-            return .refund
-        }
-        if activationDeadlinePassed {
-            move(to: .refunding, "could not enable the user before the activation deadline: \(failure)")
-            answer = .refunded
-            return .refund
-        }
-        reason = "paid; enabling the user failed: \(failure)"
-        return .suspend(.activationPending)
-    }
-
-    /// While declining, the order turned out paid (a 3-D Secure challenge completed late): the
-    /// customer was told it failed, so the money goes back.
-    public mutating func orderTurnedPaid() -> Action {
-        move(to: .refunding, "the unpaid order was paid later; refunding")
-        answer = .refunded
-        needsCancel = false
-        return .refund
-    }
-
-    public mutating func orderCancelled() -> Action {
-        needsCancel = false
-        return .deleteUser
-    }
-
-    public mutating func orderCancelFailed() -> Action {
-        // Still remove the user: access is what must never be granted. The reconciler cancels later.
-        reason = "could not cancel the unpaid order; will retry"
-        return .deleteUser
-    }
-
-    public mutating func userDeleted() -> Action {
-        if needsCancel {
-            return .suspend(answer ?? .routerUnavailable)
-        }
-        let why = reason ?? "hotspot user removed"
+    /// The order as the gateway has it now (nil: it does not know it), read before a cancel or
+    /// a refund. A paid order is never cancelled: its money goes back instead.
+    public mutating func orderFetched(_ order: GatewayOrder?) throws(InvalidEvent) -> Action {
         switch state {
-        case .declining: move(to: .declined, why)
-        case .aborting: move(to: .failed, why)
-        case .refunding: move(to: .refunded, why)
-        default: preconditionFailure("a user is deleted only while declining, aborting or refunding, not \(state)")
+        case .charging(let data):
+            // A recorded attempt that knew its order id but not its outcome.
+            guard let order else {
+                move(
+                    to: .declining(
+                        Declining(orderID: nil, routerUserID: data.routerUserID, cancelPending: false, answer: .notCompleted(status: nil))),
+                    "the order \(data.orderID ?? "-") does not exist: not charged")
+                return .deleteUser
+            }
+            return try orderLookedUp(order, ageSeconds: 0, lookupGraceSeconds: .max)
+        case .declining(var data):
+            guard let order else {
+                data.cancelPending = false
+                state = .declining(data)
+                return .deleteUser
+            }
+            switch order.status {
+            case .paid:
+                // A 3-D Secure challenge completed late: the customer was told it failed.
+                move(
+                    to: .refunding(Refunding(orderID: order.id, routerUserID: data.routerUserID)),
+                    "the unpaid order was paid later; refunding")
+                return refundRest(of: order)
+            case let status where status.isCancellable:
+                return .cancelOrder(id: order.id)
+            default:
+                data.cancelPending = false
+                state = .declining(data)
+                return .deleteUser
+            }
+        case .refunding:
+            guard let order else { return settle() }
+            return refundRest(of: order)
+        default:
+            throw invalid("orderFetched")
         }
-        return .respond(answer ?? .routerUnavailable)
     }
 
-    public mutating func userDeleteFailed(_ failure: RouterFailure) -> Action {
-        // The user stays disabled (harmless); the reconciler deletes it. The answer is final.
-        reason = "could not delete the hotspot user (\(failure)); will retry"
-        return .respond(answer ?? .routerUnavailable)
+    public mutating func orderFetchFailed(_ failure: GatewayFailure) throws(InvalidEvent) -> Action {
+        switch state {
+        case .charging:
+            return try orderLookUpFailed()
+        case .declining(var data):
+            if failure == .notFound {
+                data.cancelPending = false
+                state = .declining(data)
+                return .deleteUser
+            }
+            // Still remove the user: access is what must never be granted. The reconciler cancels later.
+            reason = "could not cancel the unpaid order; will retry"
+            return .deleteUser
+        case .refunding:
+            reason = "refund failed; will retry"
+            return .suspend(.activationPending)
+        default:
+            throw invalid("orderFetchFailed")
+        }
     }
 
-    public mutating func refunded() -> Action {
-        .deleteUser
+    public mutating func orderCancelled() throws(InvalidEvent) -> Action {
+        guard case .declining(var data) = state else { throw invalid("orderCancelled") }
+        data.cancelPending = false
+        state = .declining(data)
+        return .deleteUser
     }
 
-    public mutating func refundFailed() -> Action {
+    public mutating func orderCancelFailed(_ failure: GatewayFailure) throws(InvalidEvent) -> Action {
+        guard case .declining(var data) = state else { throw invalid("orderCancelFailed") }
+        if failure == .notFound {
+            data.cancelPending = false
+            state = .declining(data)
+        } else {
+            reason = "could not cancel the unpaid order; will retry"
+        }
+        return .deleteUser
+    }
+
+    public mutating func refunded() throws(InvalidEvent) -> Action {
+        guard case .refunding = state else { throw invalid("refunded") }
+        return settle()
+    }
+
+    public mutating func refundFailed() throws(InvalidEvent) -> Action {
+        guard case .refunding = state else { throw invalid("refundFailed") }
         reason = "refund failed; will retry"
         return .suspend(.activationPending)
     }
 
     // MARK: Private
 
-    private mutating func move(to next: PaymentAttempt.State, _ why: String?) {
+    private mutating func declining(orderID: String, status: GatewayOrder.Status, user: String?, _ why: String) -> Action {
+        let data = Declining(
+            orderID: orderID, routerUserID: user, cancelPending: status.isCancellable, answer: .notCompleted(status: status))
+        move(to: .declining(data), why)
+        return data.cancelPending ? .fetchOrder(id: orderID) : .deleteUser
+    }
+
+    /// Refunds what is left of `order`, or, with nothing left, goes on to remove the user.
+    private mutating func refundRest(of order: GatewayOrder) -> Action {
+        let rest = order.refundableCents
+        guard rest > 0, order.status != .refunded else { return settle() }
+        return .refund(orderID: order.id, amountCents: rest)
+    }
+
+    private mutating func settle() -> Action {
+        guard case .refunding(var data) = state else { preconditionFailure("settle outside refunding") }
+        data.settled = true
+        state = .refunding(data)
+        return .deleteUser
+    }
+
+    private mutating func move(to next: State, _ why: String?) {
         state = next
         reason = why
     }
 
-    private func recoveringReason(found: Bool) -> String {
+    private func invalid(_ event: String) -> InvalidEvent {
+        InvalidEvent(event: event, state: state.recorded)
+    }
+
+    private static func nothingLeft(found: Bool) -> String {
         found ? "a user with this name belongs to someone else; nothing charged" : "no hotspot user was left behind; nothing charged"
     }
 }
@@ -332,10 +663,11 @@ public struct PaymentFlow: Sendable, Equatable {
 public enum PaymentResult: Sendable, Equatable {
     /// Paid and enabled: the receipt with the credentials.
     case delivered
-    /// The card was declined; `message` is the provider's Spanish text for the customer.
+    /// The card was declined; `message` is our Spanish text for the customer, by the kind of decline.
     case declined(message: String)
-    /// The order exists but is not paid (3-D Secure pending, pre-authorised, expired…).
-    case notCompleted(status: String)
+    /// The order is not paid (3-D Secure pending, pre-authorised, expired…), or there is none
+    /// (`status` nil). Nothing was charged.
+    case notCompleted(status: GatewayOrder.Status?)
     /// Nobody knows yet whether money moved; retry the same request later, do not pay again.
     case inVerification
     /// Paid; the user will be enabled shortly. Retry the same request.

@@ -1,7 +1,9 @@
 /// Runs the payment saga (`PaymentFlow`) against the ports: the request path (`pay`), retries of
-/// the same request, and the reconciler (`reconcile`). Every state change is committed through
-/// the ledger before the next side effect; when the ledger cannot commit, the saga stops and the
-/// reconciler finishes it once the database is back.
+/// the same request, and the reconciler (`reconcile`). It decides nothing: it carries out the
+/// machine's actions one `step` at a time, feeds their results back, and commits every state
+/// change through the ledger before the next side effect. When the ledger cannot commit, the run
+/// stops and the reconciler finishes it once the database is back. `step` is public so that a
+/// simulation can interleave many runs itself.
 public final class PaymentService {
     public struct Settings: Sendable {
         /// Longer than the slowest request, so a live request's attempt is never taken over
@@ -77,7 +79,7 @@ public final class PaymentService {
     private let routerAccess: (Int64) throws(StoreFailure) -> RouterAccess?
     private let gatewayKey: (Int64) throws(StoreFailure) -> GatewayKey?
     private let releaseLater: (String) -> Void
-    private var random = SystemRandomNumberGenerator()
+    private var random: any RandomNumberGenerator
     private let verifiedProfiles: VerifiedProfiles
 
     /// - Parameters:
@@ -89,14 +91,17 @@ public final class PaymentService {
     ///     attempt does not wait for the lease to expire.
     ///   - verifiedProfiles: profile checks to trust; one for the whole process, so a check is
     ///     shared by all its workers.
+    ///   - random: where credentials and attempt ids come from (a CSPRNG; seeded in simulations).
     public init(
         ledger: any PaymentLedger, gateway: any PaymentGateway, rendering: any PaymentRendering, clock: any WallClock,
         settings: Settings, owner: String, fingerprint: @escaping (String) -> String,
         routerAccess: @escaping (Int64) throws(StoreFailure) -> RouterAccess?,
         gatewayKey: @escaping (Int64) throws(StoreFailure) -> GatewayKey?,
         releaseLater: @escaping (String) -> Void = { _ in },
-        verifiedProfiles: VerifiedProfiles = VerifiedProfiles()
+        verifiedProfiles: VerifiedProfiles = VerifiedProfiles(),
+        random: any RandomNumberGenerator = SystemRandomNumberGenerator()
     ) {
+        self.random = random
         self.verifiedProfiles = verifiedProfiles
         self.ledger = ledger
         self.gateway = gateway
@@ -117,6 +122,26 @@ public final class PaymentService {
         _ request: PaymentRequest, grant: AccessGrant, product: Product, idempotencyKey header: String?, requestID: String?,
         remoteAddress: String? = nil
     ) throws(ServiceError) -> Outcome {
+        switch try begin(
+            request, grant: grant, product: product, idempotencyKey: header, requestID: requestID, remoteAddress: remoteAddress)
+        {
+        case .answered(let outcome): return outcome
+        case .running(var run): return drive(&run)
+        }
+    }
+
+    /// How a request begins: answered at once (a replay, a conflict, a refusal), or a run to drive.
+    public enum Beginning {
+        case answered(Outcome)
+        case running(PaymentRun)
+    }
+
+    /// Records the request's attempt (or finds the one recorded under its idempotency key) and
+    /// returns its run without taking a step (`pay` drives it to its answer).
+    public func begin(
+        _ request: PaymentRequest, grant: AccessGrant, product: Product, idempotencyKey header: String?, requestID: String?,
+        remoteAddress: String? = nil
+    ) throws(ServiceError) -> Beginning {
         let key = header.map { "h:" + $0 } ?? "t:" + fingerprint("\(grant.company.id):\(request.cardToken)")
         let requestHash = fingerprint("\(grant.company.id)|\(grant.router.id)|\(request.canonicalFields)")
         let attempt = PaymentAttempt(
@@ -139,18 +164,23 @@ public final class PaymentService {
         }
         switch began {
         case .started(let declines):
-            if let declines, let refusal = cardTestingRefusal(attempt, declines) { return refusal }
-            return run(
-                attempt, flow: PaymentFlow(), first: nil, cardToken: request.cardToken, customerPhoneFallback: grant.company.contactPhone)
+            if let declines, let refusal = cardTestingRefusal(attempt, declines) { return .answered(refusal) }
+            var flow = PaymentFlow()
+            let first = (try? flow.start()) ?? .respond(.routerUnavailable)
+            var run = PaymentRun(
+                attempt: attempt, flow: flow, next: first, cardToken: request.cardToken, customerPhoneFallback: grant.company.contactPhone)
+            run.leaseEndsAt = clock.nowMicroseconds() + Int64(settings.leaseSeconds) * 1_000_000
+            return .running(run)
         case .existing(let existing, let response, let leaseActive):
             guard existing.requestHash == requestHash else {
-                return Outcome(response: rendering.answer(.idempotencyConflict, attempt: nil), attemptID: existing.id, orderID: nil)
+                return .answered(
+                    Outcome(response: rendering.answer(.idempotencyConflict, attempt: nil), attemptID: existing.id, orderID: nil))
             }
-            if let response { return Outcome(response: response, attemptID: existing.id, orderID: existing.orderID) }
+            if let response { return .answered(Outcome(response: response, attemptID: existing.id, orderID: existing.orderID)) }
             // A delivery whose answer was never stored (its last write failed) is claimed, and
             // resuming it renders and stores the receipt; other final states wait for theirs.
             if leaseActive || (existing.state.isFinal && existing.state != .delivered) {
-                return inProgress(existing)
+                return .answered(inProgress(existing))
             }
             let claimed: PaymentAttempt?
             do {
@@ -158,8 +188,8 @@ public final class PaymentService {
             } catch {
                 throw ServiceError(error)
             }
-            guard let claimed else { return inProgress(existing) }
-            return resume(claimed, customerPhoneFallback: grant.company.contactPhone)
+            guard let claimed else { return .answered(inProgress(existing)) }
+            return resumed(claimed, customerPhoneFallback: grant.company.contactPhone)
         }
     }
 
@@ -187,11 +217,15 @@ public final class PaymentService {
 
     // MARK: Reconciler
 
-    /// Drives up to `limit` due, unfinished attempts one step further. Returns how many it took.
+    /// Drives up to `limit` due, unfinished attempts to the end of their run.
     @discardableResult
     public func reconcile(limit: Int = 20) throws(StoreFailure) -> [Outcome] {
-        let due = try ledger.claimDue(limit: limit, owner: owner, leaseSeconds: settings.leaseSeconds)
-        return due.map { resume($0, customerPhoneFallback: nil) }
+        try claimDue(limit: limit).map { beginning in
+            switch beginning {
+            case .answered(let outcome): return outcome
+            case .running(var run): return drive(&run)
+            }
+        }
     }
 
     /// Drives one unfinished attempt now, whatever its retry backoff (`hotspotctl reconcile
@@ -200,264 +234,321 @@ public final class PaymentService {
         guard let attempt = try ledger.claim(attemptID: attemptID, owner: owner, leaseSeconds: settings.leaseSeconds) else {
             return nil
         }
-        return resume(attempt, customerPhoneFallback: nil)
-    }
-
-    private func resume(_ attempt: PaymentAttempt, customerPhoneFallback: String?) -> Outcome {
-        if attempt.state == .delivered {
-            // Enabled before a crash, answer not stored yet: render it now.
-            return finishDelivered(attempt, autoConnect: lateReport(attempt))
+        switch resumed(attempt, customerPhoneFallback: nil) {
+        case .answered(let outcome): return outcome
+        case .running(var run): return drive(&run)
         }
-        var flow = PaymentFlow(resuming: attempt.state, routerUserKnown: attempt.routerUserID != nil, orderKnown: attempt.orderID != nil)
-        let first = flow.resume(
-            routerUserID: attempt.routerUserID, ageSeconds: clock.nowSeconds - attempt.createdAt,
-            activationDeadlineSeconds: settings.activationDeadlineSeconds)
-        return run(attempt, flow: flow, first: first, cardToken: nil, customerPhoneFallback: customerPhoneFallback)
     }
 
-    // MARK: The loop
+    /// Claims up to `limit` due, unfinished attempts and returns their runs without a step.
+    public func claimDue(limit: Int) throws(StoreFailure) -> [Beginning] {
+        try ledger.claimDue(limit: limit, owner: owner, leaseSeconds: settings.leaseSeconds).map {
+            resumed($0, customerPhoneFallback: nil)
+        }
+    }
 
-    /// - Parameters:
-    ///   - first: nil on the request path (the flow starts); the resume action otherwise.
-    ///   - cardToken: only on the request path: a resumed attempt never charges (it looks up).
-    private func run(
-        _ start: PaymentAttempt, flow initial: PaymentFlow, first: PaymentFlow.Action?, cardToken: String?,
-        customerPhoneFallback: String?
-    ) -> Outcome {
-        var attempt = start
-        var flow = initial
-        var saved = start
-        var warning: String?
-        var action = first ?? flow.start()
-        let access: RouterAccess?
-        let key: GatewayKey?
+    private func resumed(_ attempt: PaymentAttempt, customerPhoneFallback: String?) -> Beginning {
+        guard
+            var flow = PaymentFlow(
+                resuming: attempt, ageSeconds: clock.nowSeconds - attempt.createdAt,
+                activationDeadlineSeconds: settings.activationDeadlineSeconds)
+        else {
+            // A record without what its state needs: left for an operator, never guessed at.
+            var outcome = conclude(attempt, saved: attempt, answer: rendering.answer(.inVerification, attempt: attempt), final: false)
+            outcome.warning = "attempt \(attempt.id) is \(attempt.state.rawValue) without an order id; left for an operator"
+            return .answered(outcome)
+        }
+        let first: PaymentFlow.Action
         do {
-            access = try routerAccess(attempt.routerID)
-            key = try gatewayKey(attempt.companyID)
+            first = try flow.resume()
         } catch {
-            return stop(attempt, answering: attempt.state == .pending ? .routerUnavailable : .inVerification, release: false)
+            return .answered(inProgress(attempt))
         }
-        guard let access else { return stop(attempt, answering: .routerUnavailable, release: true) }
+        var run = PaymentRun(attempt: attempt, flow: flow, next: first, cardToken: nil, customerPhoneFallback: customerPhoneFallback)
+        run.recovering = true
+        run.leaseEndsAt = clock.nowMicroseconds() + Int64(settings.leaseSeconds) * 1_000_000
+        return .running(run)
+    }
 
+    // MARK: The runner
+
+    /// Steps a run until it ends.
+    public func drive(_ run: inout PaymentRun) -> Outcome {
         while true {
-            // Commit what changed before acting on it. The last state of a run is committed
-            // with its answer and the end of the lease, in one write (`conclude`).
-            if flow.state == .charging, attempt.state != .charging { attempt.chargeSentAt = clock.nowSeconds }
-            attempt.state = flow.state
-            // A resumed flow starts without a reason; keep the recorded one until it has its own.
-            attempt.reason = flow.reason ?? attempt.reason
-            let reason = attempt.reason
-            // A delivered payment is committed before the customer's login is tried (seconds at
-            // most, and the reconciler must not take the attempt over meanwhile).
-            let connectsFirst = action == .respond(.delivered) && attempt.autoConnect && attempt.mac != nil && first == nil
-            if !action.endsRun || connectsFirst, attempt != saved {
-                do {
-                    guard try ledger.save(attempt, expecting: saved.state, reason: reason) else { return inProgress(attempt) }
-                } catch {
-                    // Nothing further may happen unrecorded. The reconciler resumes from `saved`.
-                    release(attempt.id)
-                    return Outcome(
-                        response: rendering.answer(saved.state == .pending ? .routerUnavailable : .inVerification, attempt: saved),
-                        attemptID: attempt.id, orderID: attempt.orderID)
+            if let outcome = step(&run) { return outcome }
+        }
+    }
+
+    /// Carries out the run's next action: first commits what the machine changed (a run's last
+    /// state is committed with its answer and the end of the lease, in one write), then makes
+    /// the one port call the action asks for, and feeds its result to the machine. Returns the
+    /// outcome when the run ends.
+    public func step(_ run: inout PaymentRun) -> Outcome? {
+        if let stopped = holdLease(&run) { return stopped }
+        if let stopped = commit(&run) { return stopped }
+        if run.next == .respond(.delivered) { return end(&run, .delivered, final: true) }
+        let next: PaymentFlow.Action
+        do throws(PaymentFlow.InvalidEvent) {
+            next = try perform(&run)
+        } catch {
+            // A bug in the runner: stop here; the reconciler takes the attempt up again.
+            assertionFailure("\(error)")
+            run.warning = "\(error)"
+            return end(&run, run.attempt.state == .pending ? .routerUnavailable : .inVerification, final: false)
+        }
+        run.next = next
+        switch next {
+        case .respond(let result) where result != .delivered: return end(&run, result, final: result.isFinalForCustomer)
+        case .suspend(let result): return end(&run, result, final: result.isFinalForCustomer)
+        default: return nil
+        }
+    }
+
+    /// No side effect without the lease: a worker that stalled past half its lease (a paused
+    /// process, a swapped-out VM) renews it first, and stops if another worker took the attempt
+    /// over meanwhile. The lease outlasts every call a step makes, so a run that never stalls
+    /// never renews: this costs the request path nothing.
+    private func holdLease(_ run: inout PaymentRun) -> Outcome? {
+        let now = clock.nowMicroseconds()
+        let lease = Int64(settings.leaseSeconds) * 1_000_000
+        guard now >= run.leaseEndsAt - lease / 2 else { return nil }
+        do {
+            guard try ledger.renewLease(attemptID: run.attempt.id, owner: owner, leaseSeconds: settings.leaseSeconds) else {
+                return inProgress(run.attempt)
+            }
+        } catch {
+            // Whether this worker still holds the attempt cannot be known: touch nothing.
+            return Outcome(
+                response: rendering.answer(run.saved.state == .pending ? .routerUnavailable : .inVerification, attempt: run.saved),
+                attemptID: run.attempt.id, orderID: run.attempt.orderID, state: run.saved.state, reason: run.saved.reason,
+                answeredCodigo: run.attempt.answeredCodigo)
+        }
+        run.leaseEndsAt = now + lease
+        return nil
+    }
+
+    /// Copies the machine's state onto the record.
+    private func sync(_ run: inout PaymentRun) {
+        if run.flow.state.recorded == .charging, run.attempt.state != .charging { run.attempt.chargeSentAt = clock.nowSeconds }
+        run.attempt.state = run.flow.state.recorded
+        // A resumed flow keeps the recorded reason until it has its own.
+        run.attempt.reason = run.flow.reason ?? run.attempt.reason
+        run.attempt.orderID = run.flow.orderID ?? run.attempt.orderID
+        run.attempt.routerUserID = run.flow.routerUserID ?? run.attempt.routerUserID
+    }
+
+    /// Copies the machine's state onto the record and saves it before any side effect.
+    private func commit(_ run: inout PaymentRun) -> Outcome? {
+        sync(&run)
+        let attempt = run.attempt
+        // A delivered payment is committed before the customer's login is tried (seconds at
+        // most, and the reconciler must not take the attempt over meanwhile).
+        let connectsFirst = run.next == .respond(.delivered) && attempt.autoConnect && attempt.mac != nil && !run.recovering
+        guard !run.next.endsRun || connectsFirst, attempt != run.saved else { return nil }
+        do {
+            guard try ledger.save(attempt, expecting: run.saved.state, reason: attempt.reason) else { return inProgress(attempt) }
+        } catch {
+            // Nothing further may happen unrecorded. The reconciler resumes from `saved`.
+            release(attempt.id)
+            return Outcome(
+                response: rendering.answer(run.saved.state == .pending ? .routerUnavailable : .inVerification, attempt: run.saved),
+                attemptID: attempt.id, orderID: attempt.orderID, state: run.saved.state, reason: run.saved.reason,
+                answeredCodigo: attempt.answeredCodigo)
+        }
+        run.saved = attempt
+        return nil
+    }
+
+    /// The one port call of `run.next`, and the machine's answer to its result.
+    private func perform(_ run: inout PaymentRun) throws(PaymentFlow.InvalidEvent) -> PaymentFlow.Action {
+        var attempt = run.attempt
+        defer { run.attempt = attempt }
+        if run.resolved == nil {
+            do {
+                run.resolved = (try routerAccess(attempt.routerID), try gatewayKey(attempt.companyID))
+            } catch {
+                return attempt.state == .pending ? .respond(.routerUnavailable) : .suspend(.inVerification)
+            }
+        }
+        let key = run.resolved?.key
+        guard let access = run.resolved?.access else { return .respond(.routerUnavailable) }
+        let directory = access.directory
+
+        switch run.next {
+        case .checkProfile:
+            if verifiedProfiles.trusts(attempt.profileName, routerID: attempt.routerID, now: clock.nowSeconds) {
+                return try run.flow.profileChecked(exists: true)
+            }
+            switch Result(catching: { () throws(RouterFailure) in try directory.findProfile(named: attempt.profileName) }) {
+            case .success(let profile):
+                let exists = profile?.name == attempt.profileName
+                if exists, settings.profileCheckSeconds > 0 {
+                    verifiedProfiles.found(
+                        attempt.profileName, routerID: attempt.routerID, until: clock.nowSeconds + Int64(settings.profileCheckSeconds))
+                } else if !exists {
+                    forgetProfile(of: attempt)
                 }
-                saved = attempt
+                return try run.flow.profileChecked(exists: exists)
+            case .failure(let error):
+                // Others trust the entry while it is re-checked: a failed check ends that.
+                forgetProfile(of: attempt)
+                return try run.flow.profileCheckFailed(error)
             }
 
-            let directory = access.directory
-            switch action {
-            case .checkProfile:
-                if verifiedProfiles.trusts(attempt.profileName, routerID: attempt.routerID, now: clock.nowSeconds) {
-                    action = flow.profileChecked(exists: true)
-                    continue
-                }
-                do {
-                    let exists = try directory.findProfile(named: attempt.profileName)?.name == attempt.profileName
-                    if exists, settings.profileCheckSeconds > 0 {
-                        verifiedProfiles.found(
-                            attempt.profileName, routerID: attempt.routerID, until: clock.nowSeconds + Int64(settings.profileCheckSeconds))
-                    } else if !exists {
-                        forgetProfile(of: attempt)
-                    }
-                    action = flow.profileChecked(exists: exists)
-                } catch {
-                    // Others trust the entry while it is re-checked: a failed check ends that.
-                    forgetProfile(of: attempt)
-                    action = flow.profileCheckFailed(error)
-                }
-
-            case .renewCredentialsAndCreateUser:
+        case .createUser(let renewCredentials):
+            if renewCredentials {
+                // New credentials are committed (next step) before the create that uses them.
                 attempt.credentials = HotspotCredentials.generate(
                     attempt.userType,
                     policy: CredentialPolicy(
                         usernameLength: attempt.credentials.username.count,
                         passwordLength: max(attempt.credentials.password.count, 4),
                         pinLength: attempt.credentials.username.count), using: &random)
-                action = .createUser  // saved at the top of the loop before the create
-
-            case .createUser:
-                do {
-                    let user = try directory.createUser(newUser(attempt, server: access.hotspotServer))
-                    attempt.routerUserID = user.id
-                    action = flow.userCreated(profileMatches: boundToProduct(user, attempt))
-                } catch {
-                    if case .profileNotFound = error { forgetProfile(of: attempt) }
-                    if case .profileAmbiguous = error { forgetProfile(of: attempt) }
-                    action = flow.userCreateFailed(error)
-                }
-
-            case .lookUpUser:
-                do {
-                    let user = try directory.findUser(named: attempt.credentials.username)
-                    let ours = user?.comment == attempt.routerComment
-                    if ours { attempt.routerUserID = user?.id }
-                    action = flow.userLookedUp(
-                        found: user != nil, ours: ours, profileMatches: user.map { boundToProduct($0, attempt) } ?? false)
-                } catch {
-                    action = flow.userLookUpFailed(error)
-                }
-
-            case .charge:
-                // The flow charges only right after creating the user on the request path.
-                guard let cardToken else { preconditionFailure("a resumed attempt never charges") }
-                guard let key else {
-                    action = flow.chargeCompleted(.configurationError(reason: "the company has no Conekta private key"))
-                    continue
-                }
-                let outcome = gateway.charge(
-                    chargeRequest(attempt, cardToken: cardToken, phoneFallback: customerPhoneFallback), using: key)
-                switch outcome {
-                case .paid(let order):
-                    attempt.orderID = order.orderID
-                    attempt.cardBrand = order.cardBrand
-                    attempt.cardLast4 = order.cardLast4
-                case .declined(_, _, let orderID?): attempt.orderID = orderID
-                case .notPaid(_, let orderID): attempt.orderID = orderID
-                default: break
-                }
-                action = flow.chargeCompleted(outcome)
-
-            case .lookUpOrder:
-                guard let key else {
-                    action = flow.orderLookUpFailed()
-                    continue
-                }
-                do {
-                    let order: GatewayOrder?
-                    if let orderID = attempt.orderID {
-                        order = try gateway.order(id: orderID, using: key)
-                    } else {
-                        let window = orderWindow(of: attempt)
-                        order = try gateway.findOrder(
-                            attemptID: attempt.id, customerEmail: attempt.customerEmail, createdAfter: window.lowerBound,
-                            createdBefore: window.upperBound, using: key)
-                    }
-                    if let order {
-                        attempt.orderID = order.id
-                        attempt.cardBrand = order.cardBrand ?? attempt.cardBrand
-                        attempt.cardLast4 = order.cardLast4 ?? attempt.cardLast4
-                    }
-                    action = flow.orderLookedUp(
-                        order, ageSeconds: clock.nowSeconds - attempt.createdAt, lookupGraceSeconds: settings.lookupGraceSeconds)
-                } catch {
-                    guard case .absenceUnproven(let why) = error else {
-                        action = flow.orderLookUpFailed()
-                        continue
-                    }
-                    action = flow.orderLookUpFailed(
-                        absenceUnproven: true, ageSeconds: clock.nowSeconds - attempt.createdAt,
-                        lookupGraceSeconds: settings.lookupGraceSeconds)
-                    if flow.absenceUnproven {
-                        warning = "attempt declared not charged without proof that no order exists (\(why))"
-                    }
-                }
-
-            case .enableUser:
-                do {
-                    let id = try routerUserID(of: attempt, in: directory)
-                    try directory.setUserDisabled(id: id, disabled: false)
-                    action = flow.userEnabled()
-                } catch {
-                    action = flow.userEnableFailed(error)
-                }
-
-            case .cancelOrder:
-                guard let key, let orderID = attempt.orderID else {
-                    action = flow.orderCancelled()
-                    continue
-                }
-                do {
-                    // Look first: only a pending order can be cancelled, and one paid meanwhile
-                    // must be refunded instead.
-                    let order = try gateway.order(id: orderID, using: key)
-                    switch order?.paymentStatus {
-                    case "paid"?:
-                        action = flow.orderTurnedPaid()
-                    case "pending_payment"?, "pre_authorized"?:
-                        _ = try gateway.cancel(orderID: orderID, using: key)
-                        action = flow.orderCancelled()
-                    default:
-                        action = flow.orderCancelled()
-                    }
-                } catch {
-                    action = error == .notFound ? flow.orderCancelled() : flow.orderCancelFailed()
-                }
-
-            case .deleteUser:
-                do throws(RouterFailure) {
-                    if let id = try? routerUserID(of: attempt, in: directory) {
-                        try directory.deleteUser(id: id)
-                    } else if try directory.findUser(named: attempt.credentials.username)?.comment == attempt.routerComment {
-                        throw RouterFailure.rejected("user present but its id unknown")
-                    }
-                    action = flow.userDeleted()
-                } catch {
-                    action = flow.userDeleteFailed(error)
-                }
-
-            case .refund:
-                guard let key, let orderID = attempt.orderID else {
-                    action = flow.refundFailed()
-                    continue
-                }
-                do {
-                    if let order = try gateway.order(id: orderID, using: key) {
-                        let remaining = order.amount.cents - order.amountRefundedCents
-                        if remaining > 0 { _ = try gateway.refund(orderID: orderID, amountCents: remaining, using: key) }
-                    }
-                    action = flow.refunded()
-                } catch {
-                    action = flow.refundFailed()
-                }
-
-            case .respond(let result):
-                if result == .delivered {
-                    let report: AutoConnectReport
-                    if attempt.autoConnect, let mac = attempt.mac, first == nil {
-                        report = AutoConnector(
-                            directory: access.quick, clock: clock, budgetMilliseconds: settings.autoConnectBudgetMilliseconds
-                        )
-                        .connect(credentials: attempt.credentials, mac: mac, ip: attempt.ip)
-                    } else {
-                        report = first == nil ? .notRequested(mac: attempt.mac, ip: attempt.ip) : lateReport(attempt)
-                    }
-                    let receipt = rendering.receipt(attempt, completedAtMicroseconds: clock.nowMicroseconds(), autoConnect: report)
-                    return conclude(attempt, saved: saved, answer: receipt, final: true)
-                }
-                var outcome = conclude(
-                    attempt, saved: saved, answer: rendering.answer(result, attempt: attempt), final: result.isFinalForCustomer)
-                outcome.warning = warning
-                return outcome
-
-            case .suspend(let result):
-                var outcome = conclude(
-                    attempt, saved: saved, answer: rendering.answer(result, attempt: attempt), final: result.isFinalForCustomer)
-                outcome.warning = warning
-                return outcome
+                return .createUser(renewCredentials: false)
             }
+            let user = newUser(attempt, server: access.hotspotServer)
+            switch Result(catching: { () throws(RouterFailure) in try directory.createUser(user) }) {
+            case .success(let created):
+                return try run.flow.userCreated(id: created.id, profileMatches: boundToProduct(created, attempt))
+            case .failure(let error):
+                if error == .profileNotFound || error == .profileAmbiguous { forgetProfile(of: attempt) }
+                return try run.flow.userCreateFailed(error)
+            }
+
+        case .lookUpUser:
+            let name = attempt.credentials.username
+            switch Result(catching: { () throws(RouterFailure) in try directory.findUser(named: name) }) {
+            case .success(let user):
+                return try run.flow.userLookedUp(
+                    id: user?.id, ours: user?.comment == attempt.routerComment,
+                    profileMatches: user.map { boundToProduct($0, attempt) } ?? false)
+            case .failure(let error):
+                return try run.flow.userLookUpFailed(error)
+            }
+
+        case .charge:
+            // The machine charges only right after creating the user on the request path.
+            guard let cardToken = run.cardToken else { preconditionFailure("a resumed attempt never charges") }
+            // The token is spent: a second charge would be refused, and it is never kept.
+            run.cardToken = nil
+            guard let key else {
+                return try run.flow.chargeCompleted(.configurationError(reason: "the company has no Conekta private key"))
+            }
+            let outcome = gateway.charge(
+                chargeRequest(attempt, cardToken: cardToken, phoneFallback: run.customerPhoneFallback), using: key)
+            if case .paid(let order) = outcome {
+                attempt.cardBrand = order.cardBrand
+                attempt.cardLast4 = order.cardLast4
+            }
+            return try run.flow.chargeCompleted(outcome)
+
+        case .findOrder:
+            guard let key else { return try run.flow.orderLookUpFailed() }
+            let window = orderWindow(of: attempt)
+            let age = clock.nowSeconds - attempt.createdAt
+            let found = Result(catching: { () throws(GatewayFailure) in
+                try gateway.findOrder(
+                    attemptID: attempt.id, customerEmail: attempt.customerEmail, createdAfter: window.lowerBound,
+                    createdBefore: window.upperBound, using: key)
+            })
+            switch found {
+            case .success(let order):
+                remember(order, in: &attempt)
+                return try run.flow.orderLookedUp(order, ageSeconds: age, lookupGraceSeconds: settings.lookupGraceSeconds)
+            case .failure(.absenceUnproven(let why)):
+                let next = try run.flow.orderLookUpFailed(
+                    absenceUnproven: true, ageSeconds: age, lookupGraceSeconds: settings.lookupGraceSeconds)
+                if run.flow.absenceUnproven {
+                    run.warning = "attempt declared not charged without proof that no order exists (\(why))"
+                }
+                return next
+            case .failure:
+                return try run.flow.orderLookUpFailed()
+            }
+
+        case .fetchOrder(let id):
+            guard let key else { return try run.flow.orderFetchFailed(.configurationError("the company has no Conekta private key")) }
+            switch Result(catching: { () throws(GatewayFailure) in try gateway.order(id: id, using: key) }) {
+            case .success(let order):
+                remember(order, in: &attempt)
+                return try run.flow.orderFetched(order)
+            case .failure(let error):
+                return try run.flow.orderFetchFailed(error)
+            }
+
+        case .cancelOrder(let id):
+            guard let key else { return try run.flow.orderCancelFailed(.configurationError("the company has no Conekta private key")) }
+            switch Result(catching: { () throws(GatewayFailure) in try gateway.cancel(orderID: id, using: key) }) {
+            case .success: return try run.flow.orderCancelled()
+            case .failure(let error): return try run.flow.orderCancelFailed(error)
+            }
+
+        case .refund(let orderID, let amountCents):
+            guard let key else { return try run.flow.refundFailed() }
+            switch Result(catching: { () throws(GatewayFailure) in
+                try gateway.refund(orderID: orderID, amountCents: amountCents, using: key)
+            }) {
+            case .success: return try run.flow.refunded()
+            case .failure: return try run.flow.refundFailed()
+            }
+
+        case .enableUser:
+            let target = attempt
+            switch Result(catching: { () throws(RouterFailure) in
+                try directory.setUserDisabled(id: try routerUserID(of: target, in: directory), disabled: false)
+            }) {
+            case .success: return try run.flow.userEnabled()
+            case .failure(let error): return try run.flow.userEnableFailed(error)
+            }
+
+        case .deleteUser:
+            let target = attempt
+            switch Result(catching: { () throws(RouterFailure) in
+                if let id = try? routerUserID(of: target, in: directory) {
+                    try directory.deleteUser(id: id)
+                } else if try directory.findUser(named: target.credentials.username)?.comment == target.routerComment {
+                    throw RouterFailure.rejected("user present but its id unknown")
+                }
+            }) {
+            case .success: return try run.flow.userDeleted()
+            case .failure(let error): return try run.flow.userDeleteFailed(error)
+            }
+
+        case .respond, .suspend:
+            preconditionFailure("a run that ended is not stepped again")
         }
     }
 
+    /// Ends a run: the receipt of a delivery (with auto-connect on the request path), or the
+    /// machine's answer, committed with the attempt's state and the end of the lease.
+    private func end(_ run: inout PaymentRun, _ result: PaymentResult, final: Bool) -> Outcome {
+        sync(&run)
+        var outcome: Outcome
+        if result == .delivered {
+            let report: AutoConnectReport
+            if !run.recovering, run.attempt.autoConnect, let mac = run.attempt.mac, let access = run.resolved?.access {
+                report = AutoConnector(directory: access.quick, clock: clock, budgetMilliseconds: settings.autoConnectBudgetMilliseconds)
+                    .connect(credentials: run.attempt.credentials, mac: mac, ip: run.attempt.ip)
+            } else {
+                report = run.recovering ? lateReport(run.attempt) : .notRequested(mac: run.attempt.mac, ip: run.attempt.ip)
+            }
+            let receipt = rendering.receipt(run.attempt, completedAtMicroseconds: clock.nowMicroseconds(), autoConnect: report)
+            outcome = conclude(run.attempt, saved: run.saved, answer: receipt, final: true)
+        } else {
+            outcome = conclude(run.attempt, saved: run.saved, answer: rendering.answer(result, attempt: run.attempt), final: final)
+        }
+        outcome.warning = run.warning
+        return outcome
+    }
+
     // MARK: Helpers
+
+    /// The card an order names, kept on the record for the operator.
+    private func remember(_ order: GatewayOrder?, in attempt: inout PaymentAttempt) {
+        guard let order else { return }
+        attempt.cardBrand = order.cardBrand ?? attempt.cardBrand
+        attempt.cardLast4 = order.cardLast4 ?? attempt.cardLast4
+    }
 
     /// When the attempt's order, if any, was created (unix seconds): after its charge was sent
     /// (committed before it was) and within the gateway's timeout, each end widened by the
@@ -469,14 +560,6 @@ public final class PaymentService {
             return (attempt.createdAt - skew)...(attempt.createdAt + Int64(settings.leaseSeconds) + skew)
         }
         return (sent - skew)...(sent + settings.chargeTimeoutSeconds + skew)
-    }
-
-    private func finishDelivered(_ attempt: PaymentAttempt, autoConnect: AutoConnectReport) -> Outcome {
-        let response = rendering.receipt(attempt, completedAtMicroseconds: clock.nowMicroseconds(), autoConnect: autoConnect)
-        release(attempt.id, storing: response)
-        return Outcome(
-            response: response, attemptID: attempt.id, orderID: attempt.orderID, state: attempt.state, reason: attempt.reason,
-            answeredCodigo: attempt.answeredCodigo ?? response.codigo)
     }
 
     /// Ends a run: commits the attempt's state with the answer (when final for the customer) and

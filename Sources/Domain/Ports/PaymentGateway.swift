@@ -72,7 +72,7 @@ public enum ChargeOutcome: Sendable, Equatable {
     /// The card was declined (402). `message` is for the customer, in Spanish.
     case declined(code: String, message: String, orderID: String?)
     /// The order exists but is not paid (`pending_payment` for 3-D Secure, `pre_authorized`, …).
-    case notPaid(status: String, orderID: String)
+    case notPaid(status: GatewayOrder.Status, orderID: String)
     /// Nobody knows whether money moved: timeout after sending, connection lost, 5xx, 429, or
     /// `tokenization.used`. Reconcile by attempt id; never charge again.
     case unknown(reason: String)
@@ -103,9 +103,62 @@ public struct PaidOrder: Sendable, Equatable {
 
 /// An order as the provider reports it.
 public struct GatewayOrder: Sendable, Equatable {
+    /// An order's `payment_status`, typed: the saga decides on these, never on strings.
+    public enum Status: Sendable, Hashable {
+        case paid
+        /// Waiting for its customer (3-D Secure) or, for cash and transfers, for the money.
+        case pendingPayment
+        case preAuthorized
+        case declined
+        case canceled
+        case expired
+        case refunded
+        case partiallyRefunded
+        case chargedBack
+        /// A status this product does not know: never paid.
+        case other(String)
+
+        public init(rawValue: String) {
+            switch rawValue {
+            case "paid": self = .paid
+            case "pending_payment": self = .pendingPayment
+            case "pre_authorized": self = .preAuthorized
+            case "declined": self = .declined
+            case "canceled", "cancelled": self = .canceled
+            case "expired": self = .expired
+            case "refunded": self = .refunded
+            case "partially_refunded": self = .partiallyRefunded
+            case "charged_back": self = .chargedBack
+            default: self = .other(rawValue)
+            }
+        }
+
+        /// The provider's spelling.
+        public var rawValue: String {
+            switch self {
+            case .paid: "paid"
+            case .pendingPayment: "pending_payment"
+            case .preAuthorized: "pre_authorized"
+            case .declined: "declined"
+            case .canceled: "canceled"
+            case .expired: "expired"
+            case .refunded: "refunded"
+            case .partiallyRefunded: "partially_refunded"
+            case .chargedBack: "charged_back"
+            case .other(let text): text
+            }
+        }
+
+        /// Not paid but still payable: it must be cancelled before its user is removed.
+        public var isCancellable: Bool { self == .pendingPayment || self == .preAuthorized }
+        /// Money came in and (some of) it went back.
+        public var isRefunded: Bool { self == .refunded || self == .partiallyRefunded }
+    }
+
     public var id: String
-    /// `paid`, `pending_payment`, `declined`, `canceled`, `refunded`, … (unknown values are not paid).
-    public var paymentStatus: String
+    public var status: Status
+    /// The provider's spelling of `status`.
+    public var paymentStatus: String { status.rawValue }
     public var amount: Money
     public var amountRefundedCents: Int64
     public var attemptID: String?
@@ -118,7 +171,7 @@ public struct GatewayOrder: Sendable, Equatable {
         createdAt: Int64 = 0, cardBrand: String? = nil, cardLast4: String? = nil
     ) {
         self.id = id
-        self.paymentStatus = paymentStatus
+        self.status = Status(rawValue: paymentStatus)
         self.amount = amount
         self.amountRefundedCents = amountRefundedCents
         self.attemptID = attemptID
@@ -127,7 +180,9 @@ public struct GatewayOrder: Sendable, Equatable {
         self.cardLast4 = cardLast4
     }
 
-    public var isPaid: Bool { paymentStatus == "paid" }
+    public var isPaid: Bool { status == .paid }
+    /// What is left to refund.
+    public var refundableCents: Int64 { max(0, amount.cents - amountRefundedCents) }
 }
 
 /// Why a non-charge gateway call failed.

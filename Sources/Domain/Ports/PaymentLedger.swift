@@ -31,6 +31,11 @@ public protocol PaymentLedger {
     /// in the same write: the answer and the end of the lease land together.
     func release(attemptID: String, storing response: StoredResponse?, retry: RetrySchedule) throws(StoreFailure)
 
+    /// Extends this worker's lease by `leaseSeconds` from now, when it still holds it (nobody took
+    /// the attempt over after it ran out). False when another worker holds or released it: the
+    /// caller must stop before any further side effect.
+    func renewLease(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> Bool
+
     /// Takes the lease of one attempt if nobody holds it (for a retry of its request).
     func claim(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> PaymentAttempt?
 

@@ -1,0 +1,439 @@
+import API
+import Domain
+
+/// A seeded, single-threaded simulation of several server instances, each with request workers
+/// and reconcilers, running the real saga (`PaymentService`, `PaymentFlow`, `PaymentPresenter`)
+/// over one simulated ledger, router and Conekta account. The simulation chooses at every step
+/// which run moves next, when the clock jumps, which call fails and how, and when an instance
+/// crashes; a seed determines all of it, so a failure replays exactly (`make simulate SEED=…`).
+/// After the workload it lets the reconcilers settle and checks CONTRACT §7 (I1–I4), that every
+/// attempt is final and that every customer was told one final answer.
+public final class Simulation {
+    public struct Options: Sendable {
+        public var instances = 2
+        public var workersPerInstance = 3
+        public var reconcilersPerInstance = 1
+        public var customers = 10
+        /// Steps of the workload phase before the faults stop.
+        public var workloadSteps = 1_500
+        public var faults = true
+        public init() {}
+    }
+
+    public struct Report: Sendable {
+        public var seed: UInt64
+        public var attempts: Int
+        public var steps: Int
+        public var finalStates: [String: Int]
+        public var violations: [String]
+        public var trace: [String]
+        public var passed: Bool { violations.isEmpty }
+    }
+
+    private struct Customer {
+        let number: Int
+        let token: String
+        /// The `Idempotency-Key` header, or nil: the card token is the key.
+        let header: String?
+        var answers: [StoredResponse] = []
+        var inFlight = 0
+        var submissions = 0
+        var done = false
+        /// The customer finishes a 3-D Secure challenge after being told it failed.
+        let completesChallengeLate: Bool
+    }
+
+    private enum Job {
+        case request(customer: Int)
+        case reconciler
+    }
+
+    private struct Task {
+        let job: Job
+        let instance: Int
+        let generation: Int
+        let service: PaymentService
+        var run: PaymentRun?
+        var begun = false
+    }
+
+    private let options: Options
+    private let seed: UInt64
+    private var random: SimulatedRandom
+    private let clock = SimulatedClock()
+    private let ledger: SimulatedLedger
+    private let router = SimulatedRouter(profiles: ["1hora"])
+    private let gateway: SimulatedGateway
+    private let verifiedProfiles = VerifiedProfiles()
+    private var customers: [Customer] = []
+    private var tasks: [Task] = []
+    private var generations: [Int]
+    private var alive: [Bool]
+    private var trace: [String] = []
+    private var steps = 0
+    private var routerDown = false
+    private var faultRate = 0.0
+    private var workers = 0
+
+    private let settings: PaymentService.Settings = {
+        var settings = PaymentService.Settings()
+        settings.leaseSeconds = 56
+        settings.retry = RetrySchedule(baseSeconds: 2, ceilingSeconds: 15)
+        settings.declinesPerMAC = 0
+        settings.declinesPerAddress = 0
+        settings.declinesPerRouter = 0
+        settings.chargeTimeoutSeconds = 15
+        return settings
+    }()
+    private let company = Company(id: 1, name: "Café", contactPhone: "5512345678")
+    private let hotspot = Router(id: 1, companyID: 1, name: "Terraza")
+    private let product = Product(
+        id: 1, companyID: 1, routerID: 1, name: "1 Hora", price: Money(cents: 1500, currency: "MXN"), profileName: "1hora")
+
+    public init(seed: UInt64, options: Options = Options()) {
+        self.seed = seed
+        self.options = options
+        random = SimulatedRandom(seed: seed)
+        ledger = SimulatedLedger(clock: clock)
+        gateway = SimulatedGateway(clock: clock)
+        generations = Array(repeating: 0, count: options.instances)
+        alive = Array(repeating: true, count: options.instances)
+        for number in 0..<options.customers {
+            let kind = ["paid", "paid", "paid", "paid", "declined", "3ds"][random.below(6)]
+            customers.append(
+                Customer(
+                    number: number, token: "\(kind)_\(number)", header: random.chance(0.5) ? "key-\(number)" : nil,
+                    completesChallengeLate: kind == "3ds" && random.chance(0.5)))
+        }
+        router.fault = { [unowned self] operation in self.fault(operation) }
+        gateway.fault = { [unowned self] operation in self.fault(operation) }
+        for instance in 0..<options.instances { startReconcilers(instance) }
+    }
+
+    /// Runs the workload, lets it settle, checks the invariants.
+    public func run() -> Report {
+        workload()
+        settle()
+        let violations = check()
+        var states: [String: Int] = [:]
+        for row in ledger.rows.values { states[row.attempt.state.rawValue, default: 0] += 1 }
+        return Report(
+            seed: seed, attempts: ledger.rows.count, steps: steps, finalStates: states, violations: violations, trace: trace)
+    }
+
+    // MARK: The workload
+
+    private func workload() {
+        for _ in 0..<options.workloadSteps {
+            steps += 1
+            switch random.below(100) {
+            case 0..<22: submit()
+            case 22..<82: stepSomeTask()
+            case 82..<90: clock.advance(seconds: Double(random.below(3_000)) / 1_000)
+            case 90..<92: clock.advance(seconds: Double(20 + random.below(100)))
+            case 92: if random.chance(0.1) { clock.advance(seconds: 700) }  // past the activation deadline
+            case 93..<96: if options.faults { changeWeather() }
+            case 96..<98: if options.faults { crashOrRestart() }
+            default: completeChallenges()
+            }
+        }
+    }
+
+    /// A customer sends (or sends again) their payment, to a random live instance.
+    private func submit() {
+        let waiting = customers.indices.filter { !customers[$0].done && customers[$0].submissions < 6 }
+        guard !waiting.isEmpty, let instance = liveInstance() else { return }
+        let number = waiting[random.below(waiting.count)]
+        // A double click: a second copy while the first is still out.
+        guard customers[number].inFlight == 0 || random.chance(0.3) else { return }
+        customers[number].inFlight += 1
+        customers[number].submissions += 1
+        tasks.append(
+            Task(
+                job: .request(customer: number), instance: instance, generation: generations[instance],
+                service: service(instance, nextWorker())))
+        log("customer \(number) submits to instance \(instance)")
+    }
+
+    private func stepSomeTask() {
+        guard !tasks.isEmpty else { return }
+        step(random.below(tasks.count))
+        retire()
+    }
+
+    /// One step of task `index`: the request's beginning, a reconciler's claim, or one action of a run.
+    private func step(_ index: Int) {
+        var task = tasks[index]
+        guard alive[task.instance], task.generation == generations[task.instance] else { return }
+        let who = "i\(task.instance).\(task.generation)"
+        if var run = task.run {
+            let action = run.next
+            let outcome = task.service.step(&run)
+            log(
+                "\(who) \(short(run.attempt.id)) \(action) → \(outcome.map { "ends \($0.codigo) \($0.state?.rawValue ?? "-")" } ?? "\(run.next)")"
+            )
+            if let outcome {
+                finish(&task, outcome)
+            } else {
+                task.run = run
+            }
+            tasks[index] = task
+            return
+        }
+        switch task.job {
+        case .request(let number):
+            let customer = customers[number]
+            let request = PaymentRequest(
+                productID: 1, cardToken: customer.token, customerName: "Cliente \(number)",
+                customerEmail: "cliente\(number)@example.com")
+            do {
+                switch try task.service.begin(
+                    request, grant: AccessGrant(keyID: "key_1", company: company, router: hotspot), product: product,
+                    idempotencyKey: customer.header, requestID: nil)
+                {
+                case .answered(let outcome):
+                    log("\(who) customer \(number) answered at once: \(outcome.codigo)")
+                    finish(&task, outcome)
+                case .running(let run):
+                    log("\(who) customer \(number) begins \(short(run.attempt.id))")
+                    task.run = run
+                }
+            } catch {
+                log("\(who) customer \(number) refused: \(error)")
+                customers[number].inFlight -= 1
+                task.begun = true
+            }
+        case .reconciler:
+            do {
+                if case .running(let run)? = try task.service.claimDue(limit: 1).first {
+                    log("\(who) reconciler claims \(short(run.attempt.id)) (\(run.attempt.state.rawValue))")
+                    task.run = run
+                }
+            } catch {
+                // The database is down: the reconciler waits (logged where the database changes).
+            }
+        }
+        tasks[index] = task
+    }
+
+    private func finish(_ task: inout Task, _ outcome: PaymentService.Outcome) {
+        task.run = nil
+        guard case .request(let number) = task.job else { return }
+        task.begun = true
+        customers[number].inFlight -= 1
+        customers[number].answers.append(outcome.response)
+        if outcome.response.status == 200 || outcome.response.status == 402 || outcome.response.status == 429 {
+            customers[number].done = true
+        } else if ["router_no_disponible", "perfil_no_disponible", "pagos_no_configurados", "pago_reembolsado"].contains(
+            outcome.response.codigo)
+        {
+            customers[number].done = true
+        }
+    }
+
+    /// Drops finished request tasks (reconcilers stay).
+    private func retire() {
+        tasks.removeAll { task in
+            if case .request = task.job { return task.begun && task.run == nil }
+            return false
+        }
+    }
+
+    private func changeWeather() {
+        switch random.below(4) {
+        case 0:
+            ledger.down.toggle()
+            log("database \(ledger.down ? "down" : "back")")
+        case 1:
+            routerDown.toggle()
+            log("router \(routerDown ? "unreachable" : "back")")
+        default:
+            faultRate = [0, 0.05, 0.15, 0.3][random.below(4)]
+            log("fault rate \(faultRate)")
+        }
+    }
+
+    private func crashOrRestart() {
+        let instance = random.below(options.instances)
+        if alive[instance] {
+            guard alive.filter({ $0 }).count > 1 || random.chance(0.3) else { return }
+            alive[instance] = false
+            let lost = tasks.filter { $0.instance == instance && $0.run != nil }.count
+            // Its requests die with it: their customers got no answer and will try again.
+            for task in tasks where task.instance == instance {
+                if case .request(let number) = task.job, !task.begun || task.run != nil { customers[number].inFlight -= 1 }
+            }
+            tasks.removeAll { $0.instance == instance }
+            log("instance \(instance) crashes (\(lost) runs in flight)")
+        } else {
+            alive[instance] = true
+            generations[instance] += 1
+            startReconcilers(instance)
+            log("instance \(instance) restarts")
+        }
+    }
+
+    private func completeChallenges() {
+        for customer in customers where customer.completesChallengeLate {
+            for order in gateway.orders.values where order.status == .pendingPayment {
+                if ledger.rows[order.attemptID ?? ""]?.attempt.idempotencyKey == key(of: customer) {
+                    gateway.completeChallenge(orderID: order.id)
+                    log("customer \(customer.number) completes 3-D Secure on \(order.id)")
+                }
+            }
+        }
+    }
+
+    // MARK: Settling
+
+    /// No more faults: the reconcilers finish everything, and every customer without a final
+    /// answer asks once more.
+    private func settle() {
+        ledger.down = false
+        routerDown = false
+        faultRate = 0
+        for instance in alive.indices where !alive[instance] {
+            alive[instance] = true
+            generations[instance] += 1
+            startReconcilers(instance)
+        }
+        // Requests still in flight finish first.
+        for index in tasks.indices { while tasks[index].run != nil { step(index) } }
+        tasks.removeAll { if case .request = $0.job { return true } else { return false } }
+        for customer in customers.indices { customers[customer].inFlight = 0 }
+        var rounds = 0
+        while ledger.rows.values.contains(where: { !$0.finished }), rounds < 400 {
+            rounds += 1
+            steps += 1
+            if let wake = ledger.nextWake(), wake > clock.now { clock.now = wake + 1 }
+            for index in tasks.indices {
+                step(index)
+                while tasks[index].run != nil { step(index) }
+            }
+        }
+        for number in customers.indices where !customers[number].done {
+            guard customers[number].submissions > 0, let instance = liveInstance() else { continue }
+            tasks.append(
+                Task(
+                    job: .request(customer: number), instance: instance, generation: generations[instance],
+                    service: service(instance, nextWorker())))
+            let index = tasks.count - 1
+            customers[number].inFlight += 1
+            step(index)
+            while tasks[index].run != nil { step(index) }
+            retire()
+        }
+    }
+
+    // MARK: The invariants
+
+    private func check() -> [String] {
+        var violations: [String] = []
+        let attempts = ledger.order.compactMap { ledger.rows[$0]?.attempt }
+        for attempt in attempts {
+            let users = router.users.values.filter { $0.comment == attempt.routerComment }
+            let orders = gateway.orders.values.filter { $0.attemptID == attempt.id }
+            // I4: every attempt final, with its reason.
+            if !attempt.state.isFinal { violations.append("I4 \(short(attempt.id)) not final: \(attempt.state.rawValue)") }
+            if attempt.reason == nil { violations.append("I4 \(short(attempt.id)) has no reason") }
+            // I1: an enabled user only for a delivered attempt whose order is paid.
+            for user in users where !user.disabled {
+                let paid = orders.contains { $0.id == attempt.orderID && $0.isPaid }
+                if attempt.state != .delivered || !paid {
+                    violations.append("I1 \(short(attempt.id)) has an enabled user but is \(attempt.state.rawValue), order paid: \(paid)")
+                }
+            }
+            if attempt.state.isFinal, attempt.state != .delivered, !users.isEmpty {
+                violations.append("I1 \(short(attempt.id)) is \(attempt.state.rawValue) but its user is still on the router")
+            }
+            if attempt.state == .delivered, users.filter({ !$0.disabled }).count != 1 {
+                violations.append("I2 \(short(attempt.id)) is delivered without an enabled user")
+            }
+            // I3: at most one order and one user per idempotency key (attempts are unique per key).
+            if orders.count > 1 { violations.append("I3 \(short(attempt.id)) has \(orders.count) orders") }
+            if users.count > 1 { violations.append("I3 \(short(attempt.id)) has \(users.count) users") }
+            // I2: money is never kept without access, nor left payable for a final attempt.
+            for order in orders {
+                switch order.status {
+                case .paid where attempt.state != .delivered:
+                    violations.append("I2 order \(order.id) is paid but \(short(attempt.id)) is \(attempt.state.rawValue)")
+                case .paid where attempt.orderID != order.id:
+                    violations.append("I2 order \(order.id) is paid but \(short(attempt.id)) delivered \(attempt.orderID ?? "-")")
+                case .pendingPayment where attempt.state.isFinal:
+                    violations.append("I2 order \(order.id) left payable; \(short(attempt.id)) is \(attempt.state.rawValue)")
+                case .partiallyRefunded:
+                    violations.append("I2 order \(order.id) only partly refunded")
+                default:
+                    break
+                }
+            }
+        }
+        // Every customer was told one final answer, the same each time.
+        for customer in customers where customer.submissions > 0 {
+            let final = customer.answers.filter { !["pago_en_verificacion", "activacion_pendiente", "en_proceso"].contains($0.codigo) }
+            if final.isEmpty {
+                violations.append("customer \(customer.number) never got a final answer: \(customer.answers.map(\.codigo))")
+            } else if Set(final.map(\.body)).count > 1 {
+                violations.append("customer \(customer.number) got different final answers: \(final.map(\.codigo))")
+            }
+            if let attempt = attempts.first(where: { $0.idempotencyKey == key(of: customer) }), let answer = final.first {
+                let state = attempt.state
+                let told = answer.codigo
+                if told == "pagado" && state != .delivered || state == .delivered && told != "pagado" {
+                    violations.append("customer \(customer.number) was told \(told) but the attempt is \(state.rawValue)")
+                }
+            }
+        }
+        return violations
+    }
+
+    // MARK: Helpers
+
+    private func startReconcilers(_ instance: Int) {
+        for index in 0..<options.reconcilersPerInstance {
+            tasks.append(
+                Task(job: .reconciler, instance: instance, generation: generations[instance], service: service(instance, "r\(index)")))
+        }
+    }
+
+    private func service(_ instance: Int, _ thread: String) -> PaymentService {
+        let router = self.router
+        return PaymentService(
+            ledger: ledger, gateway: gateway, rendering: PaymentPresenter(), clock: clock, settings: settings,
+            owner: "sim:\(instance)\(generations[instance])/\(thread)", fingerprint: { "fp(\($0))" },
+            routerAccess: { (_: Int64) throws(StoreFailure) in .init(directory: router, quick: router, hotspotServer: "hotspot1") },
+            gatewayKey: { (_: Int64) throws(StoreFailure) in GatewayKey(privateKey: "key_sim") },
+            verifiedProfiles: verifiedProfiles, random: SimulatedRandom(seed: random.next()))
+    }
+
+    /// A worker's name in leases: no two runs in flight share one, as no two requests share a
+    /// server's thread at once.
+    private func nextWorker() -> String {
+        workers += 1
+        return "w\(workers)"
+    }
+
+    private func fault(_ operation: String) -> SimulatedFault? {
+        if routerDown, !operation.hasPrefix("orders.") { return .before }
+        guard faultRate > 0, random.chance(faultRate) else { return nil }
+        let fault: SimulatedFault = random.chance(0.5) ? .before : .afterApplying
+        log("fault: \(operation) \(fault)")
+        return fault
+    }
+
+    private func liveInstance() -> Int? {
+        let live = alive.indices.filter { alive[$0] }
+        return live.isEmpty ? nil : live[random.below(live.count)]
+    }
+
+    private func key(of customer: Customer) -> String {
+        customer.header.map { "h:" + $0 } ?? "t:fp(1:\(customer.token))"
+    }
+
+    private func short(_ id: String) -> String { String(id.prefix(8)) }
+
+    private func log(_ line: String) {
+        trace.append("t+\((clock.now - 1_800_000_000_000_000) / 1_000) ms  \(line)")
+        if trace.count > 600 { trace.removeFirst(trace.count - 400) }
+    }
+}
