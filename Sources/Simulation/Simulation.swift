@@ -74,6 +74,7 @@ public final class Simulation {
     private var routerDown = false
     private var faultRate = 0.0
     private var workers = 0
+    private var midRunViolations: [String] = []
 
     private let settings: PaymentService.Settings = {
         var settings = PaymentService.Settings()
@@ -159,6 +160,22 @@ public final class Simulation {
         guard !tasks.isEmpty else { return }
         step(random.below(tasks.count))
         retire()
+        checkAccess()
+    }
+
+    /// I1 at every moment, not only at the end: an enabled user belongs to an attempt whose
+    /// order was paid (being enabled, delivered, or paid and being refunded).
+    private func checkAccess() {
+        guard midRunViolations.count < 3 else { return }
+        for user in router.users.values where !user.disabled {
+            let id = String(user.comment.dropFirst("hotspot-pay:".count))
+            let state = ledger.rows[id]?.attempt.state
+            if ![.paid, .delivered, .refunding].contains(state) {
+                midRunViolations.append(
+                    "I1 at t+\((clock.now - 1_800_000_000_000_000) / 1_000) ms: \(short(id)) has an enabled user while \(state?.rawValue ?? "unrecorded")"
+                )
+            }
+        }
     }
 
     /// One step of task `index`: the request's beginning, a reconciler's claim, or one action of a run.
@@ -328,7 +345,7 @@ public final class Simulation {
     // MARK: The invariants
 
     private func check() -> [String] {
-        var violations: [String] = []
+        var violations = midRunViolations
         let attempts = ledger.order.compactMap { ledger.rows[$0]?.attempt }
         for attempt in attempts {
             let users = router.users.values.filter { $0.comment == attempt.routerComment }
