@@ -111,6 +111,11 @@ def soak(seconds, clients=32, stack=None):
         time.sleep(max(0, seconds - (time.time() - started)))
     finally:
         stop.set()
+        stopped = time.time()
+        try:
+            at_stop = stack.postgres.psql("SELECT id, state FROM payment_attempts WHERE finished_at IS NULL")
+        except Exception:  # noqa: BLE001 - PostgreSQL restarting: nothing to report
+            at_stop = []
         for thread in threads:
             thread.join(90)
         for sandbox in (stack.router, stack.conekta):
@@ -120,6 +125,7 @@ def soak(seconds, clients=32, stack=None):
     orders = len(stack.conekta.control("GET", "state")["orders"])
     violations = []
     convergence = converge(stack, violations)
+    convergence["unfinished_when_clients_stopped"] = since(stack, at_stop, stopped)
     try:
         check_invariants(stack, settle_seconds=5)
     except AssertionError as error:
@@ -138,6 +144,23 @@ def soak(seconds, clients=32, stack=None):
         else:
             shutil.rmtree(stack.directory, ignore_errors=True)
     return report
+
+
+def since(stack, rows, moment):
+    """For the attempts unfinished at `moment`: how many of each state, and the seconds after it
+    the slowest of each became final (the clients' last requests and the faults still armed
+    while they finish included)."""
+    counts, seconds = {}, {}
+    if rows:
+        ids = ",".join(f"'{attempt}'" for attempt, _ in rows)
+        finished = dict(stack.postgres.psql(
+            f"SELECT id, coalesce(extract(epoch FROM finished_at)::text, '') FROM payment_attempts WHERE id IN ({ids})"))
+        for attempt, state in rows:
+            counts[state] = counts.get(state, 0) + 1
+            took = float(finished[attempt]) - moment if finished.get(attempt) else None
+            if state not in seconds or seconds[state] is not None:
+                seconds[state] = None if took is None else max(seconds.get(state) or 0, round(max(took, 0), 1))
+    return {"attempts": counts, "seconds_by_class": seconds}
 
 
 def converge(stack, violations, limit=None, patience=180):
