@@ -57,6 +57,16 @@ import Testing
         #expect(throws: PaymentFlow.InvalidEvent.self) { try recorded.chargeCompleted(paid) }
     }
 
+    @Test func withoutItsRouterOrGatewaySettingsARunStopsAndSaysWhatItKnows() throws {
+        var pending = PaymentFlow()
+        #expect(try pending.dependenciesUnavailable() == .respond(.routerUnavailable))
+        #expect(pending.state == .pending(.init()))
+        var paid = PaymentFlow(debugState: .paid(.init(orderID: "ord_1")), recovering: true)
+        #expect(try paid.dependenciesUnavailable() == .suspend(.inVerification))
+        var declined = PaymentFlow(debugState: .declined)
+        #expect(throws: PaymentFlow.InvalidEvent.self) { try declined.dependenciesUnavailable() }
+    }
+
     @Test func aUserBoundToAnotherProfileIsRemovedAndNothingCharged() throws {
         var flow = PaymentFlow()
         _ = try flow.start()

@@ -279,6 +279,19 @@ public struct PaymentFlow: Sendable, Equatable {
         }
     }
 
+    // MARK: What the run needs
+
+    /// The router's or the company's settings could not be read (the database is unreachable),
+    /// or the router is gone: nothing can be done now. Before anything was charged the customer
+    /// is told so and the reconciler cleans up; after, the outcome is still being verified.
+    public mutating func dependenciesUnavailable() throws(InvalidEvent) -> Action {
+        switch state {
+        case .pending: return .respond(.routerUnavailable)
+        case .declined, .failed, .refunded: throw invalid("dependenciesUnavailable")
+        default: return .suspend(.inVerification)
+        }
+    }
+
     // MARK: The router
 
     public mutating func profileChecked(exists: Bool) throws(InvalidEvent) -> Action {

@@ -367,11 +367,11 @@ public final class PaymentService {
             do {
                 run.resolved = (try routerAccess(attempt.routerID), try gatewayKey(attempt.companyID))
             } catch {
-                return attempt.state == .pending ? .respond(.routerUnavailable) : .suspend(.inVerification)
+                return try run.flow.dependenciesUnavailable()
             }
         }
         let key = run.resolved?.key
-        guard let access = run.resolved?.access else { return .respond(.routerUnavailable) }
+        guard let access = run.resolved?.access else { return try run.flow.dependenciesUnavailable() }
         let directory = access.directory
 
         switch run.next {
