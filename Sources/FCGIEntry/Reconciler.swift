@@ -72,9 +72,13 @@ struct Reconciler {
         ]
         logger.info("reconciled", metadata: metadata)
         if let warning = outcome.warning {
-            recorder.absenceUnproven()
             metadata["warning"] = "\(warning)"
-            logger.warning("attempt ended without proof", metadata: metadata)
+            if outcome.absenceUnproven {
+                recorder.absenceUnproven()
+                logger.warning("attempt ended without proof", metadata: metadata)
+            } else {
+                logger.warning("reconciler needs an operator", metadata: metadata)
+            }
         }
     }
 }

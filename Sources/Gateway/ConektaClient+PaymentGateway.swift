@@ -55,11 +55,12 @@ extension ConektaClient: PaymentGateway {
         var window = [("created_at.gte", String(createdAfter)), ("limit", String(configuration.listPageSize))]
         if let createdBefore { window.append(("created_at.lte", String(createdBefore))) }
         do throws(ConektaError) {
-            if let found = try scan(window + [("search", attemptID)], attemptID: attemptID, key: key).match {
+            if let found = try search(window + [("search", attemptID)], attemptID: attemptID, key: key)?.match {
                 return found.gatewayOrder
             }
-            if !customerEmail.isEmpty {
-                let byEmail = try scan(window + [("search", customerEmail)], attemptID: attemptID, key: key, email: customerEmail)
+            if !customerEmail.isEmpty,
+                let byEmail = try search(window + [("search", customerEmail)], attemptID: attemptID, key: key, email: customerEmail)
+            {
                 if byEmail.sawEmail { searchEvidence.prove(for: key) }
                 if let found = byEmail.match { return found.gatewayOrder }
                 if searchEvidence.isProven(for: key) { return nil }
@@ -68,6 +69,23 @@ extension ConektaClient: PaymentGateway {
         } catch {
             throw error.gatewayFailure
         }
+    }
+
+    /// A search step: nil when Conekta refuses the search itself (a 4xx other than our key) or
+    /// lists too much to read, so that the look-up goes on to its next step instead of failing the
+    /// same way forever; a transport failure or a 5xx stays a failure (try again later).
+    private func search(
+        _ query: [(String, String)], attemptID: String, key: GatewayKey, email: String? = nil
+    ) throws(ConektaError) -> (match: OrderBody?, sawEmail: Bool)? {
+        do {
+            return try scan(query, attemptID: attemptID, key: key, email: email)
+        } catch  where error.kind == .listingTooLong || (error.kind == .http && error.status.map(Self.isRefusal) == true) {
+            return nil
+        }
+    }
+
+    private static func isRefusal(_ status: Int) -> Bool {
+        (400..<500).contains(status) && status != 401 && status != 403 && status != 429
     }
 
     public func refund(

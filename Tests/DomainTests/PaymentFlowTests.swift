@@ -20,7 +20,9 @@ import Testing
     }
 
     /// A recorded attempt, as the reconciler picks it up.
-    func resumed(_ state: PaymentAttempt.State, user: String? = "*1", order: String? = nil, age: Int64 = 10) -> PaymentFlow? {
+    func resumed(
+        _ state: PaymentAttempt.State, user: String? = "*1", order: String? = nil, age: Int64 = 10, reason: String? = nil
+    ) -> PaymentFlow? {
         var attempt = PaymentAttempt(
             id: "a1", companyID: 1, routerID: 1, productID: 1, apiKeyID: nil, idempotencyKey: "k", requestHash: "h", state: state,
             amount: Self.money, productName: "1 Hora", profileName: "1hora", limitUptime: nil, limitBytesTotal: nil,
@@ -29,6 +31,7 @@ import Testing
             createdAt: 0)
         attempt.routerUserID = user
         attempt.orderID = order
+        attempt.reason = reason
         return PaymentFlow(resuming: attempt, ageSeconds: age, activationDeadlineSeconds: 600)
     }
 
@@ -333,6 +336,16 @@ import Testing
 
         var declined = try #require(resumed(.declined))
         #expect(throws: PaymentFlow.InvalidEvent.self) { try declined.resume() }
+    }
+
+    @Test func anEarlierRunsWillRetryIsNotTheFinalReason() throws {
+        var flow = try #require(resumed(.refunding, order: "ord_1", reason: "refund failed; will retry"))
+        #expect(flow.reason == nil)
+        #expect(try flow.resume() == .fetchOrder(id: "ord_1"))
+        #expect(try flow.orderFetched(order("ord_1", "paid")) == .refund(orderID: "ord_1", amountCents: 1500))
+        #expect(try flow.refunded() == .deleteUser)
+        #expect(try flow.userDeleted() == .respond(.refunded))
+        #expect(flow.reason == "hotspot user removed")
     }
 
     @Test func aRecordWithoutWhatItsStateNeedsIsNotResumed() {

@@ -403,7 +403,8 @@ import Testing
             }
             #expect(reason.contains("listing_too_long"))
         }
-        #expect(transport.requests.count == 3)
+        // A search that lists too much gives way to the next step; the window's read is the last.
+        #expect(transport.requests.count == 6)
     }
 
     @Test func anOrderWithoutAChargeIsFoundByItsCustomersEmail() throws {
@@ -422,6 +423,20 @@ import Testing
                 "https://conekta.test/orders?created_at.gte=5&limit=250&created_at.lte=9&search=att-3ds",
                 "https://conekta.test/orders?created_at.gte=5&limit=250&created_at.lte=9&search=cliente%40example.com",
             ])
+    }
+
+    @Test func aSearchConektaRefusesGoesOnToTheNextStepRatherThanFailingForever() throws {
+        let refused = Result<HTTPResponse, TransportError>.success(.json(422, ConektaFixtures.nonexistentToken))
+        let empty = Result<HTTPResponse, TransportError>.success(.json(200, Self.list([], hasMore: false)))
+        let transport = FakeTransport([refused, refused, empty])
+        #expect(
+            try Self.client(transport).findOrder(attemptID: "att-1", customerEmail: "a@b.mx", createdAfter: 5, using: Self.key) == nil)
+        #expect(transport.requests.count == 3)
+        // A failure that may pass (a 5xx) is still one: the look-up is tried again later.
+        let down = FakeTransport([.success(.json(503, ConektaFixtures.internalError))])
+        #expect(throws: GatewayFailure.self) {
+            try Self.client(down).findOrder(attemptID: "att-1", customerEmail: "a@b.mx", createdAfter: 5, using: Self.key)
+        }
     }
 
     @Test func onceAnEmailSearchHasListedThatEmailsOrdersAnEmptyOneShowsThereIsNone() throws {

@@ -183,7 +183,8 @@ public struct PaymentFlow: Sendable, Equatable {
     ///   - activationDeadlineSeconds: a paid attempt still not enabled after this is refunded.
     public init?(resuming attempt: PaymentAttempt, ageSeconds: Int64, activationDeadlineSeconds: Int64) {
         recovering = true
-        reason = attempt.reason
+        // The recorded reason stays on the record until this run has its own (a "will retry"
+        // of an earlier run must not become the final reason).
         let user = attempt.routerUserID
         switch attempt.state {
         case .pending:

@@ -58,9 +58,10 @@ public final class PaymentService {
         /// Where the attempt stands after this run, and why (nil when no attempt was run).
         public var state: PaymentAttempt.State? = nil
         public var reason: String? = nil
-        /// Something an operator should hear of (the run logs it as a warning): the attempt was
-        /// declared not charged without proof that no order exists.
+        /// Something an operator should hear of (the run logs it as a warning).
         public var warning: String? = nil
+        /// The attempt was declared not charged without proof that no order exists.
+        public var absenceUnproven = false
         /// The codigo of the answer stored for every retry, when one is: a clean-up that ends an
         /// attempt answered `pago_declinado` long ago renders its own answer, which is not stored.
         public var answeredCodigo: String? = nil
@@ -538,6 +539,7 @@ public final class PaymentService {
             outcome = conclude(run.attempt, saved: run.saved, answer: rendering.answer(result, attempt: run.attempt), final: final)
         }
         outcome.warning = run.warning
+        outcome.absenceUnproven = run.flow.absenceUnproven
         return outcome
     }
 
