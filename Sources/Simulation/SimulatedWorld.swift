@@ -161,7 +161,7 @@ public final class SimulatedLedger: PaymentLedger {
 
     public func claim(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> PaymentAttempt? {
         try available()
-        guard var row = rows[attemptID], (row.leaseUntil ?? 0) < now || row.leaseUntil == nil,
+        guard var row = rows[attemptID], (row.leaseUntil ?? 0) < now,
             !row.finished || row.response == nil
         else { return nil }
         row.leaseOwner = owner

@@ -167,8 +167,6 @@ public struct PaymentFlow: Sendable, Equatable {
     public private(set) var absenceUnproven = false
     /// Driving a recorded attempt (the reconciler or a retry), not a new request.
     private let recovering: Bool
-    /// The order's fetch is for a cancel (declining) or a refund (refunding); kept for the answer.
-    private var pendingFetch: String?
 
     /// A new attempt, just recorded.
     public init() {

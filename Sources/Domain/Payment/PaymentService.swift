@@ -213,7 +213,7 @@ public final class PaymentService {
         refused.state = .failed
         refused.reason = "too many declined payments from this \(which) lately (card testing)"
         _ = try? ledger.save(refused, expecting: .pending, reason: refused.reason)
-        return stop(refused, answering: .tooManyAttempts, release: true)
+        return stop(refused, answering: .tooManyAttempts)
     }
 
     // MARK: Reconciler
@@ -602,14 +602,10 @@ public final class PaymentService {
     }
 
     /// Answers, stores the answer when it is final for the customer, and lets go of the attempt.
-    private func stop(_ attempt: PaymentAttempt, answering result: PaymentResult, release: Bool) -> Outcome {
+    private func stop(_ attempt: PaymentAttempt, answering result: PaymentResult) -> Outcome {
         let response = rendering.answer(result, attempt: attempt)
         let final = result.isFinalForCustomer ? response : nil
-        if release {
-            self.release(attempt.id, storing: final)
-        } else if let final {
-            try? ledger.storeResponse(attemptID: attempt.id, final)
-        }
+        release(attempt.id, storing: final)
         return Outcome(
             response: response, attemptID: attempt.id, orderID: attempt.orderID, state: attempt.state, reason: attempt.reason,
             answeredCodigo: attempt.answeredCodigo ?? final?.codigo)
