@@ -237,6 +237,21 @@ public enum Migrations {
                 -- new nullable column is a catalogue change only (no table rewrite).
                 ALTER TABLE payment_attempts ADD COLUMN charge_sent_at timestamptz;
                 """),
+        Migration(
+            version: 9, name: "card-testing limits count declined attempts by state, not by the answer's codigo",
+            sql: """
+                -- A decline is an attempt the saga moved to declining (and then declined): a card
+                -- declined, an order not paid, a token used by someone else. The API's codigo
+                -- strings are presentation; renaming one must not switch the limits off.
+                DROP INDEX payment_attempts_declines_mac, payment_attempts_declines_address,
+                    payment_attempts_declines_router;
+                CREATE INDEX payment_attempts_declines_mac ON payment_attempts (client_mac, created_at)
+                    WHERE state IN ('declining', 'declined');
+                CREATE INDEX payment_attempts_declines_address ON payment_attempts (remote_address, created_at)
+                    WHERE state IN ('declining', 'declined');
+                CREATE INDEX payment_attempts_declines_router ON payment_attempts (router_id, created_at)
+                    WHERE state IN ('declining', 'declined');
+                """),
     ]
 
     /// Applies every migration not yet applied, each in its own transaction, under an advisory

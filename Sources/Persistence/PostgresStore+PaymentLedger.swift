@@ -41,7 +41,7 @@ extension PostgresStore: PaymentLedger {
                        count(*) FILTER (WHERE remote_address = $27) AS by_address
                 FROM payment_attempts
                 WHERE $28::int IS NOT NULL AND created_at > now() - make_interval(secs => $28::int)
-                  AND response_codigo IN ('pago_declinado', 'pago_no_completado')
+                  AND state IN ('declining', 'declined')
                   AND (router_id = $3 OR client_mac = $20 OR remote_address = $27)
             ) declines ON true
             """,

@@ -259,24 +259,32 @@ struct TestDatabase {
 
     @Test func beginCountsTheWindowsDeclinesInTheSameRoundTrip() throws {
         let mac = MACAddress("AA:BB:CC:00:00:09")
-        let all = try attempts(["h:d1", "h:d2", "h:d3", "h:d4"], mac: mac)
-        let declined = StoredResponse(status: 402, body: Array("{}".utf8), codigo: "pago_declinado")
-        for attempt in all.prefix(2) {
+        let all = try attempts(["h:d1", "h:d2", "h:d3", "h:d4", "h:d5", "h:d6"], mac: mac)
+        // Declines count by the attempt's state, whatever codigo their answers carry; a failed
+        // attempt (the router's fault, not the card's) does not count.
+        let endings: [(PaymentAttempt.State, PaymentAttempt.State, String)] = [
+            (.declining, .declined, "pago_declinado"), (.declining, .declined, "any_other_codigo"),
+            (.declining, .declining, "pago_no_completado"), (.aborting, .failed, "router_no_disponible"),
+        ]
+        for (attempt, (through, end, codigo)) in zip(all, endings) {
             _ = try store.begin(attempt, owner: "t", leaseSeconds: 60)
             var done = attempt
-            done.state = .declined
+            done.state = through
+            #expect(try store.save(done, expecting: .pending, reason: "on the way"))
+            done.state = end
             #expect(
                 try store.conclude(
-                    done, expecting: .pending, reason: "card declined", storing: declined,
+                    done, expecting: through, reason: "ended",
+                    storing: StoredResponse(status: 402, body: Array("{}".utf8), codigo: codigo),
                     retry: RetrySchedule(baseSeconds: 1, ceilingSeconds: 15)))
         }
-        guard case .started(let counts) = try store.begin(all[2], owner: "t", leaseSeconds: 60, declineWindowSeconds: 600) else {
-            Issue.record("the third begin did not start the attempt")
+        guard case .started(let counts) = try store.begin(all[4], owner: "t", leaseSeconds: 60, declineWindowSeconds: 600) else {
+            Issue.record("the fifth begin did not start the attempt")
             return
         }
-        #expect(counts == DeclineCounts(router: 2, mac: 2, address: 2))
-        guard case .started(let none) = try store.begin(all[3], owner: "t", leaseSeconds: 60, declineWindowSeconds: nil) else {
-            Issue.record("the fourth begin did not start the attempt")
+        #expect(counts == DeclineCounts(router: 3, mac: 3, address: 3))
+        guard case .started(let none) = try store.begin(all[5], owner: "t", leaseSeconds: 60, declineWindowSeconds: nil) else {
+            Issue.record("the sixth begin did not start the attempt")
             return
         }
         #expect(none == nil)

@@ -3,9 +3,10 @@
 public protocol PaymentLedger {
     /// Records a new attempt (state `pending`) with a lease held by `owner`, or reports the attempt
     /// already recorded under the same (company, idempotency key). With `declineWindowSeconds`, a
-    /// new attempt comes back with the declined payments (402 answers) of that window, counted per
-    /// router, per MAC and per client address, for the card-testing limits (CONTRACT §8), read in
-    /// the same round trip.
+    /// new attempt comes back with the attempts of that window the saga declined (state
+    /// `declining` or `declined`: a card declined, an order not paid), counted per router, per
+    /// MAC and per client address, for the card-testing limits (CONTRACT §8), read in the same
+    /// round trip.
     func begin(
         _ attempt: PaymentAttempt, owner: String, leaseSeconds: Int, declineWindowSeconds: Int?
     ) throws(StoreFailure) -> LedgerBegin
