@@ -1,7 +1,7 @@
 // swift-tools-version:6.1
 // The architecture, read top to bottom: Domain depends on nothing; each adapter depends on Domain
-// and one C module (through HTTPTransport for the two HTTP clients); only the two executables
-// (`hotspot-pay` and `hotspotctl`) name concrete adapters.
+// and one C module (through HTTPTransport for the two HTTP clients); only Wiring, which both
+// executables (`hotspot-pay` and `hotspotctl`) build through, names concrete adapters.
 import PackageDescription
 
 let package = Package(
@@ -26,28 +26,40 @@ let package = Package(
 
         // The product's rules: validation, the payment saga, ports. No C, no I/O.
         .target(name: "Domain"),
+        // JSON values and the strict parser, for every layer that reads or writes JSON.
+        .target(name: "JSON", dependencies: ["Domain"]),
 
         // Adapters.
         .target(
             name: "Secrets",
-            dependencies: ["Domain", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["Domain", "JSON", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "HTTPTransport", dependencies: ["CCurl"]),
-        // How both HTTP clients read a reply's JSON (Domain's parser, JSONDecoder's readings).
-        .target(name: "ReplyJSON", dependencies: ["Domain"]),
-        .target(name: "RouterOS", dependencies: ["Domain", "HTTPTransport", "ReplyJSON"]),
-        .target(name: "Gateway", dependencies: ["Domain", "HTTPTransport", "ReplyJSON"]),
-        .target(name: "Persistence", dependencies: ["Domain", "CLibPQ"]),
+        // How both HTTP clients read a reply's JSON (the strict parser, JSONDecoder's readings).
+        .target(name: "ReplyJSON", dependencies: ["Domain", "JSON"]),
+        .target(name: "RouterOS", dependencies: ["Domain", "JSON", "HTTPTransport", "ReplyJSON"]),
+        .target(name: "Gateway", dependencies: ["Domain", "JSON", "HTTPTransport", "ReplyJSON"]),
+        .target(name: "Persistence", dependencies: ["Domain", "JSON", "CLibPQ"]),
         .target(name: "Configuration"),
-        // The HTTP face of the Domain: status codes, codigos and JSON bodies, in one place.
-        .target(name: "API", dependencies: ["Domain"]),
+        // The HTTP face of the Domain: request decoding, status codes, codigos, the customer's
+        // Spanish wording and JSON bodies, in one place.
+        .target(name: "API", dependencies: ["Domain", "JSON"]),
 
-        // Composition roots.
+        // The one wiring: settings from the configuration, the adapters, the payment graph.
+        // Both executables build through it, so they cannot drift.
+        .target(
+            name: "Wiring",
+            dependencies: [
+                "Domain", "API", "Secrets", "HTTPTransport", "RouterOS", "Gateway", "Persistence", "Configuration",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // The executables.
         .executableTarget(
             name: "FCGIEntry",
             dependencies: [
-                "Domain", "API", "Secrets", "HTTPTransport", "RouterOS", "Gateway", "Persistence", "Configuration",
-                "CFastCGI",
+                "Domain", "JSON", "API", "Secrets", "Persistence", "Configuration", "Wiring", "CFastCGI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -55,7 +67,7 @@ let package = Package(
         .executableTarget(
             name: "HotspotCtl",
             dependencies: [
-                "Domain", "API", "Secrets", "HTTPTransport", "RouterOS", "Gateway", "Persistence", "Configuration",
+                "Domain", "JSON", "Secrets", "Persistence", "Configuration", "Wiring",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -74,16 +86,25 @@ let package = Package(
         // Tests. Fast ones need nothing; PersistenceTests needs HOTSPOT_TEST_DATABASE_URL (make test sets it).
         .target(name: "TestSupport", dependencies: ["HTTPTransport", "Domain"], path: "Tests/TestSupport"),
         .testTarget(name: "DomainTests", dependencies: ["Domain"]),
+        .testTarget(name: "JSONTests", dependencies: ["JSON", "Domain"]),
+        .testTarget(name: "APITests", dependencies: ["API", "Domain", "JSON"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
         .testTarget(name: "SecretsTests", dependencies: ["Secrets", "Domain"]),
         .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport", "TestSupport"]),
-        .testTarget(name: "RouterOSTests", dependencies: ["RouterOS", "Domain", "HTTPTransport", "TestSupport"]),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Domain", "HTTPTransport", "TestSupport"]),
+        .testTarget(name: "RouterOSTests", dependencies: ["RouterOS", "Domain", "JSON", "HTTPTransport", "TestSupport"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Domain", "JSON", "HTTPTransport", "TestSupport"]),
         .testTarget(name: "PersistenceTests", dependencies: ["Persistence", "Domain", "Secrets"]),
-        .testTarget(name: "FCGIEntryTests", dependencies: ["FCGIEntry", "API", "Domain", "Configuration"]),
+        .testTarget(name: "WiringTests", dependencies: ["Wiring", "Domain", "Configuration"]),
+        .testTarget(
+            name: "FCGIEntryTests",
+            dependencies: [
+                "FCGIEntry", "API", "Domain", "JSON", "Configuration", .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(
             name: "HotspotCtlTests",
-            dependencies: ["HotspotCtl", "Persistence", "Domain", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: [
+                "HotspotCtl", "Persistence", "Domain", "JSON", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
     ]
 )
 

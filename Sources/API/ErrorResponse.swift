@@ -1,4 +1,5 @@
 import Domain
+import JSON
 
 /// The one place where every failure becomes an HTTP status, a Spanish `detail` for people and a
 /// stable `codigo` for programs (CONTRACT §3). Raw internal messages never reach the client.

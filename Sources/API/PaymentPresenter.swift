@@ -1,4 +1,5 @@
 import Domain
+import JSON
 
 /// The payment endpoint's bodies: the seed's success shape (docs/seed-api.md), field for field,
 /// and every other answer as `{"detail","codigo","id_intento"}`. Bodies are stored and replayed
@@ -39,10 +40,10 @@ public struct PaymentPresenter: PaymentRendering {
             (
                 "auto_conexion",
                 .object([
-                    ("estado", .string(autoConnect.state.rawValue)),
+                    ("estado", .string(Self.state(autoConnect.outcome))),
                     ("mac", .optional(autoConnect.mac)),
                     ("ip", .optional(autoConnect.ip)),
-                    ("mensaje", .string(autoConnect.message)),
+                    ("mensaje", .string(Self.message(autoConnect.outcome))),
                     ("verificado", .bool(autoConnect.verified)),
                     ("session_id", .optional(autoConnect.sessionID)),
                 ])
@@ -62,8 +63,14 @@ public struct PaymentPresenter: PaymentRendering {
         switch result {
         case .delivered:
             return (200, "pagado", "Pago aprobado.")
-        case .declined(let message):
-            return (402, "pago_declinado", message.isEmpty ? "El pago fue declinado. Contacte a su banco." : message)
+        case .declined(let decline):
+            let detail =
+                switch decline {
+                case .insufficientFunds: "Fondos insuficientes en la tarjeta. Intente con otra tarjeta."
+                case .byBank: "El pago fue declinado. Contacte a su banco."
+                case .cardNotProcessed: "La tarjeta no pudo ser procesada. Intente con otro método de pago."
+                }
+            return (402, "pago_declinado", detail)
         case .notCompleted(let status):
             let detail =
                 status == .pendingPayment
@@ -97,6 +104,29 @@ public struct PaymentPresenter: PaymentRendering {
             return (409, "en_proceso", "Su pago se está procesando. Repita esta misma solicitud en unos segundos.")
         case .idempotencyConflict:
             return (422, "idempotencia_conflicto", "La clave de idempotencia ya se usó con una solicitud distinta.")
+        }
+    }
+
+    /// `auto_conexion.estado`.
+    public static func state(_ outcome: AutoConnectReport.Outcome) -> String {
+        switch outcome {
+        case .connected: "conectado"
+        case .notRequested: "no_solicitado"
+        case .activatedLater, .routerUnreachable, .deviceNotFound, .loginFailed, .unconfirmed: "no_conectado"
+        }
+    }
+
+    /// `auto_conexion.mensaje`: what the customer reads about auto-connect.
+    public static func message(_ outcome: AutoConnectReport.Outcome) -> String {
+        switch outcome {
+        case .connected: "¡Conexión establecida con éxito! Disfrute de Internet sin límites"
+        case .notRequested: "Favor de ingresar sus credenciales en la página del hotspot."
+        case .activatedLater: "Su acceso se activó después del pago. Ingrese sus credenciales en la página del hotspot."
+        case .routerUnreachable: "No se pudo contactar al router para conectar su dispositivo. Use sus credenciales."
+        case .deviceNotFound: "Su dispositivo no aparece conectado al hotspot. Ingrese sus credenciales en la página del hotspot."
+        case .loginFailed: "No se pudo conectar automáticamente. Use las credenciales para ingresar."
+        case .unconfirmed:
+            "El router aceptó el inicio de sesión pero no se pudo confirmar. Use sus credenciales si no tiene Internet."
         }
     }
 

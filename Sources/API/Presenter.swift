@@ -1,4 +1,5 @@
 import Domain
+import JSON
 
 /// The JSON shapes of the portal endpoints (CONTRACT §4).
 public enum Presenter {

@@ -1,4 +1,5 @@
 import Domain
+import JSON
 
 /// One HTTP response. `serialized()` gives the CGI form FastCGI carries: a `Status:` line,
 /// headers, a blank line, the body.

@@ -3,12 +3,10 @@ import CFastCGI
 import Configuration
 import Domain
 import Foundation
-import Gateway
-import HTTPTransport
 import Logging
 import Persistence
-import RouterOS
 import Synchronization
+import Wiring
 
 /// `hotspot-pay`: the FastCGI server.
 struct HotspotPayCommand: ParsableCommand {
@@ -27,7 +25,13 @@ struct HotspotPayCommand: ParsableCommand {
         } catch {
             throw ValidationError("configuration: \(error)")
         }
-        let code = Application(configuration: configuration).run()
+        let application: Application
+        do {
+            application = try Application(configuration: configuration)
+        } catch {
+            throw ValidationError("configuration: \(error)")
+        }
+        let code = application.run()
         if code != 0 { throw ExitCode(code) }
     }
 }
@@ -41,49 +45,26 @@ final class Application: Sendable {
     let logger: Logger
     /// Set when shutdown begins; workers stop accepting once they see it.
     let draining = Atomic<Bool>(false)
-    /// The process's PostgreSQL connections, shared by the worker threads and the reconciler.
-    let databasePool: PostgresPool
-    /// Caps concurrent calls per router across all threads, so one stuck router cannot hold them all.
-    let routerLimiter: RouterConcurrencyLimiter
-    /// This process's name in attempt leases: `host:pid`.
-    let instanceName: String
-    let hostName: String
-    /// Attempts whose lease a worker could not release (database down); the reconciler frees them.
-    let pendingReleases = PendingReleases()
-    /// Keys, catalogues, router endpoints and gateway keys, read once per period for all threads.
-    let caches: SharedCaches
-    /// Profile checks the payment workers trust (HOTSPOT_PROFILE_CHECK_SECONDS).
-    let verifiedProfiles = VerifiedProfiles()
-    /// Routers whose unverified TLS this process has warned about (once each, not every reload).
-    let warnedInsecureRouters = OncePerRouter()
-    /// What this process has learnt of Conekta's order search, for every thread's client.
-    let searchEvidence = OrderSearchEvidence()
+    /// The payment graph's wiring and what the threads share (pool, router limiter, caches).
+    let wiring: PaymentWiring
     /// One shard per worker thread, then one per reconciler thread.
     let metrics: Metrics
 
-    init(configuration: Configuration) {
+    init(configuration: Configuration) throws(WiringError) {
         self.configuration = configuration
-        self.databasePool = PostgresPool(
-            url: configuration.databaseURL, size: configuration.databasePoolSize, applicationName: "hotspot-pay",
-            waitMilliseconds: configuration.databasePoolWaitMilliseconds)
-        self.caches = SharedCaches(keySeconds: configuration.authCacheSeconds, catalogueSeconds: configuration.catalogueCacheSeconds)
-        self.routerLimiter = RouterConcurrencyLimiter(
-            maxConcurrentCallsPerRouter: configuration.routerMaxConcurrency,
-            maxWait: .milliseconds(configuration.routerQueueWaitMilliseconds))
-        self.hostName = ProcessInfo.processInfo.hostName
-        self.instanceName = "\(hostName):\(getpid())"
-        let pool = databasePool
-        self.metrics = Metrics(
-            shards: configuration.threads + configuration.payments.reconcileThreads, instance: instanceName,
-            startTime: Date().timeIntervalSince1970,
-            workerThreads: configuration.threads, poolUsage: { Metrics.PoolUsage(size: pool.size, inUse: pool.inUse) })
         let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
         LoggingBootstrap.once(level: level)
         var logger = Logger(label: "hotspot-pay")
         logger.logLevel = level
         self.logger = logger
+        let wiring = try PaymentWiring(configuration: configuration, applicationName: "hotspot-pay", logger: logger)
+        self.wiring = wiring
+        let pool = wiring.database
+        self.metrics = Metrics(
+            shards: configuration.threads + configuration.payments.reconcileThreads, instance: wiring.instanceName,
+            startTime: Date().timeIntervalSince1970,
+            workerThreads: configuration.threads, poolUsage: { Metrics.PoolUsage(size: pool.size, inUse: pool.inUse) })
     }
-
     /// Serves until SIGTERM or SIGINT, then drains and returns the exit code.
     func run() -> Int32 {
         let started = ContinuousClock.now
@@ -95,7 +76,7 @@ final class Application: Sendable {
             logger.critical("FCGX_Init failed")
             return 1
         }
-        CurlTransport.globalInit()
+        PaymentWiring.initializeLibraries()
         var signals = sigset_t()
         sigemptyset(&signals)
         sigaddset(&signals, SIGTERM)
@@ -134,14 +115,13 @@ final class Application: Sendable {
                     let graph = makeGraph(name: "reconciler-\(index)", recorder: recorder)
                     Reconciler(
                         index: index, payments: graph.payments, store: graph.store, logger: logger,
-                        intervalMilliseconds: configuration.payments.reconcileIntervalMilliseconds, hostName: hostName,
-                        pendingReleases: pendingReleases, progress: progress, metrics: metrics, recorder: recorder
+                        intervalMilliseconds: configuration.payments.reconcileIntervalMilliseconds, hostName: wiring.hostName,
+                        pendingReleases: wiring.pendingReleases, progress: progress, metrics: metrics, recorder: recorder
                     ).run(until: draining)
                 }
             } : []
         // Open the database connections in the background: the first answer does not wait.
-        let pool = databasePool
-        WorkerThread.start { PostgresStore.warmUp(pool) }.detach()
+        WorkerThread.start { [wiring] in wiring.warmUp() }.detach()
         let startup = ContinuousClock.now - started
         logger.info(
             "listening",
@@ -184,14 +164,10 @@ final class Application: Sendable {
         return 0
     }
 
-    /// Applies pending schema migrations (safe with several instances starting at once), on one of
-    /// the pool's connections: it stays open for the first request, which then does not wait for a
-    /// new PostgreSQL backend.
-    private func migrate() -> PostgresError? {
+    /// Applies pending schema migrations; nil when the schema is ready.
+    private func migrate() -> (any Error)? {
         do {
-            let applied = try databasePool.withConnection { connection throws(PostgresError) in
-                try Migrations.migrate(connection)
-            }
+            let applied = try wiring.migrate()
             if !applied.isEmpty { logger.info("migrated", metadata: ["versions": "\(applied)"]) }
             return nil
         } catch {
@@ -267,12 +243,4 @@ private func workerThreadEntry(_ context: UnsafeMutableRawPointer?) -> UnsafeMut
     let box = Unmanaged<ThreadBody>.fromOpaque(context!).takeRetainedValue()
     box.body()
     return nil
-}
-
-/// Router ids seen so far by this process, for what is said once per router.
-final class OncePerRouter: Sendable {
-    private let seen = Mutex<Set<Int64>>([])
-
-    /// True the first time `routerID` is given.
-    func first(_ routerID: Int64) -> Bool { seen.withLock { $0.insert(routerID).inserted } }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Persistence
 import Synchronization
+import Wiring
 
 /// A background thread that finishes payment attempts left unfinished (CONTRACT §6): charges whose
 /// outcome was unknown, users to enable, delete or refund. A process runs several
@@ -134,13 +135,4 @@ final class ReconcilerProgress: Sendable {
             return true
         }
     }
-}
-
-/// Attempts whose lease a worker could not release because the database was down.
-final class PendingReleases: Sendable {
-    private let ids = Mutex<Set<String>>([])
-
-    func insert(_ id: String) { _ = ids.withLock { $0.insert(id) } }
-    func remove(_ id: String) { _ = ids.withLock { $0.remove(id) } }
-    func snapshot() -> Set<String> { ids.withLock { $0 } }
 }

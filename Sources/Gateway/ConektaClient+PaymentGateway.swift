@@ -1,6 +1,7 @@
 import Domain
 import Foundation
 import HTTPTransport
+import JSON
 
 extension ConektaClient: PaymentGateway {
     /// `POST /orders` with one card charge, sent once.
@@ -199,7 +200,7 @@ extension ConektaClient: PaymentGateway {
     static func outcome(of order: OrderBody, for charge: ChargeRequest) -> ChargeOutcome {
         guard let id = order.id else { return .unknown(reason: "reply_without_order_id") }
         guard order.paymentStatus == "paid" else {
-            return .notPaid(status: GatewayOrder.Status(rawValue: order.paymentStatus ?? ""), orderID: id)
+            return .notPaid(status: GatewayOrder.Status(conekta: order.paymentStatus ?? ""), orderID: id)
         }
         let mismatch: String? =
             if order.amount != charge.amount.cents {

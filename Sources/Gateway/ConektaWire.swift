@@ -1,4 +1,5 @@
 import Domain
+import JSON
 import ReplyJSON
 
 // The JSON Conekta exchanges, as far as this product reads or writes it. Replies are read from

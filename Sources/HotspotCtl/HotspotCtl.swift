@@ -2,8 +2,9 @@ import ArgumentParser
 import Configuration
 import Domain
 import Foundation
+import JSON
 import Persistence
-import Secrets
+import Wiring
 
 /// `hotspotctl`: how a hosting provider sets the product up without writing SQL.
 struct HotspotCtl: ParsableCommand {
@@ -66,14 +67,11 @@ struct GlobalOptions: ParsableArguments {
     /// A store on a fresh connection, with the secrets key ready.
     func store(require: Set<Configuration.Requirement> = [.database, .secretsKey]) throws -> (PostgresStore, Configuration) {
         let configuration = try configuration(require: require)
-        let sealer: SecretBox
         do {
-            sealer = try SecretBox(base64Key: configuration.secretsKey)
+            return (try PaymentWiring.store(configuration, applicationName: "hotspotctl"), configuration)
         } catch {
             throw CommandFailure("configuration: \(error)")
         }
-        let connection = PostgresConnection(url: configuration.databaseURL, applicationName: "hotspotctl")
-        return (PostgresStore(connection: connection, sealer: sealer), configuration)
     }
 
     /// Prints `value` as JSON (with --json) or `text` otherwise.

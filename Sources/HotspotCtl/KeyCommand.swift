@@ -2,6 +2,7 @@ import ArgumentParser
 import Configuration
 import Domain
 import Foundation
+import JSON
 import Persistence
 import Secrets
 
@@ -25,7 +26,7 @@ struct KeyCommand: ParsableCommand {
             let now = Int64(Date().timeIntervalSince1970)
             let expires = expiresDays.map { now + Int64($0) * 86_400 }
             var random = SystemRandomNumberGenerator()
-            let keyID = "key_" + (0..<16).map { _ in String(Int.random(in: 0..<16, using: &random), radix: 16) }.joined()
+            let keyID = "key_" + Hex.encode((0..<8).map { _ in UInt8.random(in: .min ... .max, using: &random) })
             let claims = APIKeyClaims(keyID: keyID, routerID: router, companyID: row.router.companyID, issuedAt: now, expiresAt: expires)
             let key = codec.issue(claims)
             try attempt("key issue") { () throws(StoreFailure) in

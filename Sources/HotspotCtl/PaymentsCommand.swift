@@ -1,13 +1,11 @@
-import API
 import ArgumentParser
 import Configuration
 import Domain
 import Foundation
-import Gateway
-import HTTPTransport
+import JSON
+import Logging
 import Persistence
-import RouterOS
-import Secrets
+import Wiring
 
 struct PaymentsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -136,39 +134,18 @@ struct ReconcileCommand: ParsableCommand {
 
     func run() throws {
         let configuration = try global.configuration(require: [.database, .secretsKey, .keySecret])
-        CurlTransport.globalInit()
-        let sealer = try SecretBox(base64Key: configuration.secretsKey)
-        let store = PostgresStore(
-            connection: PostgresConnection(url: configuration.databaseURL, applicationName: "hotspotctl"), sealer: sealer)
-        let transport = CurlTransport()
-        let conekta = ConektaClient(
-            transport: transport,
-            configuration: ConektaClient.Configuration(
-                baseURL: configuration.conekta.baseURL, apiVersion: configuration.conekta.apiVersion,
-                caFile: configuration.conekta.caFile,
-                connectTimeoutMilliseconds: configuration.conekta.connectTimeoutMilliseconds,
-                totalTimeoutMilliseconds: configuration.conekta.totalTimeoutMilliseconds))
-        let limiter = RouterConcurrencyLimiter(maxConcurrentCallsPerRouter: configuration.routerMaxConcurrency)
-        var settings = PaymentService.Settings()
-        settings.activationDeadlineSeconds = Int64(configuration.payments.activationDeadlineSeconds)
-        settings.lookupGraceSeconds = Int64(configuration.payments.orderLookupGraceSeconds)
-        settings.leaseSeconds = configuration.paymentLeaseSeconds
-        settings.retry = RetrySchedule(
-            baseSeconds: configuration.retryAfterSeconds, ceilingSeconds: configuration.payments.retryMaxSeconds)
-        settings.chargeTimeoutSeconds = Int64(configuration.chargeTimeoutSeconds)
-        let payments = PaymentService(
-            ledger: store, gateway: conekta, rendering: PaymentPresenter(), clock: CommandClock(), settings: settings,
-            owner: "\(ProcessInfo.processInfo.hostName):\(getpid())/hotspotctl",
-            fingerprint: KeyedHasher(secret: configuration.keySecret).hash,
-            routerAccess: { (routerID: Int64) throws(StoreFailure) -> PaymentService.RouterAccess? in
-                guard let endpoint = try store.routerEndpoint(routerID: routerID) else { return nil }
-                let client = routerClient(endpoint, configuration: configuration, transport: transport, limiter: limiter)
-                return PaymentService.RouterAccess(directory: client, quick: client, hotspotServer: endpoint.hotspotServer)
-            },
-            gatewayKey: { (companyID: Int64) throws(StoreFailure) -> GatewayKey? in try store.conektaPrivateKey(companyID: companyID) })
+        PaymentWiring.initializeLibraries()
+        let wiring: PaymentWiring
+        do {
+            wiring = try PaymentWiring(
+                configuration: configuration, applicationName: "hotspotctl", poolSize: 1, logger: Logger(label: "hotspotctl"))
+        } catch {
+            throw CommandFailure("configuration: \(error)")
+        }
+        let (store, payments) = wiring.paymentGraph(name: "hotspotctl")
 
         // A crashed server on this host may still lease attempts; free them first.
-        _ = try? store.releaseLeasesOfDeadProcesses(host: ProcessInfo.processInfo.hostName) { pid in
+        _ = try? store.releaseLeasesOfDeadProcesses(host: wiring.hostName) { pid in
             kill(pid, 0) == 0 || errno != ESRCH
         }
         let only = attemptID?.lowercased()
@@ -243,9 +220,4 @@ struct ReconcileCommand: ParsableCommand {
             id: row.id, from: row.state, to: state.rawValue, finished: state.isFinal, codigo: outcome.codigo,
             why: outcome.reason ?? "")
     }
-}
-
-struct CommandClock: WallClock {
-    func nowMicroseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000_000) }
-    func sleep(milliseconds: Int) { usleep(useconds_t(milliseconds * 1_000)) }
 }

@@ -2,9 +2,9 @@ import ArgumentParser
 import Configuration
 import Domain
 import Foundation
-import HTTPTransport
+import JSON
 import Persistence
-import RouterOS
+import Wiring
 
 struct ProductCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -71,10 +71,8 @@ struct ProductCommand: ParsableCommand {
         private func checkProfile(store: PostgresStore, configuration: Configuration) throws {
             let endpoint = try attempt("product add") { () throws(StoreFailure) in try store.routerEndpoint(routerID: router) }
             guard let endpoint else { throw CommandFailure("product add: no router \(router)") }
-            CurlTransport.globalInit()
-            let client = routerClient(
-                endpoint, configuration: configuration, transport: CurlTransport(),
-                limiter: RouterConcurrencyLimiter(maxConcurrentCallsPerRouter: 1))
+            PaymentWiring.initializeLibraries()
+            let client = PaymentWiring.routerClient(endpoint, configuration: configuration)
             let profiles: [HotspotProfile]
             do {
                 if try client.findProfile(named: profile)?.name == profile { return }

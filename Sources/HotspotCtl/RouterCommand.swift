@@ -1,6 +1,7 @@
 import ArgumentParser
 import Domain
 import Foundation
+import JSON
 import Persistence
 
 struct RouterCommand: ParsableCommand {

@@ -1,4 +1,5 @@
 import Domain
+import JSON
 import Persistence
 
 /// A sales report's rows as CSV (RFC 4180), a text table or JSON.

@@ -1,4 +1,5 @@
 import Domain
+import JSON
 
 /// What the operator command writes and lists. Secrets are sealed before they reach SQL.
 extension PostgresStore {

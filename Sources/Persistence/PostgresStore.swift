@@ -1,4 +1,5 @@
 import Domain
+import JSON
 
 /// The product's tables behind the Domain's ports. Each statement borrows a connection from
 /// the process's pool; a store itself belongs to one thread (its callers' caches do).

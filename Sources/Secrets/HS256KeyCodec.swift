@@ -1,6 +1,7 @@
 import Crypto
 import Domain
 import Foundation
+import JSON
 
 /// Portal API keys: `jwt_` + a JWT signed with HMAC-SHA256 under `HOTSPOT_KEY_SECRET`.
 ///
@@ -110,18 +111,5 @@ enum Base64URL {
         // A lone trailing character (6 bits) cannot encode a byte: not base64url.
         guard !text.isEmpty, bits < 6 else { return nil }
         return out
-    }
-}
-
-/// Lower-case hex without Foundation's format machinery (it showed up in profiles).
-enum Hex {
-    static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0xF)])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

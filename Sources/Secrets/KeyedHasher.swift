@@ -1,4 +1,5 @@
 import Crypto
+import Domain
 import Foundation
 
 /// HMAC-SHA256 under the server's key secret, hex: idempotency keys derived from card tokens and

@@ -281,7 +281,7 @@ public final class SimulatedGateway: PaymentGateway {
         let status: GatewayOrder.Status =
             charge.cardToken.hasPrefix("declined") ? .declined : charge.cardToken.hasPrefix("3ds") ? .pendingPayment : .paid
         orders[id] = GatewayOrder(
-            id: id, paymentStatus: status.rawValue, amount: charge.amount, attemptID: charge.attemptID,
+            id: id, status: status, amount: charge.amount, attemptID: charge.attemptID,
             createdAt: clock.now / 1_000_000)
         orderOrder.append(id)
         if fault == .afterApplying { return .unknown(reason: "simulated: connection lost") }

@@ -72,7 +72,7 @@ final class ScriptedPaymentGateway: PaymentGateway {
         let outcome = outcomes.isEmpty ? .unknown(reason: "no script") : outcomes.removeFirst()
         if case .paid(let order) = outcome {
             orders[order.orderID] = GatewayOrder(
-                id: order.orderID, paymentStatus: "paid", amount: order.amount, attemptID: charge.attemptID)
+                id: order.orderID, status: .paid, amount: order.amount, attemptID: charge.attemptID)
         }
         return outcome
     }
@@ -182,7 +182,7 @@ final class InMemoryPaymentLedger: PaymentLedger {
     }
 
     private func recentDeclines(routerID: Int64, mac: MACAddress?, address: String?) -> DeclineCounts {
-        let declined = attempts.values.filter { responses[$0.id]?.codigo.hasPrefix("declined") == true }
+        let declined = attempts.values.filter { $0.state == .declining || $0.state == .declined }
         return DeclineCounts(
             router: declined.filter { $0.routerID == routerID }.count, mac: declined.filter { $0.mac != nil && $0.mac == mac }.count,
             address: declined.filter { $0.remoteAddress != nil && $0.remoteAddress == address }.count)
@@ -370,7 +370,7 @@ struct StepClock: WallClock {
     @Test func declineLeavesNoUserAndNoAccess() throws {
         gateway.outcomes = [.declined(code: "card_declined", message: "No", orderID: nil)]
         let outcome = try service().pay(request(), grant: grant, product: product, idempotencyKey: nil, requestID: nil)
-        #expect(outcome.response.codigo == "declined(message: \"El pago fue declinado. Contacte a su banco.\")")
+        #expect(outcome.response.codigo == "\(PaymentResult.declined(.byBank))")
         #expect(router.users.isEmpty)
         #expect(ledger.attempts.values.first?.state == .declined)
     }
@@ -384,7 +384,7 @@ struct StepClock: WallClock {
         #expect(first.response.codigo == "inVerification")
         #expect(router.users.values.first?.user.disabled == true)
         let attempt = try #require(ledger.attempts.values.first)
-        gateway.orders["ord_9"] = GatewayOrder(id: "ord_9", paymentStatus: "paid", amount: attempt.amount, attemptID: attempt.id)
+        gateway.orders["ord_9"] = GatewayOrder(id: "ord_9", status: .paid, amount: attempt.amount, attemptID: attempt.id)
         let reconciled = try service.reconcile()
         #expect(reconciled.map(\.response.status) == [200])
         #expect(router.users.values.first?.user.disabled == false)
@@ -460,7 +460,7 @@ struct StepClock: WallClock {
         _ = try service.pay(request(), grant: grant, product: product, idempotencyKey: nil, requestID: nil)
         router.failNext["set"] = .unreachable("still down")
         _ = try service.reconcile()
-        #expect(gateway.orders["ord_3"]?.paymentStatus == "refunded")
+        #expect(gateway.orders["ord_3"]?.status == .refunded)
         #expect(router.users.isEmpty)
         #expect(ledger.attempts.values.first?.state == .refunded)
     }

@@ -148,7 +148,7 @@ import Testing
             of: "\"payment_status\": \"paid\"", with: "\"payment_status\": \"\(status)\"")
         #expect(
             Self.charge(status: 200, body: body)
-                == .notPaid(status: GatewayOrder.Status(rawValue: status), orderID: "ord_2znsF4cv7L8sWnRya"))
+                == .notPaid(status: GatewayOrder.Status(conekta: status), orderID: "ord_2znsF4cv7L8sWnRya"))
     }
 
     @Test func declineCarriesTheCodeTheSpanishMessageAndTheOrder() {
@@ -417,7 +417,7 @@ import Testing
         ])
         let order = try Self.client(transport).findOrder(
             attemptID: "att-3ds", customerEmail: "cliente@example.com", createdAfter: 5, createdBefore: 9, using: Self.key)
-        #expect(order?.attemptID == "att-3ds" && order?.paymentStatus == "pending_payment")
+        #expect(order?.attemptID == "att-3ds" && order?.status == .pendingPayment)
         #expect(
             transport.requests.map(\.url) == [
                 "https://conekta.test/orders?created_at.gte=5&limit=250&created_at.lte=9&search=att-3ds",
@@ -487,7 +487,7 @@ import Testing
         let body = try Self.bodyJSON(request)
         #expect(body["amount"] as? Int == 15_000)
         #expect(body["reason"] as? String == "cannot_be_fulfilled")
-        #expect(order.paymentStatus == "partially_refunded")
+        #expect(order.status == .partiallyRefunded)
         #expect(order.amountRefundedCents == 15_000)
     }
 
@@ -525,7 +525,7 @@ import Testing
         let order = try Self.client(transport).cancel(orderID: "ord_2tqaGQYZyvBsMKEgs", using: Self.key)
         #expect(transport.requests.first?.method == .post)
         #expect(transport.requests.first?.url == "https://conekta.test/orders/ord_2tqaGQYZyvBsMKEgs/cancel")
-        #expect(order.paymentStatus == "canceled")
+        #expect(order.status == .canceled)
         #expect(order.id == "ord_2tqaGQYZyvBsMKEgs")
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Domain
+import JSON
 import Persistence
 import Testing
 

@@ -113,7 +113,7 @@ public enum Authorization {
 }
 
 extension String {
-    func trimmingSpaces() -> String {
+    package func trimmingSpaces() -> String {
         // Bytes, not Characters, and no copy when there is nothing to trim: every request's key
         // header comes through here.
         let utf8 = self.utf8

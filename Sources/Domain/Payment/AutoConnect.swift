@@ -1,32 +1,41 @@
 /// The result of logging the customer's device in server-side (CONTRACT §5: `auto_conexion`).
+/// What the customer reads about it is the API's wording (`PaymentPresenter`).
 public struct AutoConnectReport: Sendable, Equatable {
-    public enum State: String, Sendable {
-        case connected = "conectado"
-        case notConnected = "no_conectado"
-        case notRequested = "no_solicitado"
+    public enum Outcome: Sendable, Equatable {
+        /// Logged in, and the router shows the session.
+        case connected
+        /// Not asked for, or no MAC address to log in.
+        case notRequested
+        /// The access was activated after the request was gone: nothing was tried.
+        case activatedLater
+        /// The router could not be reached to look the device up.
+        case routerUnreachable
+        /// The router's host table does not show the device.
+        case deviceNotFound
+        /// The router refused or failed the login.
+        case loginFailed
+        /// The login was accepted but no session showed up within the budget.
+        case unconfirmed
     }
 
-    public var state: State
+    public var outcome: Outcome
     public var mac: String?
     public var ip: String?
-    public var message: String
-    public var verified: Bool
     /// The router's `.id` of the active session.
     public var sessionID: String?
 
-    public init(state: State, mac: String?, ip: String?, message: String, verified: Bool, sessionID: String?) {
-        self.state = state
+    public init(outcome: Outcome, mac: String?, ip: String?, sessionID: String? = nil) {
+        self.outcome = outcome
         self.mac = mac
         self.ip = ip
-        self.message = message
-        self.verified = verified
         self.sessionID = sessionID
     }
 
+    /// Whether the router showed the session (only when connected).
+    public var verified: Bool { outcome == .connected }
+
     public static func notRequested(mac: MACAddress?, ip: IPv4Address?) -> AutoConnectReport {
-        AutoConnectReport(
-            state: .notRequested, mac: mac?.value, ip: ip?.value,
-            message: "Favor de ingresar sus credenciales en la página del hotspot.", verified: false, sessionID: nil)
+        AutoConnectReport(outcome: .notRequested, mac: mac?.value, ip: ip?.value)
     }
 }
 
@@ -46,25 +55,23 @@ public struct AutoConnector {
 
     public func connect(credentials: HotspotCredentials, mac: MACAddress, ip: IPv4Address?) -> AutoConnectReport {
         let deadline = clock.nowMicroseconds() + Int64(budgetMilliseconds) * 1000
-        func failed(_ message: String, address: String?) -> AutoConnectReport {
-            AutoConnectReport(
-                state: .notConnected, mac: mac.value, ip: address ?? ip?.value, message: message, verified: false, sessionID: nil)
+        func failed(_ outcome: AutoConnectReport.Outcome, address: String?) -> AutoConnectReport {
+            AutoConnectReport(outcome: outcome, mac: mac.value, ip: address ?? ip?.value)
         }
         // Trust the router's host table, not the client's claim, for which address to log in.
         let host: HotspotHost?
         do {
             host = try directory.findHost(mac: mac, address: nil)
         } catch {
-            return failed("No se pudo contactar al router para conectar su dispositivo. Use sus credenciales.", address: nil)
+            return failed(.routerUnreachable, address: nil)
         }
         guard let host, let address = IPv4Address(host.toAddress ?? host.address) ?? ip else {
-            return failed(
-                "Su dispositivo no aparece conectado al hotspot. Ingrese sus credenciales en la página del hotspot.", address: nil)
+            return failed(.deviceNotFound, address: nil)
         }
         do {
             try directory.login(user: credentials.username, password: credentials.password, address: address, mac: mac)
         } catch {
-            return failed("No se pudo conectar automáticamente. Use las credenciales para ingresar.", address: address.value)
+            return failed(.loginFailed, address: address.value)
         }
         // A successful reply is not proof (docs/sources.md A6.1): confirm through the active sessions.
         while clock.nowMicroseconds() < deadline {
@@ -73,14 +80,10 @@ public struct AutoConnector {
                     $0.macAddress.uppercased() == mac.value && ($0.address == address.value || $0.address == host.address)
                 })
             {
-                return AutoConnectReport(
-                    state: .connected, mac: mac.value, ip: address.value,
-                    message: "¡Conexión establecida con éxito! Disfrute de Internet sin límites", verified: true, sessionID: session.id)
+                return AutoConnectReport(outcome: .connected, mac: mac.value, ip: address.value, sessionID: session.id)
             }
             clock.sleep(milliseconds: 250)
         }
-        return failed(
-            "El router aceptó el inicio de sesión pero no se pudo confirmar. Use sus credenciales si no tiene Internet.",
-            address: address.value)
+        return failed(.unconfirmed, address: address.value)
     }
 }

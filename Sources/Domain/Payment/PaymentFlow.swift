@@ -460,11 +460,11 @@ public struct PaymentFlow: Sendable, Equatable {
                 to: .declining(
                     Declining(
                         orderID: orderID, routerUserID: user, cancelPending: false,
-                        answer: .declined(message: PaymentResult.declineMessage(code: code)))),
+                        answer: .declined(Decline(code: code)))),
                 "declined: \(code)")
             return .deleteUser
         case .notPaid(let status, let orderID):
-            return declining(orderID: orderID, status: status, user: user, "order not paid: \(status.rawValue)")
+            return declining(orderID: orderID, status: status, user: user, "order not paid: \(status.name)")
         case .unknown(let why):
             data.tokenAlreadyUsed = outcome == .tokenAlreadyUsed
             state = .charging(data)
@@ -481,7 +481,7 @@ public struct PaymentFlow: Sendable, Equatable {
             move(
                 to: .declining(
                     Declining(
-                        orderID: nil, routerUserID: user, cancelPending: false, answer: .declined(message: PaymentResult.cardNotProcessed))),
+                        orderID: nil, routerUserID: user, cancelPending: false, answer: .declined(.cardNotProcessed))),
                 "payment gateway refused the payment's data: \(param ?? "-")")
             return .deleteUser
         }
@@ -500,7 +500,7 @@ public struct PaymentFlow: Sendable, Equatable {
                     to: .declining(
                         Declining(
                             orderID: nil, routerUserID: user, cancelPending: false,
-                            answer: .declined(message: PaymentResult.cardNotProcessed))),
+                            answer: .declined(.cardNotProcessed))),
                     "card token already used by another payment")
                 return .deleteUser
             }
@@ -517,10 +517,10 @@ public struct PaymentFlow: Sendable, Equatable {
             move(to: .paid(Paid(orderID: order.id, routerUserID: user)), "order \(order.id) found paid")
             return .enableUser
         case .refunded, .partiallyRefunded:
-            move(to: .refunding(Refunding(orderID: order.id, routerUserID: user)), "order \(order.id) was \(order.status.rawValue)")
+            move(to: .refunding(Refunding(orderID: order.id, routerUserID: user)), "order \(order.id) was \(order.status.name)")
             return refundRest(of: order)
         default:
-            return declining(orderID: order.id, status: order.status, user: user, "order \(order.id) is \(order.status.rawValue)")
+            return declining(orderID: order.id, status: order.status, user: user, "order \(order.id) is \(order.status.name)")
         }
     }
 
@@ -675,8 +675,8 @@ public struct PaymentFlow: Sendable, Equatable {
 public enum PaymentResult: Sendable, Equatable {
     /// Paid and enabled: the receipt with the credentials.
     case delivered
-    /// The card was declined; `message` is our Spanish text for the customer, by the kind of decline.
-    case declined(message: String)
+    /// The card was declined, for the reason the customer is told.
+    case declined(Decline)
     /// The order is not paid (3-D Secure pending, pre-authorised, expired…), or there is none
     /// (`status` nil). Nothing was charged.
     case notCompleted(status: GatewayOrder.Status?)
@@ -699,19 +699,26 @@ public enum PaymentResult: Sendable, Equatable {
     /// The idempotency key was used with a different request.
     case idempotencyConflict
 
-    public static let cardNotProcessed = "La tarjeta no pudo ser procesada. Intente con otro método de pago."
-    public static let declinedByBank = "El pago fue declinado. Contacte a su banco."
-
-    /// Our Spanish text for a provider decline code (insufficient funds is worth telling apart).
-    public static func declineMessage(code: String) -> String {
-        code.contains("insufficient_funds") ? "Fondos insuficientes en la tarjeta. Intente con otra tarjeta." : declinedByBank
-    }
-
     /// Whether a retry of the same request may get another answer.
     public var isFinalForCustomer: Bool {
         switch self {
         case .inVerification, .activationPending, .inProgress, .idempotencyConflict: false
         default: true
         }
+    }
+}
+
+/// Why a card was declined, as far as its customer is told (the wording is the API's).
+public enum Decline: Sendable, Equatable {
+    /// The bank refused for lack of funds: worth telling apart, since another card helps.
+    case insufficientFunds
+    /// The bank refused for another reason.
+    case byBank
+    /// The card never reached the bank: its token was used by someone else.
+    case cardNotProcessed
+
+    /// The reason behind a provider's decline code.
+    public init(code: String) {
+        self = code.contains("insufficient_funds") ? .insufficientFunds : .byBank
     }
 }

@@ -618,10 +618,7 @@ public final class PaymentService {
     /// Auto-connect is not attempted after the request is gone.
     private func lateReport(_ attempt: PaymentAttempt) -> AutoConnectReport {
         guard attempt.autoConnect else { return .notRequested(mac: attempt.mac, ip: attempt.ip) }
-        return AutoConnectReport(
-            state: .notConnected, mac: attempt.mac?.value, ip: attempt.ip?.value,
-            message: "Su acceso se activó después del pago. Ingrese sus credenciales en la página del hotspot.", verified: false,
-            sessionID: nil)
+        return AutoConnectReport(outcome: .activatedLater, mac: attempt.mac?.value, ip: attempt.ip?.value)
     }
 
     private func routerUserID(of attempt: PaymentAttempt, in directory: any HotspotUserDirectory) throws(RouterFailure) -> String {
@@ -666,8 +663,7 @@ public final class PaymentService {
         var bytes = RandomBytes.bytes(16, using: &random)
         bytes[6] = (bytes[6] & 0x0F) | 0x40
         bytes[8] = (bytes[8] & 0x3F) | 0x80
-        let hex = bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-        let characters = Array(hex)
+        let characters = Array(Hex.encode(bytes))
         return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(characters[$0]) }.joined(separator: "-")
     }
 }

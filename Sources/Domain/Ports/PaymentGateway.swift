@@ -118,23 +118,8 @@ public struct GatewayOrder: Sendable, Equatable {
         /// A status this product does not know: never paid.
         case other(String)
 
-        public init(rawValue: String) {
-            switch rawValue {
-            case "paid": self = .paid
-            case "pending_payment": self = .pendingPayment
-            case "pre_authorized": self = .preAuthorized
-            case "declined": self = .declined
-            case "canceled", "cancelled": self = .canceled
-            case "expired": self = .expired
-            case "refunded": self = .refunded
-            case "partially_refunded": self = .partiallyRefunded
-            case "charged_back": self = .chargedBack
-            default: self = .other(rawValue)
-            }
-        }
-
-        /// The provider's spelling.
-        public var rawValue: String {
+        /// The status as the ledger's reasons name it (`order not paid: pending_payment`).
+        public var name: String {
             switch self {
             case .paid: "paid"
             case .pendingPayment: "pending_payment"
@@ -157,8 +142,6 @@ public struct GatewayOrder: Sendable, Equatable {
 
     public var id: String
     public var status: Status
-    /// The provider's spelling of `status`.
-    public var paymentStatus: String { status.rawValue }
     public var amount: Money
     public var amountRefundedCents: Int64
     public var attemptID: String?
@@ -167,11 +150,11 @@ public struct GatewayOrder: Sendable, Equatable {
     public var cardLast4: String?
 
     public init(
-        id: String, paymentStatus: String, amount: Money, amountRefundedCents: Int64 = 0, attemptID: String? = nil,
+        id: String, status: Status, amount: Money, amountRefundedCents: Int64 = 0, attemptID: String? = nil,
         createdAt: Int64 = 0, cardBrand: String? = nil, cardLast4: String? = nil
     ) {
         self.id = id
-        self.status = Status(rawValue: paymentStatus)
+        self.status = status
         self.amount = amount
         self.amountRefundedCents = amountRefundedCents
         self.attemptID = attemptID

@@ -1,5 +1,6 @@
 import API
 import Domain
+import JSON
 import Logging
 
 /// Turns one request into one response. Pure apart from the ports it is given, so tests call it

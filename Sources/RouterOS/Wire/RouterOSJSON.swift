@@ -1,4 +1,5 @@
 import Domain
+import JSON
 import ReplyJSON
 
 /// Reading and writing RouterOS's JSON. Replies are read as `ReplyJSON` reads them, once two of
@@ -99,10 +100,9 @@ enum QueryEncoding {
             case _ where extra.contains(byte):
                 out.unicodeScalars.append(Unicode.Scalar(byte))
             default:
-                let hex = Array("0123456789ABCDEF".unicodeScalars)
                 out.unicodeScalars.append("%")
-                out.unicodeScalars.append(hex[Int(byte >> 4)])
-                out.unicodeScalars.append(hex[Int(byte & 0x0F)])
+                out.unicodeScalars.append(Unicode.Scalar(Hex.digit(byte >> 4, uppercase: true)))
+                out.unicodeScalars.append(Unicode.Scalar(Hex.digit(byte & 0x0F, uppercase: true)))
             }
         }
         return out

@@ -1,4 +1,5 @@
 import Domain
+import JSON
 import ReplyJSON
 
 // RouterOS's replies, read from Domain's `JSONValue` the way `JSONDecoder` read them before (what

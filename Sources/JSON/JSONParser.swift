@@ -1,3 +1,5 @@
+import Domain
+
 /// A strict RFC 8259 parser for request bodies: UTF-8 only, bounded depth, no trailing data.
 public struct JSONParser {
     public struct Failure: Error, Equatable, Sendable {
@@ -184,15 +186,8 @@ public struct JSONParser {
         guard index + 4 <= bytes.count else { throw failure("invalid escape") }
         var value: UInt32 = 0
         for _ in 0..<4 {
-            let byte = bytes[index]
-            let digit: UInt32
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
-            default: throw failure("invalid escape")
-            }
-            value = value << 4 | digit
+            guard let digit = Hex.value(bytes[index]) else { throw failure("invalid escape") }
+            value = value << 4 | UInt32(digit)
             index += 1
         }
         return value

@@ -1,6 +1,8 @@
 import Domain
 import Testing
 
+@testable import API
+
 @Suite struct PaymentRequestDecoderTests {
     func json(_ text: String) throws(PaymentRequestDecoder.Failure) -> PaymentRequest {
         try PaymentRequestDecoder.decode(body: Array(text.utf8), contentType: "application/json; charset=utf-8")

@@ -1,3 +1,5 @@
+import Domain
+
 /// A JSON document with object keys kept in insertion order, so responses are byte-stable
 /// (idempotent replays, golden tests) and read in the order the API documents them.
 public enum JSONValue: Sendable, Equatable {
@@ -97,15 +99,10 @@ public enum JSONValue: Sendable, Equatable {
                 out.append(UInt8(ascii: "t"))
             case 0..<0x20, 0x7F:
                 out.append(contentsOf: "\\u00".utf8)
-                out.append(hexDigit(byte >> 4))
-                out.append(hexDigit(byte & 0xF))
+                Hex.append(CollectionOfOne(byte), to: &out)
             default: out.append(byte)
             }
         }
         out.append(UInt8(ascii: "\""))
-    }
-
-    private static func hexDigit(_ value: UInt8) -> UInt8 {
-        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
     }
 }
