@@ -87,7 +87,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["HTTPTransport", "Domain"], path: "Tests/TestSupport"),
         .testTarget(name: "DomainTests", dependencies: ["Domain"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON", "Domain"]),
-        .testTarget(name: "APITests", dependencies: ["API", "Domain", "JSON"]),
+        .testTarget(name: "APITests", dependencies: ["API", "Domain"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
         .testTarget(name: "SecretsTests", dependencies: ["Secrets", "Domain"]),
         .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport", "TestSupport"]),
@@ -98,7 +98,7 @@ let package = Package(
         .testTarget(
             name: "FCGIEntryTests",
             dependencies: [
-                "FCGIEntry", "API", "Domain", "JSON", "Configuration", .product(name: "Logging", package: "swift-log"),
+                "FCGIEntry", "API", "Domain", "Configuration", .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(
             name: "HotspotCtlTests",
