@@ -44,7 +44,7 @@ public struct RouterOSClient {
         }
 
         /// True when the router's identity is not verified (`.insecure`) or the API is plain HTTP:
-        /// the composition root logs a warning for such a router.
+        /// the wiring (`PaymentWiring`) logs a warning for such a router.
         public var isInsecure: Bool { tls == .insecure || !baseURL.lowercased().hasPrefix("https://") }
     }
 

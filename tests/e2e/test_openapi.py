@@ -287,7 +287,7 @@ def test_every_campo_a_422_can_name_is_enumerated():
     assert {"producto_id", "token_tarjeta", "body", "Idempotency-Key"} <= names, names
     assert names == enumerated, (names - enumerated, enumerated - names)
     aliases = spec.SPEC["components"]["schemas"]["PaymentRequestJSON"]["x-aliases"]
-    decoder = open(os.path.join(ROOT, "Sources", "Domain", "Payment", "PaymentRequest.swift"), encoding="utf-8").read()
+    decoder = open(os.path.join(ROOT, "Sources", "API", "PaymentRequestDecoder.swift"), encoding="utf-8").read()
     table = re.search(r'static let names: \[\(String, String\)\] = \[(.*?)\]\n', decoder, re.S).group(1)
     assert dict(re.findall(r'\(\s*"([a-z_]+)"\s*,\s*"([a-z_]+)"\s*\)', table)) == aliases
     for schema in ("PaymentRequestJSON", "PaymentRequestForm"):

@@ -7,7 +7,7 @@
 public final class PaymentService {
     public struct Settings: Sendable {
         /// Longer than the slowest request, so a live request's attempt is never taken over
-        /// (the composition root derives it from the timeouts).
+        /// (`Configuration.paymentLeaseSeconds` derives it from the timeouts).
         public var leaseSeconds = 90
         /// A paid attempt still not enabled after this is refunded.
         public var activationDeadlineSeconds: Int64 = 600
