@@ -32,7 +32,10 @@ let package = Package(
         // Adapters.
         .target(
             name: "Secrets",
-            dependencies: ["Domain", "JSON", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "Domain", "JSON", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
         ),
         .target(name: "HTTPTransport", dependencies: ["CCurl"]),
         // How both HTTP clients read a reply's JSON (the strict parser, JSONDecoder's readings).
@@ -89,7 +92,9 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON", "Domain"]),
         .testTarget(name: "APITests", dependencies: ["API", "Domain"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
-        .testTarget(name: "SecretsTests", dependencies: ["Secrets", "Domain"]),
+        .testTarget(
+            name: "SecretsTests",
+            dependencies: ["Secrets", "Domain", .product(name: "_CryptoExtras", package: "swift-crypto")]),
         .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport", "TestSupport"]),
         .testTarget(name: "RouterOSTests", dependencies: ["RouterOS", "Domain", "JSON", "HTTPTransport", "TestSupport"]),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Domain", "JSON", "HTTPTransport", "TestSupport"]),

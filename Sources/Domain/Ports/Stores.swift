@@ -42,3 +42,11 @@ public enum StoreFailure: Error, Sendable, Equatable {
     /// The statement failed; the message is log-safe (no parameters).
     case failed(String)
 }
+
+/// Checks that a webhook delivery was signed by the payment provider (CONTRACT §10): a signature
+/// over the raw body bytes, against the public key the company registered.
+public protocol WebhookSignatureVerifier: Sendable {
+    /// True when `signature` (the provider's header, as sent) signs exactly `body` under
+    /// `publicKeyPEM`. Any malformed input is false.
+    func isSigned(_ body: [UInt8], signature: String, publicKeyPEM: String) -> Bool
+}
