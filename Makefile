@@ -45,16 +45,16 @@ test-integration:
 
 # The whole stack: PostgreSQL, sandboxes, the server, nginx from deploy/nginx.conf.
 test-e2e: schemathesis
-	HOTSPOT_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+	HOTSPOT_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) $(PYTHON) -m pytest -q -p no:cacheprovider e2e
 
 # The payment page in headless Chromium (also part of test-e2e); screenshots in .run/test-output/portal/.
 test-portal: deps
-	HOTSPOT_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e/test_portal_browser.py
+	HOTSPOT_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) $(PYTHON) -m pytest -q -p no:cacheprovider e2e/test_portal_browser.py
 
 ## docs/openapi.yaml against the stack: every documented answer provoked and validated, then schemathesis.
 test-openapi: schemathesis
 	HOTSPOT_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) $(PYTHON) -m pytest -q -p no:cacheprovider \
-	  tests/e2e/test_openapi.py tests/e2e/test_schemathesis.py
+	  e2e/test_openapi.py e2e/test_schemathesis.py
 
 # The pinned schemathesis, in a venv under .run/ (Debian's python3 is externally managed).
 schemathesis:
@@ -77,7 +77,7 @@ bench:
 
 ## The long soak (SOAK_SECONDS, default 300): faults, a PostgreSQL restart, a SIGKILL; then the invariants.
 soak: build
-	HOTSPOT_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) SOAK_SECONDS=$${SOAK_SECONDS:-300} $(PYTHON) tests/soak.py
+	HOTSPOT_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) SOAK_SECONDS=$${SOAK_SECONDS:-300} $(PYTHON) e2e/soak.py
 
 ## libFuzzer over every decoder of outside bytes, FUZZ_SECONDS each (default 60).
 fuzz: deps

@@ -25,7 +25,7 @@ from invariants import check_invariants
 VENV = os.path.join(ROOT, ".run", "schemathesis")
 ST = os.path.join(VENV, "bin", "st")
 SPEC = os.path.join(ROOT, "docs", "openapi.yaml")
-CONFIG = os.path.join(ROOT, "tests", "e2e", "schemathesis.toml")
+CONFIG = os.path.join(ROOT, "e2e", "schemathesis.toml")
 LOG = os.path.join(ROOT, ".run", "schemathesis-last.log")
 CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance", "response_schema_conformance",
           "response_headers_conformance", "unsupported_method"]
@@ -37,7 +37,7 @@ def stack():
 
 
 def pinned_version():
-    text = open(os.path.join(ROOT, "tests", "e2e", "requirements-schemathesis.txt")).read()
+    text = open(os.path.join(ROOT, "e2e", "requirements-schemathesis.txt")).read()
     return re.search(r"^schemathesis==(\S+)$", text, re.M).group(1)
 
 
