@@ -161,7 +161,7 @@ def attempts(stack, where="TRUE"):
     out = []
     for row in rows:
         row = row + [""] * (len(ATTEMPT_COLUMNS) - len(row))
-        record = {name: (None if value == "\\N" else value) for name, value in zip(ATTEMPT_COLUMNS, row)}
+        record = {name: (None if value == "\\N" else value) for name, value in zip(ATTEMPT_COLUMNS, row, strict=True)}
         record["finished"] = record["finished"] == "true"
         out.append(record)
     return out

@@ -49,7 +49,7 @@ from urllib.parse import quote, urlencode
 import jsonschema
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import App, Drop, Reply, serve  # noqa: E402
+from common import App, Drop, Reply, serve
 
 SCHEMA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas", "conekta-order-request.schema.json")
 
@@ -117,7 +117,7 @@ def prefixed_id(prefix):
 
 def object_id():
     """24 hex like a MongoDB ObjectId: 4 bytes of time, then 8 random bytes."""
-    return "%08x" % int(time.time()) + secrets.token_hex(8)
+    return f"{int(time.time()):08x}" + secrets.token_hex(8)
 
 
 def list_envelope(items):
@@ -388,7 +388,7 @@ class ConektaApp(App):
             return request.json()
         except (ValueError, UnicodeDecodeError):
             raise ApiError(400, "malformed_request_error", "conekta.errors.malformed_request.json",
-                           {"es": "La solicitud no es JSON válido.", "en": "The request body is not valid JSON."})
+                           {"es": "La solicitud no es JSON válido.", "en": "The request body is not valid JSON."}) from None
 
     # MARK: Conekta.js stand-in and POST /tokens
 
@@ -616,7 +616,7 @@ class ConektaApp(App):
             "failure_code": None, "failure_message": None, "monthly_installments": None,
             "device_fingerprint": None, "session_id": None, "channel": None,
             "payment_method": {"name": "Cliente Sandbox", "exp_month": "12", "exp_year": "30",
-                               "auth_code": "%06d" % secrets.randbelow(10**6), "object": "card_payment",
+                               "auth_code": f"{secrets.randbelow(10**6):06d}", "object": "card_payment",
                                "type": kind, "normalized_device_fingerprint": None, "last4": last4,
                                "brand": brand, "issuer": "BANAMEX", "account_type": kind.capitalize(),
                                "contract_id": None, "country": "MX", "fraud_score": None, "fraud_indicators": [],
@@ -649,7 +649,7 @@ class ConektaApp(App):
             gte = int(query["created_at.gte"]) if "created_at.gte" in query else None
             lte = int(query["created_at.lte"]) if "created_at.lte" in query else None
         except ValueError:
-            raise validation_error("limit", "limit and created_at filters must be integers")
+            raise validation_error("limit", "limit and created_at filters must be integers") from None
         if not 1 <= limit <= 250:
             raise validation_error("limit", "limit must be between 1 and 250")
         search = query.get("search")

@@ -38,7 +38,7 @@ def render(destination, conekta_js_url, api_base=None, countdown_seconds=None, s
     with open(path, "w") as f:
         f.write(text)
     # nginx's workers (www-data when run as root) read the copy.
-    for root, directories, files in os.walk(destination):
+    for root, _, files in os.walk(destination):
         os.chmod(root, 0o755)
         for name in files:
             os.chmod(os.path.join(root, name), 0o644)
