@@ -5,7 +5,7 @@ SWIFT_FLAGS ?= -Xswiftc -warnings-as-errors
 BUILD_DIR := .build/debug
 DEMO_DIR := $(CURDIR)/.run/demo
 
-.PHONY: deps build test test-unit test-simulate simulate test-fuzz-regressions test-integration test-e2e test-portal test-openapi schemathesis lint demo demo-stop bench fuzz soak clean
+.PHONY: deps build test test-unit test-simulate simulate test-fuzz-regressions test-integration test-e2e test-portal test-openapi schemathesis ruff lint demo demo-stop bench fuzz soak clean
 
 deps:
 	@scripts/install-deps.sh
@@ -18,8 +18,10 @@ test: deps lint
 	swift build --build-tests $(SWIFT_FLAGS)
 	$(MAKE) --no-print-directory test-unit test-simulate test-fuzz-regressions test-integration test-e2e
 
-lint:
+# The Swift with swift format, the Python with the pinned ruff (ruff.toml).
+lint: ruff
 	swift format lint --strict --recursive Sources Tests
+	.run/ruff/bin/ruff check
 
 test-unit:
 	swift test --skip-build --filter 'DomainTests|SecretsTests|FCGIEntryTests|HotspotCtlTests|SimulationTests'
@@ -56,9 +58,12 @@ test-openapi: schemathesis
 	HOTSPOT_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) $(PYTHON) -m pytest -q -p no:cacheprovider \
 	  e2e/test_openapi.py e2e/test_schemathesis.py
 
-# The pinned schemathesis, in a venv under .run/ (Debian's python3 is externally managed).
+# The pinned Python tools, each in a venv under .run/ (Debian's python3 is externally managed).
 schemathesis:
-	@scripts/install-schemathesis.sh
+	@scripts/install-python-tools.sh schemathesis
+
+ruff:
+	@scripts/install-python-tools.sh ruff
 
 ## The product on this machine, left running in .run/demo. Run again while it runs whole, it keeps
 ## it (same port, key and database) and prints its addresses; a dead or half-dead one is replaced.

@@ -1,5 +1,5 @@
 """schemathesis (pinned in requirements-schemathesis.txt, installed into .run/schemathesis by
-scripts/install-schemathesis.sh) generates requests from docs/openapi.yaml — valid and invalid
+scripts/install-python-tools.sh) generates requests from docs/openapi.yaml — valid and invalid
 ones, every documented example, boundary values, undocumented methods — and sends them through
 nginx to the whole stack, with a provisioned key. The run fails on any 5xx, any status, media
 type, body or header the spec does not document, and any undocumented method that is not a 405
@@ -43,7 +43,7 @@ def pinned_version():
 
 def test_the_spec_is_valid_against_the_openapi_3_1_meta_schema():
     """The official OAS 3.1 schema as schemathesis bundles it, with its own validator (the venv's)."""
-    assert os.access(ST, os.X_OK), f"{ST} is missing: run scripts/install-schemathesis.sh (make test does)"
+    assert os.access(ST, os.X_OK), f"{ST} is missing: run scripts/install-python-tools.sh (make test does)"
     script = (
         "import sys, yaml, jsonschema_rs\n"
         "from schemathesis.specs.openapi.definitions import OPENAPI_31\n"
@@ -55,7 +55,7 @@ def test_the_spec_is_valid_against_the_openapi_3_1_meta_schema():
 
 
 def test_schemathesis_finds_no_server_error_and_nothing_undocumented(stack):
-    assert os.access(ST, os.X_OK), f"{ST} is missing: run scripts/install-schemathesis.sh (make test does)"
+    assert os.access(ST, os.X_OK), f"{ST} is missing: run scripts/install-python-tools.sh (make test does)"
     version = subprocess.run([ST, "--version"], capture_output=True, text=True, check=True).stdout
     assert pinned_version() in version, (version, pinned_version())
     command = [ST, "--config-file", CONFIG, "--no-color", "run", SPEC,
