@@ -27,7 +27,7 @@ import pytest
 import openapi_spec as spec
 from conftest import ROOT, forge_key, running_stack
 from hotspot_stack import IS_ROOT, ROUTER_PASSWORD, ROUTER_USER, free_port, render_nginx, wait_for
-from invariants import check_invariants, new_token, remember_token
+from invariants import as_sent, check_invariants, new_token, valid_payment
 
 HEALTH = "/health"
 CONFIG = "/api/v1/config/public"
@@ -110,19 +110,7 @@ def call(stack, method, template, path=None, key=None, bearer=False, headers=Non
 
 
 def payment_body(stack, **fields):
-    body = {
-        "producto_id": stack.ids["products"][0],
-        "token_tarjeta": new_token(),
-        "nombre_cliente": "Juan Pérez",
-        "email_cliente": "juan.perez@example.com",
-        "telefono_cliente": "+52 55 8765 4321",
-    }
-    body.update(fields)
-    body = {k: v for k, v in body.items() if v is not None}
-    for name in ("token_tarjeta", "card_token"):
-        if isinstance(body.get(name), str):
-            remember_token(stack, body[name])
-    return body
+    return as_sent(stack, {**valid_payment(stack), **fields})
 
 
 def pay(stack, key=None, idempotency_key=None, form=False, raw=None, content_type=None, port=None, **fields):
