@@ -5,7 +5,7 @@ SWIFT_FLAGS ?= -Xswiftc -warnings-as-errors
 BUILD_DIR := .build/debug
 DEMO_DIR := $(CURDIR)/.run/demo
 
-.PHONY: deps build test test-unit test-simulate simulate test-fuzz-regressions test-integration test-e2e test-portal test-openapi schemathesis lint demo demo-stop bench fuzz soak clean
+.PHONY: deps build test test-unit test-simulate simulate test-fuzz-regressions test-integration test-e2e test-portal test-openapi schemathesis ruff lint demo demo-stop bench fuzz soak clean
 
 deps:
 	@scripts/install-deps.sh
@@ -18,8 +18,10 @@ test: deps lint
 	swift build --build-tests $(SWIFT_FLAGS)
 	$(MAKE) --no-print-directory test-unit test-simulate test-fuzz-regressions test-integration test-e2e
 
-lint:
+# The Swift with swift format, the Python with the pinned ruff (ruff.toml).
+lint: ruff
 	swift format lint --strict --recursive Sources Tests
+	.run/ruff/bin/ruff check
 
 test-unit:
 	swift test --skip-build --filter 'DomainTests|SecretsTests|FCGIEntryTests|HotspotCtlTests|SimulationTests'
@@ -45,20 +47,23 @@ test-integration:
 
 # The whole stack: PostgreSQL, sandboxes, the server, nginx from deploy/nginx.conf.
 test-e2e: schemathesis
-	HOTSPOT_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+	HOTSPOT_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) $(PYTHON) -m pytest -q -p no:cacheprovider e2e
 
 # The payment page in headless Chromium (also part of test-e2e); screenshots in .run/test-output/portal/.
 test-portal: deps
-	HOTSPOT_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e/test_portal_browser.py
+	HOTSPOT_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) $(PYTHON) -m pytest -q -p no:cacheprovider e2e/test_portal_browser.py
 
 ## docs/openapi.yaml against the stack: every documented answer provoked and validated, then schemathesis.
 test-openapi: schemathesis
 	HOTSPOT_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) $(PYTHON) -m pytest -q -p no:cacheprovider \
-	  tests/e2e/test_openapi.py tests/e2e/test_schemathesis.py
+	  e2e/test_openapi.py e2e/test_schemathesis.py
 
-# The pinned schemathesis, in a venv under .run/ (Debian's python3 is externally managed).
+# The pinned Python tools, each in a venv under .run/ (Debian's python3 is externally managed).
 schemathesis:
-	@scripts/install-schemathesis.sh
+	@scripts/install-python-tools.sh schemathesis
+
+ruff:
+	@scripts/install-python-tools.sh ruff
 
 ## The product on this machine, left running in .run/demo. Run again while it runs whole, it keeps
 ## it (same port, key and database) and prints its addresses; a dead or half-dead one is replaced.
@@ -77,7 +82,7 @@ bench:
 
 ## The long soak (SOAK_SECONDS, default 300): faults, a PostgreSQL restart, a SIGKILL; then the invariants.
 soak: build
-	HOTSPOT_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) SOAK_SECONDS=$${SOAK_SECONDS:-300} $(PYTHON) tests/soak.py
+	HOTSPOT_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) SOAK_SECONDS=$${SOAK_SECONDS:-300} $(PYTHON) e2e/soak.py
 
 ## libFuzzer over every decoder of outside bytes, FUZZ_SECONDS each (default 60).
 fuzz: deps

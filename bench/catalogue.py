@@ -39,7 +39,8 @@ def parse_wrk(out):
         value, unit = float(match.group(1)), match.group(2)
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
-    return {"rps": rps, "errors": error_count, "requests": requests, "ok_rps": max(requests - error_count, 0) / duration, "p50_ms": percentile("50"), "p99_ms": percentile("99")}
+    return {"rps": rps, "errors": error_count, "requests": requests, "ok_rps": max(requests - error_count, 0) / duration,
+            "p50_ms": percentile("50"), "p99_ms": percentile("99")}
 
 
 ROUNDS = int(os.environ.get("BENCH_CATALOGUE_ROUNDS", "5"))
@@ -121,7 +122,7 @@ def measure():
         swift["rss_mib"] = rss_mib(stack.server.pid)
         # Each round's two runs are seconds apart: the median of their ratios is the comparison
         # least moved by the drift.
-        ratios = sorted(s["rps"] / c["rps"] for s, c in zip(swift_runs, reference_runs))
+        ratios = sorted(s["rps"] / c["rps"] for s, c in zip(swift_runs, reference_runs, strict=True))
         result = {"body_bytes": len(raw), "threads": threads, "swift": swift, "c_reference": reference,
                   "ratio": round(ratios[len(ratios) // 2], 3), "products": len(body[2]),
                   "rounds": {"swift_rps": [r["rps"] for r in swift_runs], "c_reference_rps": [r["rps"] for r in reference_runs]}}

@@ -7,22 +7,19 @@ import datetime
 import json
 import os
 import platform
-import re
 import resource
-import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "scripts"))
 sys.path.insert(0, HERE)
-import hotspot_stack  # noqa: E402
-from catalogue import rss_mib, wrk  # noqa: E402
 import catalogue  # noqa: E402
+import hotspot_stack  # noqa: E402
 import standin  # noqa: E402
+from catalogue import rss_mib  # noqa: E402
 
 ROUTER_MS = int(os.environ.get("BENCH_ROUTER_MS", "20"))
 CONEKTA_MS = int(os.environ.get("BENCH_CONEKTA_MS", "300"))
@@ -228,7 +225,8 @@ def payments_scenario():
             results.append({
                 # Only answered payments count: fast errors (nginx 503s, 429s) are not throughput.
                 "concurrency": concurrency, "payments_per_s": round(parsed["ok_rps"], 1), "bound_per_s": round(bound, 1),
-                "ratio": round(parsed["ok_rps"] / bound, 3), "requests": parsed["requests"], "p50_ms": parsed["p50_ms"], "p99_ms": parsed["p99_ms"],
+                "ratio": round(parsed["ok_rps"] / bound, 3), "requests": parsed["requests"],
+                "p50_ms": parsed["p50_ms"], "p99_ms": parsed["p99_ms"],
                 "p99_over_backend_ms": round(parsed["p99_ms"] - backend_ms, 1), "errors": parsed["errors"],
                 "attempts": total, "undelivered": sum(n for s, n in states.items() if s != "delivered"),
                 # What the machine's cores allow at that CPU cost: the bound that is not latency.
@@ -314,7 +312,8 @@ def write_results_md(result):
         "",
         "| catalogue | req/s | C responder req/s | ratio | p50 ms | p99 ms | errors |",
         "|---|---:|---:|---:|---:|---:|---:|",
-        f"| through nginx, 64 connections | {c['rps']:.0f} | {c['c_reference_rps']:.0f} | {c['ratio']:.2f} | {c['p50_ms']} | {c['p99_ms']} | {c['errors']} |",
+        f"| through nginx, 64 connections | {c['rps']:.0f} | {c['c_reference_rps']:.0f} | {c['ratio']:.2f} | {c['p50_ms']} "
+        f"| {c['p99_ms']} | {c['errors']} |",
         "",
         f"CPU per request of the responder itself (median round): hotspot-pay {c['user_us']} µs user + {c['system_us']} µs system; "
         f"the C responder {c['c_user_us']} µs user + {c['c_system_us']} µs system. nginx and wrk share the same two cores.",
@@ -330,7 +329,8 @@ def write_results_md(result):
     ]
     for row in result["payments"]:
         lines.append(f"| {row['concurrency']} | {row['payments_per_s']:.1f} | {row['bound_per_s']:.1f} | {row['ratio']:.2f} | "
-                     f"{row['p50_ms']:.0f} | {row['p99_ms']:.0f} | {row['p99_over_backend_ms']:.0f} | {row['errors']} | {row['undelivered']} |")
+                     f"{row['p50_ms']:.0f} | {row['p99_ms']:.0f} | {row['p99_over_backend_ms']:.0f} | {row['errors']} "
+                     f"| {row['undelivered']} |")
     lines += ["", "CPU per answered payment, in ms, by component (all on the same cores; `cpu bound` = cores ÷ total):", "",
               "| clients | server | nginx | PostgreSQL | router stand-in | Conekta stand-in | wrk | total | cpu bound/s |",
               "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -344,7 +344,8 @@ def write_results_md(result):
               "|---:|---:|---:|---:|---:|---:|"]
     for row in result["payments"]:
         t = row["steps_ms"]
-        cells = " | ".join(f"{t[k]['p50']:.0f} / {t[k]['p99']:.0f}" for k in ("router_create", "conekta_charge", "router_enable", "all_steps"))
+        cells = " | ".join(f"{t[k]['p50']:.0f} / {t[k]['p99']:.0f}"
+                           for k in ("router_create", "conekta_charge", "router_enable", "all_steps"))
         lines.append(f"| {row['concurrency']} | {cells} | {row['p50_ms']:.0f} / {row['p99_ms']:.0f} |")
     backend_ms = ROUTER_CALLS * result["settings"]["router_ms"] + result["settings"]["conekta_ms"]
     lines += ["", f"The tail's shape, from nginx's access log (answered payments, ms above the backend's {backend_ms} ms; diagnostics, not "
@@ -377,7 +378,7 @@ def main():
     payments, memory, startup_ms = payments_scenario()
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     result = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": {"cores": os.cpu_count(), "model": cpu, "kernel": platform.release()},
         "settings": {"threads": THREADS, "router_ms": ROUTER_MS, "conekta_ms": CONEKTA_MS, "seconds": SECONDS,
                      "warmup_seconds": WARMUP_SECONDS,
@@ -405,16 +406,20 @@ def main():
     print(f"\ncatalogue    {c['rps']:>9.0f} req/s   C responder {c['c_reference_rps']:.0f} req/s   ratio {c['ratio']:.2f}   "
           f"p50 {c['p50_ms']} ms  p99 {c['p99_ms']} ms  errors {c['errors']}")
     print(f"\npayments (router {ROUTER_MS} ms × {ROUTER_CALLS}, Conekta {CONEKTA_MS} ms)")
-    print(f"{'clients':>8} {'pay/s':>8} {'bound':>8} {'ratio':>6} {'p50 ms':>8} {'p99 ms':>8} {'p99-backend':>12} {'errors':>7} {'undelivered':>12}")
+    print(f"{'clients':>8} {'pay/s':>8} {'bound':>8} {'ratio':>6} {'p50 ms':>8} {'p99 ms':>8} {'p99-backend':>12} {'errors':>7} "
+          f"{'undelivered':>12}")
     for row in payments:
         print(f"{row['concurrency']:>8} {row['payments_per_s']:>8.1f} {row['bound_per_s']:>8.1f} {row['ratio']:>6.2f} "
-              f"{row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} {row['p99_over_backend_ms']:>12.1f} {row['errors']:>7} {row['undelivered']:>12}")
-    print(f"\nCPU ms per payment: {'clients':>7} {'server':>7} {'nginx':>6} {'pg':>6} {'router':>7} {'conekta':>8} {'wrk':>6} {'total':>6} {'cpu bound/s':>12}")
+              f"{row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} {row['p99_over_backend_ms']:>12.1f} {row['errors']:>7} "
+              f"{row['undelivered']:>12}")
+    print(f"\nCPU ms per payment: {'clients':>7} {'server':>7} {'nginx':>6} {'pg':>6} {'router':>7} {'conekta':>8} {'wrk':>6} "
+          f"{'total':>6} {'cpu bound/s':>12}")
     for row in payments:
         c = row["cpu_ms_per_payment"]
         print(f"{'':>20}{row['concurrency']:>7} {c['server']:>7} {c['nginx']:>6} {c['postgres']:>6} {c['router_sandbox']:>7} "
               f"{c['conekta_sandbox']:>8} {c['wrk']:>6} {c['total']:>6} {row['cpu_bound_per_s']:>12}")
-    print(f"\ntail (ms over backend)  {'clients':>7} {'p99 wrk':>8} {'p99 nginx':>10} {'1st wave p50':>13} {'1st wave max':>13} {'settled p99':>12}")
+    print(f"\ntail (ms over backend)  {'clients':>7} {'p99 wrk':>8} {'p99 nginx':>10} {'1st wave p50':>13} {'1st wave max':>13} "
+          f"{'settled p99':>12}")
     for row in payments:
         w = row.get("waves")
         if w:
@@ -425,7 +430,7 @@ def main():
     print("\ntargets")
     for name, figure, met in targets(result):
         print(f"  {'met   ' if met else 'MISSED'}  {name}: {figure}")
-    print(f"\nwritten to bench/results/latest.json")
+    print("\nwritten to bench/results/latest.json")
 
 
 if __name__ == "__main__":

@@ -74,7 +74,7 @@ http {{
             except OSError:
                 if self.process.poll() is not None or time.time() > deadline:
                     raise RuntimeError(f"the {self.kind} stand-in did not start: "
-                                       + open(os.path.join(self.directory, "error.log")).read()[-2000:])
+                                       + open(os.path.join(self.directory, "error.log")).read()[-2000:]) from None
                 time.sleep(0.02)
         self.info = {"url": self.url, "ca_file": None, "pin": None}
 

@@ -1,8 +1,8 @@
 """A loopback stand-in for Conekta's Orders API (`hotspot-sandbox conekta`).
 
 Shapes follow Conekta's OpenAPI spec and the recorded Mockoon mock (see docs/sources.md C10 for
-the checklist). Requests are validated with the trimmed spec schemas in schemas/ (the same
-validator the Swift tests rely on), and every POST /orders records its schema violations in
+the checklist). Requests are validated with jsonschema against the trimmed spec schemas in
+schemas/ (what the Swift tests rely on), and every POST /orders records its schema violations in
 GET /_sandbox/state.
 
 Endpoints: POST /orders, GET /orders/{id}, GET /orders (search, created_at.gte/.lte,
@@ -46,9 +46,10 @@ import time
 import uuid
 from urllib.parse import quote, urlencode
 
+import jsonschema
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import App, Drop, Reply, serve  # noqa: E402
-from jsonschema_lite import Validator  # noqa: E402
+from common import App, Drop, Reply, serve
 
 SCHEMA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas", "conekta-order-request.schema.json")
 
@@ -116,7 +117,7 @@ def prefixed_id(prefix):
 
 def object_id():
     """24 hex like a MongoDB ObjectId: 4 bytes of time, then 8 random bytes."""
-    return "%08x" % int(time.time()) + secrets.token_hex(8)
+    return f"{int(time.time()):08x}" + secrets.token_hex(8)
 
 
 def list_envelope(items):
@@ -150,6 +151,123 @@ def validation_error(param, debug_message, code=None, message=None):
     return ApiError(422, "parameter_validation_error", code, message, debug_message, param)
 
 
+# MARK: request schemas
+
+# The formats Conekta's spec uses, checked as Conekta documents them; a format applies only to the
+# values of its type (jsonschema's own email check is looser, and uri needs a package Debian lacks).
+FORMATS = jsonschema.FormatChecker(formats=())
+
+
+@FORMATS.checks("email")
+def is_email(value):
+    if not isinstance(value, str):
+        return True
+    local, at, domain = value.rpartition("@")
+    return bool(at and local and "." in domain and " " not in value)
+
+
+@FORMATS.checks("uri")
+def is_absolute_uri(value):
+    return not isinstance(value, str) or "://" in value
+
+
+def int_format(bits):
+    def check(value):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return not number or -(2 ** (bits - 1)) <= value < 2 ** (bits - 1)
+    return check
+
+
+for _bits in (8, 32, 64):
+    FORMATS.checks(f"int{_bits}")(int_format(_bits))
+
+
+def json_type(value):
+    kinds = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"), (list, "array"), (dict, "object"))
+    return next((name for kind, name in kinds if isinstance(value, kind)), "null" if value is None else type(value).__name__)
+
+
+# What a violation of each keyword says after its field's path ("customer_info.email is required").
+MESSAGES = {
+    "type": lambda e: f"expected {e.validator_value}, got {json_type(e.instance)}",
+    "enum": lambda e: f"must be one of {e.validator_value}",
+    "minLength": lambda e: f"shorter than {e.validator_value} characters",
+    "maxLength": lambda e: f"longer than {e.validator_value} characters",
+    "minimum": lambda e: f"less than {e.validator_value}",
+    "maximum": lambda e: f"greater than {e.validator_value}",
+    "format": lambda e: {"email": "not an email address", "uri": "not an absolute URI"}.get(
+        e.validator_value, f"outside {e.validator_value}"),
+    "maxProperties": lambda e: f"more than {e.validator_value} properties",
+    "minItems": lambda e: f"fewer than {e.validator_value} items",
+}
+# Among one field's violations, the one named first: its type, then its value.
+KEYWORD_RANK = {keyword: rank for rank, keyword in enumerate(
+    ("type", "enum", "minLength", "maxLength", "minimum", "maximum", "format", "required", "maxProperties", "minItems"))}
+
+
+def body_position(body, path):
+    """Where `path` is in `body`, in the body's own order (a missing field before the others)."""
+    position, node = [], body
+    for part in path:
+        if isinstance(node, dict):
+            position.append(list(node).index(part) if part in node else -1)
+            node = node.get(part)
+        else:
+            position.append(part)
+            node = node[part]
+    return position
+
+
+class RequestSchemas:
+    """The request schemas of schemas/, with jsonschema: OpenAPI 3.0's schemas are JSON Schema
+    draft 4's (an integer is never 1.0)."""
+
+    def __init__(self, path):
+        with open(path, encoding="utf-8") as f:
+            self.components = json.load(f)["components"]
+        self.validators = {}
+
+    def validate(self, body, name):
+        """Every violation of `body` against the named schema, the one a 422 names first: by where
+        it is in the body, then by keyword. [] when valid, else like
+        [{"path": "customer_info.email", "keyword": "required", "message": "is required"}]."""
+        if name not in self.validators:
+            root = {"$ref": "#/components/schemas/" + name, "components": self.components}
+            self.validators[name] = jsonschema.Draft4Validator(root, format_checker=FORMATS)
+        validator = self.validators[name]
+        found = self.violations(validator, list(validator.iter_errors(body)))
+        found.sort(key=lambda v: (body_position(body, v[0]), KEYWORD_RANK.get(v[1], len(KEYWORD_RANK))))
+        return [{"path": ".".join(str(part) for part in path), "keyword": keyword, "message": message}
+                for path, keyword, message in found]
+
+    def violations(self, validator, errors):
+        """(path, keyword, message) for each of jsonschema's errors, as a reader wants them."""
+        # A value of the wrong type is only that: not also outside its schema's enum or combinators.
+        mistyped = [(tuple(e.absolute_path), tuple(e.absolute_schema_path)[:-1]) for e in errors if e.validator == "type"]
+        out, objects = [], set()
+        for e in errors:
+            path, schema_path = tuple(e.absolute_path), tuple(e.absolute_schema_path)
+            if e.validator != "type" and any(path == p and schema_path[:len(s)] == s for p, s in mistyped):
+                continue
+            if e.validator == "required":
+                # One error per missing field, each at the object: name each field by its own path, once.
+                if (path, schema_path) not in objects:
+                    objects.add((path, schema_path))
+                    out += [(path + (key,), "required", "is required") for key in e.validator_value if key not in e.instance]
+            elif e.validator in ("anyOf", "oneOf") and e.context:
+                # No alternative matched: the one that came closest, whose violations name the missing field.
+                alternatives = {}
+                for sub in e.context:
+                    alternatives.setdefault(sub.relative_schema_path[0], []).append(sub)
+                out += min((self.violations(validator, subs) for subs in alternatives.values()), key=len)
+            elif e.validator == "oneOf":
+                passing = sum(validator.evolve(schema=sub).is_valid(e.instance) for sub in e.validator_value)
+                out.append((path, "oneOf", f"matches {passing} alternatives, expected exactly one"))
+            else:
+                out.append((path, e.validator, MESSAGES[e.validator](e) if e.validator in MESSAGES else e.message))
+        return out
+
+
 def not_found(order):
     return ApiError(404, "resource_not_found_error", "conekta.errors.resource_not_found.entity",
                     "The resource was not found.", f'The object Order "{order}" could not be found.')
@@ -160,7 +278,7 @@ class ConektaApp(App):
 
     def __init__(self):
         super().__init__()
-        self.validator = Validator.load(SCHEMA_FILE)
+        self.schemas = RequestSchemas(SCHEMA_FILE)
         self.private_keys = {"key_sandbox_private"}
         self.public_keys = {"key_sandbox_public"}
         self.latency_ms = 0
@@ -270,7 +388,7 @@ class ConektaApp(App):
             return request.json()
         except (ValueError, UnicodeDecodeError):
             raise ApiError(400, "malformed_request_error", "conekta.errors.malformed_request.json",
-                           {"es": "La solicitud no es JSON válido.", "en": "The request body is not valid JSON."})
+                           {"es": "La solicitud no es JSON válido.", "en": "The request body is not valid JSON."}) from None
 
     # MARK: Conekta.js stand-in and POST /tokens
 
@@ -345,7 +463,7 @@ class ConektaApp(App):
 
     def _create(self, request):
         body = self._json_body(request)
-        violations = self.validator.validate(body, "order_request") if isinstance(body, dict) else [
+        violations = self.schemas.validate(body, "order_request") if isinstance(body, dict) else [
             {"path": "", "keyword": "type", "message": "expected object"}]
         record = {"violations": violations, "body": body, "outcome": None}
         with self.lock:
@@ -498,7 +616,7 @@ class ConektaApp(App):
             "failure_code": None, "failure_message": None, "monthly_installments": None,
             "device_fingerprint": None, "session_id": None, "channel": None,
             "payment_method": {"name": "Cliente Sandbox", "exp_month": "12", "exp_year": "30",
-                               "auth_code": "%06d" % secrets.randbelow(10**6), "object": "card_payment",
+                               "auth_code": f"{secrets.randbelow(10**6):06d}", "object": "card_payment",
                                "type": kind, "normalized_device_fingerprint": None, "last4": last4,
                                "brand": brand, "issuer": "BANAMEX", "account_type": kind.capitalize(),
                                "contract_id": None, "country": "MX", "fraud_score": None, "fraud_indicators": [],
@@ -531,7 +649,7 @@ class ConektaApp(App):
             gte = int(query["created_at.gte"]) if "created_at.gte" in query else None
             lte = int(query["created_at.lte"]) if "created_at.lte" in query else None
         except ValueError:
-            raise validation_error("limit", "limit and created_at filters must be integers")
+            raise validation_error("limit", "limit and created_at filters must be integers") from None
         if not 1 <= limit <= 250:
             raise validation_error("limit", "limit must be between 1 and 250")
         search = query.get("search")
@@ -574,7 +692,7 @@ class ConektaApp(App):
     def _refund(self, identifier, request):
         order = self._order(identifier)
         body = self._json_body(request)
-        violations = self.validator.validate(body, "orderRefund_request") if isinstance(body, dict) else [
+        violations = self.schemas.validate(body, "orderRefund_request") if isinstance(body, dict) else [
             {"path": "", "keyword": "type", "message": "expected object"}]
         if violations:
             raise validation_error(violations[0]["path"] or "body", violations[0]["message"])

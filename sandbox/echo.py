@@ -8,7 +8,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import App, Reply, serve  # noqa: E402
+from common import App, Reply, serve
 
 
 class EchoApp(App):

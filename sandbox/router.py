@@ -22,7 +22,7 @@ import sys
 from urllib.parse import unquote
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import App, Reply, serve  # noqa: E402
+from common import App, Reply, serve
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(HERE, "routeros-inspect-7.22-hotspot.json")) as f:
@@ -103,7 +103,7 @@ def parse_ip(text, argument):
     try:
         return str(ipaddress.IPv4Address(text))
     except ValueError:
-        raise Trap(f"invalid value for argument {argument}")
+        raise Trap(f"invalid value for argument {argument}") from None
 
 
 def parse_duration(text, argument):
@@ -306,7 +306,7 @@ class RouterApp(App):
         try:
             body = json.loads(request.body.decode("utf-8")) if request.body else {}
         except (ValueError, UnicodeDecodeError):
-            raise Trap("JSON parse error")  # [VERIFY] wording
+            raise Trap("JSON parse error") from None  # [VERIFY] wording
         if not isinstance(body, dict):
             raise Trap("JSON object expected")  # [VERIFY] wording
         allowed = command_arguments(menu, command) | {".id"}
@@ -354,7 +354,7 @@ class RouterApp(App):
 
     def _insert(self, menu, row):
         self.counters[menu] += 1
-        stored = {".id": "*%X" % self.counters[menu]}
+        stored = {".id": f"*{self.counters[menu]:X}"}
         stored.update(row)
         self.tables[menu].append(stored)
         return stored

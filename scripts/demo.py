@@ -22,7 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hotspot_stack import COMPONENTS, LABELS, Stack, health, read_state, running_processes, stop_running, write_state  # noqa: E402
+from hotspot_stack import COMPONENTS, LABELS, Stack, health, read_state, running_processes, stop_running, write_state
 
 
 class DemoFailed(Exception):
@@ -201,7 +201,7 @@ def main():
         demonstrate(stack, directory)
         state = stack.state(complete=True)
         write_state(directory, state)
-    except BaseException as error:
+    except BaseException as error:  # noqa: BLE001 - a failure or Ctrl-C alike: stop what it started, say why
         stack.stop()
         if os.path.exists(os.path.join(directory, "stack.json")):
             os.remove(os.path.join(directory, "stack.json"))

@@ -46,7 +46,7 @@ def pg_bindir():
             path = f"/usr/lib/postgresql/{version}/bin"
             if os.path.exists(os.path.join(path, "initdb")):
                 return path
-        raise RuntimeError("PostgreSQL server binaries not found (apt-get install postgresql)")
+        raise RuntimeError("PostgreSQL server binaries not found (apt-get install postgresql)") from None
 
 
 def as_postgres(command):

@@ -9,20 +9,29 @@ import re
 import sys
 
 
+class ExactEdits:
+    """A file's text changed only by substitutions that each match exactly once: an edit to the
+    source that a rendering relies on stops `program` with a message naming it."""
+
+    def __init__(self, program, source):
+        self.program, self.source = program, source
+        with open(source) as f:
+            self.text = f.read()
+
+    def sub(self, old, new):
+        count = self.text.count(old)
+        if count != 1:
+            sys.exit(f"{self.program}: expected exactly one {old!r} in {self.source}, found {count}")
+        self.text = self.text.replace(old, new)
+
+
 def render(source, prefix, port, socket, run_as_root, payment_rate=None, api_rate=None, conn_limit=None, more_sockets=(),
            portal_root=None, conekta_origin=None, cors_origins=()):
     """portal_root: the directory served at /portal/ (a copy rendered by render_portal.py);
     conekta_origin: where Conekta.js comes from and tokenizes (the sandbox), for the page's CSP;
     cors_origins: origins added to the CORS allow-list."""
-    text = open(source).read()
-
-    def sub(old, new):
-        nonlocal text
-        count = text.count(old)
-        if count != 1:
-            sys.exit(f"render_nginx: expected exactly one {old!r} in {source}, found {count}")
-        text = text.replace(old, new)
-
+    config = ExactEdits("render_nginx", source)
+    sub = config.sub
     sub("user www-data;", "user www-data;" if run_as_root else "# user: running unprivileged")
     sub("pid /run/nginx.pid;", f"pid {prefix}/nginx.pid;")
     sub("error_log /var/log/nginx/error.log warn;", f"error_log {prefix}/error.log warn;")
@@ -56,7 +65,7 @@ def render(source, prefix, port, socket, run_as_root, payment_rate=None, api_rat
                 sys.exit(f"render_nginx: {origin!r} is not an origin (scheme://host[:port])")
         entries = "".join(f'        "{origin}" $http_origin;\n' for origin in cors_origins)
         sub(marker, marker + entries)
-    return text
+    return config.text
 
 
 def main():

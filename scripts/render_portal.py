@@ -8,7 +8,8 @@ import argparse
 import json
 import os
 import shutil
-import sys
+
+from render_nginx import ExactEdits
 
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "deploy", "portal")
 CONEKTA_JS = 'conektaJsUrl: "https://cdn.conekta.io/js/latest/conekta.js",'
@@ -20,25 +21,16 @@ def render(destination, conekta_js_url, api_base=None, countdown_seconds=None, s
     """Copies the portal into `destination` (replaced) and rewrites its config.js."""
     shutil.rmtree(destination, ignore_errors=True)
     shutil.copytree(source, destination)
-    path = os.path.join(destination, "config.js")
-    text = open(path).read()
-
-    def sub(old, new):
-        nonlocal text
-        count = text.count(old)
-        if count != 1:
-            sys.exit(f"render_portal: expected exactly one {old!r} in {path}, found {count}")
-        text = text.replace(old, new)
-
-    sub(CONEKTA_JS, f"conektaJsUrl: {json.dumps(conekta_js_url)},")
+    config = ExactEdits("render_portal", os.path.join(destination, "config.js"))
+    config.sub(CONEKTA_JS, f"conektaJsUrl: {json.dumps(conekta_js_url)},")
     if api_base is not None:
-        sub(API_BASE, f"apiBase: {json.dumps(api_base)},")
+        config.sub(API_BASE, f"apiBase: {json.dumps(api_base)},")
     if countdown_seconds is not None:
-        sub(COUNTDOWN, f"segundosAntesDeConectar: {int(countdown_seconds)},")
-    with open(path, "w") as f:
-        f.write(text)
+        config.sub(COUNTDOWN, f"segundosAntesDeConectar: {int(countdown_seconds)},")
+    with open(config.source, "w") as f:
+        f.write(config.text)
     # nginx's workers (www-data when run as root) read the copy.
-    for root, directories, files in os.walk(destination):
+    for root, _, files in os.walk(destination):
         os.chmod(root, 0o755)
         for name in files:
             os.chmod(os.path.join(root, name), 0o644)

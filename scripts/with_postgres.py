@@ -9,7 +9,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hotspot_stack import Postgres  # noqa: E402
+from hotspot_stack import Postgres
 
 
 def main():

@@ -73,21 +73,18 @@ def test_another_companys_product_is_not_found(stack):
 def test_each_auth_failure_has_its_own_code(stack):
     key = stack.api_key
     header, payload, signature = key[4:].split(".")
+    claims = {"jti": stack.ids["key_id"], "sub": str(stack.ids["router"]), "empresa": str(stack.ids["company"]), "iat": 1,
+              "type": "router_api_key"}
     cases = {
         "missing": (None, 401, "api_key_requerida"),
         "no prefix": (key[4:], 401, "api_key_malformada"),
         "garbage": ("jwt_garbage", 401, "api_key_malformada"),
         "bad signature": (f"jwt_{header}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}", 401, "api_key_invalida"),
-        "alg none": (forge_key(stack, {"jti": stack.ids["key_id"], "sub": str(stack.ids["router"]), "empresa": str(stack.ids["company"]),
-                                       "iat": 1, "type": "router_api_key"}, header={"alg": "none"}, secret=b""), 401, None),
-        "other secret": (forge_key(stack, {"jti": stack.ids["key_id"], "sub": str(stack.ids["router"]), "empresa": str(stack.ids["company"]),
-                                           "iat": 1, "type": "router_api_key"}, secret=b"another-secret-another-secret-xx"), 401, "api_key_invalida"),
-        "not in database": (forge_key(stack, {"jti": "key_0000000000000000", "sub": str(stack.ids["router"]),
-                                              "empresa": str(stack.ids["company"]), "iat": 1, "type": "router_api_key"}), 401, "api_key_desconocida"),
-        "claims of another router": (forge_key(stack, {"jti": stack.ids["key_id"], "sub": "999", "empresa": str(stack.ids["company"]),
-                                                       "iat": 1, "type": "router_api_key"}), 401, "api_key_desconocida"),
-        "expired": (forge_key(stack, {"jti": stack.ids["key_id"], "sub": str(stack.ids["router"]), "empresa": str(stack.ids["company"]),
-                                      "iat": 1, "exp": 2, "type": "router_api_key"}), 401, "api_key_expirada"),
+        "alg none": (forge_key(stack, claims, header={"alg": "none"}, secret=b""), 401, None),
+        "other secret": (forge_key(stack, claims, secret=b"another-secret-another-secret-xx"), 401, "api_key_invalida"),
+        "not in database": (forge_key(stack, {**claims, "jti": "key_0000000000000000"}), 401, "api_key_desconocida"),
+        "claims of another router": (forge_key(stack, {**claims, "sub": "999"}), 401, "api_key_desconocida"),
+        "expired": (forge_key(stack, {**claims, "exp": 2}), 401, "api_key_expirada"),
     }
     for name, (presented, status, code) in cases.items():
         reply = get(stack, CATALOGUE, presented)

@@ -53,7 +53,7 @@ def demo_dir():
         yield directory
     finally:
         stop_demo(directory)
-        for name, pid in hotspot_stack.running_processes(directory).items():  # belt and braces
+        for pid in hotspot_stack.running_processes(directory).values():  # belt and braces
             os.kill(pid, signal.SIGKILL)
         shutil.rmtree(parent, ignore_errors=True)
 

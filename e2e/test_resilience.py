@@ -3,12 +3,11 @@ and one router that hangs while another serves payments."""
 
 import threading
 import time
-import uuid
 
 import pytest
 
-from hotspot_stack import ROUTER_PASSWORD, ROUTER_USER, Sandbox
 from conftest import running_stack
+from hotspot_stack import ROUTER_PASSWORD, ROUTER_USER, Sandbox
 from invariants import check_invariants, pay
 
 ENV = {

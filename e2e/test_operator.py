@@ -70,7 +70,7 @@ def test_from_an_access_log_line_to_the_attempts_timeline(stack):
     assert f"request  {request_id}" in text and f"order    {reply.body['id_transaccion']}" in text
     steps = [row for row in text.splitlines() if " → " in row]
     assert len(steps) == len(recorded)
-    for row, (before, after, reason) in zip(steps, recorded):
+    for row, (before, after, reason) in zip(steps, recorded, strict=True):
         assert row.split()[1:4] == [before, "→", after] and row.rstrip().endswith(reason), row
 
 

@@ -14,18 +14,17 @@ import json
 import os
 import re
 import signal
-import subprocess
 import ssl
+import subprocess
 import threading
 import time
 import uuid
 
 import pytest
 
-from hotspot_stack import ROUTER_PASSWORD, ROUTER_USER, SANDBOX_PRIVATE_KEY, Stack
 from conftest import other_company, running_stack
-from invariants import (attempt, attempts, blame, check_invariants, new_token, pay, post_raw, product_users,
-                        remember_token, settle)
+from hotspot_stack import ROUTER_PASSWORD, ROUTER_USER, SANDBOX_PRIVATE_KEY
+from invariants import attempt, attempts, blame, check_invariants, new_token, pay, post_raw, product_users, remember_token, settle
 
 ENV = {
     "HOTSPOT_CONEKTA_TIMEOUT_MS": "2000",
@@ -254,7 +253,7 @@ def assert_delivered(stack, reply, product=0, user_type="usuario_contrasena"):
     assert body["cliente"] == {"nombre": sent_value(reply, "nombre_cliente"), "email": sent_value(reply, "email_cliente")}
     assert TIMESTAMP.match(body["timestamp"]), body["timestamp"]
     stamp = datetime.datetime.strptime(body["timestamp"], "%Y-%m-%dT%H:%M:%S.%f")
-    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
     assert abs((now - stamp).total_seconds()) < 300, f"timestamp {body['timestamp']} is not UTC now ({now})"
     auto = body["auto_conexion"]
     assert auto["estado"] in ("conectado", "no_conectado", "no_solicitado"), auto

@@ -1,5 +1,5 @@
 """schemathesis (pinned in requirements-schemathesis.txt, installed into .run/schemathesis by
-scripts/install-schemathesis.sh) generates requests from docs/openapi.yaml — valid and invalid
+scripts/install-python-tools.sh) generates requests from docs/openapi.yaml — valid and invalid
 ones, every documented example, boundary values, undocumented methods — and sends them through
 nginx to the whole stack, with a provisioned key. The run fails on any 5xx, any status, media
 type, body or header the spec does not document, and any undocumented method that is not a 405
@@ -25,7 +25,7 @@ from invariants import check_invariants
 VENV = os.path.join(ROOT, ".run", "schemathesis")
 ST = os.path.join(VENV, "bin", "st")
 SPEC = os.path.join(ROOT, "docs", "openapi.yaml")
-CONFIG = os.path.join(ROOT, "tests", "e2e", "schemathesis.toml")
+CONFIG = os.path.join(ROOT, "e2e", "schemathesis.toml")
 LOG = os.path.join(ROOT, ".run", "schemathesis-last.log")
 CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance", "response_schema_conformance",
           "response_headers_conformance", "unsupported_method"]
@@ -37,13 +37,13 @@ def stack():
 
 
 def pinned_version():
-    text = open(os.path.join(ROOT, "tests", "e2e", "requirements-schemathesis.txt")).read()
+    text = open(os.path.join(ROOT, "e2e", "requirements-schemathesis.txt")).read()
     return re.search(r"^schemathesis==(\S+)$", text, re.M).group(1)
 
 
 def test_the_spec_is_valid_against_the_openapi_3_1_meta_schema():
     """The official OAS 3.1 schema as schemathesis bundles it, with its own validator (the venv's)."""
-    assert os.access(ST, os.X_OK), f"{ST} is missing: run scripts/install-schemathesis.sh (make test does)"
+    assert os.access(ST, os.X_OK), f"{ST} is missing: run scripts/install-python-tools.sh (make test does)"
     script = (
         "import sys, yaml, jsonschema_rs\n"
         "from schemathesis.specs.openapi.definitions import OPENAPI_31\n"
@@ -55,7 +55,7 @@ def test_the_spec_is_valid_against_the_openapi_3_1_meta_schema():
 
 
 def test_schemathesis_finds_no_server_error_and_nothing_undocumented(stack):
-    assert os.access(ST, os.X_OK), f"{ST} is missing: run scripts/install-schemathesis.sh (make test does)"
+    assert os.access(ST, os.X_OK), f"{ST} is missing: run scripts/install-python-tools.sh (make test does)"
     version = subprocess.run([ST, "--version"], capture_output=True, text=True, check=True).stdout
     assert pinned_version() in version, (version, pinned_version())
     command = [ST, "--config-file", CONFIG, "--no-color", "run", SPEC,

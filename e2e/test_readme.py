@@ -243,7 +243,7 @@ class Walk:
         if placeholder == "/var/log/nginx/hotspot-pay.access.log":
             return os.path.join(stack.nginx_prefix, "access.log")
         if placeholder == "2026-11-25":
-            return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+            return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
         if placeholder == ".run/demo/stack.json":
             # What make demo records, for the same keys the README's steps read.
             path = os.path.join(self.scratch, "stack.json")

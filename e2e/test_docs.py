@@ -63,6 +63,17 @@ def test_every_relative_link_in_the_readme_and_docs_resolves():
     assert not broken, broken
 
 
+def test_no_two_tracked_paths_differ_only_by_case():
+    """macOS (a declared platform) and Windows file systems ignore case: the Swift suites' `Tests`
+    and the former pytest folder `tests` were one directory there, and a checkout mixed them."""
+    paths = {"/".join(parts[:i]) for parts in (n.split("/") for n in tracked_files()) for i in range(1, len(parts) + 1)}
+    by_folded = {}
+    for path in sorted(paths):
+        by_folded.setdefault(path.casefold(), []).append(path)
+    clashes = [names for names in by_folded.values() if len(names) > 1]
+    assert not clashes, f"paths that differ only by case: {clashes}"
+
+
 def test_the_licence_is_apache_2_and_the_readme_says_so():
     licence = open(os.path.join(ROOT, "LICENSE"), encoding="utf-8").read()
     assert licence.lstrip().startswith("Apache License") and "Version 2.0, January 2004" in licence

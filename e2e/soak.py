@@ -8,7 +8,7 @@ CONTRACT §7 must hold. Prints the load (clients, and orders per second on the o
 account, a load dimension of its own), how long each class of unfinished attempt took to
 converge, the attempts by final state and any violation; exits non-zero on one.
 
-    SOAK_SECONDS=600 python3 tests/soak.py      (make soak; tests/e2e/test_soak.py runs ~60 s)
+    SOAK_SECONDS=600 python3 e2e/soak.py      (make soak; e2e/test_soak.py runs ~60 s)
     SOAK_KEEP=1 keeps the stack's directory (logs, database, sandboxes' state) when it fails.
 """
 
@@ -25,7 +25,6 @@ import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "scripts"))
-sys.path.insert(0, os.path.join(HERE, "e2e"))
 from hotspot_stack import Stack  # noqa: E402
 from invariants import check_invariants, pay  # noqa: E402
 

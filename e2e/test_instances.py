@@ -31,7 +31,7 @@ def test_payments_and_duplicates_split_across_two_instances(stack):
     threads = []
     for index in range(12):
         threads.append(threading.Thread(target=submit, args=(f"single-{index}",)))
-    for index in range(6):
+    for _ in range(6):
         # The same request twice at once, under the same key: nginx spreads them over both instances.
         key = f"dup-{uuid.uuid4().hex}"
         token = f"tok_sandbox_paid_{uuid.uuid4().hex}"

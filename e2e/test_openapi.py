@@ -14,7 +14,6 @@ import http.client
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -28,7 +27,7 @@ import pytest
 import openapi_spec as spec
 from conftest import ROOT, forge_key, running_stack
 from hotspot_stack import IS_ROOT, ROUTER_PASSWORD, ROUTER_USER, free_port, render_nginx, wait_for
-from invariants import check_invariants, new_token, remember_token
+from invariants import as_sent, check_invariants, new_token, valid_payment
 
 HEALTH = "/health"
 CONFIG = "/api/v1/config/public"
@@ -111,19 +110,7 @@ def call(stack, method, template, path=None, key=None, bearer=False, headers=Non
 
 
 def payment_body(stack, **fields):
-    body = {
-        "producto_id": stack.ids["products"][0],
-        "token_tarjeta": new_token(),
-        "nombre_cliente": "Juan Pérez",
-        "email_cliente": "juan.perez@example.com",
-        "telefono_cliente": "+52 55 8765 4321",
-    }
-    body.update(fields)
-    body = {k: v for k, v in body.items() if v is not None}
-    for name in ("token_tarjeta", "card_token"):
-        if isinstance(body.get(name), str):
-            remember_token(stack, body[name])
-    return body
+    return as_sent(stack, {**valid_payment(stack), **fields})
 
 
 def pay(stack, key=None, idempotency_key=None, form=False, raw=None, content_type=None, port=None, **fields):
@@ -186,10 +173,10 @@ def test_the_spec_is_a_well_formed_openapi_3_1_document():
     document = spec.SPEC
     assert document["openapi"].startswith("3.1.")
     assert document["jsonSchemaDialect"] == "https://json-schema.org/draft/2020-12/schema"
-    for where, node in walk(document):
+    for _, node in walk(document):
         if "$ref" in node and isinstance(node["$ref"], str):
             spec.resolve(node)  # every $ref resolves
-    for name, schema in document["components"]["schemas"].items():
+    for schema in document["components"]["schemas"].values():
         jsonschema.Draft202012Validator.check_schema(schema)
     assert set(document["components"]["securitySchemes"]) == {"ApiKey", "Bearer"}
     assert document["components"]["securitySchemes"]["ApiKey"] == {**document["components"]["securitySchemes"]["ApiKey"],
@@ -206,7 +193,7 @@ def test_the_spec_is_a_well_formed_openapi_3_1_document():
                 response = spec.resolve(response)
                 assert response.get("description"), (method, path, status)
                 assert "X-Request-Id" in (response.get("headers") or {}), f"{method} {path} {status}: X-Request-Id"
-                for media, content in (response.get("content") or {}).items():
+                for content in (response.get("content") or {}).values():
                     jsonschema.Draft202012Validator.check_schema(content["schema"])
                     examples = [content["example"]] if "example" in content else []
                     examples += [e["value"] for e in (content.get("examples") or {}).values()]
@@ -583,7 +570,8 @@ def test_a_retry_while_the_first_runs_is_409_en_proceso(stack):
         key = "busy-" + uuid.uuid4().hex
         body = payment_body(stack, token_tarjeta=f"tok_sandbox_slow_1500_{uuid.uuid4().hex}")
         first = {}
-        thread = threading.Thread(target=lambda: first.update(reply=pay(stack, idempotency_key=key, **body)))
+        thread = threading.Thread(target=lambda first=first, key=key, body=body: first.update(
+            reply=pay(stack, idempotency_key=key, **body)))
         thread.start()
         time.sleep(0.5)
         second = pay(stack, idempotency_key=key, **body)

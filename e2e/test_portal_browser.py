@@ -192,7 +192,7 @@ def wait_until(browser, predicate, what, timeout=20):
         return WebDriverWait(browser, timeout, poll_frequency=0.1).until(lambda driver: predicate())
     except TimeoutException:
         notice = browser.execute_script("var n = document.getElementById('aviso'); return n ? n.textContent : null")
-        raise AssertionError(f"timed out waiting for {what}; notice: {notice!r}; console: {console(browser)}")
+        raise AssertionError(f"timed out waiting for {what}; notice: {notice!r}; console: {console(browser)}") from None
 
 
 def visible(browser, element_id):

@@ -28,11 +28,11 @@ from invariants import pay
 CONTENT_TYPE = "text/plain; version=0.0.4"
 
 
-def scrape(stack, source="127.0.0.1", headers=None):
-    """(status, headers, body text) of GET /metrics through nginx, connecting from `source`."""
+def scrape(stack, source="127.0.0.1", headers=None, path="/metrics"):
+    """(status, headers, body text) of GET `path` through nginx, connecting from `source`."""
     connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=10, source_address=(source, 0))
     try:
-        connection.request("GET", "/metrics", headers=headers or {})
+        connection.request("GET", path, headers=headers or {})
         reply = connection.getresponse()
         return reply.status, dict(reply.getheaders()), reply.read().decode()
     finally:
@@ -177,26 +177,15 @@ def test_no_other_spelling_of_the_path_reaches_the_apps_metrics(stack):
     # doubled slashes land on the allow-listed location; anything else is not /metrics at all.
     for path in ("/api/v1/../metrics", "/api/v1/%2e%2e/metrics", "//metrics", "/health/../metrics", "/metrics/",
                  "/metrics?format=text", "/METRICS", "/api/v1/..%2fmetrics"):
-        connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=10, source_address=("127.0.0.2", 0))
-        try:
-            connection.request("GET", path)
-            reply = connection.getresponse()
-            body = reply.read().decode()
-        finally:
-            connection.close()
-        assert reply.status in (400, 403, 404), (path, reply.status)
+        status, _, body = scrape(stack, "127.0.0.2", path=path)
+        assert status in (400, 403, 404), (path, status)
         assert "hotspot_" not in body, path
 
 
 def test_the_allow_list_covers_metrics_only(stack):
     # The allow list is for /metrics alone: the API stays open to every address.
-    connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=10, source_address=("127.0.0.2", 0))
-    try:
-        connection.request("GET", "/health")
-        reply = connection.getresponse()
-        assert (reply.status, json.loads(reply.read())) == (200, {"status": "ok", "database": "ok"})
-    finally:
-        connection.close()
+    status, _, body = scrape(stack, "127.0.0.2", path="/health")
+    assert (status, json.loads(body)) == (200, {"status": "ok", "database": "ok"})
 
 
 @pytest.fixture
@@ -229,15 +218,9 @@ def test_each_instance_is_scraped_through_its_own_location(two_instances):
 
     def instance(path, source="127.0.0.1"):
         """The pid of the instance that answered, or the refusal's status."""
-        connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=10, source_address=(source, 0))
-        try:
-            connection.request("GET", path)
-            reply = connection.getresponse()
-            body = reply.read().decode()
-        finally:
-            connection.close()
-        if reply.status != 200:
-            return reply.status
+        status, _, body = scrape(stack, source, path=path)
+        if status != 200:
+            return status
         names = [dict(sample.labels)["instance"] for family in text_string_to_metric_families(body)
                  for sample in family.samples if sample.name == "hotspot_instance_info"]
         return int(names[0].rsplit(":", 1)[1])

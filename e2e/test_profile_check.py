@@ -6,7 +6,7 @@ import pytest
 
 from conftest import running_stack
 from invariants import check_invariants, pay
-from test_payments import assert_error, side_effects, state_of, users_of, count_calls
+from test_payments import assert_error, count_calls, side_effects, state_of, users_of
 
 
 @pytest.fixture(scope="module")

@@ -77,6 +77,26 @@ def remember_token(stack, token):
     _registry(stack, "_sent_tokens").add(token)
 
 
+def valid_payment(stack):
+    """A valid payment's fields under the seed's Spanish names: product 1, a fresh paying token."""
+    return {
+        "producto_id": stack.ids["products"][0],
+        "token_tarjeta": new_token(),
+        "nombre_cliente": "Juan Pérez",
+        "email_cliente": "juan.perez@example.com",
+        "telefono_cliente": "+52 55 8765 4321",
+    }
+
+
+def as_sent(stack, fields):
+    """The fields a payment sends: those set to None left out, its card token remembered."""
+    fields = {name: value for name, value in fields.items() if value is not None}
+    for name in ("token_tarjeta", "card_token"):
+        if isinstance(fields.get(name), str):
+            remember_token(stack, fields[name])
+    return fields
+
+
 def post_raw(stack, path, data, headers, timeout=40):
     """POST through nginx; (status, headers, raw body bytes). Transport errors propagate."""
     request = urllib.request.Request(f"http://127.0.0.1:{stack.port}{path}", data=data, method="POST",
@@ -97,14 +117,7 @@ def pay(stack, form=False, canonical=False, idempotency_key=None, api_key=None, 
     under either name (the default under the other name is dropped); a value of None drops the
     field. form=True sends application/x-www-form-urlencoded (booleans as given, or "true").
     """
-    fields = {
-        "producto_id": stack.ids["products"][0],
-        "token_tarjeta": new_token(),
-        "nombre_cliente": "Juan Pérez",
-        "email_cliente": "juan.perez@example.com",
-        "telefono_cliente": "+52 55 8765 4321",
-        "tipo_usuario": "usuario_contrasena",
-    }
+    fields = {**valid_payment(stack), "tipo_usuario": "usuario_contrasena"}
     if canonical:
         fields = {ALIASES[name]: value for name, value in fields.items()}
     for name, value in overrides.items():
@@ -112,10 +125,7 @@ def pay(stack, form=False, canonical=False, idempotency_key=None, api_key=None, 
         if counterpart in fields and counterpart not in overrides:
             del fields[counterpart]
         fields[name] = value
-    fields = {name: value for name, value in fields.items() if value is not None}
-    for name in ("token_tarjeta", "card_token"):
-        if isinstance(fields.get(name), str):
-            remember_token(stack, fields[name])
+    fields = as_sent(stack, fields)
 
     merged = {"X-API-Key": api_key or stack.api_key}
     if idempotency_key is not None:
@@ -161,7 +171,7 @@ def attempts(stack, where="TRUE"):
     out = []
     for row in rows:
         row = row + [""] * (len(ATTEMPT_COLUMNS) - len(row))
-        record = {name: (None if value == "\\N" else value) for name, value in zip(ATTEMPT_COLUMNS, row)}
+        record = {name: (None if value == "\\N" else value) for name, value in zip(ATTEMPT_COLUMNS, row, strict=True)}
         record["finished"] = record["finished"] == "true"
         out.append(record)
     return out
