@@ -78,3 +78,33 @@ def test_the_licence_is_apache_2_and_the_readme_says_so():
     licence = open(os.path.join(ROOT, "LICENSE"), encoding="utf-8").read()
     assert licence.lstrip().startswith("Apache License") and "Version 2.0, January 2004" in licence
     assert "Apache-2.0" in open(README, encoding="utf-8").read() or "Apache License 2.0" in open(README).read()
+
+
+def layout_entries():
+    """The paths the README's Layout block names: top-level ones, and `Sources/` ones indented."""
+    text = open(README, encoding="utf-8").read()
+    block = text[text.index("## Layout"):]
+    block = block[block.index("```\n") + 4:]
+    block = block[:block.index("```")]
+    entries = set()
+    for line in block.splitlines():
+        indented = line.startswith("  ") and not line.startswith("   ")
+        head = re.split(r"\s{2,}", line.strip())[0] if line.strip() and not line.startswith("   ") else ""
+        for token in head.split():
+            if token.endswith("/") or "." in token:
+                entries.add(("Sources/" if indented else "") + token.rstrip("/"))
+    return entries
+
+
+def test_the_readme_layout_matches_the_tree():
+    """Every Swift target's folder and every top-level folder or file a reader meets is in the
+    Layout block, and everything the block names exists."""
+    entries = layout_entries()
+    missing = sorted(e for e in entries if not os.path.exists(os.path.join(ROOT, e)))
+    assert not missing, f"the Layout names what does not exist: {missing}"
+    tracked = tracked_files()
+    sources = {"/".join(name.split("/")[:2]) for name in tracked if name.startswith("Sources/")}
+    top = {name.split("/")[0] for name in tracked if "/" in name and not name.startswith(".")}
+    unnamed = sorted((sources | top) - entries)
+    assert not unnamed, f"the Layout does not name {unnamed}"
+    assert {"Sources/Wiring", "Sources/JSON", "e2e", "Tests"} <= entries
