@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import Gateway
 import HTTPTransport
+import TestSupport
 import Testing
 
 /// Request building and reply decoding, over a `FakeTransport` serving recorded bodies.
@@ -32,7 +33,7 @@ import Testing
     }
 
     static func charge(status: Int, body: String, contentType: String = "application/json") -> ChargeOutcome {
-        charge([.success(.json(status, body, contentType: contentType))]).0
+        charge([.success(.conekta(status, body, contentType: contentType))]).0
     }
 
     static func bodyJSON(_ request: HTTPRequest?) throws -> [String: Any] {
@@ -44,7 +45,7 @@ import Testing
 
     @Test func createOrderRequestHasTheDocumentedHeadersAndBody() throws {
         let (_, transport) = Self.charge(
-            [.success(.json(200, ConektaFixtures.paidCardOrder))],
+            [.success(.conekta(200, ConektaFixtures.paidCardOrder))],
             Self.request(metadata: ["router": "r1", "attempt_id": "spoof"]))
         let request = try #require(transport.requests.first)
         #expect(transport.requests.count == 1)
@@ -85,7 +86,7 @@ import Testing
         var metadata = ["a_long": long, "attempt_id": "spoof"]
         for index in 0..<150 { metadata["k\(index)"] = "v" }
         let (_, transport) = Self.charge(
-            [.success(.json(200, ConektaFixtures.paidCardOrder))], Self.request(itemName: " 1d ", metadata: metadata))
+            [.success(.conekta(200, ConektaFixtures.paidCardOrder))], Self.request(itemName: " 1d ", metadata: metadata))
         let body = try Self.bodyJSON(transport.requests.first)
         let sent = try #require(body["metadata"] as? [String: String])
         #expect(sent.count == 100)
@@ -227,7 +228,7 @@ import Testing
     @Test func failureAfterSendingIsUnknownAndNotRetried() {
         let (outcome, transport) = Self.charge([
             .failure(TransportError(kind: .timedOut, requestSent: true)),
-            .success(.json(200, ConektaFixtures.paidCardOrder)),
+            .success(.conekta(200, ConektaFixtures.paidCardOrder)),
         ])
         #expect(outcome == .unknown(reason: "transport_timed_out"))
         #expect(transport.requests.count == 1)
@@ -292,7 +293,7 @@ import Testing
     @Test func getIsRetriedOnceAfterATransportFailure() throws {
         let transport = FakeTransport([
             .failure(TransportError(kind: .connectionLost, requestSent: true)),
-            .success(.json(200, ConektaFixtures.paidCardOrder)),
+            .success(.conekta(200, ConektaFixtures.paidCardOrder)),
         ])
         let order = try Self.client(transport).order(id: "ord_2znsF4cv7L8sWnRya", using: Self.key)
         #expect(order?.isPaid == true)
@@ -301,11 +302,11 @@ import Testing
 
     @Test func getIsNotRetriedTwiceNorOnAnErrorStatus() {
         let lost = TransportError(kind: .connectionLost, requestSent: true)
-        let twice = FakeTransport([.failure(lost), .failure(lost), .success(.json(200, ConektaFixtures.paidCardOrder))])
+        let twice = FakeTransport([.failure(lost), .failure(lost), .success(.conekta(200, ConektaFixtures.paidCardOrder))])
         #expect(throws: GatewayFailure.self) { try Self.client(twice).order(id: "ord_x", using: Self.key) }
         #expect(twice.requests.count == 2)
 
-        let serverError = FakeTransport([.success(.json(500, "")), .success(.json(200, ConektaFixtures.paidCardOrder))])
+        let serverError = FakeTransport([.success(.conekta(500, "")), .success(.conekta(200, ConektaFixtures.paidCardOrder))])
         do {
             _ = try Self.client(serverError).order(id: "ord_x", using: Self.key)
             Issue.record("expected a failure")
@@ -340,7 +341,7 @@ import Testing
 
     @Test func findOrderSearchesFirst() throws {
         let transport = FakeTransport([
-            .success(.json(200, Self.list([Self.paidOrder(id: "ord_A", attemptID: "att-1")], hasMore: false)))
+            .success(.conekta(200, Self.list([Self.paidOrder(id: "ord_A", attemptID: "att-1")], hasMore: false)))
         ])
         let order = try Self.client(transport).findOrder(
             attemptID: "att-1", createdAfter: 1_700_000_000, using: Self.key)
@@ -354,9 +355,9 @@ import Testing
 
     @Test func findOrderPagesThroughTheWindowWhenSearchFindsNothing() throws {
         let transport = FakeTransport([
-            .success(.json(200, Self.list([Self.paidOrder(id: "ord_S", attemptID: "att-1x")], hasMore: false))),
+            .success(.conekta(200, Self.list([Self.paidOrder(id: "ord_S", attemptID: "att-1x")], hasMore: false))),
             .success(
-                .json(
+                .conekta(
                     200,
                     Self.list(
                         [
@@ -364,7 +365,7 @@ import Testing
                             Self.paidOrder(id: "ord_C", attemptID: "att-3"),
                         ], hasMore: true, next: "ord_C"))),
             .success(
-                .json(
+                .conekta(
                     200,
                     Self.list(
                         [ConektaFixtures.threeDSPendingOrder, Self.paidOrder(id: "ord_A", attemptID: "att-1")],
@@ -381,7 +382,7 @@ import Testing
     }
 
     @Test func findOrderReturnsNilWhenNoOrderHasTheAttempt() throws {
-        let empty = Result<HTTPResponse, TransportError>.success(.json(200, Self.list([], hasMore: false)))
+        let empty = Result<HTTPResponse, TransportError>.success(.conekta(200, Self.list([], hasMore: false)))
         let transport = FakeTransport([empty, empty])
         #expect(try Self.client(transport).findOrder(attemptID: "att-1", createdAfter: 5, using: Self.key) == nil)
         #expect(transport.requests.count == 2)
@@ -389,7 +390,7 @@ import Testing
 
     @Test func findOrderGivesUpAfterTheLastPageItMayRead() {
         let page = Result<HTTPResponse, TransportError>.success(
-            .json(200, Self.list([Self.paidOrder(id: "ord_B", attemptID: "att-2")], hasMore: true)))
+            .conekta(200, Self.list([Self.paidOrder(id: "ord_B", attemptID: "att-2")], hasMore: true)))
         let transport = FakeTransport(Array(repeating: page, count: 10))
         let client = ConektaClient(
             transport: transport, configuration: .init(baseURL: "https://conekta.test", maxListPages: 3))
@@ -412,8 +413,8 @@ import Testing
         let pending = ConektaFixtures.threeDSPendingOrder.replacingOccurrences(
             of: "\"magento_version\"", with: "\"attempt_id\": \"att-3ds\", \"magento_version\"")
         let transport = FakeTransport([
-            .success(.json(200, Self.list([], hasMore: false))),
-            .success(.json(200, Self.list([Self.paidOrder(id: "ord_B", attemptID: "att-2"), pending], hasMore: false))),
+            .success(.conekta(200, Self.list([], hasMore: false))),
+            .success(.conekta(200, Self.list([Self.paidOrder(id: "ord_B", attemptID: "att-2"), pending], hasMore: false))),
         ])
         let order = try Self.client(transport).findOrder(
             attemptID: "att-3ds", customerEmail: "cliente@example.com", createdAfter: 5, createdBefore: 9, using: Self.key)
@@ -426,14 +427,14 @@ import Testing
     }
 
     @Test func aSearchConektaRefusesGoesOnToTheNextStepRatherThanFailingForever() throws {
-        let refused = Result<HTTPResponse, TransportError>.success(.json(422, ConektaFixtures.nonexistentToken))
-        let empty = Result<HTTPResponse, TransportError>.success(.json(200, Self.list([], hasMore: false)))
+        let refused = Result<HTTPResponse, TransportError>.success(.conekta(422, ConektaFixtures.nonexistentToken))
+        let empty = Result<HTTPResponse, TransportError>.success(.conekta(200, Self.list([], hasMore: false)))
         let transport = FakeTransport([refused, refused, empty])
         #expect(
             try Self.client(transport).findOrder(attemptID: "att-1", customerEmail: "a@b.mx", createdAfter: 5, using: Self.key) == nil)
         #expect(transport.requests.count == 3)
         // A failure that may pass (a 5xx) is still one: the look-up is tried again later.
-        let down = FakeTransport([.success(.json(503, ConektaFixtures.internalError))])
+        let down = FakeTransport([.success(.conekta(503, ConektaFixtures.internalError))])
         #expect(throws: GatewayFailure.self) {
             try Self.client(down).findOrder(attemptID: "att-1", customerEmail: "a@b.mx", createdAfter: 5, using: Self.key)
         }
@@ -442,11 +443,11 @@ import Testing
     @Test func onceAnEmailSearchHasListedThatEmailsOrdersAnEmptyOneShowsThereIsNone() throws {
         let evidence = OrderSearchEvidence()
         let email = "Dominic.Franecki@gmail.com"  // the fixture order's customer
-        let empty = Result<HTTPResponse, TransportError>.success(.json(200, Self.list([], hasMore: false)))
+        let empty = Result<HTTPResponse, TransportError>.success(.conekta(200, Self.list([], hasMore: false)))
         let customersOtherOrder = Result<HTTPResponse, TransportError>.success(
-            .json(200, Self.list([Self.paidOrder(id: "ord_A", attemptID: "att-1")], hasMore: false)))
+            .conekta(200, Self.list([Self.paidOrder(id: "ord_A", attemptID: "att-1")], hasMore: false)))
         let crowded = Result<HTTPResponse, TransportError>.success(
-            .json(200, Self.list([Self.paidOrder(id: "ord_B", attemptID: "att-2")], hasMore: true)))
+            .conekta(200, Self.list([Self.paidOrder(id: "ord_B", attemptID: "att-2")], hasMore: true)))
         let client = { (transport: FakeTransport) in
             ConektaClient(
                 transport: transport, configuration: .init(baseURL: "https://conekta.test", maxListPages: 3),
@@ -510,12 +511,12 @@ import Testing
     @Test func refundAndCancelAreNeverRetried() {
         let lost = Result<HTTPResponse, TransportError>.failure(
             TransportError(kind: .connectionLost, requestSent: true))
-        let refund = FakeTransport([lost, .success(.json(200, ConektaFixtures.partiallyRefundedOrder))])
+        let refund = FakeTransport([lost, .success(.conekta(200, ConektaFixtures.partiallyRefundedOrder))])
         #expect(throws: GatewayFailure.self) {
             try Self.client(refund).refund(orderID: "ord_x", amountCents: 1, using: Self.key)
         }
         #expect(refund.requests.count == 1)
-        let cancel = FakeTransport([lost, .success(.json(200, ConektaFixtures.canceledOrder))])
+        let cancel = FakeTransport([lost, .success(.conekta(200, ConektaFixtures.canceledOrder))])
         #expect(throws: GatewayFailure.self) { try Self.client(cancel).cancel(orderID: "ord_x", using: Self.key) }
         #expect(cancel.requests.count == 1)
     }

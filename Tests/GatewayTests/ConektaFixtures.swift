@@ -5,6 +5,28 @@
 // URLs) was removed. The others are the examples in the same repository's api.yaml, or the legacy
 // shape docs/sources.md C1 describes; each says where it comes from.
 
+import HTTPTransport
+import TestSupport
+import Testing
+
+extension HTTPResponse {
+    /// A reply as Conekta sends it: `body` labelled with Conekta's versioned JSON media type.
+    static func conekta(
+        _ status: Int, _ body: String, contentType: String = "application/vnd.conekta-v2.2.0+json"
+    )
+        -> HTTPResponse
+    {
+        .json(status, body, contentType: contentType)
+    }
+}
+
+extension FakeTransport {
+    /// Serves one reply as Conekta sends it, `status` and `body`; a second request fails the test.
+    convenience init(status: Int, body: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        self.init([.success(.conekta(status, body))], sourceLocation: sourceLocation)
+    }
+}
+
 enum ConektaFixtures {
     /// Mock `POST /orders` "successful operation card ": paid, 10000 MXN, Visa 4242.
     static let paidCardOrder = #"""

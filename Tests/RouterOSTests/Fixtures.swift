@@ -1,4 +1,5 @@
 import HTTPTransport
+import TestSupport
 import Testing
 
 /// Replies as RouterOS (or something in front of it) sends them, by scenario name. Shapes and texts
@@ -146,4 +147,11 @@ enum Fixtures {
             """#
         ),
     ]
+}
+
+extension FakeTransport {
+    /// Serves the recorded fixtures named `scenarios`, in order.
+    convenience init(fixtures scenarios: String..., sourceLocation: SourceLocation = #_sourceLocation) {
+        self.init(scenarios.map { .success(Fixtures.response($0)) }, sourceLocation: sourceLocation)
+    }
 }

@@ -1,6 +1,7 @@
 import Domain
 import Foundation
 import HTTPTransport
+import TestSupport
 import Testing
 
 @testable import RouterOS
