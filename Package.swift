@@ -88,7 +88,7 @@ let package = Package(
 
         // Tests. Fast ones need nothing; PersistenceTests needs HOTSPOT_TEST_DATABASE_URL (make test sets it).
         .target(name: "TestSupport", dependencies: ["HTTPTransport", "Domain"], path: "Tests/TestSupport"),
-        .testTarget(name: "DomainTests", dependencies: ["Domain"]),
+        .testTarget(name: "DomainTests", dependencies: ["Domain", "TestSupport"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON", "Domain"]),
         .testTarget(name: "APITests", dependencies: ["API", "Domain"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
@@ -103,7 +103,7 @@ let package = Package(
         .testTarget(
             name: "FCGIEntryTests",
             dependencies: [
-                "FCGIEntry", "API", "Domain", "Configuration", .product(name: "Logging", package: "swift-log"),
+                "FCGIEntry", "API", "Domain", "Configuration", "TestSupport", .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(
             name: "HotspotCtlTests",

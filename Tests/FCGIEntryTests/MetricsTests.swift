@@ -3,6 +3,7 @@ import Domain
 import Foundation
 import Logging
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import FCGIEntry
@@ -185,25 +186,12 @@ import Testing
     }
 }
 
-/// A directory whose every call succeeds, except `deleteUser`, which fails.
-struct StubHotspotUserDirectory: HotspotUserDirectory {
-    func findUser(named name: String) throws(RouterFailure) -> HotspotUser? { nil }
-    func createUser(_ user: NewHotspotUser) throws(RouterFailure) -> HotspotUser {
-        HotspotUser(id: "*1", name: user.name, profile: user.profile, server: user.server, disabled: true, comment: user.comment)
-    }
-    func setUserDisabled(id: String, disabled: Bool) throws(RouterFailure) {}
-    func deleteUser(id: String) throws(RouterFailure) { throw .timedOut(maybeApplied: true) }
-    func findProfile(named name: String) throws(RouterFailure) -> HotspotProfile? { nil }
-    func listProfiles() throws(RouterFailure) -> [HotspotProfile] { [] }
-    func findHost(mac: MACAddress?, address: IPv4Address?) throws(RouterFailure) -> HotspotHost? { nil }
-    func login(user: String, password: String, address: IPv4Address, mac: MACAddress?) throws(RouterFailure) {}
-    func activeSessions(user: String) throws(RouterFailure) -> [ActiveSession] { [] }
-}
-
 @Suite struct MeasuredPortsTests {
     @Test func routerCallsAreCountedByOperationAndOutcome() throws {
         let metrics = Metrics(shards: 1, instance: "h:1", startTime: 0, workerThreads: 1, poolUsage: { .init(size: 1, inUse: 0) })
-        let directory = MeasuredHotspotUserDirectory(base: StubHotspotUserDirectory(), recorder: metrics.recorder(shard: 0))
+        let router = InMemoryHotspotUserDirectory()
+        router.failNext["delete"] = .timedOut(maybeApplied: true)
+        let directory = MeasuredHotspotUserDirectory(base: router, recorder: metrics.recorder(shard: 0))
         _ = try directory.createUser(
             NewHotspotUser(name: "ABC123", password: "1234", profile: "1hora", server: "all", disabled: true, comment: "c"))
         try directory.setUserDisabled(id: "*1", disabled: false)
@@ -221,14 +209,14 @@ struct StubHotspotUserDirectory: HotspotUserDirectory {
     @Test func metricsAnswerWithoutAKeyAsPrometheusText() {
         let directory = InMemoryPortalDirectory()
         let handler = PortalHandler(
-            portal: PortalService(directory: directory, verifier: FakeVerifier()), maxBodyBytes: 1024, now: { 0 },
+            portal: PortalService(directory: directory, verifier: StubKeyVerifier()), maxBodyBytes: 1024, now: { 0 },
             metrics: { "# HELP x y\n" })
         let response = handler.respond(to: Request(method: "GET", path: "/metrics"), logger: Logger(label: "test"))
         #expect(response.status == 200)
         #expect(response.header("Content-Type") == "text/plain; version=0.0.4; charset=utf-8")
         #expect(response.body == Array("# HELP x y\n".utf8))
         let unwired = PortalHandler(
-            portal: PortalService(directory: directory, verifier: FakeVerifier()), maxBodyBytes: 1024, now: { 0 })
+            portal: PortalService(directory: directory, verifier: StubKeyVerifier()), maxBodyBytes: 1024, now: { 0 })
         #expect(unwired.respond(to: Request(method: "GET", path: "/metrics"), logger: Logger(label: "test")).status == 404)
         #expect(Route.match(method: "POST", path: "/metrics") == .failure(.methodNotAllowed(allowed: ["GET", "HEAD"])))
     }

@@ -1,47 +1,10 @@
 import API
 import Domain
 import Logging
+import TestSupport
 import Testing
 
 @testable import FCGIEntry
-
-/// A PortalDirectory held in memory.
-final class InMemoryPortalDirectory: PortalDirectory {
-    var records: [String: APIKeyRecord] = [:]
-    var products: [Product] = []
-    var down = false
-
-    func apiKeyRecord(keyID: String) throws(StoreFailure) -> APIKeyRecord? {
-        if down { throw .unavailable }
-        return records[keyID]
-    }
-
-    func activeProducts(companyID: Int64, routerID: Int64) throws(StoreFailure) -> [Product] {
-        if down { throw .unavailable }
-        return products.filter { $0.companyID == companyID && $0.routerID == routerID && $0.active }
-            .sorted { $0.displayOrder < $1.displayOrder }
-    }
-
-    func activeProduct(id: Int64, companyID: Int64, routerID: Int64) throws(StoreFailure) -> Product? {
-        try activeProducts(companyID: companyID, routerID: routerID).first { $0.id == id }
-    }
-
-    func ping() throws(StoreFailure) {
-        if down { throw .unavailable }
-    }
-}
-
-/// Accepts `good:<keyID>` keys, refuses the rest with the failure named after `bad:`.
-struct FakeVerifier: APIKeyVerifier {
-    func verify(_ presentedKey: String, now: Int64) -> Result<APIKeyClaims, AuthFailure> {
-        if presentedKey.hasPrefix("good:") {
-            return .success(APIKeyClaims(keyID: String(presentedKey.dropFirst(5)), routerID: 7, companyID: 1, issuedAt: 0))
-        }
-        return .failure(presentedKey == "bad:expired" ? .expired : .badSignature)
-    }
-
-    func fingerprint(_ presentedKey: String) -> String { "fp:" + presentedKey }
-}
 
 @Suite struct PortalHandlerTests {
     let directory = InMemoryPortalDirectory()
@@ -66,7 +29,7 @@ struct FakeVerifier: APIKeyVerifier {
                 details: ["5 Mbps"], featured: true, displayOrder: 1),
             Product(id: 3, companyID: 1, routerID: 8, name: "Otro router", price: Money(cents: 100, currency: "MXN"), profileName: "x"),
         ]
-        handler = PortalHandler(portal: PortalService(directory: directory, verifier: FakeVerifier()), maxBodyBytes: 1024, now: { 1000 })
+        handler = PortalHandler(portal: PortalService(directory: directory, verifier: StubKeyVerifier()), maxBodyBytes: 1024, now: { 1000 })
     }
 
     func get(_ path: String, key: String? = "good:key_1") -> Response {

@@ -1,0 +1,64 @@
+import Domain
+
+/// A router's hotspot users and profiles held in memory. `failNext[operation]` makes the next call
+/// of that operation ("find", "create", "set", "delete", "profile") throw the failure given.
+public final class InMemoryHotspotUserDirectory: HotspotUserDirectory {
+    public var users: [String: (user: HotspotUser, password: String)] = [:]
+    public var profiles = ["1hora"]
+    /// Profiles the router binds instead of the one asked for (RouterOS's prefix resolution).
+    public var bindsInstead: [String: String] = [:]
+    public var profileLookups = 0
+    public var failNext: [String: RouterFailure] = [:]
+    /// The next create is applied and then sent again, as libcurl resends a request on a kept-alive
+    /// connection that died before the reply; the router refuses the copy by name.
+    public var resendNextCreate = false
+    private var counter = 0
+
+    public init() {}
+
+    private func check(_ operation: String) throws(RouterFailure) {
+        if let failure = failNext.removeValue(forKey: operation) { throw failure }
+    }
+
+    public func findUser(named name: String) throws(RouterFailure) -> HotspotUser? {
+        try check("find")
+        return users.values.first { $0.user.name == name }?.user
+    }
+
+    public func createUser(_ user: NewHotspotUser) throws(RouterFailure) -> HotspotUser {
+        try check("create")
+        guard !users.values.contains(where: { $0.user.name == user.name }) else { throw .duplicateName }
+        counter += 1
+        let created = HotspotUser(
+            id: "*\(counter)", name: user.name, profile: bindsInstead[user.profile] ?? user.profile, server: user.server,
+            disabled: user.disabled, comment: user.comment)
+        users[created.id] = (created, user.password)
+        if resendNextCreate {
+            resendNextCreate = false
+            throw .duplicateName
+        }
+        return created
+    }
+
+    public func setUserDisabled(id: String, disabled: Bool) throws(RouterFailure) {
+        try check("set")
+        guard users[id] != nil else { throw .notFound }
+        users[id]!.user.disabled = disabled
+    }
+
+    public func deleteUser(id: String) throws(RouterFailure) {
+        try check("delete")
+        users[id] = nil
+    }
+
+    public func findProfile(named name: String) throws(RouterFailure) -> HotspotProfile? {
+        try check("profile")
+        profileLookups += 1
+        return profiles.contains(name) ? HotspotProfile(id: "*P", name: name) : nil
+    }
+
+    public func listProfiles() throws(RouterFailure) -> [HotspotProfile] { profiles.map { HotspotProfile(id: "*P", name: $0) } }
+    public func findHost(mac: MACAddress?, address: IPv4Address?) throws(RouterFailure) -> HotspotHost? { nil }
+    public func login(user: String, password: String, address: IPv4Address, mac: MACAddress?) throws(RouterFailure) { throw .unknownHost }
+    public func activeSessions(user: String) throws(RouterFailure) -> [ActiveSession] { [] }
+}

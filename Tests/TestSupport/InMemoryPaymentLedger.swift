@@ -1,0 +1,95 @@
+import Domain
+
+/// A ledger held in memory; `down` makes every call fail like a lost database.
+public final class InMemoryPaymentLedger: PaymentLedger {
+    public var attempts: [String: PaymentAttempt] = [:]
+    public var responses: [String: StoredResponse] = [:]
+    public var leased: Set<String> = []
+    public var events: [(String, PaymentAttempt.State)] = []
+    /// Runs ended with one `conclude` write.
+    public var concluded = 0
+    public var down = false
+    /// Makes `conclude` alone fail, as a database lost just before a run's last write.
+    public var failConclude = false
+
+    public init() {}
+
+    public func begin(
+        _ attempt: PaymentAttempt, owner: String, leaseSeconds: Int, declineWindowSeconds: Int?
+    ) throws(StoreFailure) -> LedgerBegin {
+        if down { throw .unavailable }
+        if let existing = attempts.values.first(where: { $0.companyID == attempt.companyID && $0.idempotencyKey == attempt.idempotencyKey })
+        {
+            return .existing(existing, response: responses[existing.id], leaseActive: leased.contains(existing.id))
+        }
+        let declines = declineWindowSeconds.map { _ in
+            recentDeclines(routerID: attempt.routerID, mac: attempt.mac, address: attempt.remoteAddress)
+        }
+        attempts[attempt.id] = attempt
+        leased.insert(attempt.id)
+        events.append((attempt.id, .pending))
+        return .started(recentDeclines: declines)
+    }
+
+    public func conclude(
+        _ attempt: PaymentAttempt, expecting: PaymentAttempt.State, reason: String?, storing response: StoredResponse?,
+        retry: RetrySchedule
+    ) throws(StoreFailure) -> Bool {
+        if failConclude { throw .unavailable }
+        guard try save(attempt, expecting: expecting, reason: reason) else { return false }
+        try release(attemptID: attempt.id, storing: response, retry: retry)
+        concluded += 1
+        return true
+    }
+
+    public func save(_ attempt: PaymentAttempt, expecting: PaymentAttempt.State, reason: String?) throws(StoreFailure) -> Bool {
+        if down { throw .unavailable }
+        guard attempts[attempt.id]?.state == expecting else { return false }
+        if expecting != attempt.state { events.append((attempt.id, attempt.state)) }
+        attempts[attempt.id] = attempt
+        return true
+    }
+
+    public func storeResponse(attemptID: String, _ response: StoredResponse) throws(StoreFailure) {
+        if down { throw .unavailable }
+        responses[attemptID] = responses[attemptID] ?? response
+    }
+
+    public func release(attemptID: String, storing response: StoredResponse?, retry: RetrySchedule) throws(StoreFailure) {
+        if down { throw .unavailable }
+        if let response { responses[attemptID] = responses[attemptID] ?? response }
+        leased.remove(attemptID)
+    }
+
+    public func renewLease(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> Bool {
+        if down { throw .unavailable }
+        return leased.contains(attemptID)
+    }
+
+    public func claim(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> PaymentAttempt? {
+        guard !leased.contains(attemptID), var attempt = attempts[attemptID],
+            !attempt.state.isFinal || responses[attemptID] == nil
+        else { return nil }
+        leased.insert(attemptID)
+        attempt.answeredCodigo = responses[attemptID]?.codigo
+        return attempt
+    }
+
+    private func recentDeclines(routerID: Int64, mac: MACAddress?, address: String?) -> DeclineCounts {
+        let declined = attempts.values.filter { $0.state == .declining || $0.state == .declined }
+        return DeclineCounts(
+            router: declined.filter { $0.routerID == routerID }.count, mac: declined.filter { $0.mac != nil && $0.mac == mac }.count,
+            address: declined.filter { $0.remoteAddress != nil && $0.remoteAddress == address }.count)
+    }
+
+    public func claimDue(limit: Int, owner: String, leaseSeconds: Int) throws(StoreFailure) -> [PaymentAttempt] {
+        if down { throw .unavailable }
+        let due = attempts.values.filter { !$0.state.isFinal && !leased.contains($0.id) }.prefix(limit)
+        due.forEach { leased.insert($0.id) }
+        return due.map { attempt in
+            var attempt = attempt
+            attempt.answeredCodigo = responses[attempt.id]?.codigo
+            return attempt
+        }
+    }
+}
