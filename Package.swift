@@ -96,8 +96,12 @@ let package = Package(
             name: "SecretsTests",
             dependencies: ["Secrets", "Domain", .product(name: "_CryptoExtras", package: "swift-crypto")]),
         .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport", "TestSupport"]),
-        .testTarget(name: "RouterOSTests", dependencies: ["RouterOS", "Domain", "JSON", "HTTPTransport", "TestSupport"]),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Domain", "JSON", "HTTPTransport", "TestSupport"]),
+        .testTarget(
+            name: "RouterOSTests", dependencies: ["RouterOS", "Domain", "JSON", "HTTPTransport", "TestSupport"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "GatewayTests", dependencies: ["Gateway", "Domain", "JSON", "HTTPTransport", "TestSupport"],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "PersistenceTests", dependencies: ["Persistence", "Domain", "Secrets"]),
         .testTarget(name: "WiringTests", dependencies: ["Wiring", "Domain", "Configuration"]),
         .testTarget(
