@@ -104,10 +104,11 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(name: "PersistenceTests", dependencies: ["Persistence", "Domain", "Secrets"]),
         .testTarget(name: "WiringTests", dependencies: ["Wiring", "Domain", "Configuration"]),
+        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"]),
         .testTarget(
             name: "FCGIEntryTests",
             dependencies: [
-                "FCGIEntry", "API", "Domain", "Configuration", "TestSupport", .product(name: "Logging", package: "swift-log"),
+                "FCGIEntry", "API", "Domain", "TestSupport", .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(
             name: "HotspotCtlTests",
