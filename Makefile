@@ -24,7 +24,7 @@ lint: ruff
 	.run/ruff/bin/ruff check
 
 test-unit:
-	swift test --skip-build --filter 'DomainTests|JSONTests|APITests|SecretsTests|ConfigurationTests|WiringTests|FCGIEntryTests|HotspotCtlTests|SimulationTests'
+	swift test --skip-build --filter 'DomainTests|JSONTests|APITests|ReplyJSONTests|SecretsTests|ConfigurationTests|WiringTests|FCGIEntryTests|HotspotCtlTests|SimulationTests'
 
 # The saga under seeded simulation, a fixed budget of seeds (make simulate runs more).
 test-simulate:

@@ -96,6 +96,7 @@ let package = Package(
             name: "SecretsTests",
             dependencies: ["Secrets", "Domain", .product(name: "_CryptoExtras", package: "swift-crypto")]),
         .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport", "TestSupport"]),
+        .testTarget(name: "ReplyJSONTests", dependencies: ["ReplyJSON", "JSON"]),
         .testTarget(
             name: "RouterOSTests", dependencies: ["RouterOS", "Domain", "JSON", "HTTPTransport", "TestSupport"],
             resources: [.copy("Fixtures")]),
