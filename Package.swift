@@ -90,7 +90,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["HTTPTransport", "Domain"], path: "Tests/TestSupport"),
         .testTarget(name: "DomainTests", dependencies: ["Domain", "TestSupport"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON", "Domain"]),
-        .testTarget(name: "APITests", dependencies: ["API", "Domain"]),
+        .testTarget(name: "APITests", dependencies: ["API", "Domain", "JSON"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
         .testTarget(
             name: "SecretsTests",

@@ -1,0 +1,33 @@
+import API
+import Domain
+import JSON
+import Testing
+
+/// The portal endpoints' JSON shapes (CONTRACT §4), absent values included.
+@Suite struct PresenterTests {
+    static func text(_ value: JSONValue) -> String { String(decoding: value.serialized(), as: UTF8.self) }
+
+    @Test func aProductWithEveryFieldAndOneWithNone() {
+        let full = Product(
+            id: 1, companyID: 1, routerID: 7, name: "1 Día", description: "Todo el día", price: Money(cents: 4990, currency: "MXN"),
+            profileName: "1dia", details: ["5 Mbps", "1 dispositivo"], imageURL: "https://example.com/1dia.png", featured: true,
+            displayOrder: 2)
+        #expect(
+            Self.text(Presenter.product(full))
+                == #"{"id":1,"nombre_venta":"1 Día","descripcion":"Todo el día","precio":49.90,"moneda":"MXN","perfil_mikrotik_nombre":"1dia","detalles":["5 Mbps","1 dispositivo"],"imagen_url":"https://example.com/1dia.png","destacado":true,"orden":2}"#
+        )
+        let bare = Product(
+            id: 3, companyID: 1, routerID: 7, name: "1 Hora", price: Money(cents: 1500, currency: "MXN"), profileName: "1hora")
+        #expect(
+            Self.text(Presenter.product(bare))
+                == #"{"id":3,"nombre_venta":"1 Hora","descripcion":null,"precio":15.00,"moneda":"MXN","perfil_mikrotik_nombre":"1hora","detalles":[],"imagen_url":null,"destacado":false,"orden":0}"#
+        )
+    }
+
+    @Test func thePublicConfigurationWithoutTheOptionalFields() {
+        let grant = AccessGrant(keyID: "key_1", company: Company(id: 1, name: "Café"), router: Router(id: 7, companyID: 1, name: "Terraza"))
+        #expect(
+            Self.text(Presenter.configPublic(grant))
+                == #"{"empresa":{"id":1,"nombre":"Café","conekta_public_key":null},"router":{"id":7,"nombre":"Terraza","ubicacion":null}}"#)
+    }
+}
