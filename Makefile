@@ -23,6 +23,7 @@ lint: ruff
 	swift format lint --strict --recursive Sources Tests
 	.run/ruff/bin/ruff check
 
+# Every test target that needs no database and no sandbox; test-integration runs the others.
 test-unit:
 	swift test --skip-build --filter 'DomainTests|JSONTests|APITests|ReplyJSONTests|SecretsTests|ConfigurationTests|WiringTests|FCGIEntryTests|HotspotCtlTests|SimulationTests'
 

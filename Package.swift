@@ -86,7 +86,11 @@ let package = Package(
         .target(name: "Simulation", dependencies: ["Domain", "API"]),
         .executableTarget(name: "Simulate", dependencies: ["Simulation"]),
 
-        // Tests. Fast ones need nothing; PersistenceTests needs HOTSPOT_TEST_DATABASE_URL (make test sets it).
+        // Tests: a target per source target (the fuzz targets and the simulator run from make). Most
+        // need nothing (make test-unit); PersistenceTests needs a PostgreSQL cluster
+        // (HOTSPOT_TEST_PG_HOST), and HTTPTransportTests, RouterOSTests and GatewayTests start the
+        // sandboxes (make test-integration sets both up). TestSupport holds what several share: the
+        // in-memory ports, the fake transport, fixture files, the sandboxes.
         .target(name: "TestSupport", dependencies: ["HTTPTransport", "Domain"], path: "Tests/TestSupport"),
         .testTarget(name: "DomainTests", dependencies: ["Domain", "TestSupport"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON", "Domain"]),
