@@ -15,13 +15,16 @@ build: deps
 
 ## Everything: formatting, unit tests, adapters against real peers, end to end through nginx.
 test: deps lint
-	swift build --build-tests $(SWIFT_FLAGS)
+	swift build --build-tests $(SWIFT_FLAGS) --explicit-target-dependency-import-check error
 	$(MAKE) --no-print-directory test-unit test-simulate test-fuzz-regressions test-integration test-e2e
 
-# The Swift with swift format, the Python with the pinned ruff (ruff.toml).
+# The Swift with swift format, the Python with the pinned ruff (ruff.toml), and every target's
+# imports against its declared dependencies (SwiftPM's own check, in `test`, misses imports that
+# only compile through a dependency's dependency).
 lint: ruff
 	swift format lint --strict --recursive Sources Tests
 	.run/ruff/bin/ruff check
+	$(PYTHON) scripts/check_imports.py
 
 # Every test target that needs no database and no sandbox; test-integration runs the others.
 test-unit:
