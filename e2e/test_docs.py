@@ -108,3 +108,21 @@ def test_the_readme_layout_matches_the_tree():
     unnamed = sorted((sources | top) - entries)
     assert not unnamed, f"the Layout does not name {unnamed}"
     assert {"Sources/Wiring", "Sources/JSON", "e2e", "Tests"} <= entries
+
+
+def test_every_sources_section_a_comment_cites_exists():
+    """Comments cite facts as `docs/sources.md A4` (or `F2.4`): each such section is a heading
+    there, so no comment points nowhere."""
+    sources = open(os.path.join(ROOT, "docs", "sources.md"), encoding="utf-8").read()
+    headings = set(re.findall(r"^#+ ([ACF]\d+(?:\.\d+)*)\b", sources, re.M))
+    cited = {}
+    for name in tracked_files():
+        if not name.endswith((".swift", ".py", ".conf", ".sh")):
+            continue
+        text = open(os.path.join(ROOT, name), encoding="utf-8").read()
+        for mention in re.findall(r"docs/sources\.md,? ((?:[ACF]\d+(?:\.\d+)*(?:,? (?:and )?)?)+)", text):
+            for section in re.findall(r"[ACF]\d+(?:\.\d+)*", mention):
+                cited.setdefault(section, name)
+    assert len(cited) >= 10, cited
+    missing = {section: name for section, name in cited.items() if section not in headings}
+    assert not missing, f"comments cite sections docs/sources.md lacks: {missing}"
