@@ -1,6 +1,7 @@
 """Issue 17: the Conekta sandbox's webhooks, alone (no product): webhook keys, signed deliveries
-that openssl verifies, retries, redelivery and reverse order. Shapes are checked against the
-trimmed spec schemas in sandbox/schemas/ (docs/sources.md C6)."""
+that openssl verifies, retries, redelivery, reverse order, and the order changes that
+the sandbox controls make (dashboard refund, chargeback, late 3-D Secure, expiry). Shapes are
+checked against the trimmed spec schemas in sandbox/schemas/ (docs/sources.md C6)."""
 
 import base64
 import itertools
@@ -478,11 +479,29 @@ def test_held_deliveries_are_released_in_reverse_order(sandbox, account, receive
     assert [json.loads(p["body"])["data"]["object"]["id"] for p in posts] == orders[::-1]
 
 
+
 # MARK: order changes
 
 
 def events_of(sandbox, order_id):
     return [e["type"] for e in control(sandbox, "GET", f"events?order_id={order_id}")[1]]
+
+
+def test_dashboard_refunds_partial_then_full(sandbox, account, receiver):
+    path = hook_path()
+    register(sandbox, account, receiver.base + path, ["order.refunded", "order.partially_refunded"])
+    _, order = pay(sandbox, account)
+    status, partial = control(sandbox, "POST", f"orders/{order['id']}/refund", {"amount": 500})
+    assert status == 200 and partial["payment_status"] == "partially_refunded"
+    got = api(sandbox, "GET", f"/orders/{order['id']}", key=account)[1]
+    assert (got["payment_status"], got["amount_refunded"]) == ("partially_refunded", 500)
+    status, full = control(sandbox, "POST", f"orders/{order['id']}/refund", {})
+    assert status == 200 and full["payment_status"] == "refunded" and full["amount_refunded"] == 1500
+    assert control(sandbox, "POST", f"orders/{order['id']}/refund", {})[0] == 422  # nothing left
+    first, second = receiver.wait(path, 2)
+    assert [json.loads(p["body"])["type"] for p in (first, second)] == ["order.partially_refunded", "order.refunded"]
+    assert json.loads(second["body"])["data"]["object"]["payment_status"] == "refunded"
+    assert events_of(sandbox, order["id"]) == ["order.created", "order.paid", "order.partially_refunded", "order.refunded"]
 
 
 def test_an_api_refund_and_cancel_are_reported_too(sandbox, account, receiver):
@@ -500,6 +519,74 @@ def test_an_api_refund_and_cancel_are_reported_too(sandbox, account, receiver):
     assert events_of(sandbox, declined["id"]) == ["order.created", "order.declined"]
     _, preauth = pay(sandbox, account, "preauth")
     assert events_of(sandbox, preauth["id"]) == ["order.created", "order.pre_authorized"]
+
+
+def test_a_chargeback(sandbox, account, receiver):
+    path = hook_path()
+    register(sandbox, account, receiver.base + path, ["order.charged_back"])
+    _, order = pay(sandbox, account)
+    status, charged_back = control(sandbox, "POST", f"orders/{order['id']}/chargeback")
+    assert status == 200 and charged_back["payment_status"] == "charged_back"
+    got = api(sandbox, "GET", f"/orders/{order['id']}", key=account)[1]
+    assert got["payment_status"] == "charged_back" and got["charges"]["data"][0]["status"] == "charged_back"
+    (post,) = receiver.wait(path, 1)
+    assert json.loads(post["body"])["type"] == "order.charged_back"
+    assert control(sandbox, "POST", f"orders/{order['id']}/chargeback")[0] == 409
+    _, pending = pay(sandbox, account, "3ds")
+    assert control(sandbox, "POST", f"orders/{pending['id']}/chargeback")[0] == 409
+
+
+def test_a_late_3ds_payment_whose_cancel_was_refused(sandbox, account, receiver, tmp_path):
+    key = new_key(sandbox, account)
+    path = hook_path()
+    register(sandbox, account, receiver.base + path, ["order.paid", "order.canceled"])
+    status, order = pay(sandbox, account, "3dslate")
+    assert status == 200 and order["payment_status"] == "pending_payment" and order["charges"] is None
+    status, error = api(sandbox, "POST", f"/orders/{order['id']}/cancel", key=account)
+    assert status == 428 and error["details"][0]["code"].endswith("order.cannot_be_canceled"), error
+    assert api(sandbox, "GET", f"/orders/{order['id']}", key=account)[1]["payment_status"] == "pending_payment"
+
+    status, paid = control(sandbox, "POST", f"orders/{order['id']}/complete_3ds")
+    assert status == 200 and paid["payment_status"] == "paid"
+    got = api(sandbox, "GET", f"/orders/{order['id']}", key=account)[1]
+    charge = got["charges"]["data"][0]
+    assert got["payment_status"] == "paid" and charge["status"] == "paid"
+    assert charge["reference_id"] == got["metadata"]["attempt_id"], "the charge its POST asked for"
+    (post,) = receiver.wait(path, 1)
+    event = json.loads(post["body"])
+    assert event["type"] == "order.paid" and event["data"]["object"] == got
+    assert verifies(tmp_path, key["public_key"], post["body"], digest_of(post))
+    assert control(sandbox, "POST", f"orders/{order['id']}/complete_3ds")[0] == 409, "only once"
+
+
+def test_a_canceled_3ds_order_is_completed_only_when_forced(sandbox, account, receiver):
+    register(sandbox, account, receiver.base + hook_path(), ["order.paid"])
+    _, order = pay(sandbox, account, "3ds")
+    assert api(sandbox, "POST", f"/orders/{order['id']}/cancel", key=account)[0] == 200
+    status, error = control(sandbox, "POST", f"orders/{order['id']}/complete_3ds")
+    assert status == 409 and "even_if_canceled" in error["error"]
+    status, paid = control(sandbox, "POST", f"orders/{order['id']}/complete_3ds", {"even_if_canceled": True})
+    assert status == 200 and paid["payment_status"] == "paid"
+    assert events_of(sandbox, order["id"])[-2:] == ["order.canceled", "order.paid"]
+    _, card = pay(sandbox, account)
+    assert control(sandbox, "POST", f"orders/{card['id']}/complete_3ds")[0] == 409, "not a 3-D Secure order"
+
+
+def test_orders_expire(sandbox, account, receiver):
+    path = hook_path()
+    register(sandbox, account, receiver.base + path, ["order.expired"])
+    _, pending = pay(sandbox, account, "3ds")
+    _, preauth = pay(sandbox, account, "preauth")
+    for order in (pending, preauth):
+        status, expired = control(sandbox, "POST", f"orders/{order['id']}/expire")
+        assert status == 200 and expired["payment_status"] == "expired"
+        assert api(sandbox, "GET", f"/orders/{order['id']}", key=account)[1]["payment_status"] == "expired"
+    posts = receiver.wait(path, 2)
+    assert [json.loads(p["body"])["data"]["object"]["id"] for p in posts] == [pending["id"], preauth["id"]]
+    assert control(sandbox, "POST", f"orders/{pending['id']}/complete_3ds")[0] == 409, "too late"
+    _, paid = pay(sandbox, account)
+    assert control(sandbox, "POST", f"orders/{paid['id']}/expire")[0] == 409
+    assert control(sandbox, "POST", "orders/ord_nope/expire")[0] == 404
 
 
 def test_the_state_shows_keys_webhooks_and_settings(sandbox, account, receiver):

@@ -18,6 +18,9 @@ Card tokens (each is single use; a second use answers 402 conekta.errors.process
   tok_sandbox_declined_<x>      402 card_declined
   tok_sandbox_insufficient_<x>  402 insufficient_funds
   tok_sandbox_3ds_<x>           200 pending_payment, charges null, next_action redirect_to_url
+  tok_sandbox_3dslate_<x>       as 3ds, but POST /orders/{id}/cancel is refused (428
+                                …combo.order.cannot_be_canceled): the customer is paying, so a
+                                late payment (complete_3ds below) is genuine
   tok_sandbox_preauth_<x>       200 pre_authorized (as pre_authorize:true does with a paying token)
   tok_sandbox_slow_<ms>_<x>     waits <ms> milliseconds, then pays
   tok_sandbox_error500_<x>      500 with an empty body, nothing applied, token not consumed
@@ -49,8 +52,9 @@ webhook_keys.*, webhooks.* and events.* (create, list, get, update, delete, test
   it a webhook_ping. Loopback URLs are accepted unless --webhook-refuse-loopback (the spec's
   pattern refuses them); http and https only.
 - Events: each new order makes order.created and the event of its status (order.paid,
-  order.pending_payment, order.declined, order.pre_authorized); refunds make order.refunded or
-  order.partially_refunded, cancel order.canceled. Sandbox economy: an account keeps events only
+  order.pending_payment, order.declined, order.pre_authorized); refunds (API or control) make
+  order.refunded or order.partially_refunded, cancel order.canceled, and the controls below
+  order.charged_back, order.paid, order.expired. Sandbox economy: an account keeps events only
   from its first webhook on (the load tests' account registers none and pays nothing for them).
   An event is {data: {object: the order as GET /orders/{id} answers it then,
   previous_attributes: {}}, livemode: false, webhook_status, webhook_logs: [{id: "webhl_…", url,
@@ -68,6 +72,11 @@ webhook_keys.*, webhooks.* and events.* (create, list, get, update, delete, test
   (--webhook-ca verifies every receiver with that CA). A URL's user:password is sent as Basic.
 
 Sandbox controls for webhooks (no authentication, like the others; errors are {"error"}):
+- POST /_sandbox/orders/{id}/refund {"amount"?}: a refund from the dashboard (default: the rest).
+- POST /_sandbox/orders/{id}/chargeback: a paid order becomes charged_back.
+- POST /_sandbox/orders/{id}/complete_3ds {"even_if_canceled"?}: a 3-D Secure order pending
+  payment is paid with the charge its POST asked for (a canceled one only with the flag).
+- POST /_sandbox/orders/{id}/expire: a pending_payment or pre_authorized order expires.
 - GET /_sandbox/events[?order_id=&type=&account=]: every event with its deliveries, each with
   its attempts ({attempt, at, status, error, ms, reply}); GET /_sandbox/events/{id} adds the body
   as sent and its Digest; POST /_sandbox/events/{id}/redeliver {"url"?}: the same id, bytes and
@@ -412,6 +421,8 @@ class ConektaApp(App):
         self.requests = []  # one entry per POST /orders: schema violations and outcome
         self.js_tokens = []  # one entry per token made for a browser: id, kind, last4 (never the number)
         self.order_accounts = {}  # order id -> the private key that made it (whose webhooks hear of it)
+        self.pending_3ds = {}  # order id -> (charge request, token, card) of a 3-D Secure order not completed
+        self.uncancelable = set()  # orders of tok_sandbox_3dslate_ tokens: cancel is refused
         self.events = []  # every event, oldest first
         self.event_index = {}
         self.deliverer.reset()
@@ -673,11 +684,16 @@ class ConektaApp(App):
             order.update(payment_status="declined", is_refundable=False)
             self._store(order, account)
             raise ApiError(402, "processing_error", code, {"es": es, "en": en}, debug, data=order)
-        if behaviour == "3ds":
+        if behaviour in ("3ds", "3dslate"):
             order.update(payment_status="pending_payment", charges=None, is_refundable=False,
                          next_action={"type": "redirect_to_url", "redirect_to_url": {
                              "url": "https://3ds-pay.conekta.com/" + secrets.token_hex(16),
                              "return_url": body.get("return_url")}})
+            with self.lock:
+                # What POST /_sandbox/orders/{id}/complete_3ds charges when the customer "completes" it.
+                self.pending_3ds[order["id"]] = (charge_request, token, card)
+                if behaviour == "3dslate":
+                    self.uncancelable.add(order["id"])
             return self._store(order, account)
         if behaviour == "preauth" or body.get("pre_authorize") is True:
             charge.update(status="pre_authorized", paid_at=None, is_refundable=False)
@@ -698,7 +714,7 @@ class ConektaApp(App):
             return "declined", ("visa", "0002", "credit")
         if token == "tok_test_insufficient_funds":
             return "insufficient", ("visa", "0127", "credit")
-        match = re.fullmatch(r"tok_sandbox_(paid|declined|insufficient|3ds|preauth|error500|drop)_.+", token)
+        match = re.fullmatch(r"tok_sandbox_(paid|declined|insufficient|3ds|3dslate|preauth|error500|drop)_.+", token)
         if match:
             return match.group(1), {"declined": ("visa", "0002", "credit"),
                                     "insufficient": ("visa", "0127", "credit")}.get(match.group(1), visa)
@@ -833,7 +849,8 @@ class ConektaApp(App):
         return self._apply_refund(order, amount)
 
     def _apply_refund(self, order, amount):
-        """Refunds `amount` of a paid order and reports order.refunded or order.partially_refunded."""
+        """Refunds `amount` of a paid order (the API's refund and the dashboard's, a control) and
+        reports order.refunded or order.partially_refunded."""
         with self.lock:
             if order["payment_status"] not in ("paid", "partially_refunded"):
                 raise ApiError(428, "precondition_required_error",
@@ -860,8 +877,10 @@ class ConektaApp(App):
     def _cancel(self, identifier):
         order = self._order(identifier)
         with self.lock:
-            if order["payment_status"] not in ("pending_payment", "pre_authorized"):
-                # Inferred (docs/sources.md C5): a paid order is refunded, not canceled.
+            if order["payment_status"] not in ("pending_payment", "pre_authorized") or identifier in self.uncancelable:
+                # Inferred (docs/sources.md C5): a paid order is refunded, not canceled. A
+                # tok_sandbox_3dslate_ order stands for a customer completing 3-D Secure while the
+                # merchant cancels and the payment winning: its late order.paid comes with complete_3ds.
                 raise ApiError(428, "precondition_required_error",
                                "conekta.errors.precondition_required.combo.order.cannot_be_canceled",
                                {"es": "La orden no puede ser cancelada.", "en": "The order can not be canceled."})
@@ -1179,6 +1198,16 @@ class ConektaApp(App):
         try:
             if parts == ["orders", "bulk"] and request.method == "POST":
                 return self._bulk(payload)
+            if len(parts) == 3 and parts[0] == "orders" and request.method == "POST":
+                action = {"refund": self._control_refund, "chargeback": self._control_chargeback,
+                          "complete_3ds": self._control_complete_3ds, "expire": self._control_expire}.get(parts[2])
+                if action is None:
+                    return None
+                with self.lock:
+                    order = self.orders.get(parts[1])
+                if order is None:
+                    return control_error(404, f"no order {parts[1]}")
+                return action(order, payload)
             if parts[:1] == ["events"]:
                 return self._control_events(request, parts, payload)
             if parts[:1] == ["webhooks"] and len(parts) == 2:
@@ -1188,6 +1217,59 @@ class ConektaApp(App):
         except (ValueError, TypeError) as error:
             return control_error(422, str(error))
         return None
+
+    # MARK: control: what happens to an order outside the API
+
+    def _control_refund(self, order, payload):
+        """POST /_sandbox/orders/{id}/refund {"amount"?}: a refund made in Conekta's dashboard
+        (default: what is left to refund)."""
+        amount = payload.get("amount", order["amount"] - order["amount_refunded"])
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+            return control_error(422, "amount must be a positive integer (cents)")
+        return Reply(200, self._apply_refund(order, amount))
+
+    def _control_chargeback(self, order, payload):
+        """POST /_sandbox/orders/{id}/chargeback: the card holder disputed the charge."""
+        with self.lock:
+            if order["payment_status"] not in ("paid", "partially_refunded"):
+                return control_error(409, f"a {order['payment_status']} order cannot be charged back")
+            for charge in order["charges"]["data"]:
+                charge.update(status="charged_back", is_refundable=False)
+            order.update(payment_status="charged_back", is_refundable=False, updated_at=int(time.time()))
+            self._order_event(order, "order.charged_back")
+            return Reply(200, order)
+
+    def _control_complete_3ds(self, order, payload):
+        """POST /_sandbox/orders/{id}/complete_3ds {"even_if_canceled"?}: the customer finished
+        3-D Secure; the order is paid with the charge its POST asked for."""
+        with self.lock:
+            pending = self.pending_3ds.get(order["id"])
+            status = order["payment_status"]
+            if pending is None:
+                return control_error(409, "not a 3-D Secure order awaiting its customer")
+            if status != "pending_payment" and not (status == "canceled" and payload.get("even_if_canceled") is True):
+                return control_error(409, f"a {status} order cannot be completed"
+                                          + (" (even_if_canceled: true forces it)" if status == "canceled" else ""))
+            charge_request, token, card = pending
+            charge = self._new_charge(order, charge_request, token, card)
+            now = int(time.time())
+            charge.update(created_at=now, paid_at=now)
+            order.update(payment_status="paid", charges=list_envelope([charge]), is_refundable=True, updated_at=now)
+            del self.pending_3ds[order["id"]]
+            self._order_event(order, "order.paid")
+            return Reply(200, order)
+
+    def _control_expire(self, order, payload):
+        """POST /_sandbox/orders/{id}/expire: a pending or pre-authorized order ran out of time."""
+        with self.lock:
+            if order["payment_status"] not in ("pending_payment", "pre_authorized"):
+                return control_error(409, f"a {order['payment_status']} order cannot expire")
+            for charge in (order.get("charges") or {}).get("data", []):
+                charge.update(status="expired", is_refundable=False)
+            order.update(payment_status="expired", is_refundable=False, updated_at=int(time.time()))
+            self.pending_3ds.pop(order["id"], None)
+            self._order_event(order, "order.expired")
+            return Reply(200, order)
 
     # MARK: control: events and their delivery
 
