@@ -1,5 +1,5 @@
 """Issue 17: the Conekta sandbox's webhooks, alone (no product): webhook keys, signed deliveries
-that openssl verifies, retries, redelivery, reverse order, and the order changes that
+that openssl verifies, retries, redelivery, reverse order, forgeries, and the order changes that
 the sandbox controls make (dashboard refund, chargeback, late 3-D Secure, expiry). Shapes are
 checked against the trimmed spec schemas in sandbox/schemas/ (docs/sources.md C6)."""
 
@@ -437,7 +437,7 @@ def test_a_deleted_webhook_gets_no_more_retries(sandbox, account, receiver):
     assert sandbox_config["retry_ms"] == 300
 
 
-# MARK: redelivery and order
+# MARK: redelivery, order, forgeries
 
 
 def test_a_redelivery_has_the_same_id_body_and_signature(sandbox, account, receiver, tmp_path):
@@ -478,6 +478,40 @@ def test_held_deliveries_are_released_in_reverse_order(sandbox, account, receive
     posts = receiver.wait(path, 3)
     assert [json.loads(p["body"])["data"]["object"]["id"] for p in posts] == orders[::-1]
 
+
+def test_forged_events_fail_verification(sandbox, account, receiver, tmp_path):
+    key = new_key(sandbox, account)
+    path = hook_path()
+    register(sandbox, account, receiver.base + path, ["order.paid"])
+    status, declined = pay(sandbox, account, "declined")
+    assert status == 402 and declined["payment_status"] == "declined"
+
+    verdicts, forgeries = {}, {}
+    for mode in ("other_key", "garbled", "tampered", "none", "valid"):
+        status, forgery = control(sandbox, "POST", "webhooks/forge", {"order_id": declined["id"], "signature": mode})
+        assert status == 200, forgery
+        forgeries[mode] = forgery
+        (post,) = [p for p in receiver.wait(path, len(verdicts) + 1) if json.loads(p["body"])["id"] == forgery["id"]]
+        assert post["body"].decode() == forgery["body"] and digest_of(post) == forgery["digest"]
+        event = json.loads(post["body"])
+        assert event["type"] == "order.paid" and event["data"]["object"]["id"] == declined["id"]
+        verdicts[mode] = None if digest_of(post) is None else verifies(tmp_path, key["public_key"], post["body"], digest_of(post))
+    assert verdicts == {"other_key": False, "garbled": False, "tampered": False, "none": None, "valid": True}
+    assert json.loads(forgeries["tampered"]["body"])["data"]["object"]["payment_status"] == "paid", "the body says paid"
+    assert forgeries["tampered"]["id"] in [f["id"] for f in control(sandbox, "GET", "state")[1]["forgeries"]]
+    assert api(sandbox, "GET", f"/orders/{declined['id']}", key=account)[1]["payment_status"] == "declined"
+
+    # A replay of a genuine event's id with another body, to a URL of the test's choosing.
+    genuine = control(sandbox, "GET", f"events?order_id={declined['id']}&type=order.declined")[1][0]
+    elsewhere = hook_path()
+    status, replay = control(sandbox, "POST", "webhooks/forge", {
+        "event_id": genuine["id"], "signature": "other_key", "object": {"amount": 1}, "url": receiver.base + elsewhere})
+    assert status == 200 and replay["id"] == genuine["id"]
+    (post,) = receiver.wait(elsewhere, 1)
+    assert json.loads(post["body"])["data"]["object"]["amount"] == 1
+    assert not verifies(tmp_path, key["public_key"], post["body"], digest_of(post))
+    assert control(sandbox, "POST", "webhooks/forge", {"order_id": "ord_nope"})[0] == 404
+    assert control(sandbox, "POST", "webhooks/forge", {"order_id": declined["id"], "signature": "meh"})[0] == 422
 
 
 # MARK: order changes

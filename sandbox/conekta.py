@@ -84,12 +84,15 @@ Sandbox controls for webhooks (no authentication, like the others; errors are {"
 - POST /_sandbox/webhooks/pause holds every delivery not begun (retries too); POST
   /_sandbox/webhooks/resume {"order"?: "fifo"|"reverse"} releases them (reverse: newest first).
 - GET|POST /_sandbox/webhooks/config {retry_ms, max_retry_ms, attempts, timeout_ms, delay_ms}.
-GET /_sandbox/state adds webhook_keys (with public keys), webhooks, the number of
+- POST /_sandbox/webhooks/forge {"order_id"|"event_id", "type"?, "signature"?: valid|other_key|
+  garbled|tampered|none, "object"?, "url"?}: an event Conekta never sent (see _forge).
+GET /_sandbox/state adds webhook_keys (with public keys), webhooks, forgeries, the number of
 events and the delivery settings. POST /_sandbox/reset forgets orders, events and deliveries but
 keeps the accounts' webhook keys and webhooks (as a restarted product would find them).
 """
 
 import base64
+import copy
 import json
 import os
 import re
@@ -118,6 +121,7 @@ STATUS_EVENTS = {
     "pre_authorized": "order.pre_authorized", "canceled": "order.canceled", "expired": "order.expired",
     "refunded": "order.refunded", "partially_refunded": "order.partially_refunded", "charged_back": "order.charged_back",
 }
+FORGERIES = ("valid", "other_key", "garbled", "tampered", "none")
 
 # token -> (brand, last4, card type)
 PAYING_TOKENS = {
@@ -376,6 +380,7 @@ class ConektaApp(App):
         # An account's configuration (what its private key made), kept across POST /_sandbox/reset.
         self.webhook_keys = {}  # account -> [key], oldest first
         self.webhooks = {}  # account -> [webhook], oldest first
+        self.forger_key = None  # (private key file, public PEM) of no account, for forged events
         self.reset()
 
     def add_arguments(self, parser):
@@ -425,6 +430,7 @@ class ConektaApp(App):
         self.uncancelable = set()  # orders of tok_sandbox_3dslate_ tokens: cancel is refused
         self.events = []  # every event, oldest first
         self.event_index = {}
+        self.forgeries = []
         self.deliverer.reset()
         # common.py's reset clears the default latency with the faults; keep the configured one.
         self.faults.default_latency_ms = self.latency_ms
@@ -1305,7 +1311,7 @@ class ConektaApp(App):
 
     def _control_webhooks(self, request, what, payload):
         """POST /_sandbox/webhooks/pause, /resume {"order": "fifo"|"reverse"}, /config {...},
-        GET /_sandbox/webhooks/config."""
+        GET /_sandbox/webhooks/config, POST /_sandbox/webhooks/forge {...}."""
         if what == "config" and request.method == "GET":
             return Reply(200, self.deliverer.config())
         if request.method != "POST":
@@ -1317,7 +1323,74 @@ class ConektaApp(App):
         if what == "config":
             return Reply(200, self.deliverer.configure(**{k: payload.get(k) for k in (
                 "retry_ms", "max_retry_ms", "attempts", "timeout_ms", "delay_ms")}))
+        if what == "forge":
+            return self._forge(payload)
         return None
+
+    def _forger(self):
+        with self.lock:
+            if self.forger_key is None:
+                self.forger_key = self.key_maker.generate("forger")
+            return self.forger_key
+
+    def _forge(self, payload):
+        """POST /_sandbox/webhooks/forge {"order_id" | "event_id", "type"?, "signature"?, "object"?,
+        "url"?}: an event Conekta never sent. From an order (as it is now) or from an event (its
+        data, type and id: a replay with another body); "object" is merged into data.object; sent
+        to `url` or to the account's webhooks. signature: valid (the account's key: a lying body),
+        other_key (a key of no account, the default), garbled (the account's signature with one bit
+        flipped), tampered (the account's signature of the body before "object" was merged; default
+        object {"payment_status": "paid"}), none (no Digest)."""
+        mode = payload.get("signature", "other_key")
+        if mode not in FORGERIES:
+            return control_error(422, f"signature must be one of {list(FORGERIES)}")
+        overrides = payload.get("object") or ({"payment_status": "paid"} if mode == "tampered" else {})
+        if not isinstance(overrides, dict):
+            return control_error(422, "object must be a JSON object")
+        with self.lock:
+            source = self.event_index.get(payload.get("event_id") or "")
+            order = self.orders.get(payload.get("order_id") or "")
+            if source is not None and order is None:
+                account, data, type_ = source.account, source.data, payload.get("type", source.type)
+            elif order is not None:
+                account, type_ = self.order_accounts.get(order["id"]), payload.get("type", "order.paid")
+                data = {"object": copy.deepcopy(order), "previous_attributes": {}}
+            else:
+                return control_error(404, "order_id must name an order, or event_id an event")
+            targets = [] if payload.get("url") else [w for w in self.webhooks.get(account, []) if w["active"] and not w["deleted"]]
+            key = self._signing_key(account)
+        if not targets and not payload.get("url"):
+            return control_error(409, "the account has no webhook: give a url")
+        if mode in ("valid", "tampered") and key is None:
+            return control_error(409, f"a {mode} signature needs a webhook key of the order's account")
+        event = Event(payload.get("event_id") or object_id(), type_, account,
+                      order["id"] if order is not None else source.order_id)
+        logs = [{"id": prefixed_id("webhl_"), "url": w["url"]} for w in targets] or [
+            {"id": prefixed_id("webhl_"), "url": payload["url"]}]
+        genuine = compact_json(self._body_of(event, data, logs))
+        if isinstance(data.get("object"), dict):
+            data["object"].update(overrides)
+        body = compact_json(self._body_of(event, data, logs))
+        signer = self._forger()[0] if mode == "other_key" or (mode == "garbled" and key is None) else key and key["private_key_file"]
+        digest = None
+        if mode in ("valid", "other_key"):
+            digest = sign(signer, body)
+        elif mode == "tampered":
+            digest = sign(signer, genuine)
+        elif mode == "garbled":
+            raw = bytearray(base64.b64decode(sign(signer, body)))
+            raw[len(raw) // 2] ^= 0x01
+            digest = base64.b64encode(bytes(raw)).decode("ascii")
+        event.payload = Payload(body, digest=digest)
+        with self.lock:
+            forgery = {"id": event.id, "type": type_, "signature": mode, "account": account, "order_id": event.order_id,
+                       "body": body.decode("utf-8"), "digest": digest, "deliveries": []}
+            self.forgeries.append((forgery, event))
+        if payload.get("url"):
+            deliveries = [self._deliver(event, url=payload["url"], kind="forged")]
+        else:
+            deliveries = [self._deliver(event, url=w["url"], kind="forged") for w in targets]
+        return Reply(200, dict(forgery, deliveries=[d.id for d in deliveries]))
 
     def _bulk(self, payload):
         """POST /_sandbox/orders/bulk {"count", "created_at"?}: that many paid orders of other
@@ -1371,7 +1444,7 @@ class ConektaApp(App):
         return {"orders": orders, "tokens": self.tokens, "js_tokens": self.js_tokens, "create_requests": self.requests,
                 "schema_violations": [v for r in self.requests for v in r["violations"]],
                 "webhook_keys": keys, "webhooks": hooks, "events": len(self.events),
-                "webhook_delivery": self.deliverer.config()}
+                "forgeries": [f for f, _ in self.forgeries], "webhook_delivery": self.deliverer.config()}
 
 
 class Drop500(ApiError):
