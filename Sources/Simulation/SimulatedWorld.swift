@@ -159,10 +159,12 @@ public final class SimulatedLedger: PaymentLedger {
         return true
     }
 
-    public func claim(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> PaymentAttempt? {
+    public func claim(
+        attemptID: String, owner: String, leaseSeconds: Int, includingFinished: Bool
+    ) throws(StoreFailure) -> PaymentAttempt? {
         try available()
         guard var row = rows[attemptID], (row.leaseUntil ?? 0) < now,
-            !row.finished || row.response == nil
+            includingFinished || !row.finished || row.response == nil
         else { return nil }
         row.leaseOwner = owner
         row.leaseUntil = now + Int64(leaseSeconds) * 1_000_000
@@ -194,12 +196,17 @@ public final class SimulatedLedger: PaymentLedger {
 
 // MARK: - RouterOS
 
-/// One router's hotspot users, with faults the simulation arms per call.
+/// One router's hotspot users and active sessions, with faults the simulation arms per call.
+/// As RouterOS is assumed to do, disabling or removing a user leaves its sessions running.
 public final class SimulatedRouter: HotspotUserDirectory {
     public private(set) var users: [String: HotspotUser] = [:]
+    /// Active sessions by `.id`.
+    public private(set) var sessions: [String: ActiveSession] = [:]
     private var counter = 0
+    private var sessionCounter = 0
     let profiles: Set<String>
-    /// Decides, per call, whether it fails and how ("user.add", "user.set", "user.remove", "user.print", "profile.print").
+    /// Decides, per call, whether it fails and how ("user.add", "user.set", "user.remove",
+    /// "user.print", "profile.print", "active.print", "active.remove").
     var fault: (String) -> SimulatedFault? = { _ in nil }
 
     init(profiles: Set<String>) { self.profiles = profiles }
@@ -254,7 +261,32 @@ public final class SimulatedRouter: HotspotUserDirectory {
     public func login(user: String, password: String, address: IPv4Address, mac: MACAddress?) throws(RouterFailure) {
         throw .unknownHost
     }
-    public func activeSessions(user: String) throws(RouterFailure) -> [ActiveSession] { [] }
+
+    public func activeSessions(user: String) throws(RouterFailure) -> [ActiveSession] {
+        if try before("active.print") == .afterApplying { throw .timedOut(maybeApplied: false) }
+        return sessions.values.filter { $0.user == user }.sorted { $0.id < $1.id }
+    }
+
+    public func removeSession(id: String) throws(RouterFailure) {
+        let fault = try before("active.remove")
+        sessions[id] = nil  // a session that ended already counts as ended, as RouterOSClient reads 404
+        if fault == .afterApplying { throw .timedOut(maybeApplied: true) }
+    }
+
+    /// A customer's device logs in through the hotspot's login page: only as an enabled user.
+    @discardableResult
+    func logIn(userID: String) -> Bool {
+        guard let user = users[userID], !user.disabled else { return false }
+        sessionCounter += 1
+        let id = "*A\(sessionCounter)"
+        sessions[id] = ActiveSession(
+            id: id, user: user.name, address: "10.5.50.\(sessionCounter % 250)", macAddress: "02:00:00:00:00:01",
+            server: user.server)
+        return true
+    }
+
+    /// A session ends by itself (logout, idle timeout).
+    func endSession(id: String) { sessions[id] = nil }
 }
 
 // MARK: - Conekta
