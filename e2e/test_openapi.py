@@ -10,6 +10,7 @@ documented (under its status), every documented one must exist, every 422 `campo
 enumerated, and the spec's paths and methods are the server's routes.
 """
 
+import base64
 import http.client
 import json
 import os
@@ -23,6 +24,8 @@ import uuid
 
 import jsonschema
 import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 import openapi_spec as spec
 from conftest import ROOT, forge_key, running_stack
@@ -34,6 +37,7 @@ CONFIG = "/api/v1/config/public"
 CATALOGUE = "/api/v1/catalogo_perfiles_venta"
 ITEM = "/api/v1/catalogo_perfiles_venta/{id}"
 PAY = "/api/v1/payments/pagar-conekta"
+WEBHOOK = "/api/v1/webhooks/conekta/{endpoint}"
 AUTHENTICATED = [CONFIG, CATALOGUE, ITEM, PAY]
 JSON_UTF8 = "application/json; charset=utf-8"  # every JSON answer's Content-Type, the server's and nginx's
 
@@ -233,6 +237,7 @@ def test_the_spec_paths_and_methods_are_the_servers_routes():
     served = {path: methods for path, methods in re.findall(r'case "(/[^"]*)":\s*found = \(\.\w+, \[([^\]]*)\]\)', routes)}
     item_methods = re.search(r'found = \(\.catalogueItem\(number\), \[([^\]]*)\]\)', routes).group(1)
     served[ITEM] = item_methods
+    served[WEBHOOK] = re.search(r'found = \(\.conektaWebhook\(endpoint: [^)]*\), \[([^\]]*)\]\)', routes).group(1)
     served = {path: {m.strip().strip('"').lower() for m in methods.split(",")} for path, methods in served.items()}
     not_described_here = {"/portal"}  # static files, not the API
     documented = {path: {m for m in item if m in spec.METHODS} for path, item in spec.SPEC["paths"].items()}
@@ -788,7 +793,7 @@ def test_a_database_fault_is_500_error_interno(stack):
     wait_until("keys again", lambda: exchange(stack.port, "GET", CONFIG, {"X-API-Key": stack.api_key})[0] == 200, 10)
 
 
-def test_the_database_down_is_503(stack):
+def test_the_database_down_is_503(stack, webhook_company):
     stack.postgres.stop()
     try:
         time.sleep(2.5)  # the key and catalogue caches expire
@@ -798,9 +803,50 @@ def test_the_database_down_is_503(stack):
             reply = pay(stack) if template == PAY else call(stack, "GET", template, key=stack.api_key)
             expect(reply, 503, "servicio_no_disponible")
             assert reply[1]["Retry-After"] == "2"
+        # A webhook is not recorded: 503, and Conekta sends it again.
+        event = json.dumps({"id": "evt_openapi_down", "type": "order.paid", "data": {"object": {"id": "ord_x"}}}).encode()
+        reply = expect(deliver(stack, webhook_company, event), 503, "servicio_no_disponible")
+        assert reply[1]["Retry-After"] == "2"
     finally:
         stack.postgres.start()
     wait_until("the database back", lambda: exchange(stack.port, "GET", HEALTH)[0] == 200, 30)
+
+
+# --- Conekta's webhooks ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def webhook_company(stack, tmp_path_factory):
+    """A company whose webhook key the operator pasted (made here), so this suite signs events itself."""
+    company = provision_company(stack, "Webhooks")["company"]
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = tmp_path_factory.mktemp("webhook") / "public.pem"
+    pem.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    setup = stack.ctl("company", "webhook", "--company", str(company), "--url", f"http://127.0.0.1:{stack.port}",
+                      "--public-key-file", str(pem))
+    assert setup["pasted"] and setup["url"].endswith("/api/v1/webhooks/conekta/" + setup["endpoint"]), setup
+    return {"company": company, "key": key, "path": WEBHOOK.replace("{endpoint}", setup["endpoint"])}
+
+
+def deliver(stack, hook, body, signature="valid", path=None):
+    headers = {"Content-Type": "application/json"}
+    if signature == "valid":
+        headers["Digest"] = base64.b64encode(hook["key"].sign(body, padding.PKCS1v15(), hashes.SHA256())).decode()
+    elif signature is not None:
+        headers["Digest"] = signature
+    return call(stack, "POST", WEBHOOK, path=path or hook["path"], headers=headers, body=body)
+
+
+def test_conekta_webhooks_answer_as_documented(stack, webhook_company):
+    event = json.dumps({"id": "evt_openapi_1", "type": "order.paid", "data": {"object": {"id": "ord_not_anywhere"}}}).encode()
+    reply = expect(deliver(stack, webhook_company, event), 200)
+    assert reply[2] == {"evento": "evt_openapi_1", "resultado": "ignored: unknown order"}, reply
+    # The same event again: what the first did, nothing more.
+    assert expect(deliver(stack, webhook_company, event), 200)[2] == reply[2]
+    expect(deliver(stack, webhook_company, event, signature=None), 401, "firma_invalida")
+    expect(deliver(stack, webhook_company, event, signature="bm90IGEgc2lnbmF0dXJl"), 401, "firma_invalida")
+    expect(deliver(stack, webhook_company, b'{"no": "id"}'), 400, "evento_invalido")
+    unknown = WEBHOOK.replace("{endpoint}", "whe_" + "0" * 32)
+    expect(deliver(stack, webhook_company, event, path=unknown), 404, "webhook_desconocido")
 
 
 # --- last: everything the spec documents was seen ---------------------------------------------------------

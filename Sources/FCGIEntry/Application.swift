@@ -114,7 +114,10 @@ final class Application: Sendable {
                     let recorder = metrics.recorder(shard: configuration.threads + index)
                     let graph = makeGraph(name: "reconciler-\(index)", recorder: recorder)
                     Reconciler(
-                        index: index, payments: graph.payments, store: graph.store, logger: logger,
+                        index: index, payments: graph.payments, store: graph.store,
+                        webhooks: wiring.webhookService(
+                            store: graph.store, payments: graph.payments, instruments: instruments(recorder)),
+                        logger: logger,
                         intervalMilliseconds: configuration.payments.reconcileIntervalMilliseconds, hostName: wiring.hostName,
                         pendingReleases: wiring.pendingReleases, progress: progress, metrics: metrics, recorder: recorder
                     ).run(until: draining)
