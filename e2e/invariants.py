@@ -4,12 +4,15 @@ one way the payment tests post a payment.
 check_invariants(stack) settles first (every attempt in a final state, or time runs out), then
 reads the router sandbox, the Conekta sandbox and `payment_attempts` once and asserts:
 - I1 no enabled product user (comment `hotspot-pay:<attempt id>`) unless that attempt is
-  `delivered`; and a final attempt that is not delivered leaves nothing on the router (§5);
+  `delivered`; and a final attempt that is not delivered leaves nothing on the router (§5), but
+  a `revoked` one, whose user stays disabled (§10);
 - I2 every paid order belongs to a delivered attempt (user exists, enabled, its name) or is
-  refunded; every delivered attempt has its paid order and its enabled user;
+  refunded (its attempt `refunded`, or `revoked` when the refund was made at Conekta); every
+  delivered attempt has its paid order and its enabled user;
 - I3 one idempotency key (one attempt) → at most one order and at most one router user;
 - I4 every attempt final, with `finished_at`, a reason when not delivered, and a timeline in
   `payment_events` that ends in its state;
+- I6 an order refunded or charged back leaves no active session of its attempt's user (§10);
 - I5 no card token, hotspot password, router password or Conekta private key in the server's
   or nginx's logs; hotspot passwords and stored replies not in clear in the database.
 """
@@ -24,8 +27,8 @@ import urllib.request
 import uuid
 
 PAY_PATH = "/api/v1/payments/pagar-conekta"
-FINAL_STATES = {"delivered", "declined", "failed", "refunded"}
-ALL_STATES = FINAL_STATES | {"pending", "charging", "paid", "declining", "aborting", "refunding"}
+FINAL_STATES = {"delivered", "declined", "failed", "refunded", "revoked"}
+ALL_STATES = FINAL_STATES | {"pending", "charging", "paid", "declining", "aborting", "refunding", "revoking"}
 ROUTER_PASSWORD = "api-secret"
 CONEKTA_PRIVATE_KEY = "key_sandbox_private"
 COMMENT_PREFIX = "hotspot-pay:"
@@ -283,7 +286,7 @@ def check_invariants(stack, settle_seconds=20):
                                 f"(disabled={user.get('disabled')})")
             elif is_enabled(user) and row["state"] != "delivered":
                 problems.append(f"I1 router user {user.get('name')} is ENABLED but attempt {attempt_id} is {row['state']}")
-            elif row["state"] in FINAL_STATES - {"delivered"}:
+            elif row["state"] in FINAL_STATES - {"delivered", "revoked"}:
                 problems.append(f"I1 attempt {attempt_id} is {row['state']} but its router user {user.get('name')} "
                                 f"is still there (disabled={user.get('disabled')})")
 
@@ -332,12 +335,20 @@ def check_invariants(stack, settle_seconds=20):
         elif status in ("refunded", "partially_refunded"):
             if status != "refunded" or order["amount_refunded"] != order["amount"]:
                 problems.append(f"I2 order {order['id']} only partly refunded: {order['amount_refunded']}/{order['amount']}")
-            if row is not None and row["state"] != "refunded":
+            if row is not None and row["state"] not in ("refunded", "revoked"):
                 problems.append(f"I2 order {order['id']} is refunded but attempt {attempt_id} is {row['state']}")
         elif status in ("pending_payment", "pre_authorized"):
             problems.append(f"I2 order {order['id']} left {status} (attempt {attempt_id} is {row and row['state']})")
         elif row is not None and row["state"] == "delivered":
             problems.append(f"I2 attempt {attempt_id} is delivered but its order {order['id']} is {status}")
+    # I6: an order refunded or charged back leaves no session of its attempt's user.
+    for order in orders:
+        row = by_id.get((order.get("metadata") or {}).get("attempt_id"))
+        if row is not None and order["payment_status"] in ("refunded", "charged_back"):
+            for session in router.get("active", []):
+                if session.get("user") == row["hotspot_username"]:
+                    problems.append(f"I6 order {order['id']} is {order['payment_status']} but {row['hotspot_username']} "
+                                    f"still has session {session.get('.id')}")
     for row in rows:
         if row["state"] != "delivered":
             continue

@@ -20,6 +20,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.request
 import uuid
 
 import jsonschema
@@ -637,6 +638,68 @@ def test_payment_faults_are_the_documented_500s(stack):
     # A company without Conekta keys.
     tenant = provision_company(stack, "Sin Conekta", conekta=False)
     expect(pay(stack, key=tenant["key"], producto_id=tenant["product"]), 500, "pagos_no_configurados")
+    check_invariants(stack)
+
+
+def refund_at_conekta(stack, order_id, cents):
+    """The merchant refunds an order outside the product (Conekta's dashboard does what this API call does)."""
+    import ssl
+    context = ssl.create_default_context(cafile=stack.conekta.info["ca_file"]) if stack.conekta.info.get("ca_file") else None
+    request = urllib.request.Request(
+        f"{stack.conekta.url}/orders/{order_id}/refunds", method="POST",
+        data=json.dumps({"amount": cents, "reason": "requested_by_client"}).encode(),
+        headers={"Authorization": "Bearer key_sandbox_private", "Content-Type": "application/json",
+                 "Accept": "application/vnd.conekta-v2.2.0+json"})
+    with urllib.request.urlopen(request, context=context, timeout=10) as reply:
+        return json.loads(reply.read())
+
+
+def test_an_order_refunded_before_its_answer_was_final_is_402_acceso_revocado(stack):
+    """Paid, its user not enabled yet (500 activacion_pendiente), and the order refunded at Conekta
+    meanwhile: the retry of the request learns the access was revoked.
+
+    What moves the attempt on is Conekta's `order.refunded` applied by the webhook endpoint (CONTRACT
+    §10), built in another part of issue 17. Until its end-to-end tests provoke this answer through it,
+    this test commits what applying that report commits first (PaymentService.applyOrderReport: the
+    attempt `paid` → `revoking`, with its timeline event, while no worker holds it), in SQL; the server
+    does everything else (disable the user, end its sessions, `revoked`, the answer) through nginx.
+    Remove the SQL, not the test, once the webhook tests exist."""
+    router = stack.router
+    key = "revoked-" + uuid.uuid4().hex
+    body = payment_body(stack)
+    router.control("POST", "faults", {"op": "user.set", "kind": "error", "status": 503, "times": 1000,
+                                      "body": '{"error":503,"message":"Service Unavailable"}'})
+    try:
+        expect(pay(stack, idempotency_key=key, **body), 500, "activacion_pendiente")
+        attempt_id, order_id, cents = stack.postgres.psql(
+            f"SELECT id, order_id, amount_cents FROM payment_attempts WHERE idempotency_key = 'h:{key}'")[0]
+        reason = "order refunded at Conekta before its access was delivered; revoking (set by the e2e test)"
+
+        def revoking():
+            return stack.postgres.psql(
+                f"""WITH moved AS (
+                        UPDATE payment_attempts SET state = 'revoking', reason = '{reason}', updated_at = now()
+                        WHERE id = '{attempt_id}' AND state = 'paid' AND (lease_until IS NULL OR lease_until < now())
+                        RETURNING id)
+                    INSERT INTO payment_events (attempt_id, from_state, to_state, reason)
+                    SELECT id, 'paid', 'revoking', '{reason}' FROM moved RETURNING attempt_id""")
+        wait_until("the attempt free to revoke", revoking, 4)  # within the 5 s activation deadline
+        assert refund_at_conekta(stack, order_id, int(cents))["payment_status"] == "refunded"
+    finally:
+        router.control("POST", "faults/clear")
+
+    def revoked():
+        reply = pay(stack, idempotency_key=key, **body)
+        assert reply[0] in (402, 409, 500), reply
+        return reply if codigo(reply) == "acceso_revocado" else None
+    reply = wait_until("the revocation's answer", revoked, 30)
+    assert reply[2]["id_intento"] == attempt_id
+    # The answer is final as soon as the revocation starts; the reconciler finishes it.
+    wait_until("revoked", lambda: stack.postgres.psql(f"SELECT state FROM payment_attempts WHERE id = '{attempt_id}'")
+               == [["revoked"]], 30)
+    users = [u for u in router.control("GET", "state")["users"] if u.get("comment") == f"hotspot-pay:{attempt_id}"]
+    assert len(users) == 1 and users[0]["disabled"] == "true", users
+    expect(pay(stack, idempotency_key=key, **body), 402, "acceso_revocado")  # stored: every retry gets it
     check_invariants(stack)
 
 

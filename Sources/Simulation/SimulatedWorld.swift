@@ -301,6 +301,11 @@ public final class SimulatedGateway: PaymentGateway {
     let clock: SimulatedClock
     /// "orders.create", "orders.get", "orders.list", "orders.refund", "orders.cancel".
     var fault: (String) -> SimulatedFault? = { _ in nil }
+    /// Called with every order whose status changed, as Conekta sends an event (`order.paid`,
+    /// `order.refunded`…) to the account's webhook.
+    var notify: (GatewayOrder) -> Void = { _ in }
+    /// Orders charged with a 3-D Secure token.
+    private(set) var challenged: Set<String> = []
 
     init(clock: SimulatedClock) { self.clock = clock }
 
@@ -316,6 +321,8 @@ public final class SimulatedGateway: PaymentGateway {
             id: id, status: status, amount: charge.amount, attemptID: charge.attemptID,
             createdAt: clock.now / 1_000_000)
         orderOrder.append(id)
+        if charge.cardToken.hasPrefix("3ds") { challenged.insert(id) }
+        notify(orders[id]!)
         if fault == .afterApplying { return .unknown(reason: "simulated: connection lost") }
         switch status {
         case .paid: return .paid(PaidOrder(orderID: id, amount: charge.amount))
@@ -354,6 +361,7 @@ public final class SimulatedGateway: PaymentGateway {
         order.amountRefundedCents += amountCents
         order.status = order.refundableCents == 0 ? .refunded : .partiallyRefunded
         orders[orderID] = order
+        notify(order)
         if fault == .afterApplying { throw .unavailable("simulated: reply lost") }
         return order
     }
@@ -364,6 +372,7 @@ public final class SimulatedGateway: PaymentGateway {
         guard order.status.isCancellable else { throw .rejected(code: "order.cannot_be_canceled", message: "simulated") }
         order.status = .canceled
         orders[orderID] = order
+        notify(order)
         if fault == .afterApplying { throw .unavailable("simulated: reply lost") }
         return order
     }
@@ -372,5 +381,33 @@ public final class SimulatedGateway: PaymentGateway {
     func completeChallenge(orderID: String) {
         guard orders[orderID]?.status == .pendingPayment else { return }
         orders[orderID]?.status = .paid
+        notify(orders[orderID]!)
+    }
+
+    // MARK: Conekta's dashboard and the banks, after the request
+
+    /// The merchant refunds a paid order in the dashboard, in full or in part.
+    func refundInDashboard(orderID: String, cents: Int64) {
+        guard var order = orders[orderID], order.isPaid || order.status == .partiallyRefunded else { return }
+        order.amountRefundedCents = min(order.amount.cents, order.amountRefundedCents + cents)
+        order.status = order.refundableCents == 0 ? .refunded : .partiallyRefunded
+        orders[orderID] = order
+        notify(order)
+    }
+
+    /// The card holder disputes a paid order and the bank takes the money back.
+    func chargeBack(orderID: String) {
+        guard var order = orders[orderID], order.isPaid || order.status == .partiallyRefunded else { return }
+        order.status = .chargedBack
+        orders[orderID] = order
+        notify(order)
+    }
+
+    /// A 3-D Secure order whose issuer authorised the challenge after Conekta accepted its
+    /// cancel: paid after its attempt was declined (the race the product refunds).
+    func payLate(orderID: String) {
+        guard challenged.contains(orderID), orders[orderID]?.status == .canceled else { return }
+        orders[orderID]?.status = .paid
+        notify(orders[orderID]!)
     }
 }

@@ -65,7 +65,8 @@ public final class PaymentService {
         /// The codigo of the answer stored for every retry, when one is: a clean-up that ends an
         /// attempt answered `pago_declinado` long ago renders its own answer, which is not stored.
         public var answeredCodigo: String? = nil
-        /// Nothing was done: another worker holds the attempt (`applyOrderReport`).
+        /// Another worker holds the attempt, or took it over during this run: the run did not
+        /// finish (for `applyOrderReport`: apply the report again later).
         public var heldElsewhere = false
 
         /// The attempt's outcome for the customer: the stored answer's codigo, else this run's.
@@ -257,13 +258,23 @@ public final class PaymentService {
     ///   with `heldElsewhere` when another worker holds the attempt (or there is no such
     ///   attempt): nothing was done, apply the report later. Otherwise the run's outcome.
     public func applyOrderReport(_ order: GatewayOrder, attemptID: String) throws(StoreFailure) -> Outcome? {
+        switch try beginOrderReport(order, attemptID: attemptID) {
+        case nil: return nil
+        case .answered(let outcome): return outcome
+        case .running(var run): return drive(&run)
+        }
+    }
+
+    /// `applyOrderReport` without a step: nil when there is nothing to do, the held outcome, or
+    /// the run to drive (a simulation interleaves it with others).
+    public func beginOrderReport(_ order: GatewayOrder, attemptID: String) throws(StoreFailure) -> Beginning? {
         guard
             let attempt = try ledger.claim(
                 attemptID: attemptID, owner: owner, leaseSeconds: settings.leaseSeconds, includingFinished: true)
         else {
             var held = Outcome(response: rendering.answer(.inProgress, attempt: nil), attemptID: attemptID, orderID: order.id)
             held.heldElsewhere = true
-            return held
+            return .answered(held)
         }
         guard order.attemptID == attempt.id, order.amount == attempt.amount,
             var flow = PaymentFlow(
@@ -277,7 +288,7 @@ public final class PaymentService {
         var run = PaymentRun(attempt: attempt, flow: flow, next: first, cardToken: nil, customerPhoneFallback: nil)
         run.recovering = true
         run.leaseEndsAt = clock.nowMicroseconds() + Int64(settings.leaseSeconds) * 1_000_000
-        return drive(&run)
+        return .running(run)
     }
 
     /// Claims up to `limit` due, unfinished attempts and returns their runs without a step.
@@ -666,7 +677,9 @@ public final class PaymentService {
     }
 
     private func inProgress(_ attempt: PaymentAttempt) -> Outcome {
-        Outcome(response: rendering.answer(.inProgress, attempt: attempt), attemptID: attempt.id, orderID: attempt.orderID)
+        var outcome = Outcome(response: rendering.answer(.inProgress, attempt: attempt), attemptID: attempt.id, orderID: attempt.orderID)
+        outcome.heldElsewhere = true
+        return outcome
     }
 
     /// Auto-connect is not attempted after the request is gone.
