@@ -20,7 +20,7 @@ extension Application {
         let handler = PortalHandler(
             portal: portal, payments: graph.payments, maxBodyBytes: configuration.maxBodyBytes,
             now: { Int64(Date().timeIntervalSince1970) }, metrics: { metrics.exposition(now: Date().timeIntervalSince1970) },
-            webhooks: makeWebhooks(name: "fcgi-\(index)-webhooks", recorder: recorder))
+            webhooks: makeWebhooks(name: "fcgi-\(index)-webhooks", recorder: recorder), webhookGate: webhookGate)
         var logger = self.logger
         logger[metadataKey: "thread"] = "\(index)"
         return Worker(handler: handler, logger: logger, maxBodyBytes: configuration.maxBodyBytes, recorder: recorder)

@@ -49,6 +49,8 @@ final class Application: Sendable {
     let wiring: PaymentWiring
     /// One shard per worker thread, then one per reconciler thread.
     let metrics: Metrics
+    /// Half the worker threads at most handle webhook deliveries at once.
+    let webhookGate: WebhookGate
 
     init(configuration: Configuration) throws(WiringError) {
         self.configuration = configuration
@@ -59,6 +61,7 @@ final class Application: Sendable {
         self.logger = logger
         let wiring = try PaymentWiring(configuration: configuration, applicationName: "hotspot-pay", logger: logger)
         self.wiring = wiring
+        self.webhookGate = WebhookGate(workerThreads: configuration.threads)
         let pool = wiring.database
         self.metrics = Metrics(
             shards: configuration.threads + configuration.payments.reconcileThreads, instance: wiring.instanceName,

@@ -15,11 +15,13 @@ struct PortalHandler {
     let metrics: (() -> String)?
     /// Conekta's webhooks; nil where they are not wired (the route answers 404).
     let webhooks: WebhookService?
+    /// The process's share of threads for webhooks; nil: no limit (unit tests).
+    let webhookGate: WebhookGate?
     private let rendered = RenderedCatalogues()
 
     init(
         portal: PortalService, payments: PaymentService? = nil, maxBodyBytes: Int, now: @escaping () -> Int64,
-        metrics: (() -> String)? = nil, webhooks: WebhookService? = nil
+        metrics: (() -> String)? = nil, webhooks: WebhookService? = nil, webhookGate: WebhookGate? = nil
     ) {
         self.portal = portal
         self.payments = payments
@@ -27,6 +29,7 @@ struct PortalHandler {
         self.now = now
         self.metrics = metrics
         self.webhooks = webhooks
+        self.webhookGate = webhookGate
     }
 
     func respond(to request: Request, logger: Logger) -> Response {
@@ -79,6 +82,14 @@ struct PortalHandler {
     /// A Conekta event (CONTRACT §10): checked, recorded, applied within its budget, answered.
     private func webhook(_ request: Request, endpoint: String, logger: Logger) -> Response {
         guard let webhooks else { return ErrorResponse.notFound(requestID: request.requestID) }
+        if let webhookGate {
+            guard webhookGate.enter() else {
+                Self.tagged(logger, request).notice(
+                    "webhook deferred: the threads for webhooks are busy", metadata: ["limit": "\(webhookGate.limit)"])
+                return ErrorResponse.response(for: .storeUnavailable, requestID: request.requestID)
+            }
+        }
+        defer { webhookGate?.leave() }
         let reception = webhooks.receive(endpoint: endpoint, body: request.body, signature: request.headers["digest"])
         let log = Self.tagged(logger, request)
         switch reception {
