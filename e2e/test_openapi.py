@@ -213,7 +213,9 @@ def test_the_spec_is_a_well_formed_openapi_3_1_document():
                     for example in examples:
                         spec.assert_valid(content["schema"], example, f"request example of {method} {path} ({media})")
             public = op.get("security", document["security"]) == []
-            assert public == (path in (HEALTH, "/metrics")), f"{method} {path}: only /health and /metrics are public"
+            # The webhook has no API key: each delivery is authenticated by its Digest signature.
+            assert public == (path in (HEALTH, "/metrics", WEBHOOK)), \
+                f"{method} {path}: only /health, /metrics and the webhook are public"
     for name, schema in document["components"]["schemas"].items():
         for example in schema.get("examples", []):
             spec.assert_valid({"$ref": f"#/components/schemas/{name}"}, example, f"example of {name}")
@@ -654,16 +656,12 @@ def refund_at_conekta(stack, order_id, cents):
         return json.loads(reply.read())
 
 
-def test_an_order_refunded_before_its_answer_was_final_is_402_acceso_revocado(stack):
+def test_an_order_refunded_before_its_answer_was_final_is_402_acceso_revocado(stack, webhook_company):
     """Paid, its user not enabled yet (500 activacion_pendiente), and the order refunded at Conekta
     meanwhile: the retry of the request learns the access was revoked.
 
-    What moves the attempt on is Conekta's `order.refunded` applied by the webhook endpoint (CONTRACT
-    §10), built in another part of issue 17. Until its end-to-end tests provoke this answer through it,
-    this test commits what applying that report commits first (PaymentService.applyOrderReport: the
-    attempt `paid` → `revoking`, with its timeline event, while no worker holds it), in SQL; the server
-    does everything else (disable the user, end its sessions, `revoked`, the answer) through nginx.
-    Remove the SQL, not the test, once the webhook tests exist."""
+    What moves the attempt on is Conekta's `order.refunded`, signed and delivered to the webhook
+    endpoint (CONTRACT §10), which fetches the refunded order and has the saga revoke the access."""
     router = stack.router
     key = "revoked-" + uuid.uuid4().hex
     body = payment_body(stack)
@@ -673,18 +671,17 @@ def test_an_order_refunded_before_its_answer_was_final_is_402_acceso_revocado(st
         expect(pay(stack, idempotency_key=key, **body), 500, "activacion_pendiente")
         attempt_id, order_id, cents = stack.postgres.psql(
             f"SELECT id, order_id, amount_cents FROM payment_attempts WHERE idempotency_key = 'h:{key}'")[0]
-        reason = "order refunded at Conekta before its access was delivered; revoking (set by the e2e test)"
-
-        def revoking():
-            return stack.postgres.psql(
-                f"""WITH moved AS (
-                        UPDATE payment_attempts SET state = 'revoking', reason = '{reason}', updated_at = now()
-                        WHERE id = '{attempt_id}' AND state = 'paid' AND (lease_until IS NULL OR lease_until < now())
-                        RETURNING id)
-                    INSERT INTO payment_events (attempt_id, from_state, to_state, reason)
-                    SELECT id, 'paid', 'revoking', '{reason}' FROM moved RETURNING attempt_id""")
-        wait_until("the attempt free to revoke", revoking, 4)  # within the 5 s activation deadline
         assert refund_at_conekta(stack, order_id, int(cents))["payment_status"] == "refunded"
+
+        # Conekta's order.refunded, signed with the company's webhook key, through nginx. While a
+        # reconciler holds the attempt (retrying the enable) the event is left pending; Conekta
+        # sends more events meanwhile, so a new one is sent until one moves the attempt.
+        def revoking():
+            event = {"id": uuid.uuid4().hex[:24], "type": "order.refunded", "data": {"object": {"id": order_id}}}
+            expect(deliver(stack, webhook_company, json.dumps(event).encode()), 200)
+            state = stack.postgres.psql(f"SELECT state FROM payment_attempts WHERE id = '{attempt_id}'")[0][0]
+            return state in ("revoking", "revoked")
+        wait_until("the attempt revoking", revoking, 4)  # within the 5 s activation deadline
     finally:
         router.control("POST", "faults/clear")
 
@@ -879,8 +876,9 @@ def test_the_database_down_is_503(stack, webhook_company):
 
 @pytest.fixture(scope="module")
 def webhook_company(stack, tmp_path_factory):
-    """A company whose webhook key the operator pasted (made here), so this suite signs events itself."""
-    company = provision_company(stack, "Webhooks")["company"]
+    """The stack's company with a webhook key the operator pasted (made here), so this suite signs
+    Conekta's events itself."""
+    company = stack.ids["company"]
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = tmp_path_factory.mktemp("webhook") / "public.pem"
     pem.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
