@@ -835,6 +835,45 @@ def test_every_json_answer_nginx_makes_itself_says_charset_utf_8(stack):
     assert in_config <= set(provoked), f"nginx answers these itself, this test does not provoke them: {in_config - set(provoked)}"
 
 
+# --- Conekta's webhooks ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def webhook_company(stack, tmp_path_factory):
+    """The stack's company with a webhook key the operator pasted (made here), so this suite signs
+    Conekta's events itself."""
+    company = stack.ids["company"]
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = tmp_path_factory.mktemp("webhook") / "public.pem"
+    pem.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    setup = stack.ctl("company", "webhook", "--company", str(company), "--url", f"http://127.0.0.1:{stack.port}",
+                      "--public-key-file", str(pem))
+    assert setup["pasted"] and setup["url"].endswith("/api/v1/webhooks/conekta/" + setup["endpoint"]), setup
+    return {"company": company, "key": key, "path": WEBHOOK.replace("{endpoint}", setup["endpoint"])}
+
+
+def deliver(stack, hook, body, signature="valid", path=None):
+    headers = {"Content-Type": "application/json"}
+    if signature == "valid":
+        headers["Digest"] = base64.b64encode(hook["key"].sign(body, padding.PKCS1v15(), hashes.SHA256())).decode()
+    elif signature is not None:
+        headers["Digest"] = signature
+    return call(stack, "POST", WEBHOOK, path=path or hook["path"], headers=headers, body=body)
+
+
+def test_conekta_webhooks_answer_as_documented(stack, webhook_company):
+    # Before the database tests: right after PostgreSQL restarts, a pooled connection fails once.
+    event = json.dumps({"id": "evt_openapi_1", "type": "order.paid", "data": {"object": {"id": "ord_not_anywhere"}}}).encode()
+    reply = expect(deliver(stack, webhook_company, event), 200)
+    assert reply[2] == {"evento": "evt_openapi_1", "resultado": "ignored: unknown order"}, reply
+    # The same event again: what the first did, nothing more.
+    assert expect(deliver(stack, webhook_company, event), 200)[2] == reply[2]
+    expect(deliver(stack, webhook_company, event, signature=None), 401, "firma_invalida")
+    expect(deliver(stack, webhook_company, event, signature="bm90IGEgc2lnbmF0dXJl"), 401, "firma_invalida")
+    expect(deliver(stack, webhook_company, b'{"no": "id"}'), 400, "evento_invalido")
+    unknown = WEBHOOK.replace("{endpoint}", "whe_" + "0" * 32)
+    expect(deliver(stack, webhook_company, event, path=unknown), 404, "webhook_desconocido")
+
+
 # --- the database failing -------------------------------------------------------------------------------
 
 def test_a_database_fault_is_500_error_interno(stack):
@@ -870,44 +909,6 @@ def test_the_database_down_is_503(stack, webhook_company):
     finally:
         stack.postgres.start()
     wait_until("the database back", lambda: exchange(stack.port, "GET", HEALTH)[0] == 200, 30)
-
-
-# --- Conekta's webhooks ---------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def webhook_company(stack, tmp_path_factory):
-    """The stack's company with a webhook key the operator pasted (made here), so this suite signs
-    Conekta's events itself."""
-    company = stack.ids["company"]
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = tmp_path_factory.mktemp("webhook") / "public.pem"
-    pem.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-    setup = stack.ctl("company", "webhook", "--company", str(company), "--url", f"http://127.0.0.1:{stack.port}",
-                      "--public-key-file", str(pem))
-    assert setup["pasted"] and setup["url"].endswith("/api/v1/webhooks/conekta/" + setup["endpoint"]), setup
-    return {"company": company, "key": key, "path": WEBHOOK.replace("{endpoint}", setup["endpoint"])}
-
-
-def deliver(stack, hook, body, signature="valid", path=None):
-    headers = {"Content-Type": "application/json"}
-    if signature == "valid":
-        headers["Digest"] = base64.b64encode(hook["key"].sign(body, padding.PKCS1v15(), hashes.SHA256())).decode()
-    elif signature is not None:
-        headers["Digest"] = signature
-    return call(stack, "POST", WEBHOOK, path=path or hook["path"], headers=headers, body=body)
-
-
-def test_conekta_webhooks_answer_as_documented(stack, webhook_company):
-    event = json.dumps({"id": "evt_openapi_1", "type": "order.paid", "data": {"object": {"id": "ord_not_anywhere"}}}).encode()
-    reply = expect(deliver(stack, webhook_company, event), 200)
-    assert reply[2] == {"evento": "evt_openapi_1", "resultado": "ignored: unknown order"}, reply
-    # The same event again: what the first did, nothing more.
-    assert expect(deliver(stack, webhook_company, event), 200)[2] == reply[2]
-    expect(deliver(stack, webhook_company, event, signature=None), 401, "firma_invalida")
-    expect(deliver(stack, webhook_company, event, signature="bm90IGEgc2lnbmF0dXJl"), 401, "firma_invalida")
-    expect(deliver(stack, webhook_company, b'{"no": "id"}'), 400, "evento_invalido")
-    unknown = WEBHOOK.replace("{endpoint}", "whe_" + "0" * 32)
-    expect(deliver(stack, webhook_company, event, path=unknown), 404, "webhook_desconocido")
 
 
 # --- last: everything the spec documents was seen ---------------------------------------------------------

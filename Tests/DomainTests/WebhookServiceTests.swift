@@ -76,6 +76,10 @@ import Testing
 
     @Test func nothingIsReadOrRecordedBeforeTheSignatureVerifies() {
         #expect(receive("evt_1 order.refunded ord_1", endpoint: "whe_zzz") == .unknownEndpoint)
+        inbox.down = true
+        // Longer than any endpoint: not even looked up.
+        #expect(receive("evt_1 order.refunded ord_1", endpoint: String(repeating: "a", count: 65)) == .unknownEndpoint)
+        inbox.down = false
         #expect(receive("evt_1 order.refunded ord_1", signature: nil) == .badSignature(companyID: 1))
         #expect(receive("evt_1 order.refunded ord_1", signature: "good:PEM-B") == .badSignature(companyID: 1))
         #expect(receive("garbage", signature: "good:PEM-A") == .malformed(companyID: 1))

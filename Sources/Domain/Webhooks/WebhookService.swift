@@ -105,6 +105,8 @@ public struct WebhookService {
 
     /// One delivery to `endpoint`: `body` as received, `signature` its `Digest` header.
     public func receive(endpoint: String, body: [UInt8], signature: String?) -> Reception {
+        // No endpoint is longer (whe_ + 32 hex): nothing to look up.
+        guard endpoint.utf8.count <= 64 else { return .unknownEndpoint }
         let receiver: WebhookReceiver
         do {
             guard let found = try inbox.webhookReceiver(endpoint: endpoint) else { return .unknownEndpoint }
