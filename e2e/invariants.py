@@ -4,14 +4,22 @@ one way the payment tests post a payment.
 check_invariants(stack) settles first (every attempt in a final state, or time runs out), then
 reads the router sandbox, the Conekta sandbox and `payment_attempts` once and asserts:
 - I1 no enabled product user (comment `hotspot-pay:<attempt id>`) unless that attempt is
-  `delivered`; and a final attempt that is not delivered leaves nothing on the router (§5);
+  `delivered`; and a final attempt that is not delivered leaves nothing on the router (§5), but
+  a `revoked` one, whose user stays disabled (§10);
 - I2 every paid order belongs to a delivered attempt (user exists, enabled, its name) or is
-  refunded; every delivered attempt has its paid order and its enabled user;
+  refunded (its attempt `refunded`, or `revoked` when the refund was made at Conekta); every
+  delivered attempt has its paid order and its enabled user;
 - I3 one idempotency key (one attempt) → at most one order and at most one router user;
 - I4 every attempt final, with `finished_at`, a reason when not delivered, and a timeline in
   `payment_events` that ends in its state;
 - I5 no card token, hotspot password, router password or Conekta private key in the server's
-  or nginx's logs; hotspot passwords and stored replies not in clear in the database.
+  or nginx's logs; hotspot passwords and stored replies not in clear in the database;
+- I6 (CONTRACT §10) an order refunded or charged back leaves no active session of its attempt's
+  user; a revoked attempt's user, if still there, is disabled and has no active session; a
+  refunded or charged-back order of an attempt that was delivered, at a company whose webhooks
+  are set up, has its attempt revoked once the stack settles;
+- I7 no webhook event is recorded twice (one row per company and event id), and none is left
+  pending once the stack settles.
 """
 
 import json
@@ -24,8 +32,8 @@ import urllib.request
 import uuid
 
 PAY_PATH = "/api/v1/payments/pagar-conekta"
-FINAL_STATES = {"delivered", "declined", "failed", "refunded"}
-ALL_STATES = FINAL_STATES | {"pending", "charging", "paid", "declining", "aborting", "refunding"}
+FINAL_STATES = {"delivered", "declined", "failed", "refunded", "revoked"}
+ALL_STATES = FINAL_STATES | {"pending", "charging", "paid", "declining", "aborting", "refunding", "revoking"}
 ROUTER_PASSWORD = "api-secret"
 CONEKTA_PRIVATE_KEY = "key_sandbox_private"
 COMMENT_PREFIX = "hotspot-pay:"
@@ -197,12 +205,15 @@ def is_enabled(user):
 
 
 def settle(stack, settle_seconds, ignore=()):
-    """Polls until every attempt (but those in `ignore`) is final, or time runs out; returns the
-    last rows."""
+    """Polls until every attempt (but those in `ignore`) is final and no webhook event is pending,
+    or time runs out; returns the last rows."""
     deadline = time.time() + settle_seconds
     while True:
         rows = attempts(stack)
-        if all(row["state"] in FINAL_STATES or row["id"] in ignore for row in rows) or time.time() >= deadline:
+        final = all(row["state"] in FINAL_STATES or row["id"] in ignore for row in rows)
+        # Webhook events not applied yet may still change an attempt (a refund revokes it).
+        if (final and not stack.postgres.psql("SELECT 1 FROM webhook_events WHERE applied_at IS NULL LIMIT 1")) \
+                or time.time() >= deadline:
             return rows
         time.sleep(0.2)
 
@@ -283,9 +294,38 @@ def check_invariants(stack, settle_seconds=20):
                                 f"(disabled={user.get('disabled')})")
             elif is_enabled(user) and row["state"] != "delivered":
                 problems.append(f"I1 router user {user.get('name')} is ENABLED but attempt {attempt_id} is {row['state']}")
-            elif row["state"] in FINAL_STATES - {"delivered"}:
+            elif row["state"] in FINAL_STATES - {"delivered", "revoked"}:
                 problems.append(f"I1 attempt {attempt_id} is {row['state']} but its router user {user.get('name')} "
                                 f"is still there (disabled={user.get('disabled')})")
+
+    # I6: a revoked access is off the router: its user disabled (or gone), no session left.
+    active_users = {session.get("user") for session in router.get("active", [])}
+    for row in rows:
+        if row["state"] != "revoked":
+            continue
+        for user in users.get(row["id"], []):
+            if is_enabled(user):
+                problems.append(f"I6 attempt {row['id']} is revoked but its router user {user.get('name')} is enabled")
+        if row["hotspot_username"] in active_users:
+            problems.append(f"I6 attempt {row['id']} is revoked but {row['hotspot_username']} still has an active session")
+    hooked = {int(company) for (company,) in stack.postgres.psql(
+        "SELECT id FROM companies WHERE webhook_public_key IS NOT NULL")}
+    delivered_once = {attempt_id for (attempt_id,) in stack.postgres.psql(
+        "SELECT DISTINCT attempt_id FROM payment_events WHERE to_state = 'delivered'")}
+    for order in orders:
+        row = by_id.get((order.get("metadata") or {}).get("attempt_id"))
+        if (row is not None and order["payment_status"] in ("refunded", "charged_back") and int(row["company_id"]) in hooked
+                and row["id"] in delivered_once and row["state"] != "revoked"):
+            problems.append(f"I6 order {order['id']} is {order['payment_status']} but its delivered attempt {row['id']} "
+                            f"is {row['state']}")
+
+    # I7: one record per event, each applied.
+    for company, event_id, count in stack.postgres.psql(
+            "SELECT company_id, event_id, count(*) FROM webhook_events GROUP BY 1, 2 HAVING count(*) > 1"):
+        problems.append(f"I7 event {event_id} of company {company} recorded {count} times")
+    for company, event_id, event_type in stack.postgres.psql(
+            "SELECT company_id, event_id, type FROM webhook_events WHERE applied_at IS NULL"):
+        problems.append(f"I7 event {event_id} ({event_type}) of company {company} still pending")
 
     # I3: one key (one attempt) → at most one order and at most one router user.
     keys = {}
@@ -317,7 +357,8 @@ def check_invariants(stack, settle_seconds=20):
         if len(names.get(row["hotspot_username"], [])) > 1:
             problems.append(f"I3 {len(names[row['hotspot_username']])} router users named {row['hotspot_username']}")
 
-    # I2: every paid order delivered (or refunded); every delivered attempt paid and enabled.
+    # I2: every paid order delivered (or refunded); every delivered attempt paid and enabled. A
+    # refund or chargeback after delivery (CONTRACT §10) ends revoked: I6.
     for order in orders:
         attempt_id = (order.get("metadata") or {}).get("attempt_id")
         row = by_id.get(attempt_id)
@@ -329,19 +370,31 @@ def check_invariants(stack, settle_seconds=20):
                 continue
             if row["order_id"] != order["id"]:
                 problems.append(f"I2 attempt {attempt_id} records order {row['order_id']}, the paid one is {order['id']}")
+        elif status == "partially_refunded" and row is not None and row["state"] == "delivered":
+            pass  # a partial refund made in Conekta's dashboard keeps the access (CONTRACT §10)
         elif status in ("refunded", "partially_refunded"):
             if status != "refunded" or order["amount_refunded"] != order["amount"]:
                 problems.append(f"I2 order {order['id']} only partly refunded: {order['amount_refunded']}/{order['amount']}")
-            if row is not None and row["state"] != "refunded":
+            # refunded by the product (it could not deliver), or revoked after a refund in the dashboard
+            if row is not None and row["state"] not in ("refunded", "revoked"):
                 problems.append(f"I2 order {order['id']} is refunded but attempt {attempt_id} is {row['state']}")
         elif status in ("pending_payment", "pre_authorized"):
             problems.append(f"I2 order {order['id']} left {status} (attempt {attempt_id} is {row and row['state']})")
         elif row is not None and row["state"] == "delivered":
             problems.append(f"I2 attempt {attempt_id} is delivered but its order {order['id']} is {status}")
+    # I6: an order refunded or charged back leaves no session of its attempt's user.
+    for order in orders:
+        row = by_id.get((order.get("metadata") or {}).get("attempt_id"))
+        if row is not None and order["payment_status"] in ("refunded", "charged_back"):
+            for session in router.get("active", []):
+                if session.get("user") == row["hotspot_username"]:
+                    problems.append(f"I6 order {order['id']} is {order['payment_status']} but {row['hotspot_username']} "
+                                    f"still has session {session.get('.id')}")
     for row in rows:
         if row["state"] != "delivered":
             continue
-        paid = [o for o in orders_by_attempt.get(row["id"], []) if o["payment_status"] == "paid"]
+        # partially refunded in the dashboard afterwards: the access is kept (CONTRACT §10)
+        paid = [o for o in orders_by_attempt.get(row["id"], []) if o["payment_status"] in ("paid", "partially_refunded")]
         if not paid:
             problems.append(f"I2 attempt {row['id']} is delivered without a paid order")
         found = users.get(row["id"], [])

@@ -130,7 +130,7 @@ def test_backlog_and_process_facts(stack):
     while ("hotspot_payment_backlog_oldest_age_seconds", ()) not in samples and time.time() < deadline:
         time.sleep(0.3)  # the reconciler reads the backlog once per pass
         samples = metrics(stack)
-    for state in ("pending", "charging", "paid", "declining", "aborting", "refunding"):
+    for state in ("pending", "charging", "paid", "declining", "aborting", "refunding", "revoking"):
         assert ("hotspot_payment_backlog_attempts", (("state", state),)) in samples, state
     assert samples[("hotspot_payment_backlog_oldest_age_seconds", ())] >= 0
     assert time.time() - 30 < samples[("hotspot_reconciler_last_pass_timestamp_seconds", ())] <= time.time() + 1

@@ -10,6 +10,7 @@ documented (under its status), every documented one must exist, every 422 `campo
 enumerated, and the spec's paths and methods are the server's routes.
 """
 
+import base64
 import http.client
 import json
 import os
@@ -19,10 +20,13 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.request
 import uuid
 
 import jsonschema
 import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 import openapi_spec as spec
 from conftest import ROOT, forge_key, running_stack
@@ -34,6 +38,7 @@ CONFIG = "/api/v1/config/public"
 CATALOGUE = "/api/v1/catalogo_perfiles_venta"
 ITEM = "/api/v1/catalogo_perfiles_venta/{id}"
 PAY = "/api/v1/payments/pagar-conekta"
+WEBHOOK = "/api/v1/webhooks/conekta/{endpoint}"
 AUTHENTICATED = [CONFIG, CATALOGUE, ITEM, PAY]
 JSON_UTF8 = "application/json; charset=utf-8"  # every JSON answer's Content-Type, the server's and nginx's
 
@@ -208,7 +213,9 @@ def test_the_spec_is_a_well_formed_openapi_3_1_document():
                     for example in examples:
                         spec.assert_valid(content["schema"], example, f"request example of {method} {path} ({media})")
             public = op.get("security", document["security"]) == []
-            assert public == (path in (HEALTH, "/metrics")), f"{method} {path}: only /health and /metrics are public"
+            # The webhook has no API key: each delivery is authenticated by its Digest signature.
+            assert public == (path in (HEALTH, "/metrics", WEBHOOK)), \
+                f"{method} {path}: only /health, /metrics and the webhook are public"
     for name, schema in document["components"]["schemas"].items():
         for example in schema.get("examples", []):
             spec.assert_valid({"$ref": f"#/components/schemas/{name}"}, example, f"example of {name}")
@@ -233,6 +240,7 @@ def test_the_spec_paths_and_methods_are_the_servers_routes():
     served = {path: methods for path, methods in re.findall(r'case "(/[^"]*)":\s*found = \(\.\w+, \[([^\]]*)\]\)', routes)}
     item_methods = re.search(r'found = \(\.catalogueItem\(number\), \[([^\]]*)\]\)', routes).group(1)
     served[ITEM] = item_methods
+    served[WEBHOOK] = re.search(r'found = \(\.conektaWebhook\(endpoint: .*?\), \[([^\]]*)\]\)', routes).group(1)
     served = {path: {m.strip().strip('"').lower() for m in methods.split(",")} for path, methods in served.items()}
     not_described_here = {"/portal"}  # static files, not the API
     documented = {path: {m for m in item if m in spec.METHODS} for path, item in spec.SPEC["paths"].items()}
@@ -410,7 +418,7 @@ def test_methods_a_path_does_not_have_are_405_with_its_allow(stack):
     for path, item in spec.SPEC["paths"].items():
         documented = {m.upper() for m in item if m in spec.METHODS}
         allowed = documented | ({"HEAD"} if "GET" in documented else set())
-        concrete = path.replace("{id}", str(stack.ids["products"][0]))
+        concrete = path.replace("{id}", str(stack.ids["products"][0])).replace("{endpoint}", "whe_" + "0" * 32)
         for method in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "QUERY"):
             if method in allowed:
                 continue
@@ -635,6 +643,63 @@ def test_payment_faults_are_the_documented_500s(stack):
     check_invariants(stack)
 
 
+def refund_at_conekta(stack, order_id, cents):
+    """The merchant refunds an order outside the product (Conekta's dashboard does what this API call does)."""
+    import ssl
+    context = ssl.create_default_context(cafile=stack.conekta.info["ca_file"]) if stack.conekta.info.get("ca_file") else None
+    request = urllib.request.Request(
+        f"{stack.conekta.url}/orders/{order_id}/refunds", method="POST",
+        data=json.dumps({"amount": cents, "reason": "requested_by_client"}).encode(),
+        headers={"Authorization": "Bearer key_sandbox_private", "Content-Type": "application/json",
+                 "Accept": "application/vnd.conekta-v2.2.0+json"})
+    with urllib.request.urlopen(request, context=context, timeout=10) as reply:
+        return json.loads(reply.read())
+
+
+def test_an_order_refunded_before_its_answer_was_final_is_402_acceso_revocado(stack, webhook_company):
+    """Paid, its user not enabled yet (500 activacion_pendiente), and the order refunded at Conekta
+    meanwhile: the retry of the request learns the access was revoked.
+
+    What moves the attempt on is Conekta's `order.refunded`, signed and delivered to the webhook
+    endpoint (CONTRACT §10), which fetches the refunded order and has the saga revoke the access."""
+    router = stack.router
+    key = "revoked-" + uuid.uuid4().hex
+    body = payment_body(stack)
+    router.control("POST", "faults", {"op": "user.set", "kind": "error", "status": 503, "times": 1000,
+                                      "body": '{"error":503,"message":"Service Unavailable"}'})
+    try:
+        expect(pay(stack, idempotency_key=key, **body), 500, "activacion_pendiente")
+        attempt_id, order_id, cents = stack.postgres.psql(
+            f"SELECT id, order_id, amount_cents FROM payment_attempts WHERE idempotency_key = 'h:{key}'")[0]
+        assert refund_at_conekta(stack, order_id, int(cents))["payment_status"] == "refunded"
+
+        # Conekta's order.refunded, signed with the company's webhook key, through nginx. While a
+        # reconciler holds the attempt (retrying the enable) the event is left pending; Conekta
+        # sends more events meanwhile, so a new one is sent until one moves the attempt.
+        def revoking():
+            event = {"id": uuid.uuid4().hex[:24], "type": "order.refunded", "data": {"object": {"id": order_id}}}
+            expect(deliver(stack, webhook_company, json.dumps(event).encode()), 200)
+            state = stack.postgres.psql(f"SELECT state FROM payment_attempts WHERE id = '{attempt_id}'")[0][0]
+            return state in ("revoking", "revoked")
+        wait_until("the attempt revoking", revoking, 4)  # within the 5 s activation deadline
+    finally:
+        router.control("POST", "faults/clear")
+
+    def revoked():
+        reply = pay(stack, idempotency_key=key, **body)
+        assert reply[0] in (402, 409, 500), reply
+        return reply if codigo(reply) == "acceso_revocado" else None
+    reply = wait_until("the revocation's answer", revoked, 30)
+    assert reply[2]["id_intento"] == attempt_id
+    # The answer is final as soon as the revocation starts; the reconciler finishes it.
+    wait_until("revoked", lambda: stack.postgres.psql(f"SELECT state FROM payment_attempts WHERE id = '{attempt_id}'")
+               == [["revoked"]], 30)
+    users = [u for u in router.control("GET", "state")["users"] if u.get("comment") == f"hotspot-pay:{attempt_id}"]
+    assert len(users) == 1 and users[0]["disabled"] == "true", users
+    expect(pay(stack, idempotency_key=key, **body), 402, "acceso_revocado")  # stored: every retry gets it
+    check_invariants(stack)
+
+
 # --- nginx in front: its limits and an unreachable server ---------------------------------------------------
 
 class Nginx:
@@ -770,6 +835,45 @@ def test_every_json_answer_nginx_makes_itself_says_charset_utf_8(stack):
     assert in_config <= set(provoked), f"nginx answers these itself, this test does not provoke them: {in_config - set(provoked)}"
 
 
+# --- Conekta's webhooks ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def webhook_company(stack, tmp_path_factory):
+    """The stack's company with a webhook key the operator pasted (made here), so this suite signs
+    Conekta's events itself."""
+    company = stack.ids["company"]
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = tmp_path_factory.mktemp("webhook") / "public.pem"
+    pem.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    setup = stack.ctl("company", "webhook", "--company", str(company), "--url", f"http://127.0.0.1:{stack.port}",
+                      "--public-key-file", str(pem))
+    assert setup["pasted"] and setup["url"].endswith("/api/v1/webhooks/conekta/" + setup["endpoint"]), setup
+    return {"company": company, "key": key, "path": WEBHOOK.replace("{endpoint}", setup["endpoint"])}
+
+
+def deliver(stack, hook, body, signature="valid", path=None):
+    headers = {"Content-Type": "application/json"}
+    if signature == "valid":
+        headers["Digest"] = base64.b64encode(hook["key"].sign(body, padding.PKCS1v15(), hashes.SHA256())).decode()
+    elif signature is not None:
+        headers["Digest"] = signature
+    return call(stack, "POST", WEBHOOK, path=path or hook["path"], headers=headers, body=body)
+
+
+def test_conekta_webhooks_answer_as_documented(stack, webhook_company):
+    # Before the database tests: right after PostgreSQL restarts, a pooled connection fails once.
+    event = json.dumps({"id": "evt_openapi_1", "type": "order.paid", "data": {"object": {"id": "ord_not_anywhere"}}}).encode()
+    reply = expect(deliver(stack, webhook_company, event), 200)
+    assert reply[2] == {"evento": "evt_openapi_1", "resultado": "ignored: unknown order"}, reply
+    # The same event again: what the first did, nothing more.
+    assert expect(deliver(stack, webhook_company, event), 200)[2] == reply[2]
+    expect(deliver(stack, webhook_company, event, signature=None), 401, "firma_invalida")
+    expect(deliver(stack, webhook_company, event, signature="bm90IGEgc2lnbmF0dXJl"), 401, "firma_invalida")
+    expect(deliver(stack, webhook_company, b'{"no": "id"}'), 400, "evento_invalido")
+    unknown = WEBHOOK.replace("{endpoint}", "whe_" + "0" * 32)
+    expect(deliver(stack, webhook_company, event, path=unknown), 404, "webhook_desconocido")
+
+
 # --- the database failing -------------------------------------------------------------------------------
 
 def test_a_database_fault_is_500_error_interno(stack):
@@ -788,7 +892,7 @@ def test_a_database_fault_is_500_error_interno(stack):
     wait_until("keys again", lambda: exchange(stack.port, "GET", CONFIG, {"X-API-Key": stack.api_key})[0] == 200, 10)
 
 
-def test_the_database_down_is_503(stack):
+def test_the_database_down_is_503(stack, webhook_company):
     stack.postgres.stop()
     try:
         time.sleep(2.5)  # the key and catalogue caches expire
@@ -798,6 +902,10 @@ def test_the_database_down_is_503(stack):
             reply = pay(stack) if template == PAY else call(stack, "GET", template, key=stack.api_key)
             expect(reply, 503, "servicio_no_disponible")
             assert reply[1]["Retry-After"] == "2"
+        # A webhook is not recorded: 503, and Conekta sends it again.
+        event = json.dumps({"id": "evt_openapi_down", "type": "order.paid", "data": {"object": {"id": "ord_x"}}}).encode()
+        reply = expect(deliver(stack, webhook_company, event), 503, "servicio_no_disponible")
+        assert reply[1]["Retry-After"] == "2"
     finally:
         stack.postgres.start()
     wait_until("the database back", lambda: exchange(stack.port, "GET", HEALTH)[0] == 200, 30)

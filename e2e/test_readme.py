@@ -67,7 +67,11 @@ SHAPES = {
     "key issue": r"jwt_[\w-]+\.[\w-]+\.[\w-]+\n\(key id key_\w+;[^\n]*\)",
     "key revoke": r"key key_\w+ revoked",
     "payments list": rf"(?:{UUID}\t[^\n]*(?:\n|$))*",
-    "payments show": rf"attempt  {UUID}\nstate +\w[\s\S]*\n\ntimeline\n(?:  [^\n]+(?:\n|$))+",
+    "payments show": rf"attempt  {UUID}\nstate +\w[\s\S]*\n\ntimeline\n(?:  [^\n]+\n)+\nwebhook events\n(?:  [^\n]+(?:\n|$))+",
+    "company webhook": r"company \d+: webhook URL https?://\S+/api/v1/webhooks/conekta/whe_[0-9a-f]{32}\n"
+                       r"(?:webhook key \S+ \((?:created|kept)\)\nwebhook \S+ \((?:registered|already registered)\)"
+                       r"|public key stored[^\n]*)",
+    "events list": r"(?:[^\n\t]+(?:\t[^\n\t]+){6}(?:\n|$))*",
     "reconcile": r"nothing to reconcile[^\n]*|attempt \S+ is already \w+; nothing to reconcile"
                  r"|(?:finished  [^\n]*\n)*finished \d+, still unfinished 0",
     "report": r"no payment attempts from [^\n]*|(?:day|router_id|product_id)[ ,][\s\S]*",

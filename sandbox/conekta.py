@@ -18,6 +18,9 @@ Card tokens (each is single use; a second use answers 402 conekta.errors.process
   tok_sandbox_declined_<x>      402 card_declined
   tok_sandbox_insufficient_<x>  402 insufficient_funds
   tok_sandbox_3ds_<x>           200 pending_payment, charges null, next_action redirect_to_url
+  tok_sandbox_3dslate_<x>       as 3ds, but POST /orders/{id}/cancel is refused (428
+                                …combo.order.cannot_be_canceled): the customer is paying, so a
+                                late payment (complete_3ds below) is genuine
   tok_sandbox_preauth_<x>       200 pre_authorized (as pre_authorize:true does with a paying token)
   tok_sandbox_slow_<ms>_<x>     waits <ms> milliseconds, then pays
   tok_sandbox_error500_<x>      500 with an empty body, nothing applied, token not consumed
@@ -34,9 +37,62 @@ For browsers (the portal page), with CORS open to any origin as Conekta's public
   answering in Conekta.js's callback shapes: {id, object: "token", used, livemode} or
   {object: "error", type, code, param, message, message_to_purchaser}. Faults target
   tokens.create.
+
+Webhooks (docs/sources.md C6; shapes in schemas/conekta-webhooks.schema.json), per account (the
+private key a request authenticates with; orders belong to the key that made them). Faults target
+webhook_keys.*, webhooks.* and events.* (create, list, get, update, delete, test, resend).
+- POST /webhook_keys {"active"?: true}: a new 2048-bit RSA pair (openssl); answers {active,
+  livemode, created_at, id, object: "webhook_key", public_key} with the public key as PEM
+  (SubjectPublicKeyInfo), the only time it is shown. GET /webhook_keys lists (newest first, no
+  public_key), GET/PUT {"active"}/DELETE /webhook_keys/{id} read, (de)activate, delete.
+- POST /webhooks {"url", "subscribed_events"?, "description"?}: answers {url, status: "listening",
+  subscribed_events (default: every event, as Conekta's mock), synchronous, id, object: "webhook",
+  livemode, active, production_enabled, development_enabled}. GET /webhooks[?url=] lists,
+  GET/PUT {url, subscribed_events, active}/DELETE /webhooks/{id}; POST /webhooks/{id}/test sends
+  it a webhook_ping. Loopback URLs are accepted unless --webhook-refuse-loopback (the spec's
+  pattern refuses them); http and https only.
+- Events: each new order makes order.created and the event of its status (order.paid,
+  order.pending_payment, order.declined, order.pre_authorized); refunds (API or control) make
+  order.refunded or order.partially_refunded, cancel order.canceled, and the controls below
+  order.charged_back, order.paid, order.expired. Sandbox economy: an account keeps events only
+  from its first webhook on (the load tests' account registers none and pays nothing for them).
+  An event is {data: {object: the order as GET /orders/{id} answers it then,
+  previous_attributes: {}}, livemode: false, webhook_status, webhook_logs: [{id: "webhl_…", url,
+  failed_attempts, last_http_response_status, object: "webhook_log", last_attempted_at}], id (24
+  hex), object: "event", type, created_at}. GET /events (limit, next) and GET /events/{id} show
+  it with live webhook_status (pending, successful, failed, not_applicable) and logs; POST
+  /events/{id}/resend {"webhooks_ids"} sends it again.
+- Delivery: the body is made once, compact UTF-8 JSON, and POSTed to each active webhook of the
+  account subscribed to its type, from a background thread per receiver, with Content-Type:
+  application/json and Digest: base64 of the RSASSA-PKCS1-v1_5 SHA-256 signature of the exact
+  body bytes by the account's newest active webhook key at the event's making (no key: no Digest).
+  No 2xx answer (or none at all) is retried after --webhook-retry-ms (200), doubling up to
+  --webhook-max-retry-ms, until --webhook-attempts (8) attempts; --webhook-timeout-ms (5000) per
+  attempt, --webhook-delay-ms (0) before the first. https receivers on loopback are not verified
+  (--webhook-ca verifies every receiver with that CA). A URL's user:password is sent as Basic.
+
+Sandbox controls for webhooks (no authentication, like the others; errors are {"error"}):
+- POST /_sandbox/orders/{id}/refund {"amount"?}: a refund from the dashboard (default: the rest).
+- POST /_sandbox/orders/{id}/chargeback: a paid order becomes charged_back.
+- POST /_sandbox/orders/{id}/complete_3ds {"even_if_canceled"?}: a 3-D Secure order pending
+  payment is paid with the charge its POST asked for (a canceled one only with the flag).
+- POST /_sandbox/orders/{id}/expire: a pending_payment or pre_authorized order expires.
+- GET /_sandbox/events[?order_id=&type=&account=]: every event with its deliveries, each with
+  its attempts ({attempt, at, status, error, ms, reply}); GET /_sandbox/events/{id} adds the body
+  as sent and its Digest; POST /_sandbox/events/{id}/redeliver {"url"?}: the same id, bytes and
+  Digest again, to the url or to the account's webhooks.
+- POST /_sandbox/webhooks/pause holds every delivery not begun (retries too); POST
+  /_sandbox/webhooks/resume {"order"?: "fifo"|"reverse"} releases them (reverse: newest first).
+- GET|POST /_sandbox/webhooks/config {retry_ms, max_retry_ms, attempts, timeout_ms, delay_ms}.
+- POST /_sandbox/webhooks/forge {"order_id"|"event_id", "type"?, "signature"?: valid|other_key|
+  garbled|tampered|none, "object"?, "url"?}: an event Conekta never sent (see _forge).
+GET /_sandbox/state adds webhook_keys (with public keys), webhooks, forgeries, the number of
+events and the delivery settings. POST /_sandbox/reset forgets orders, events and deliveries but
+keeps the accounts' webhook keys and webhooks (as a restarted product would find them).
 """
 
 import base64
+import copy
 import json
 import os
 import re
@@ -44,18 +100,28 @@ import secrets
 import sys
 import time
 import uuid
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import jsonschema
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import App, Drop, Reply, serve
+from conekta_webhooks import Deliverer, Delivery, KeyMaker, Payload, compact_json, sign
 
 SCHEMA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas", "conekta-order-request.schema.json")
+WEBHOOK_SCHEMA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas", "conekta-webhooks.schema.json")
 
 BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 ACCEPT = re.compile(r"application/vnd\.conekta-v(2\.\d+\.\d+)\+json")
 REFUND_REASONS = ("requested_by_client", "cannot_be_fulfilled", "duplicated_transaction", "suspected_fraud", "other")
+
+# An order's payment_status -> the event Conekta reports it with (docs/sources.md C6).
+STATUS_EVENTS = {
+    "paid": "order.paid", "pending_payment": "order.pending_payment", "declined": "order.declined",
+    "pre_authorized": "order.pre_authorized", "canceled": "order.canceled", "expired": "order.expired",
+    "refunded": "order.refunded", "partially_refunded": "order.partially_refunded", "charged_back": "order.charged_back",
+}
+FORGERIES = ("valid", "other_key", "garbled", "tampered", "none")
 
 # token -> (brand, last4, card type)
 PAYING_TOKENS = {
@@ -268,9 +334,31 @@ class RequestSchemas:
         return out
 
 
-def not_found(order):
+def not_found(identifier, kind="Order"):
     return ApiError(404, "resource_not_found_error", "conekta.errors.resource_not_found.entity",
-                    "The resource was not found.", f'The object Order "{order}" could not be found.')
+                    "The resource was not found.", f'The object {kind} "{identifier}" could not be found.')
+
+
+def control_error(status, message):
+    return Reply(status, {"error": message})
+
+
+class Event:
+    """One event of an account: its body, made once (exact bytes, signed on first delivery), and
+    its deliveries. `logs` holds a webhook_log id per webhook it went to. Only the body's bytes
+    are kept: `data` is read back from them."""
+
+    def __init__(self, identifier, type_, account, order_id=None):
+        self.id, self.type, self.account, self.order_id = identifier, type_, account, order_id
+        self.created_at = int(time.time())
+        self.logs = {}  # webhook id -> {"id": "webhl_…", "url": …}
+        self.deliveries = []
+        self.payload = None
+        self.key_id = None  # the webhook key that signs it, None: sent without a Digest
+
+    @property
+    def data(self):
+        return json.loads(self.payload.body)["data"]
 
 
 class ConektaApp(App):
@@ -279,10 +367,20 @@ class ConektaApp(App):
     def __init__(self):
         super().__init__()
         self.schemas = RequestSchemas(SCHEMA_FILE)
+        self.webhook_schemas = RequestSchemas(WEBHOOK_SCHEMA_FILE)
+        with open(WEBHOOK_SCHEMA_FILE, encoding="utf-8") as f:
+            self.default_subscribed_events = json.load(f)["x-default-subscribed-events"]
         self.private_keys = {"key_sandbox_private"}
         self.public_keys = {"key_sandbox_public"}
         self.latency_ms = 0
         self.search_mode = "reference"
+        self.allow_loopback_webhooks = True
+        self.key_maker = KeyMaker()
+        self.deliverer = Deliverer(self._still_wanted)
+        # An account's configuration (what its private key made), kept across POST /_sandbox/reset.
+        self.webhook_keys = {}  # account -> [key], oldest first
+        self.webhooks = {}  # account -> [webhook], oldest first
+        self.forger_key = None  # (private key file, public PEM) of no account, for forged events
         self.reset()
 
     def add_arguments(self, parser):
@@ -294,6 +392,17 @@ class ConektaApp(App):
         parser.add_argument("--search-mode", choices=("reference", "none"), default="reference",
                             help="what GET /orders?search= matches: id, customer fields and the charge's "
                                  "reference_id (reference), or nothing (none, to exercise paging)")
+        parser.add_argument("--webhook-retry-ms", type=int, default=200,
+                            help="wait before a failed webhook delivery's second attempt, doubled each time after")
+        parser.add_argument("--webhook-max-retry-ms", type=int, default=60000, help="the longest wait between attempts")
+        parser.add_argument("--webhook-attempts", type=int, default=8, help="attempts per delivery before it is failed")
+        parser.add_argument("--webhook-timeout-ms", type=int, default=5000, help="time one attempt may take")
+        parser.add_argument("--webhook-delay-ms", type=int, default=0, help="wait before a delivery's first attempt")
+        parser.add_argument("--webhook-ca", default=None,
+                            help="CA file to verify https receivers with (default: loopback receivers are not verified, "
+                                 "others against the system's CAs)")
+        parser.add_argument("--webhook-refuse-loopback", action="store_true",
+                            help="refuse webhook URLs naming localhost or 127.0.0.1, as Conekta's spec does")
 
     def configure(self, args):
         if args.private_key:
@@ -303,6 +412,12 @@ class ConektaApp(App):
         self.latency_ms = args.latency_ms
         self.faults.default_latency_ms = args.latency_ms
         self.search_mode = args.search_mode
+        self.key_maker = KeyMaker(args.state_dir)
+        self.deliverer.configure(retry_ms=args.webhook_retry_ms, max_retry_ms=args.webhook_max_retry_ms,
+                                 attempts=args.webhook_attempts, timeout_ms=args.webhook_timeout_ms,
+                                 delay_ms=args.webhook_delay_ms)
+        self.deliverer.ca_file = args.webhook_ca
+        self.allow_loopback_webhooks = not args.webhook_refuse_loopback
 
     def reset(self):
         self.orders = {}  # id -> order object as served
@@ -310,6 +425,13 @@ class ConektaApp(App):
         self.tokens = {}  # token -> {"uses": n, "order_id": ...}
         self.requests = []  # one entry per POST /orders: schema violations and outcome
         self.js_tokens = []  # one entry per token made for a browser: id, kind, last4 (never the number)
+        self.order_accounts = {}  # order id -> the private key that made it (whose webhooks hear of it)
+        self.pending_3ds = {}  # order id -> (charge request, token, card) of a 3-D Secure order not completed
+        self.uncancelable = set()  # orders of tok_sandbox_3dslate_ tokens: cancel is refused
+        self.events = []  # every event, oldest first
+        self.event_index = {}
+        self.forgeries = []
+        self.deliverer.reset()
         # common.py's reset clears the default latency with the faults; keep the configured one.
         self.faults.default_latency_ms = self.latency_ms
 
@@ -319,6 +441,12 @@ class ConektaApp(App):
         if request.path == "/tokens":
             return "tokens.create" if request.method == "POST" else "tokens.preflight"
         parts = [p for p in request.path.split("/") if p]
+        if parts[:1] in (["webhook_keys"], ["webhooks"], ["events"]):
+            verbs = {"POST": "create", "GET": "list"} if len(parts) == 1 else \
+                {"GET": "get", "PUT": "update", "DELETE": "delete"} if len(parts) == 2 else {}
+            if len(parts) == 3 and request.method == "POST" and parts[2] in ("test", "resend"):
+                verbs = {"POST": parts[2]}
+            return parts[0] + "." + verbs.get(request.method, "other")
         if parts[:1] != ["orders"]:
             return request.method + " " + request.path
         if len(parts) == 1:
@@ -351,6 +479,14 @@ class ConektaApp(App):
                 status, body = 200, self._refund(parts[1], request)
             elif op == "orders.cancel" and request.method == "POST":
                 status, body = 200, self._cancel(parts[1])
+            elif op in ("webhook_keys.create", "webhook_keys.list", "webhook_keys.get", "webhook_keys.update",
+                        "webhook_keys.delete"):
+                status, body = 200, self._webhook_keys_api(request, self._key(request), parts)
+            elif op in ("webhooks.create", "webhooks.list", "webhooks.get", "webhooks.update", "webhooks.delete",
+                        "webhooks.test"):
+                status, body = 200, self._webhooks_api(request, self._key(request), parts)
+            elif op in ("events.list", "events.get", "events.resend"):
+                status, body = 200, self._events_api(request, self._key(request), parts)
             else:
                 raise ApiError(404, "resource_not_found_error", "conekta.errors.resource_not_found.route",
                                "The resource was not found.", f"No route for {request.method} {request.path}.")
@@ -360,17 +496,21 @@ class ConektaApp(App):
                 headers = {"Content-Type": "application/json; charset=utf-8"}
             return error.reply(language, headers)
 
-    def _check_headers(self, request):
+    @staticmethod
+    def _key(request):
+        """The private key a request carries (Bearer, or Basic with the key as user name), or None."""
         authorization = request.headers.get("Authorization") or ""
-        key = None
         if authorization.startswith("Bearer "):
-            key = authorization[len("Bearer "):].strip()
-        elif authorization.startswith("Basic "):
+            return authorization[len("Bearer "):].strip()
+        if authorization.startswith("Basic "):
             try:
-                user, _, _ = base64.b64decode(authorization[len("Basic "):]).decode().partition(":")
-                key = user
+                return base64.b64decode(authorization[len("Basic "):]).decode().partition(":")[0]
             except (ValueError, UnicodeDecodeError):
-                key = None
+                return None
+        return None
+
+    def _check_headers(self, request):
+        key = self._key(request)
         if key not in self.private_keys:
             raise ApiError(401, "authentication_error", "conekta.errors.authentication.missing_key",
                            {"es": "Acceso no autorizado.", "en": "Please include your access key in your request."},
@@ -469,7 +609,7 @@ class ConektaApp(App):
         with self.lock:
             self.requests.append(record)
         try:
-            status, reply = self._create_checked(body, violations)
+            status, reply = self._create_checked(body, violations, self._key(request))
             record["outcome"] = status
             return status, reply
         except ApiError as error:
@@ -479,7 +619,7 @@ class ConektaApp(App):
             record["outcome"] = "dropped"
             raise
 
-    def _create_checked(self, body, violations):
+    def _create_checked(self, body, violations, account):
         if violations:
             first = violations[0]
             param = first["path"] or "body"
@@ -520,7 +660,7 @@ class ConektaApp(App):
         order = self._new_order(body, total)
         if not charges:
             order["payment_status"] = "pending_payment"
-            return self._store(order)
+            return self._store(order, account)
         charge_request = charges[0]
         token = charge_request["payment_method"]["token_id"]
         behaviour, card = self._token_behaviour(token)
@@ -548,20 +688,25 @@ class ConektaApp(App):
             charge.update(status="declined", failure_code=failure_code, failure_message=es, paid_at=None,
                           is_refundable=False)
             order.update(payment_status="declined", is_refundable=False)
-            self._store(order)
+            self._store(order, account)
             raise ApiError(402, "processing_error", code, {"es": es, "en": en}, debug, data=order)
-        if behaviour == "3ds":
+        if behaviour in ("3ds", "3dslate"):
             order.update(payment_status="pending_payment", charges=None, is_refundable=False,
                          next_action={"type": "redirect_to_url", "redirect_to_url": {
                              "url": "https://3ds-pay.conekta.com/" + secrets.token_hex(16),
                              "return_url": body.get("return_url")}})
-            return self._store(order)
+            with self.lock:
+                # What POST /_sandbox/orders/{id}/complete_3ds charges when the customer "completes" it.
+                self.pending_3ds[order["id"]] = (charge_request, token, card)
+                if behaviour == "3dslate":
+                    self.uncancelable.add(order["id"])
+            return self._store(order, account)
         if behaviour == "preauth" or body.get("pre_authorize") is True:
             charge.update(status="pre_authorized", paid_at=None, is_refundable=False)
             order.update(payment_status="pre_authorized", is_refundable=False)
-            return self._store(order)
+            return self._store(order, account)
         order["payment_status"] = "paid"
-        result = self._store(order)
+        result = self._store(order, account)
         if behaviour == "drop":
             raise Drop()
         return result
@@ -575,7 +720,7 @@ class ConektaApp(App):
             return "declined", ("visa", "0002", "credit")
         if token == "tok_test_insufficient_funds":
             return "insufficient", ("visa", "0127", "credit")
-        match = re.fullmatch(r"tok_sandbox_(paid|declined|insufficient|3ds|preauth|error500|drop)_.+", token)
+        match = re.fullmatch(r"tok_sandbox_(paid|declined|insufficient|3ds|3dslate|preauth|error500|drop)_.+", token)
         if match:
             return match.group(1), {"declined": ("visa", "0002", "credit"),
                                     "insufficient": ("visa", "0127", "credit")}.get(match.group(1), visa)
@@ -627,10 +772,15 @@ class ConektaApp(App):
             "paid_at": now, "customer_id": "", "order_id": order["id"], "refunds": None,
         }
 
-    def _store(self, order):
+    def _store(self, order, account=None):
+        """Keeps a new order and reports it to its account's webhooks: order.created, then the
+        event of its status (order.paid, order.pending_payment, order.declined, …)."""
         with self.lock:
             self.orders[order["id"]] = order
             self.order_ids.append(order["id"])
+            self.order_accounts[order["id"]] = account
+            self._order_event(order, "order.created")
+            self._order_event(order, STATUS_EVENTS[order["payment_status"]])
         return 200, order
 
     # MARK: GET /orders, GET /orders/{id}
@@ -702,6 +852,11 @@ class ConektaApp(App):
         if amount <= 0:
             raise validation_error("amount", "The amount must be greater than 0.",
                                    "conekta.errors.parameter_validation.amount.number_is_not_greater_than")
+        return self._apply_refund(order, amount)
+
+    def _apply_refund(self, order, amount):
+        """Refunds `amount` of a paid order (the API's refund and the dashboard's, a control) and
+        reports order.refunded or order.partially_refunded."""
         with self.lock:
             if order["payment_status"] not in ("paid", "partially_refunded"):
                 raise ApiError(428, "precondition_required_error",
@@ -722,13 +877,16 @@ class ConektaApp(App):
             order["payment_status"] = charge["status"] = status
             order["is_refundable"] = charge["is_refundable"] = status != "refunded"
             order["updated_at"] = int(time.time())
+            self._order_event(order, STATUS_EVENTS[status])
             return order
 
     def _cancel(self, identifier):
         order = self._order(identifier)
         with self.lock:
-            if order["payment_status"] not in ("pending_payment", "pre_authorized"):
-                # Inferred (docs/sources.md C5): a paid order is refunded, not canceled.
+            if order["payment_status"] not in ("pending_payment", "pre_authorized") or identifier in self.uncancelable:
+                # Inferred (docs/sources.md C5): a paid order is refunded, not canceled. A
+                # tok_sandbox_3dslate_ order stands for a customer completing 3-D Secure while the
+                # merchant cancels and the payment winning: its late order.paid comes with complete_3ds.
                 raise ApiError(428, "precondition_required_error",
                                "conekta.errors.precondition_required.combo.order.cannot_be_canceled",
                                {"es": "La orden no puede ser cancelada.", "en": "The order can not be canceled."})
@@ -738,19 +896,507 @@ class ConektaApp(App):
                 charge["status"] = "canceled"
                 charge["is_refundable"] = False
             order["updated_at"] = int(time.time())
+            self._order_event(order, "order.canceled")
             return order
+
+    # MARK: webhook keys (POST/GET /webhook_keys, GET/PUT/DELETE /webhook_keys/{id})
+
+    def _checked_body(self, request, schema, required=True):
+        """The JSON object body of a request, valid against a schema of schemas/conekta-webhooks…;
+        an empty body is {} unless required."""
+        body = self._json_body(request)
+        if body is None and not required:
+            body = {}
+        violations = self.webhook_schemas.validate(body, schema) if isinstance(body, dict) else [
+            {"path": "", "keyword": "type", "message": "expected object"}]
+        return body, violations
+
+    def _raise_first(self, violations):
+        if violations:
+            first = violations[0]
+            param = first["path"] or "body"
+            code = None
+            if first["keyword"] == "required":
+                code = "conekta.errors.parameter_validation." + param + ".missing"
+            raise validation_error(param, f'{param} {first["message"]}', code)
+
+    @staticmethod
+    def _key_view(key, fields=("active", "livemode", "created_at", "deactivated_at", "id", "object")):
+        view = {"active": key["active"], "livemode": False, "created_at": key["created_at"],
+                "deactivated_at": key["deactivated_at"], "deleted": True, "id": key["id"], "object": "webhook_key",
+                "public_key": key["public_key"]}
+        return {name: view[name] for name in fields}
+
+    def _find(self, items, identifier, kind):
+        for item in items:
+            if item["id"] == identifier and not item.get("deleted"):
+                return item
+        raise not_found(identifier, kind)
+
+    def _webhook_keys_api(self, request, account, parts):
+        keys = self.webhook_keys.setdefault(account, [])
+        if len(parts) == 1 and request.method == "POST":
+            body, violations = self._checked_body(request, "webhook_key_request", required=False)
+            self._raise_first(violations)
+            identifier = object_id()
+            path, public_key = self.key_maker.generate(identifier)  # Conekta keeps the private key
+            now = int(time.time())
+            active = body.get("active", True)
+            key = {"id": identifier, "active": active, "created_at": now, "deactivated_at": None if active else now,
+                   "public_key": public_key, "private_key_file": path, "deleted": False}
+            with self.lock:
+                keys.append(key)
+            # The public key is in this answer only: listed or read later, a key shows no public_key.
+            return self._key_view(key, ("active", "livemode", "created_at", "id", "object", "public_key"))
+        if len(parts) == 1:
+            with self.lock:
+                data = [self._key_view(k) for k in reversed(keys) if not k["deleted"]]
+            return {"next_page_url": None, "previous_page_url": None, "has_more": False, "object": "list", "data": data}
+        with self.lock:
+            key = self._find(keys, parts[1], "WebhookKey")
+        if request.method == "GET":
+            return self._key_view(key)
+        if request.method == "PUT":
+            body, violations = self._checked_body(request, "webhook_key_update_request", required=False)
+            self._raise_first(violations)
+            with self.lock:
+                active = body.get("active", False)
+                if active != key["active"]:
+                    key["active"], key["deactivated_at"] = active, None if active else int(time.time())
+                return self._key_view(key)
+        with self.lock:  # DELETE
+            key.update(deleted=True, active=False, deactivated_at=key["deactivated_at"] or int(time.time()))
+            return self._key_view(key, ("active", "livemode", "created_at", "deleted", "id", "object"))
+
+    def _signing_key(self, account):
+        """The account's newest active webhook key, which signs its events; None: no Digest."""
+        for key in reversed(self.webhook_keys.get(account, [])):
+            if key["active"] and not key["deleted"]:
+                return key
+        return None
+
+    # MARK: webhooks (POST/GET /webhooks, GET/PUT/DELETE /webhooks/{id}, POST /webhooks/{id}/test)
+
+    def _check_url(self, url):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise validation_error("url", "The url must be an absolute http or https URL.",
+                                   "conekta.errors.parameter_validation.url.invalid")
+
+    def _webhook_violations(self, violations):
+        if self.allow_loopback_webhooks:
+            # The spec's pattern refuses localhost and 127.0.0.1; this sandbox's receivers are there.
+            violations = [v for v in violations if not (v["path"] == "url" and v["keyword"] == "pattern")]
+        return violations
+
+    @staticmethod
+    def _webhook_view(webhook):
+        view = {"url": webhook["url"], "status": "listening" if webhook["active"] else "deactivated",
+                "subscribed_events": list(webhook["subscribed_events"]), "synchronous": False, "id": webhook["id"],
+                "object": "webhook", "livemode": False, "active": webhook["active"],
+                "production_enabled": False, "development_enabled": True}
+        if webhook.get("description") is not None:
+            view["description"] = webhook["description"]
+        return view
+
+    def _webhooks_api(self, request, account, parts):
+        hooks = self.webhooks.setdefault(account, [])
+        if len(parts) == 1 and request.method == "POST":
+            body, violations = self._checked_body(request, "webhook_request")
+            self._raise_first(self._webhook_violations(violations))
+            self._check_url(body["url"])
+            webhook = {"id": object_id(), "url": body["url"], "active": True, "deleted": False,
+                       "subscribed_events": list(body.get("subscribed_events") or self.default_subscribed_events),
+                       "description": body.get("description") if isinstance(body.get("description"), str) else None}
+            with self.lock:
+                hooks.append(webhook)
+                return self._webhook_view(webhook)
+        if len(parts) == 1:
+            url = dict(request.query).get("url")
+            with self.lock:
+                data = [self._webhook_view(w) for w in reversed(hooks)
+                        if not w["deleted"] and (url is None or w["url"] == url)]
+            return {"next_page_url": None, "previous_page_url": None, "has_more": False, "object": "list", "data": data}
+        with self.lock:
+            webhook = self._find(hooks, parts[1], "Webhook")
+        if len(parts) == 3:  # POST /webhooks/{id}/test: a webhook_ping to this webhook alone
+            self._emit(account, "webhook_ping", {"livemode": False, "action": "ping"}, only=[webhook])
+            return self._webhook_view(webhook)
+        if request.method == "GET":
+            with self.lock:
+                return self._webhook_view(webhook)
+        if request.method == "PUT":
+            body, violations = self._checked_body(request, "update_webhook")
+            self._raise_first(self._webhook_violations(violations))
+            if "url" in body:
+                self._check_url(body["url"])
+            with self.lock:
+                for name in ("url", "subscribed_events", "active"):
+                    if name in body:
+                        webhook[name] = body[name]
+                return self._webhook_view(webhook)
+        with self.lock:  # DELETE: nothing more is delivered to it, retries included
+            webhook["deleted"] = True
+            return dict(self._webhook_view(webhook), deleted=True)
+
+    def _still_wanted(self, delivery):
+        """Asked by the deliverer before each attempt: a deleted or deactivated webhook gets no more."""
+        if delivery.webhook_id is None:
+            return True
+        with self.lock:
+            for hooks in self.webhooks.values():
+                for webhook in hooks:
+                    if webhook["id"] == delivery.webhook_id:
+                        return webhook["active"] and not webhook["deleted"]
+        return False
+
+    def _targets(self, account, type_):
+        return [w for w in self.webhooks.get(account, []) if w["active"] and not w["deleted"]
+                and (type_ in w["subscribed_events"] or type_ == "webhook_ping")]
+
+    # MARK: events: made, signed, delivered (GET /events, GET /events/{id}, POST /events/{id}/resend)
+
+    @staticmethod
+    def _body_of(event, data, logs):
+        """An event body as delivered, in the key order of captured Conekta deliveries: its logs as
+        they stand before the first attempt (no status yet: -1)."""
+        return {"data": data, "livemode": False, "webhook_status": "pending" if logs else "not_applicable",
+                "webhook_logs": [{"id": log["id"], "url": log["url"], "failed_attempts": 0, "last_http_response_status": -1,
+                                  "object": "webhook_log", "last_attempted_at": event.created_at} for log in logs],
+                "id": event.id, "object": "event", "type": event.type, "created_at": event.created_at}
+
+    def _order_event(self, order, type_):
+        """An event about an order, carrying the order as GET /orders/{id} answers it now. An
+        account keeps events from its first webhook on: one that never registered any (the load
+        tests' account) pays nothing for them."""
+        account = self.order_accounts.get(order["id"])
+        if self.webhooks.get(account):
+            self._emit(account, type_, {"object": order, "previous_attributes": {}}, order["id"])
+
+    def _emit(self, account, type_, data, order_id=None, only=None):
+        """Makes an event, signed with the account's newest active webhook key, and delivers it to
+        every active webhook of the account subscribed to its type (or to `only`)."""
+        with self.lock:
+            event = Event(object_id(), type_, account, order_id)
+            targets = only if only is not None else self._targets(account, type_)
+            for webhook in targets:
+                event.logs[webhook["id"]] = {"id": prefixed_id("webhl_"), "url": webhook["url"]}
+            key = self._signing_key(account)
+            event.key_id = key and key["id"]
+            body = compact_json(self._body_of(event, data, list(event.logs.values())))
+            event.payload = Payload(body, signer=(lambda b, path=key["private_key_file"]: sign(path, b)) if key else None)
+            self.events.append(event)
+            self.event_index[event.id] = event
+            for webhook in targets:
+                self._deliver(event, webhook)
+            return event
+
+    def _deliver(self, event, webhook=None, url=None, kind="event"):
+        with self.lock:
+            if webhook is not None:
+                url = webhook["url"]
+                event.logs.setdefault(webhook["id"], {"id": prefixed_id("webhl_"), "url": url})
+            delivery = Delivery(prefixed_id("dlv_"), event.id, url, event.payload, webhook and webhook["id"], kind)
+            event.deliveries.append(delivery)
+            return self.deliverer.enqueue(delivery)
+
+    def _log_view(self, event, webhook_id):
+        """A webhook_log as it stands: attempts of every delivery of the event to that webhook."""
+        log = event.logs[webhook_id]
+        attempts = [a for d in event.deliveries if d.webhook_id == webhook_id for a in d.attempts]
+        last = max(attempts, key=lambda a: a["at"]) if attempts else None
+        return {"id": log["id"], "url": log["url"],
+                "failed_attempts": sum(1 for a in attempts if not (a["status"] and 200 <= a["status"] < 300)),
+                "last_http_response_status": last["status"] if last and last["status"] is not None else -1,
+                "object": "webhook_log", "last_attempted_at": int(last["at"]) if last else event.created_at,
+                "response_data": {}}
+
+    @staticmethod
+    def _webhook_status(event):
+        """successful when the latest delivery to each webhook succeeded, failed when one gave up,
+        pending while one is under way, not_applicable when it went to no webhook."""
+        latest = {}
+        for delivery in event.deliveries:
+            if delivery.webhook_id is not None:
+                latest[delivery.webhook_id] = delivery.status
+        if not latest:
+            return "not_applicable"
+        if all(status == "delivered" for status in latest.values()):
+            return "successful"
+        if any(status in ("held", "pending", "delivering", "retrying") for status in latest.values()):
+            return "pending"
+        return "failed"
+
+    def _event_view(self, event):
+        with self.lock, self.deliverer.cond:
+            return {"data": event.data, "livemode": False, "webhook_status": self._webhook_status(event),
+                    "webhook_logs": [self._log_view(event, w) for w in event.logs], "id": event.id,
+                    "object": "event", "type": event.type, "created_at": event.created_at}
+
+    def _account_event(self, account, identifier):
+        with self.lock:
+            event = self.event_index.get(identifier)
+        if event is None or event.account != account:
+            raise not_found(identifier, "Event")
+        return event
+
+    def _events_api(self, request, account, parts):
+        if len(parts) == 1:
+            query = dict(request.query)
+            try:
+                limit = int(query.get("limit", "20"))
+            except ValueError:
+                raise validation_error("limit", "limit must be an integer") from None
+            if not 1 <= limit <= 250:
+                raise validation_error("limit", "limit must be between 1 and 250")
+            with self.lock:
+                mine = [e for e in reversed(self.events) if e.account == account]
+            start = 0
+            if "next" in query:
+                ids = [e.id for e in mine]
+                if query["next"] not in ids:
+                    raise validation_error("next", "The cursor is not an event of this listing.")
+                start = ids.index(query["next"]) + 1
+            page = mine[start:start + limit]
+            has_more = start + limit < len(mine)
+            base = f"https://{request.headers.get('Host', '127.0.0.1')}/events?"
+            return {"next_page_url": base + urlencode([("limit", limit), ("next", page[-1].id)]) if has_more and page else None,
+                    "previous_page_url": None, "has_more": has_more, "object": "list",
+                    "data": [self._event_view(e) for e in page]}
+        event = self._account_event(account, parts[1])
+        if len(parts) == 2:
+            return self._event_view(event)
+        body, violations = self._checked_body(request, "resendEvent_request")  # POST /events/{id}/resend
+        self._raise_first(violations)
+        with self.lock:
+            hooks = [self._find(self.webhooks.get(account, []), i, "Webhook") for i in body["webhooks_ids"]]
+        if not hooks:
+            raise validation_error("webhooks_ids", "webhooks_ids must name at least one webhook.")
+        for webhook in hooks:
+            self._deliver(event, webhook, kind="resend")
+        with self.lock, self.deliverer.cond:
+            log = self._log_view(event, hooks[0]["id"])
+        return {name: log[name] for name in ("failed_attempts", "id", "last_attempted_at", "last_http_response_status",
+                                             "response_data", "url")}
+
+    def _sandbox_event_view(self, event, body=False):
+        with self.lock, self.deliverer.cond:
+            view = {"id": event.id, "type": event.type, "account": event.account, "order_id": event.order_id,
+                    "created_at": event.created_at, "key_id": event.key_id, "webhook_status": self._webhook_status(event),
+                    "deliveries": [d.view() for d in event.deliveries]}
+        if body:
+            view["body"] = event.payload.body.decode("utf-8")
+            view["digest"] = event.payload.headers().get("Digest")
+        return view
 
     # MARK: control
 
     def control(self, request):
+        """The Conekta sandbox's own /_sandbox/ endpoints (the module docstring lists them)."""
+        what = request.path[len("/_sandbox/"):]
+        parts = [p for p in what.split("/") if p]
+        try:
+            payload = (request.json() if request.body else None) or {}
+        except (ValueError, UnicodeDecodeError):
+            return control_error(400, "the body is not JSON")
+        if not isinstance(payload, dict):
+            return control_error(400, "the body must be a JSON object")
+        try:
+            if parts == ["orders", "bulk"] and request.method == "POST":
+                return self._bulk(payload)
+            if len(parts) == 3 and parts[0] == "orders" and request.method == "POST":
+                action = {"refund": self._control_refund, "chargeback": self._control_chargeback,
+                          "complete_3ds": self._control_complete_3ds, "expire": self._control_expire}.get(parts[2])
+                if action is None:
+                    return None
+                with self.lock:
+                    order = self.orders.get(parts[1])
+                if order is None:
+                    return control_error(404, f"no order {parts[1]}")
+                return action(order, payload)
+            if parts[:1] == ["events"]:
+                return self._control_events(request, parts, payload)
+            if parts[:1] == ["webhooks"] and len(parts) == 2:
+                return self._control_webhooks(request, parts[1], payload)
+        except ApiError as error:
+            return control_error(error.status, f"{error.code}: {error.debug_message}")
+        except (ValueError, TypeError) as error:
+            return control_error(422, str(error))
+        return None
+
+    # MARK: control: what happens to an order outside the API
+
+    def _control_refund(self, order, payload):
+        """POST /_sandbox/orders/{id}/refund {"amount"?}: a refund made in Conekta's dashboard
+        (default: what is left to refund)."""
+        amount = payload.get("amount", order["amount"] - order["amount_refunded"])
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+            return control_error(422, "amount must be a positive integer (cents)")
+        return Reply(200, self._apply_refund(order, amount))
+
+    def _control_chargeback(self, order, payload):
+        """POST /_sandbox/orders/{id}/chargeback: the card holder disputed the charge."""
+        with self.lock:
+            if order["payment_status"] not in ("paid", "partially_refunded"):
+                return control_error(409, f"a {order['payment_status']} order cannot be charged back")
+            for charge in order["charges"]["data"]:
+                charge.update(status="charged_back", is_refundable=False)
+            order.update(payment_status="charged_back", is_refundable=False, updated_at=int(time.time()))
+            self._order_event(order, "order.charged_back")
+            return Reply(200, order)
+
+    def _control_complete_3ds(self, order, payload):
+        """POST /_sandbox/orders/{id}/complete_3ds {"even_if_canceled"?}: the customer finished
+        3-D Secure; the order is paid with the charge its POST asked for."""
+        with self.lock:
+            pending = self.pending_3ds.get(order["id"])
+            status = order["payment_status"]
+            if pending is None:
+                return control_error(409, "not a 3-D Secure order awaiting its customer")
+            if status != "pending_payment" and not (status == "canceled" and payload.get("even_if_canceled") is True):
+                return control_error(409, f"a {status} order cannot be completed"
+                                          + (" (even_if_canceled: true forces it)" if status == "canceled" else ""))
+            charge_request, token, card = pending
+            charge = self._new_charge(order, charge_request, token, card)
+            now = int(time.time())
+            charge.update(created_at=now, paid_at=now)
+            order.update(payment_status="paid", charges=list_envelope([charge]), is_refundable=True, updated_at=now)
+            del self.pending_3ds[order["id"]]
+            self._order_event(order, "order.paid")
+            return Reply(200, order)
+
+    def _control_expire(self, order, payload):
+        """POST /_sandbox/orders/{id}/expire: a pending or pre-authorized order ran out of time."""
+        with self.lock:
+            if order["payment_status"] not in ("pending_payment", "pre_authorized"):
+                return control_error(409, f"a {order['payment_status']} order cannot expire")
+            for charge in (order.get("charges") or {}).get("data", []):
+                charge.update(status="expired", is_refundable=False)
+            order.update(payment_status="expired", is_refundable=False, updated_at=int(time.time()))
+            self.pending_3ds.pop(order["id"], None)
+            self._order_event(order, "order.expired")
+            return Reply(200, order)
+
+    # MARK: control: events and their delivery
+
+    def _control_events(self, request, parts, payload):
+        """GET /_sandbox/events[?order_id=&type=&account=], GET /_sandbox/events/{id} (with the
+        body as sent and its Digest), POST /_sandbox/events/{id}/redeliver {"url"?}."""
+        if len(parts) == 1 and request.method == "GET":
+            query = dict(request.query)
+            with self.lock:
+                events = [e for e in self.events if all(
+                    query.get(name) in (None, value) for name, value in
+                    (("order_id", e.order_id), ("type", e.type), ("account", e.account)))]
+            return Reply(200, [self._sandbox_event_view(e) for e in events])
+        with self.lock:
+            event = self.event_index.get(parts[1]) if len(parts) > 1 else None
+        if event is None:
+            return control_error(404, "no such event")
+        if len(parts) == 2 and request.method == "GET":
+            return Reply(200, self._sandbox_event_view(event, body=True))
+        if parts[2:] == ["redeliver"] and request.method == "POST":
+            # The same id, bytes and Digest again: to the given URL, or to the account's webhooks.
+            if payload.get("url"):
+                deliveries = [self._deliver(event, url=payload["url"], kind="redelivery")]
+            else:
+                with self.lock:
+                    targets = [w for w in self.webhooks.get(event.account, []) if w["active"] and not w["deleted"]
+                               and (w["id"] in event.logs or event.type in w["subscribed_events"])]
+                if not targets:
+                    return control_error(409, "the event's account has no webhook to deliver it to")
+                deliveries = [self._deliver(event, webhook, kind="redelivery") for webhook in targets]
+            return Reply(200, {"event": event.id, "deliveries": [d.id for d in deliveries]})
+        return None
+
+    def _control_webhooks(self, request, what, payload):
+        """POST /_sandbox/webhooks/pause, /resume {"order": "fifo"|"reverse"}, /config {...},
+        GET /_sandbox/webhooks/config, POST /_sandbox/webhooks/forge {...}."""
+        if what == "config" and request.method == "GET":
+            return Reply(200, self.deliverer.config())
+        if request.method != "POST":
+            return None
+        if what == "pause":
+            return Reply(200, self.deliverer.pause())
+        if what == "resume":
+            return Reply(200, self.deliverer.resume(payload.get("order", "fifo")))
+        if what == "config":
+            return Reply(200, self.deliverer.configure(**{k: payload.get(k) for k in (
+                "retry_ms", "max_retry_ms", "attempts", "timeout_ms", "delay_ms")}))
+        if what == "forge":
+            return self._forge(payload)
+        return None
+
+    def _forger(self):
+        with self.lock:
+            if self.forger_key is None:
+                self.forger_key = self.key_maker.generate("forger")
+            return self.forger_key
+
+    def _forge(self, payload):
+        """POST /_sandbox/webhooks/forge {"order_id" | "event_id", "type"?, "signature"?, "object"?,
+        "url"?}: an event Conekta never sent. From an order (as it is now) or from an event (its
+        data, type and id: a replay with another body); "object" is merged into data.object; sent
+        to `url` or to the account's webhooks. signature: valid (the account's key: a lying body),
+        other_key (a key of no account, the default), garbled (the account's signature with one bit
+        flipped), tampered (the account's signature of the body before "object" was merged; default
+        object {"payment_status": "paid"}), none (no Digest)."""
+        mode = payload.get("signature", "other_key")
+        if mode not in FORGERIES:
+            return control_error(422, f"signature must be one of {list(FORGERIES)}")
+        overrides = payload.get("object") or ({"payment_status": "paid"} if mode == "tampered" else {})
+        if not isinstance(overrides, dict):
+            return control_error(422, "object must be a JSON object")
+        with self.lock:
+            source = self.event_index.get(payload.get("event_id") or "")
+            order = self.orders.get(payload.get("order_id") or "")
+            if source is not None and order is None:
+                account, data, type_ = source.account, source.data, payload.get("type", source.type)
+            elif order is not None:
+                account, type_ = self.order_accounts.get(order["id"]), payload.get("type", "order.paid")
+                data = {"object": copy.deepcopy(order), "previous_attributes": {}}
+            else:
+                return control_error(404, "order_id must name an order, or event_id an event")
+            targets = [] if payload.get("url") else [w for w in self.webhooks.get(account, []) if w["active"] and not w["deleted"]]
+            key = self._signing_key(account)
+        if not targets and not payload.get("url"):
+            return control_error(409, "the account has no webhook: give a url")
+        if mode in ("valid", "tampered") and key is None:
+            return control_error(409, f"a {mode} signature needs a webhook key of the order's account")
+        event = Event(payload.get("event_id") or object_id(), type_, account,
+                      order["id"] if order is not None else source.order_id)
+        logs = [{"id": prefixed_id("webhl_"), "url": w["url"]} for w in targets] or [
+            {"id": prefixed_id("webhl_"), "url": payload["url"]}]
+        genuine = compact_json(self._body_of(event, data, logs))
+        if isinstance(data.get("object"), dict):
+            data["object"].update(overrides)
+        body = compact_json(self._body_of(event, data, logs))
+        signer = self._forger()[0] if mode == "other_key" or (mode == "garbled" and key is None) else key and key["private_key_file"]
+        digest = None
+        if mode in ("valid", "other_key"):
+            digest = sign(signer, body)
+        elif mode == "tampered":
+            digest = sign(signer, genuine)
+        elif mode == "garbled":
+            raw = bytearray(base64.b64decode(sign(signer, body)))
+            raw[len(raw) // 2] ^= 0x01
+            digest = base64.b64encode(bytes(raw)).decode("ascii")
+        event.payload = Payload(body, digest=digest)
+        with self.lock:
+            forgery = {"id": event.id, "type": type_, "signature": mode, "account": account, "order_id": event.order_id,
+                       "body": body.decode("utf-8"), "digest": digest, "deliveries": []}
+            self.forgeries.append((forgery, event))
+        if payload.get("url"):
+            deliveries = [self._deliver(event, url=payload["url"], kind="forged")]
+        else:
+            deliveries = [self._deliver(event, url=w["url"], kind="forged") for w in targets]
+        return Reply(200, dict(forgery, deliveries=[d.id for d in deliveries]))
+
+    def _bulk(self, payload):
         """POST /_sandbox/orders/bulk {"count", "created_at"?}: that many paid orders of other
         attempts, created at one time (default now), to load an account the way a busy one is
         (the look-up tests: thousands of orders in an attempt's window). Built from one order
-        made the ordinary way, so they list exactly like real ones."""
-        what = request.path[len("/_sandbox/"):]
-        if what != "orders/bulk" or request.method != "POST":
-            return None
-        payload = request.json() or {}
+        made the ordinary way, so they list exactly like real ones; no events."""
         count = int(payload.get("count", 0))
         created_at = int(payload.get("created_at", time.time()))
         body = {"currency": "MXN", "customer_info": {"name": "Carga", "email": "carga@example.com", "phone": "5512345678"},
@@ -790,8 +1436,15 @@ class ConektaApp(App):
                 "token": charge and charge["payment_method"]["token_id"],
                 "refunds": [-r["amount"] for r in ((charge or {}).get("refunds") or {}).get("data", [])],
             })
+        # Events and their deliveries are in GET /_sandbox/events (an account's traffic can be large).
+        keys = [dict(self._key_view(k, ("id", "active", "created_at", "deactivated_at", "public_key")), account=account,
+                     deleted=k["deleted"]) for account, items in self.webhook_keys.items() for k in items]
+        hooks = [dict(self._webhook_view(w), account=account, deleted=w["deleted"])
+                 for account, items in self.webhooks.items() for w in items]
         return {"orders": orders, "tokens": self.tokens, "js_tokens": self.js_tokens, "create_requests": self.requests,
-                "schema_violations": [v for r in self.requests for v in r["violations"]]}
+                "schema_violations": [v for r in self.requests for v in r["violations"]],
+                "webhook_keys": keys, "webhooks": hooks, "events": len(self.events),
+                "forgeries": [f for f, _ in self.forgeries], "webhook_delivery": self.deliverer.config()}
 
 
 class Drop500(ApiError):

@@ -451,6 +451,8 @@ class RouterApp(App):
         return Reply(200, b"")  # empty body (docs/sources.md A3)
 
     def _delete(self, menu, row):
+        # Removing a user leaves its active sessions, as disabling it does: whether RouterOS ends
+        # them is unverified, so the product must not rely on it (docs/sources.md A6.1).
         self.tables[menu].remove(row)
         if menu == "active":
             for host in self.tables["host"]:

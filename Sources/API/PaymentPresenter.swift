@@ -95,6 +95,9 @@ public struct PaymentPresenter: PaymentRendering {
             return (500, "pagos_no_configurados", "Los pagos no están disponibles en este momento. No se realizó ningún cargo.")
         case .refunded:
             return (500, "pago_reembolsado", "No pudimos activar su acceso y su pago fue reembolsado.")
+        case .revoked:
+            // After the request: the order was refunded or charged back (CONTRACT §10).
+            return (402, "acceso_revocado", "El pago fue reembolsado o desconocido; el acceso se desactivó.")
         case .tooManyAttempts:
             return (
                 429, "demasiados_intentos",

@@ -36,6 +36,7 @@ public struct Request: Sendable {
         if let value = parameters.authorization { headers["authorization"] = value }
         if let value = parameters.idempotencyKey { headers["idempotency-key"] = value }
         if let value = parameters.requestID { headers["x-request-id"] = value }
+        if let value = parameters.digest { headers["digest"] = value }
         var path = parameters.documentURI ?? ""
         var query = parameters.queryString ?? ""
         if path.isEmpty, let uri = parameters.requestURI {
@@ -93,13 +94,15 @@ public struct CGIParameters: Sendable, Equatable {
     public var idempotencyKey: String?
     /// `HTTP_X_REQUEST_ID`
     public var requestID: String?
+    /// `HTTP_DIGEST`: a webhook delivery's signature (CONTRACT §10).
+    public var digest: String?
 
     public init() {}
 
     /// The parameters' names, in the order of `subscript(index:)`.
     public static let names = [
         "REQUEST_METHOD", "QUERY_STRING", "CONTENT_TYPE", "CONTENT_LENGTH", "REQUEST_URI", "DOCUMENT_URI", "REMOTE_ADDR",
-        "HTTP_X_API_KEY", "HTTP_AUTHORIZATION", "HTTP_IDEMPOTENCY_KEY", "HTTP_X_REQUEST_ID",
+        "HTTP_X_API_KEY", "HTTP_AUTHORIZATION", "HTTP_IDEMPOTENCY_KEY", "HTTP_X_REQUEST_ID", "HTTP_DIGEST",
     ]
 
     /// The parameter `names[index]`.
@@ -117,6 +120,7 @@ public struct CGIParameters: Sendable, Equatable {
             case 8: authorization
             case 9: idempotencyKey
             case 10: requestID
+            case 11: digest
             default: nil
             }
         }
@@ -133,6 +137,7 @@ public struct CGIParameters: Sendable, Equatable {
             case 8: authorization = newValue
             case 9: idempotencyKey = newValue
             case 10: requestID = newValue
+            case 11: digest = newValue
             default: break
             }
         }

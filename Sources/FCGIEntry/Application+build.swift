@@ -19,18 +19,30 @@ extension Application {
         let metrics = self.metrics
         let handler = PortalHandler(
             portal: portal, payments: graph.payments, maxBodyBytes: configuration.maxBodyBytes,
-            now: { Int64(Date().timeIntervalSince1970) }, metrics: { metrics.exposition(now: Date().timeIntervalSince1970) })
+            now: { Int64(Date().timeIntervalSince1970) }, metrics: { metrics.exposition(now: Date().timeIntervalSince1970) },
+            webhooks: makeWebhooks(name: "fcgi-\(index)-webhooks", recorder: recorder), webhookGate: webhookGate)
         var logger = self.logger
         logger[metadataKey: "thread"] = "\(index)"
         return Worker(handler: handler, logger: logger, maxBodyBytes: configuration.maxBodyBytes, recorder: recorder)
     }
 
     /// One thread's graph, its Conekta and router calls measured into its metrics recorder.
-    func makeGraph(name: String, recorder: MetricsRecorder) -> (store: PostgresStore, payments: PaymentService) {
-        wiring.paymentGraph(
-            name: name,
-            instruments: .init(
-                gateway: { MeasuredPaymentGateway(base: $0, recorder: recorder) },
-                directory: { MeasuredHotspotUserDirectory(base: $0, recorder: recorder) }))
+    func makeGraph(
+        name: String, recorder: MetricsRecorder, briefRouterCalls: Bool = false
+    ) -> (store: PostgresStore, payments: PaymentService) {
+        wiring.paymentGraph(name: name, instruments: instruments(recorder), briefRouterCalls: briefRouterCalls)
+    }
+
+    /// One thread's webhook receiver, on a graph of its own whose router calls are brief: Conekta
+    /// waits for the answer, and what does not finish in time is the reconciler's.
+    func makeWebhooks(name: String, recorder: MetricsRecorder) -> WebhookService {
+        let graph = makeGraph(name: name, recorder: recorder, briefRouterCalls: true)
+        return wiring.webhookService(store: graph.store, payments: graph.payments, instruments: instruments(recorder))
+    }
+
+    func instruments(_ recorder: MetricsRecorder) -> PaymentWiring.Instruments {
+        .init(
+            gateway: { MeasuredPaymentGateway(base: $0, recorder: recorder) },
+            directory: { MeasuredHotspotUserDirectory(base: $0, recorder: recorder) })
     }
 }

@@ -49,6 +49,8 @@ final class Application: Sendable {
     let wiring: PaymentWiring
     /// One shard per worker thread, then one per reconciler thread.
     let metrics: Metrics
+    /// Half the worker threads at most handle webhook deliveries at once.
+    let webhookGate: WebhookGate
 
     init(configuration: Configuration) throws(WiringError) {
         self.configuration = configuration
@@ -59,6 +61,7 @@ final class Application: Sendable {
         self.logger = logger
         let wiring = try PaymentWiring(configuration: configuration, applicationName: "hotspot-pay", logger: logger)
         self.wiring = wiring
+        self.webhookGate = WebhookGate(workerThreads: configuration.threads)
         let pool = wiring.database
         self.metrics = Metrics(
             shards: configuration.threads + configuration.payments.reconcileThreads, instance: wiring.instanceName,
@@ -114,7 +117,10 @@ final class Application: Sendable {
                     let recorder = metrics.recorder(shard: configuration.threads + index)
                     let graph = makeGraph(name: "reconciler-\(index)", recorder: recorder)
                     Reconciler(
-                        index: index, payments: graph.payments, store: graph.store, logger: logger,
+                        index: index, payments: graph.payments, store: graph.store,
+                        webhooks: wiring.webhookService(
+                            store: graph.store, payments: graph.payments, instruments: instruments(recorder)),
+                        logger: logger,
                         intervalMilliseconds: configuration.payments.reconcileIntervalMilliseconds, hostName: wiring.hostName,
                         pendingReleases: wiring.pendingReleases, progress: progress, metrics: metrics, recorder: recorder
                     ).run(until: draining)

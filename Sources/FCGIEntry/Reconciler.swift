@@ -16,6 +16,9 @@ struct Reconciler {
     let index: Int
     let payments: PaymentService
     let store: PostgresStore
+    /// Applies webhook events left pending (CONTRACT §10): the provider or the attempt was busy
+    /// when they arrived, or the process stopped between recording and applying.
+    let webhooks: WebhookService
     let logger: Logger
     let intervalMilliseconds: Int
     let hostName: String
@@ -46,6 +49,10 @@ struct Reconciler {
                 for outcome in try payments.reconcile(limit: 1) {
                     worked = true
                     report(outcome)
+                }
+                for receipt in try webhooks.applyPending(limit: 1) {
+                    worked = true
+                    report(receipt)
                 }
                 if index == 0 { try readBacklog() }
             } catch {
@@ -85,6 +92,20 @@ struct Reconciler {
 }
 
 extension Reconciler {
+    private func report(_ receipt: WebhookService.Receipt) {
+        recorder.webhookEvent(type: receipt.type, outcome: receipt.outcomeKind)
+        var metadata: Logger.Metadata = [
+            "company": "\(receipt.companyID)", "event": "\(receipt.eventID)", "type": "\(receipt.type)",
+            "outcome": "\(receipt.outcome)", "attempt": "\(receipt.attemptID ?? "-")",
+        ]
+        if let warning = receipt.warning {
+            metadata["warning"] = "\(warning)"
+            logger.warning("webhook event applied late", metadata: metadata)
+        } else {
+            logger.info("webhook event applied late", metadata: metadata)
+        }
+    }
+
     /// Publishes what is left unfinished after this pass, for `GET /metrics`, and every few
     /// seconds while something is unfinished, a progress line: attempts finished since the last
     /// line, how many are left, and the oldest one with its age and why it is not done.

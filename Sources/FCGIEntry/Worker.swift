@@ -28,20 +28,28 @@ final class Worker {
             guard accepted else { break }
             let parameters = request.parameters()
             let length = Int(parameters.contentLength ?? "") ?? 0
-            let bodyRead = length >= 0 && length <= maxBodyBytes
-            let response = respond(parameters: parameters, length: length, bodyRead: bodyRead, request: request)
+            let limit = bodyLimit(path: parameters.documentURI ?? parameters.requestURI ?? "")
+            let bodyRead = length >= 0 && length <= limit
+            let response = respond(parameters: parameters, length: length, bodyRead: bodyRead, limit: limit, request: request)
             request.write(response.serialized())
             request.finish(bodyRead: bodyRead)
         }
     }
 
-    private func respond(parameters: CGIParameters, length: Int, bodyRead: Bool, request: borrowing FastCGIRequest) -> Response {
+    /// A webhook's body holds a whole order; every other route keeps the configured limit.
+    private func bodyLimit(path: String) -> Int {
+        path.hasPrefix(Route.webhookPrefix) ? max(maxBodyBytes, Route.webhookMaxBodyBytes) : maxBodyBytes
+    }
+
+    private func respond(
+        parameters: CGIParameters, length: Int, bodyRead: Bool, limit: Int, request: borrowing FastCGIRequest
+    ) -> Response {
         let incoming = Request(parameters: parameters, body: bodyRead ? request.readBody(count: length) : [])
         let requestID = incoming.requestID
         let matched = Route.match(method: incoming.method, path: incoming.path)
         let response =
             !bodyRead
-            ? ErrorResponse.payloadTooLarge(limit: maxBodyBytes, requestID: requestID)
+            ? ErrorResponse.payloadTooLarge(limit: limit, requestID: requestID)
             : handler.respond(to: incoming, matched: matched, logger: logger)
         count(response, matched)
         logger.debug(
@@ -57,8 +65,16 @@ final class Worker {
             return recorder.requestAnswered(route: "unmatched", status: response.status)
         }
         recorder.requestAnswered(route: route.name, status: response.status)
-        if route == .payment, let codigo = response.headers.first(where: { $0.0 == "X-Hotspot-Codigo" })?.1 {
+        if route == .payment, let codigo = response.header("X-Hotspot-Codigo") {
             recorder.paymentAnswered(codigo: codigo)
+        }
+        if case .conektaWebhook = route {
+            if response.status == 401 { recorder.webhookSignatureFailed() }
+            if response.status == 200, let type = response.header("X-Hotspot-Event-Type"),
+                let outcome = response.header("X-Hotspot-Outcome")
+            {
+                recorder.webhookEvent(type: type, outcome: WebhookService.Receipt.kind(of: outcome))
+            }
         }
     }
 }

@@ -49,6 +49,9 @@ public struct ConektaClient {
         case listOrders = "orders.list"
         case refund = "orders.refund"
         case cancel = "orders.cancel"
+        case createWebhookKey = "webhook_keys.create"
+        case listWebhooks = "webhooks.list"
+        case createWebhook = "webhooks.create"
     }
 
     /// The metadata key holding our payment attempt id.

@@ -19,7 +19,8 @@ public struct ConektaError: Error, Sendable, Equatable, CustomStringConvertible,
     }
 
     public var kind: Kind
-    /// `orders.create`, `orders.get`, `orders.list`, `orders.refund` or `orders.cancel`.
+    /// `orders.create`, `orders.get`, `orders.list`, `orders.refund`, `orders.cancel`, or for the
+    /// webhook set-up `webhook_keys.create`, `webhooks.list`, `webhooks.create`.
     public var operation: String
     /// The HTTP status, when a reply arrived.
     public var status: Int?

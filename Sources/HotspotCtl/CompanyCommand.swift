@@ -3,11 +3,12 @@ import Domain
 import Foundation
 import JSON
 import Persistence
+import Wiring
 
 struct CompanyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "company", abstract: "Companies (tenants).",
-        subcommands: [Add.self, List.self, SetConekta.self, Disable.self, Enable.self])
+        subcommands: [Add.self, List.self, SetConekta.self, Webhook.self, Disable.self, Enable.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a company.")
@@ -63,6 +64,56 @@ struct CompanyCommand: ParsableCommand {
             }
             guard updated else { throw CommandFailure("company set-conekta: no company \(company)") }
             global.emit(.object([("id", .integer(company)), ("conekta", .string("set"))]), text: "company \(company): Conekta keys set")
+        }
+    }
+
+    struct Webhook: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set up a company's Conekta webhooks: its key and the URL Conekta posts events to.",
+            discussion: """
+                Creates a webhook key at Conekta (POST /webhook_keys, with the company's private key) and registers \
+                <url>/api/v1/webhooks/conekta/<endpoint> (POST /webhooks), where <endpoint> is the company's own \
+                unguessable id; stores both and prints the URL. With --public-key-file, stores a public key made in \
+                Conekta's dashboard instead, asks nothing of Conekta, and prints the URL to register there by hand. \
+                Safe to run again: the endpoint, the key and the registered webhook are kept.
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Company id.") var company: Int64
+        @Option(help: "The public base URL of the API, as Conekta reaches it (https://pay.example.com).") var url: String
+        @Option(help: "A webhook public key (PEM) made in Conekta's dashboard, instead of creating one.") var publicKeyFile: String?
+
+        func run() throws {
+            var pasted: String?
+            if let publicKeyFile {
+                guard let data = FileManager.default.contents(atPath: publicKeyFile) else {
+                    throw CommandFailure("company webhook: cannot read \(publicKeyFile)")
+                }
+                pasted = String(decoding: data, as: UTF8.self)
+            }
+            let (store, configuration) = try global.store()
+            PaymentWiring.initializeLibraries()
+            let result: WebhookSetup.Result
+            do {
+                result = try WebhookSetup.run(
+                    companyID: company, baseURL: url, pastedPublicKeyPEM: pasted, store: store, configuration: configuration)
+            } catch {
+                throw CommandFailure("company webhook: \(error)")
+            }
+            var lines = ["company \(company): webhook URL \(result.url)"]
+            if result.pasted {
+                lines.append("public key stored; register the URL in Conekta's dashboard (Webhooks) for the key's account")
+            } else {
+                lines.append("webhook key \(result.webhookKeyID ?? "-") (\(result.keyCreated ? "created" : "kept"))")
+                lines.append("webhook \(result.webhookID ?? "-") (\(result.webhookRegistered ? "registered" : "already registered"))")
+            }
+            global.emit(
+                .object([
+                    ("company_id", .integer(company)), ("url", .string(result.url)), ("endpoint", .string(result.endpoint)),
+                    ("webhook_key_id", .optional(result.webhookKeyID)), ("webhook_id", .optional(result.webhookID)),
+                    ("key_created", .bool(result.keyCreated)), ("webhook_registered", .bool(result.webhookRegistered)),
+                    ("pasted", .bool(result.pasted)),
+                ]),
+                text: lines.joined(separator: "\n"))
         }
     }
 

@@ -50,8 +50,8 @@ struct PaymentsCommand: ParsableCommand {
         func run() throws {
             let (store, _) = try global.store()
             let id = self.id.lowercased()
-            let (summary, events) = try attempt("payments show") { () throws(StoreFailure) in
-                (try store.attemptSummary(id: id), try store.events(attemptID: id))
+            let (summary, events, webhooks) = try attempt("payments show") { () throws(StoreFailure) in
+                (try store.attemptSummary(id: id), try store.events(attemptID: id), try store.webhookEvents(attemptID: id))
             }
             guard let summary else { throw CommandFailure("payments show: no attempt \(id)") }
             global.emit(
@@ -67,8 +67,9 @@ struct PaymentsCommand: ParsableCommand {
                                 ])
                             })
                     ),
+                    ("webhook_events", .array(webhooks.map(EventsCommand.json))),
                 ]),
-                text: PaymentsCommand.text(summary, events))
+                text: PaymentsCommand.text(summary, events, webhooks))
         }
     }
 
@@ -87,7 +88,9 @@ struct PaymentsCommand: ParsableCommand {
     }
 
     /// The attempt's facts, then one line per state change: time, from → to, reason.
-    static func text(_ row: PostgresStore.AttemptSummary, _ events: [PostgresStore.AttemptEvent]) -> String {
+    static func text(
+        _ row: PostgresStore.AttemptSummary, _ events: [PostgresStore.AttemptEvent], _ webhooks: [WebhookEventRecord] = []
+    ) -> String {
         let a = row.attempt
         var lines = [
             "attempt  \(a.id)",
@@ -108,6 +111,14 @@ struct PaymentsCommand: ParsableCommand {
         for event in events {
             let step = "  \(event.at)  \(padded(event.from ?? "-", fromWidth)) → \(padded(event.to, toWidth))  \(event.reason ?? "")"
             lines.append(String(step.reversed().drop { $0 == " " }.reversed()))
+        }
+        // Conekta's events of this attempt's order: received, id, type, deliveries, what each did.
+        lines += ["", "webhook events"]
+        if webhooks.isEmpty { lines.append("  none") }
+        for event in webhooks {
+            lines.append(
+                "  \(EventsCommand.timestamp(event.receivedAt))  \(event.eventID)  \(event.type)  \(event.deliveries)x  \(event.outcome ?? "pending")"
+            )
         }
         return lines.joined(separator: "\n")
     }

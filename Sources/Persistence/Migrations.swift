@@ -252,6 +252,41 @@ public enum Migrations {
                 CREATE INDEX payment_attempts_declines_router ON payment_attempts (router_id, created_at)
                     WHERE state IN ('declining', 'declined');
                 """),
+        Migration(
+            version: 10, name: "Conekta webhooks: each company's receiving end, and every event received",
+            sql: """
+                -- The endpoint is the unguessable path segment Conekta posts to (whe_ + 32 hex);
+                -- the public key checks each delivery's Digest; the Conekta ids let the operator
+                -- command run again without making a second key or webhook.
+                ALTER TABLE companies
+                    ADD COLUMN webhook_endpoint       text UNIQUE CHECK (webhook_endpoint ~ '^whe_[0-9a-f]{32}$'),
+                    ADD COLUMN webhook_public_key     text,
+                    ADD COLUMN conekta_webhook_key_id text,
+                    ADD COLUMN conekta_webhook_id     text;
+
+                -- One row per (company, Conekta event id), whatever the number of deliveries. A row
+                -- with applied_at NULL is the action the event still requires: the reconciler
+                -- applies it (due_at, tries: its backoff), so an answer given before acting loses
+                -- nothing, and an applied event is never applied again.
+                CREATE TABLE webhook_events (
+                    id              bigserial PRIMARY KEY,
+                    company_id      bigint NOT NULL REFERENCES companies(id),
+                    event_id        text NOT NULL CHECK (length(event_id) BETWEEN 1 AND 200),
+                    type            text NOT NULL CHECK (length(type) BETWEEN 1 AND 200),
+                    order_id        text,
+                    attempt_id      uuid,
+                    received_at     timestamptz NOT NULL DEFAULT now(),
+                    deliveries      int NOT NULL DEFAULT 1,
+                    applied_at      timestamptz,
+                    outcome         text,
+                    tries           int NOT NULL DEFAULT 0,
+                    due_at          timestamptz NOT NULL DEFAULT now(),
+                    UNIQUE (company_id, event_id)
+                );
+                CREATE INDEX webhook_events_pending ON webhook_events (due_at) WHERE applied_at IS NULL;
+                CREATE INDEX webhook_events_attempt ON webhook_events (attempt_id) WHERE attempt_id IS NOT NULL;
+                CREATE INDEX webhook_events_order ON webhook_events (company_id, order_id);
+                """),
     ]
 
     /// Applies every migration not yet applied, each in its own transaction, under an advisory

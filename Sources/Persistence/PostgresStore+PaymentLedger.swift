@@ -11,7 +11,7 @@ extension PostgresStore: PaymentLedger {
         response_codigo AS answered_codigo, extract(epoch FROM charge_sent_at)::bigint AS charge_sent_epoch
         """
 
-    static let finalStates = "('delivered','declined','failed','refunded')"
+    static let finalStates = "('delivered','declined','failed','refunded','revoked')"
 
     public func begin(
         _ attempt: PaymentAttempt, owner: String, leaseSeconds: Int, declineWindowSeconds: Int?
@@ -186,14 +186,19 @@ extension PostgresStore: PaymentLedger {
         ).affectedRows == 1
     }
 
-    public func claim(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> PaymentAttempt? {
+    public func claim(
+        attemptID: String, owner: String, leaseSeconds: Int, includingFinished: Bool
+    ) throws(StoreFailure) -> PaymentAttempt? {
+        // A final attempt stays final however long its lease is held: only a save of a non-final
+        // state reopens it (`advanceStatement` clears finished_at; next_retry_at of a final row is
+        // NULL, so the reconciler finds it due as soon as the lease ends).
         try run(
             """
             UPDATE payment_attempts SET lease_owner = $2, lease_until = now() + make_interval(secs => $3)
             WHERE id = $1::uuid AND (lease_until IS NULL OR lease_until < now())
-              AND (finished_at IS NULL OR response_body IS NULL)
+              AND ($4::boolean OR finished_at IS NULL OR response_body IS NULL)
             RETURNING \(Self.attemptColumns)
-            """, [attemptID, owner, String(leaseSeconds)]
+            """, [attemptID, owner, String(leaseSeconds), includingFinished ? "true" : "false"]
         ).first.map { row throws(StoreFailure) in try attempt(from: row) }
     }
 

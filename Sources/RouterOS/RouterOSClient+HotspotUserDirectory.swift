@@ -38,6 +38,10 @@ extension RouterOSClient: HotspotUserDirectory {
     public func activeSessions(user: String) throws(RouterFailure) -> [ActiveSession] {
         do { return try printActive(user: user) } catch { throw error.routerFailure }
     }
+
+    public func removeSession(id: String) throws(RouterFailure) {
+        do { try removeActive(id: id) } catch { throw error.routerFailure }
+    }
 }
 
 extension RouterOSError {

@@ -197,6 +197,18 @@ public struct RouterOSClient {
         }
         return sessions
     }
+
+    /// Ends an active session (`DELETE /rest/ip/hotspot/active/*ID`); a session that has ended
+    /// already (404) counts as ended, as a user already deleted does for `removeUser`.
+    public func removeActive(id: String) throws(RouterOSError) {
+        let call = Call(
+            operation: "active.remove", method: .delete, path: "active/" + (try Self.checked(id, "active.remove")))
+        do throws(RouterOSError) {
+            _ = try perform(call)
+        } catch  where error.kind == .noSuchItem {
+            return
+        }
+    }
 }
 
 // MARK: - One exchange

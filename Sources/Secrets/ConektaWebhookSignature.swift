@@ -18,6 +18,9 @@ public struct ConektaWebhookSignature: WebhookSignatureVerifier {
         return key.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: bytes), for: body, padding: .insecurePKCS1v1_5)
     }
 
+    /// Whether `pem` reads as an RSA public key (an operator's pasted key is checked before it is stored).
+    public static func isPublicKey(_ pem: String) -> Bool { publicKey(pem) != nil }
+
     /// A 2048-bit or larger key; 1024-bit keys are refused by the safe initialiser, and the
     /// provider's key size is not documented, so they are read too (they still only verify).
     private static func publicKey(_ pem: String) -> _RSA.Signing.PublicKey? {

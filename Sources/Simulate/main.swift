@@ -24,10 +24,12 @@ if let customers = value("--customers") { options.customers = Int(customers) }
 let started = ContinuousClock.now
 var failed: [UInt64] = []
 var attempts = 0
+var reports = 0
 var states: [String: Int] = [:]
 for seed in first..<(first + count) {
     let report = Simulation(seed: seed, options: options).run()
     attempts += report.attempts
+    reports += report.reportsApplied
     for (state, count) in report.finalStates { states[state, default: 0] += count }
     guard !report.passed else { continue }
     failed.append(seed)
@@ -43,6 +45,7 @@ let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.att
 let ran = failed.isEmpty ? count : (failed.last! - first + 1)
 print(
     "simulated \(ran) seeds (\(first)…\(first + ran - 1)): \(ran - UInt64(failed.count)) passed, \(failed.count) failed; "
-        + "\(attempts) attempts (\(states.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))")
+        + "\(attempts) attempts (\(states.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))); "
+        + "\(reports) order reports applied, each twice (I7)")
 print("\(String(format: "%.1f", Double(ran) / max(seconds, 0.001))) seeds/s over \(String(format: "%.1f", seconds)) s")
 if !failed.isEmpty { exit(1) }

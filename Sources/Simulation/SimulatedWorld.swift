@@ -159,10 +159,12 @@ public final class SimulatedLedger: PaymentLedger {
         return true
     }
 
-    public func claim(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> PaymentAttempt? {
+    public func claim(
+        attemptID: String, owner: String, leaseSeconds: Int, includingFinished: Bool
+    ) throws(StoreFailure) -> PaymentAttempt? {
         try available()
         guard var row = rows[attemptID], (row.leaseUntil ?? 0) < now,
-            !row.finished || row.response == nil
+            includingFinished || !row.finished || row.response == nil
         else { return nil }
         row.leaseOwner = owner
         row.leaseUntil = now + Int64(leaseSeconds) * 1_000_000
@@ -194,12 +196,17 @@ public final class SimulatedLedger: PaymentLedger {
 
 // MARK: - RouterOS
 
-/// One router's hotspot users, with faults the simulation arms per call.
+/// One router's hotspot users and active sessions, with faults the simulation arms per call.
+/// As RouterOS is assumed to do, disabling or removing a user leaves its sessions running.
 public final class SimulatedRouter: HotspotUserDirectory {
     public private(set) var users: [String: HotspotUser] = [:]
+    /// Active sessions by `.id`.
+    public private(set) var sessions: [String: ActiveSession] = [:]
     private var counter = 0
+    private var sessionCounter = 0
     let profiles: Set<String>
-    /// Decides, per call, whether it fails and how ("user.add", "user.set", "user.remove", "user.print", "profile.print").
+    /// Decides, per call, whether it fails and how ("user.add", "user.set", "user.remove",
+    /// "user.print", "profile.print", "active.print", "active.remove").
     var fault: (String) -> SimulatedFault? = { _ in nil }
 
     init(profiles: Set<String>) { self.profiles = profiles }
@@ -254,7 +261,32 @@ public final class SimulatedRouter: HotspotUserDirectory {
     public func login(user: String, password: String, address: IPv4Address, mac: MACAddress?) throws(RouterFailure) {
         throw .unknownHost
     }
-    public func activeSessions(user: String) throws(RouterFailure) -> [ActiveSession] { [] }
+
+    public func activeSessions(user: String) throws(RouterFailure) -> [ActiveSession] {
+        if try before("active.print") == .afterApplying { throw .timedOut(maybeApplied: false) }
+        return sessions.values.filter { $0.user == user }.sorted { $0.id < $1.id }
+    }
+
+    public func removeSession(id: String) throws(RouterFailure) {
+        let fault = try before("active.remove")
+        sessions[id] = nil  // a session that ended already counts as ended, as RouterOSClient reads 404
+        if fault == .afterApplying { throw .timedOut(maybeApplied: true) }
+    }
+
+    /// A customer's device logs in through the hotspot's login page: only as an enabled user.
+    @discardableResult
+    func logIn(userID: String) -> Bool {
+        guard let user = users[userID], !user.disabled else { return false }
+        sessionCounter += 1
+        let id = "*A\(sessionCounter)"
+        sessions[id] = ActiveSession(
+            id: id, user: user.name, address: "10.5.50.\(sessionCounter % 250)", macAddress: "02:00:00:00:00:01",
+            server: user.server)
+        return true
+    }
+
+    /// A session ends by itself (logout, idle timeout).
+    func endSession(id: String) { sessions[id] = nil }
 }
 
 // MARK: - Conekta
@@ -269,6 +301,11 @@ public final class SimulatedGateway: PaymentGateway {
     let clock: SimulatedClock
     /// "orders.create", "orders.get", "orders.list", "orders.refund", "orders.cancel".
     var fault: (String) -> SimulatedFault? = { _ in nil }
+    /// Called with every order whose status changed, as Conekta sends an event (`order.paid`,
+    /// `order.refunded`…) to the account's webhook.
+    var notify: (GatewayOrder) -> Void = { _ in }
+    /// Orders charged with a 3-D Secure token.
+    private(set) var challenged: Set<String> = []
 
     init(clock: SimulatedClock) { self.clock = clock }
 
@@ -284,6 +321,8 @@ public final class SimulatedGateway: PaymentGateway {
             id: id, status: status, amount: charge.amount, attemptID: charge.attemptID,
             createdAt: clock.now / 1_000_000)
         orderOrder.append(id)
+        if charge.cardToken.hasPrefix("3ds") { challenged.insert(id) }
+        notify(orders[id]!)
         if fault == .afterApplying { return .unknown(reason: "simulated: connection lost") }
         switch status {
         case .paid: return .paid(PaidOrder(orderID: id, amount: charge.amount))
@@ -322,6 +361,7 @@ public final class SimulatedGateway: PaymentGateway {
         order.amountRefundedCents += amountCents
         order.status = order.refundableCents == 0 ? .refunded : .partiallyRefunded
         orders[orderID] = order
+        notify(order)
         if fault == .afterApplying { throw .unavailable("simulated: reply lost") }
         return order
     }
@@ -332,6 +372,7 @@ public final class SimulatedGateway: PaymentGateway {
         guard order.status.isCancellable else { throw .rejected(code: "order.cannot_be_canceled", message: "simulated") }
         order.status = .canceled
         orders[orderID] = order
+        notify(order)
         if fault == .afterApplying { throw .unavailable("simulated: reply lost") }
         return order
     }
@@ -340,5 +381,33 @@ public final class SimulatedGateway: PaymentGateway {
     func completeChallenge(orderID: String) {
         guard orders[orderID]?.status == .pendingPayment else { return }
         orders[orderID]?.status = .paid
+        notify(orders[orderID]!)
+    }
+
+    // MARK: Conekta's dashboard and the banks, after the request
+
+    /// The merchant refunds a paid order in the dashboard, in full or in part.
+    func refundInDashboard(orderID: String, cents: Int64) {
+        guard var order = orders[orderID], order.isPaid || order.status == .partiallyRefunded else { return }
+        order.amountRefundedCents = min(order.amount.cents, order.amountRefundedCents + cents)
+        order.status = order.refundableCents == 0 ? .refunded : .partiallyRefunded
+        orders[orderID] = order
+        notify(order)
+    }
+
+    /// The card holder disputes a paid order and the bank takes the money back.
+    func chargeBack(orderID: String) {
+        guard var order = orders[orderID], order.isPaid || order.status == .partiallyRefunded else { return }
+        order.status = .chargedBack
+        orders[orderID] = order
+        notify(order)
+    }
+
+    /// A 3-D Secure order whose issuer authorised the challenge after Conekta accepted its
+    /// cancel: paid after its attempt was declined (the race the product refunds).
+    func payLate(orderID: String) {
+        guard challenged.contains(orderID), orders[orderID]?.status == .canceled else { return }
+        orders[orderID]?.status = .paid
+        notify(orders[orderID]!)
     }
 }

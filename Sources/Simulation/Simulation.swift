@@ -6,7 +6,13 @@ import Domain
 /// over one simulated ledger, router and Conekta account. The simulation chooses at every step
 /// which run moves next, when the clock jumps, which call fails and how, and when an instance
 /// crashes; a seed determines all of it, so a failure replays exactly (`make simulate SEED=…`).
-/// After the workload it lets the reconcilers settle and checks CONTRACT §7 (I1–I4), that every
+/// After the request, the world goes on (CONTRACT §10): the merchant refunds in Conekta's
+/// dashboard, card holders charge back, a 3-D Secure payment lands after its decline, devices log
+/// in; every order change is an event Conekta delivers late, twice or out of order to a webhook
+/// worker of each instance, which re-reads the order and applies it (`PaymentService`'s order
+/// reports), interleaved with the requests and reconcilers.
+/// After the workload it lets everything settle and checks CONTRACT §7 (I1–I4), §10 (I6, and I7
+/// each time a report is applied: applied again at once, it must change nothing), that every
 /// attempt is final and that every customer was told one final answer.
 public final class Simulation {
     public struct Options: Sendable {
@@ -17,6 +23,8 @@ public final class Simulation {
         /// Steps of the workload phase before the faults stop.
         public var workloadSteps = 1_500
         public var faults = true
+        /// Dashboard refunds, chargebacks, late payments, logins and their webhook events.
+        public var afterTheRequest = true
         public init() {}
     }
 
@@ -27,6 +35,10 @@ public final class Simulation {
         public var finalStates: [String: Int]
         public var violations: [String]
         public var trace: [String]
+        /// Order reports applied by the webhook workers (each one also applied a second time, I7).
+        public var reportsApplied = 0
+        /// Accesses revoked (attempts that ended `revoked`).
+        public var revoked: Int { finalStates["revoked"] ?? 0 }
         public var passed: Bool { violations.isEmpty }
     }
 
@@ -46,6 +58,16 @@ public final class Simulation {
     private enum Job {
         case request(customer: Int)
         case reconciler
+        /// Receives Conekta's events and applies each order's report.
+        case webhook
+    }
+
+    /// One event on its way from Conekta: its body names only the order.
+    private struct Delivery {
+        let eventID: String
+        let type: String
+        let orderID: String
+        var dueAt: Int64
     }
 
     private struct Task {
@@ -55,6 +77,8 @@ public final class Simulation {
         let service: PaymentService
         var run: PaymentRun?
         var begun = false
+        /// The event a webhook worker's run applies, and the order as it read it.
+        var report: (delivery: Delivery, order: GatewayOrder)? = nil
     }
 
     private let options: Options
@@ -75,6 +99,13 @@ public final class Simulation {
     private var faultRate = 0.0
     private var workers = 0
     private var midRunViolations: [String] = []
+    /// Events sent and not applied yet (a redelivery of an applied one is dropped on arrival).
+    private var deliveries: [Delivery] = []
+    private var events = 0
+    private var appliedEvents: Set<String> = []
+    private var reportsApplied = 0
+    /// Orders the merchant refunded in part: the access is kept (CONTRACT §10).
+    private var partlyRefundedInDashboard: Set<String> = []
 
     private let settings: PaymentService.Settings = {
         var settings = PaymentService.Settings()
@@ -108,6 +139,7 @@ public final class Simulation {
         }
         router.fault = { [unowned self] operation in self.fault(operation) }
         gateway.fault = { [unowned self] operation in self.fault(operation) }
+        if options.afterTheRequest { gateway.notify = { [unowned self] order in self.send(order) } }
         for instance in 0..<options.instances { startReconcilers(instance) }
     }
 
@@ -119,7 +151,8 @@ public final class Simulation {
         var states: [String: Int] = [:]
         for row in ledger.rows.values { states[row.attempt.state.rawValue, default: 0] += 1 }
         return Report(
-            seed: seed, attempts: ledger.rows.count, steps: steps, finalStates: states, violations: violations, trace: trace)
+            seed: seed, attempts: ledger.rows.count, steps: steps, finalStates: states, violations: violations, trace: trace,
+            reportsApplied: reportsApplied)
     }
 
     // MARK: The workload
@@ -127,7 +160,7 @@ public final class Simulation {
     private func workload() {
         for _ in 0..<options.workloadSteps {
             steps += 1
-            switch random.below(100) {
+            switch random.below(options.afterTheRequest ? 103 : 100) {
             case 0..<22: submit()
             case 22..<82: stepSomeTask()
             case 82..<90: clock.advance(seconds: Double(random.below(3_000)) / 1_000)
@@ -135,7 +168,9 @@ public final class Simulation {
             case 92: if random.chance(0.1) { clock.advance(seconds: 700) }  // past the activation deadline
             case 93..<96: if options.faults { changeWeather() }
             case 96..<98: if options.faults { crashOrRestart() }
-            default: completeChallenges()
+            case 98..<100: completeChallenges()
+            case 100: if random.chance(0.3) { dashboard() }
+            default: logInOrOut()
             }
         }
     }
@@ -164,13 +199,14 @@ public final class Simulation {
     }
 
     /// I1 at every moment, not only at the end: an enabled user belongs to an attempt whose
-    /// order was paid (being enabled, delivered, or paid and being refunded).
+    /// order was paid (being enabled, delivered, or paid and being refunded), or whose access is
+    /// being taken back (revoking: its order was refunded or charged back since, I6).
     private func checkAccess() {
         guard midRunViolations.count < 3 else { return }
         for user in router.users.values where !user.disabled {
             let id = String(user.comment.dropFirst("hotspot-pay:".count))
             let state = ledger.rows[id]?.attempt.state
-            if ![.paid, .delivered, .refunding].contains(state) {
+            if ![.paid, .delivered, .refunding, .revoking].contains(state) {
                 midRunViolations.append(
                     "I1 at t+\((clock.now - 1_800_000_000_000_000) / 1_000) ms: \(short(id)) has an enabled user while \(state?.rawValue ?? "unrecorded")"
                 )
@@ -229,12 +265,22 @@ public final class Simulation {
             } catch {
                 // The database is down: the reconciler waits (logged where the database changes).
             }
+        case .webhook:
+            receive(&task, who)
         }
         tasks[index] = task
     }
 
     private func finish(_ task: inout Task, _ outcome: PaymentService.Outcome) {
         task.run = nil
+        if let report = task.report {
+            task.report = nil
+            if outcome.heldElsewhere {
+                requeue(report.delivery, after: 2, "another worker took \(short(outcome.attemptID ?? "-")) over")
+            } else {
+                applied(report.delivery, report.order, by: task.service)
+            }
+        }
         guard case .request(let number) = task.job else { return }
         task.begun = true
         customers[number].inFlight -= 1
@@ -279,6 +325,8 @@ public final class Simulation {
             // Its requests die with it: their customers got no answer and will try again.
             for task in tasks where task.instance == instance {
                 if case .request(let number) = task.job, !task.begun || task.run != nil { customers[number].inFlight -= 1 }
+                // An event recorded but not applied stays pending: another worker applies it.
+                if let report = task.report { requeue(report.delivery, after: 1, "its worker crashed") }
             }
             tasks.removeAll { $0.instance == instance }
             log("instance \(instance) crashes (\(lost) runs in flight)")
@@ -301,6 +349,150 @@ public final class Simulation {
         }
     }
 
+    // MARK: After the request
+
+    /// The merchant and the banks act on an order at Conekta.
+    private func dashboard() {
+        let orders = gateway.orderOrder.compactMap { gateway.orders[$0] }
+        func pick(_ candidates: [GatewayOrder]) -> GatewayOrder? {
+            candidates.isEmpty ? nil : candidates[random.below(candidates.count)]
+        }
+        let kept = orders.filter { $0.isPaid || $0.status == .partiallyRefunded }
+        switch random.below(4) {
+        case 0:
+            guard let order = pick(kept) else { return }
+            gateway.refundInDashboard(orderID: order.id, cents: order.refundableCents)
+            log("dashboard refunds \(order.id)")
+        case 1:
+            guard let order = pick(kept.filter(\.isPaid)) else { return }
+            partlyRefundedInDashboard.insert(order.id)
+            gateway.refundInDashboard(orderID: order.id, cents: 500)
+            log("dashboard refunds 5.00 of \(order.id)")
+        case 2:
+            guard let order = pick(kept) else { return }
+            gateway.chargeBack(orderID: order.id)
+            log("card holder charges back \(order.id)")
+        default:
+            guard let order = pick(orders.filter { $0.status == .canceled && gateway.challenged.contains($0.id) }) else { return }
+            gateway.payLate(orderID: order.id)
+            log("3-D Secure of \(order.id) authorised after its cancel: paid late")
+        }
+    }
+
+    /// A customer's device logs in with the credentials it was given (a delivered access), or a
+    /// session ends by itself.
+    private func logInOrOut() {
+        if random.chance(0.25), !router.sessions.isEmpty {
+            let id = router.sessions.keys.sorted()[random.below(router.sessions.count)]
+            router.endSession(id: id)
+            log("session \(id) ends")
+            return
+        }
+        let delivered = ledger.order.compactMap { ledger.rows[$0]?.attempt }.filter { $0.state == .delivered && $0.routerUserID != nil }
+        guard !delivered.isEmpty else { return }
+        let attempt = delivered[random.below(delivered.count)]
+        if router.logIn(userID: attempt.routerUserID!) { log("\(short(attempt.id))'s customer logs in") }
+    }
+
+    /// Conekta sends an event for an order that changed: after a delay, sometimes twice, in any order.
+    private func send(_ order: GatewayOrder) {
+        events += 1
+        let type = "order.\(order.status.name)"
+        let delivery = Delivery(eventID: "evt_\(events)", type: type, orderID: order.id, dueAt: clock.now + delay())
+        deliveries.append(delivery)
+        if random.chance(0.2) {
+            var again = delivery
+            again.dueAt = clock.now + delay()
+            deliveries.append(again)
+        }
+    }
+
+    private func delay() -> Int64 { Int64(random.below(90_000)) * 1_000 }
+
+    private func requeue(_ delivery: Delivery, after seconds: Int, _ why: String) {
+        var later = delivery
+        later.dueAt = clock.now + Int64(seconds) * 1_000_000 + delay() / 10
+        deliveries.append(later)
+        log("\(delivery.eventID) (\(delivery.type) \(delivery.orderID)) pending: \(why)")
+    }
+
+    /// A webhook worker takes one event that has arrived (any of them: they come out of order),
+    /// drops it when it was applied already, reads its order again and applies the report.
+    private func receive(_ task: inout Task, _ who: String) {
+        let arrived = deliveries.indices.filter { deliveries[$0].dueAt <= clock.now }
+        guard !arrived.isEmpty else { return }
+        let delivery = deliveries.remove(at: arrived[random.below(arrived.count)])
+        guard !appliedEvents.contains(delivery.eventID) else {
+            log("\(who) \(delivery.eventID) delivered again: applied already, 200")
+            return
+        }
+        guard !ledger.down else { return requeue(delivery, after: 5, "database down: 503, Conekta delivers again") }
+        let order: GatewayOrder?
+        do {
+            order = try gateway.order(id: delivery.orderID, using: GatewayKey(privateKey: "key_sim"))
+        } catch {
+            return requeue(delivery, after: 2, "the order could not be read: \(error)")
+        }
+        guard let order, let attemptID = order.attemptID, ledger.rows[attemptID] != nil else {
+            appliedEvents.insert(delivery.eventID)
+            log("\(who) \(delivery.eventID) ignored: not our order")
+            return
+        }
+        do {
+            switch try task.service.beginOrderReport(order, attemptID: attemptID) {
+            case nil:
+                log("\(who) \(delivery.eventID) (\(delivery.type)) for \(short(attemptID)): nothing to do")
+                applied(delivery, order, by: task.service)
+            case .answered?:
+                requeue(delivery, after: 2, "\(short(attemptID)) is held by another worker")
+            case .running(let run)?:
+                log("\(who) \(delivery.eventID) (\(delivery.type)) applies \(order.status.name) to \(short(attemptID)): \(run.next)")
+                task.run = run
+                task.report = (delivery, order)
+            }
+        } catch {
+            requeue(delivery, after: 2, "database down")
+        }
+    }
+
+    /// An event's report was applied: recorded as applied (unless the database went down, when it
+    /// stays pending), and I7 checked by applying the same report again at once.
+    private func applied(_ delivery: Delivery, _ order: GatewayOrder, by service: PaymentService) {
+        guard !ledger.down, let attemptID = order.attemptID else {
+            return requeue(delivery, after: 2, "database down: not marked applied")
+        }
+        appliedEvents.insert(delivery.eventID)
+        reportsApplied += 1
+        let before = snapshot(attemptID, order.id)
+        let again = try? service.applyOrderReport(order, attemptID: attemptID)
+        if let again, !again.heldElsewhere {
+            midRunViolations.append(
+                "I7 \(delivery.eventID) (\(order.status.name)) applied again to \(short(attemptID)) ran to \(again.state?.rawValue ?? "-")")
+        }
+        if snapshot(attemptID, order.id) != before {
+            midRunViolations.append("I7 \(delivery.eventID) (\(order.status.name)) applied again changed \(short(attemptID))")
+        }
+    }
+
+    /// What a report may change: the attempt's record and answer, its users and their sessions on
+    /// the router, its order at Conekta.
+    private struct Snapshot: Equatable {
+        var attempt: PaymentAttempt?
+        var response: StoredResponse?
+        var users: [HotspotUser]
+        var sessions: [ActiveSession]
+        var order: GatewayOrder?
+    }
+
+    private func snapshot(_ attemptID: String, _ orderID: String) -> Snapshot {
+        let attempt = ledger.rows[attemptID]?.attempt
+        let name = attempt?.credentials.username
+        return Snapshot(
+            attempt: attempt, response: ledger.rows[attemptID]?.response,
+            users: router.users.values.filter { $0.comment == "hotspot-pay:\(attemptID)" }.sorted { $0.id < $1.id },
+            sessions: router.sessions.values.filter { $0.user == name }.sorted { $0.id < $1.id }, order: gateway.orders[orderID])
+    }
+
     // MARK: Settling
 
     /// No more faults: the reconcilers finish everything, and every customer without a final
@@ -319,10 +511,11 @@ public final class Simulation {
         tasks.removeAll { if case .request = $0.job { return true } else { return false } }
         for customer in customers.indices { customers[customer].inFlight = 0 }
         var rounds = 0
-        while ledger.rows.values.contains(where: { !$0.finished }), rounds < 400 {
+        while ledger.rows.values.contains(where: { !$0.finished }) || !deliveries.isEmpty, rounds < 400 {
             rounds += 1
             steps += 1
-            if let wake = ledger.nextWake(), wake > clock.now { clock.now = wake + 1 }
+            let wake = [ledger.nextWake(), deliveries.map(\.dueAt).min()].compactMap { $0 }.min()
+            if let wake, wake > clock.now { clock.now = wake + 1 }
             for index in tasks.indices {
                 step(index)
                 while tasks[index].run != nil { step(index) }
@@ -353,15 +546,32 @@ public final class Simulation {
             // I4: every attempt final, with its reason.
             if !attempt.state.isFinal { violations.append("I4 \(short(attempt.id)) not final: \(attempt.state.rawValue)") }
             if attempt.reason == nil { violations.append("I4 \(short(attempt.id)) has no reason") }
-            // I1: an enabled user only for a delivered attempt whose order is paid.
+            // I1: an enabled user only for a delivered attempt whose order is paid (a refund in
+            // part, made in the dashboard, keeps the access: CONTRACT §10).
             for user in users where !user.disabled {
-                let paid = orders.contains { $0.id == attempt.orderID && $0.isPaid }
+                let paid = orders.contains {
+                    $0.id == attempt.orderID && ($0.isPaid || partlyRefundedInDashboard.contains($0.id) && $0.status == .partiallyRefunded)
+                }
                 if attempt.state != .delivered || !paid {
                     violations.append("I1 \(short(attempt.id)) has an enabled user but is \(attempt.state.rawValue), order paid: \(paid)")
                 }
             }
-            if attempt.state.isFinal, attempt.state != .delivered, !users.isEmpty {
+            // A revoked access keeps its user, disabled (the check above): removing it is §11's.
+            if attempt.state.isFinal, attempt.state != .delivered, attempt.state != .revoked, !users.isEmpty {
                 violations.append("I1 \(short(attempt.id)) is \(attempt.state.rawValue) but its user is still on the router")
+            }
+            // I6: an order refunded or charged back leaves no access: no enabled user (above, as
+            // it is not paid), no session of its user, and a delivered attempt ends revoked.
+            for order in orders where order.status == .refunded || order.status == .chargedBack {
+                let name = attempt.credentials.username
+                if router.sessions.values.contains(where: { $0.user == name }) {
+                    violations.append("I6 order \(order.id) is \(order.status.name) but \(short(attempt.id))'s user still has a session")
+                }
+                let wasDelivered = ledger.events.contains { $0.attempt == attempt.id && $0.to == .delivered }
+                if wasDelivered, attempt.state != .revoked {
+                    violations.append(
+                        "I6 order \(order.id) is \(order.status.name) after delivery but \(short(attempt.id)) is \(attempt.state.rawValue)")
+                }
             }
             if attempt.state == .delivered, users.filter({ !$0.disabled }).count != 1 {
                 violations.append("I2 \(short(attempt.id)) is delivered without an enabled user")
@@ -378,8 +588,8 @@ public final class Simulation {
                     violations.append("I2 order \(order.id) is paid but \(short(attempt.id)) delivered \(attempt.orderID ?? "-")")
                 case .pendingPayment where attempt.state.isFinal:
                     violations.append("I2 order \(order.id) left payable; \(short(attempt.id)) is \(attempt.state.rawValue)")
-                case .partiallyRefunded:
-                    violations.append("I2 order \(order.id) only partly refunded")
+                case .partiallyRefunded where attempt.state != .delivered || !partlyRefundedInDashboard.contains(order.id):
+                    violations.append("I2 order \(order.id) only partly refunded; \(short(attempt.id)) is \(attempt.state.rawValue)")
                 default:
                     break
                 }
@@ -396,7 +606,8 @@ public final class Simulation {
             if let attempt = attempts.first(where: { $0.idempotencyKey == key(of: customer) }), let answer = final.first {
                 let state = attempt.state
                 let told = answer.codigo
-                if told == "pagado" && state != .delivered || state == .delivered && told != "pagado" {
+                // A delivered access may be revoked later; its customer was told `pagado`.
+                if told == "pagado" && state != .delivered && state != .revoked || state == .delivered && told != "pagado" {
                     violations.append("customer \(customer.number) was told \(told) but the attempt is \(state.rawValue)")
                 }
             }
@@ -410,6 +621,9 @@ public final class Simulation {
         for index in 0..<options.reconcilersPerInstance {
             tasks.append(
                 Task(job: .reconciler, instance: instance, generation: generations[instance], service: service(instance, "r\(index)")))
+        }
+        if options.afterTheRequest {
+            tasks.append(Task(job: .webhook, instance: instance, generation: generations[instance], service: service(instance, "h")))
         }
     }
 
@@ -451,6 +665,6 @@ public final class Simulation {
 
     private func log(_ line: String) {
         trace.append("t+\((clock.now - 1_800_000_000_000_000) / 1_000) ms  \(line)")
-        if trace.count > 600 { trace.removeFirst(trace.count - 400) }
+        if trace.count > 3_000 { trace.removeFirst(trace.count - 2_000) }
     }
 }

@@ -89,14 +89,20 @@ public final class PaymentWiring: Sendable {
     /// One thread's store and payment service: its own curl handle and clients, the shared pool,
     /// limiter and caches.
     /// - Parameter name: the thread's part of the lease owner (`host:pid/name`).
-    public func paymentGraph(name: String, instruments: Instruments = .none) -> (store: PostgresStore, payments: PaymentService) {
+    /// - Parameter briefRouterCalls: every router call gets the short timeouts auto-connect's
+    ///   do, for a graph whose runs someone waits for (a webhook: a router that does not answer
+    ///   leaves the run to the reconciler instead of holding Conekta's delivery).
+    public func paymentGraph(
+        name: String, instruments: Instruments = .none, briefRouterCalls: Bool = false
+    ) -> (store: PostgresStore, payments: PaymentService) {
         let store = store()
         let transport = CurlTransport()
         let conekta = ConektaClient(
             transport: transport, configuration: ConektaClient.Configuration(configuration.conekta), searchEvidence: searchEvidence)
-        let timeouts = Timeouts(configuration.routerTimeouts)
         // Auto-connect has 5 s in all (CONTRACT §5): its calls get short timeouts.
-        let quickTimeouts = Timeouts(connectMilliseconds: min(timeouts.connectMilliseconds, 1_000), totalMilliseconds: 2_000)
+        let quickTimeouts = Timeouts(
+            connectMilliseconds: min(configuration.routerTimeouts.connectMilliseconds, 1_000), totalMilliseconds: 2_000)
+        let timeouts = briefRouterCalls ? quickTimeouts : Timeouts(configuration.routerTimeouts)
         let (caches, limiter, logger, warned) = (self.caches, routerLimiter, self.logger, warnedInsecureRouters)
         let pendingReleases = self.pendingReleases
         return (
@@ -133,6 +139,26 @@ public final class PaymentWiring: Sendable {
                 },
                 releaseLater: { id in pendingReleases.insert(id) }, verifiedProfiles: verifiedProfiles)
         )
+    }
+
+    /// One thread's webhook receiver (CONTRACT §10) over its store and a payment service (build
+    /// that with `briefRouterCalls`): the order an event names is fetched again with a timeout
+    /// of at most 3 s, so Conekta gets its answer well within its own.
+    public func webhookService(store: PostgresStore, payments: PaymentService, instruments: Instruments = .none) -> WebhookService {
+        var settings = ConektaClient.Configuration(configuration.conekta)
+        settings.timeouts = Timeouts(
+            connectMilliseconds: min(settings.timeouts.connectMilliseconds, 1_000),
+            totalMilliseconds: min(settings.timeouts.totalMilliseconds, 3_000))
+        let conekta = ConektaClient(transport: CurlTransport(), configuration: settings, searchEvidence: searchEvidence)
+        return WebhookService(
+            inbox: store, verifier: ConektaWebhookSignature(), decoder: ConektaEventDecoder(), gateway: instruments.gateway(conekta),
+            applyReport: { (order, attemptID) throws(StoreFailure) in try payments.applyOrderReport(order, attemptID: attemptID) })
+    }
+
+    /// A fresh `whe_` + 32 lowercase hex webhook endpoint id from the system's CSPRNG.
+    public static func newWebhookEndpoint() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return "whe_" + (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
     }
 
     /// Process-wide set-up of the C libraries behind the adapters (libcurl's global state), once

@@ -362,12 +362,169 @@ import Testing
         #expect(flow.state == .refunded)
     }
 
+    // MARK: After the request (CONTRACT §10)
+
+    @Test func aDeliveredOrderRefundedLaterIsRevoked() throws {
+        var flow = try #require(resumed(.delivered, order: "ord_1"))
+        #expect(try flow.orderReported(order("ord_1", .refunded, refunded: 1500)) == .disableUser)
+        #expect(flow.state == .revoking(.init(orderID: "ord_1")) && flow.state.recorded == .revoking)
+        #expect(try flow.userDisabled() == .removeSessions)
+        #expect(flow.state == .revoking(.init(orderID: "ord_1", disabled: true)))
+        #expect(try flow.sessionsRemoved() == .respond(.revoked))
+        #expect(flow.state == .revoked && flow.state.recorded.isFinal)
+        #expect(flow.reason?.contains("access revoked") == true && flow.orderID == nil)
+    }
+
+    @Test func aChargebackRevokesAsARefundDoes() throws {
+        var flow = try #require(resumed(.delivered, order: "ord_1"))
+        #expect(try flow.orderReported(order("ord_1", .chargedBack)) == .disableUser)
+        #expect(flow.reason == "order ord_1 was charged_back after delivery; revoking the access")
+        #expect(try flow.userDisabled() == .removeSessions)
+        #expect(try flow.sessionsRemoved() == .respond(.revoked))
+        #expect(flow.state == .revoked)
+    }
+
+    @Test func aUserAlreadyGoneStillHasItsSessionsEnded() throws {
+        var flow = try #require(resumed(.delivered, order: "ord_1"))
+        #expect(try flow.orderReported(order("ord_1", .refunded, refunded: 1500)) == .disableUser)
+        #expect(try flow.userDisableFailed(.notFound) == .removeSessions)
+        #expect(flow.state == .revoking(.init(orderID: "ord_1", disabled: true)))
+        #expect(try flow.sessionsRemoved() == .respond(.revoked))
+        #expect(flow.state == .revoked)
+    }
+
+    @Test func aRouterDownSuspendsTheRevocationAndTheReconcilerResumesIt() throws {
+        var flow = try #require(resumed(.delivered, order: "ord_1"))
+        #expect(try flow.orderReported(order("ord_1", .chargedBack)) == .disableUser)
+        #expect(try flow.userDisableFailed(.unreachable("refused")) == .suspend(.revoked))
+        #expect(flow.state.recorded == .revoking && flow.reason?.contains("will retry") == true)
+        // The reconciler picks the recorded attempt up: disabling again is harmless.
+        var resumedFlow = try #require(resumed(.revoking, user: "*1", order: "ord_1"))
+        #expect(resumedFlow.state == .revoking(.init(orderID: "ord_1", routerUserID: "*1")))
+        #expect(try resumedFlow.resume() == .disableUser)
+        #expect(try resumedFlow.userDisabled() == .removeSessions)
+        #expect(try resumedFlow.sessionsRemoveFailed(.timedOut(maybeApplied: true)) == .suspend(.revoked))
+        #expect(resumedFlow.state == .revoking(.init(orderID: "ord_1", routerUserID: "*1", disabled: true)))
+        var again = try #require(resumed(.revoking, user: "*1", order: "ord_1"))
+        #expect(try again.resume() == .disableUser)
+        #expect(try again.dependenciesUnavailable() == .suspend(.revoked))
+        #expect(try again.userDisabled() == .removeSessions)
+        #expect(try again.sessionsRemoved() == .respond(.revoked))
+        #expect(again.state == .revoked)
+        #expect(resumed(.revoking, order: nil) == nil)
+    }
+
+    @Test func sessionsAreEndedOnlyOnceTheUserIsDisabled() throws {
+        var flow = PaymentFlow(debugState: .revoking(.init(orderID: "ord_1")), recovering: true)
+        #expect(throws: PaymentFlow.InvalidEvent(event: "sessionsRemoved", state: .revoking)) { try flow.sessionsRemoved() }
+        #expect(throws: PaymentFlow.InvalidEvent.self) { try flow.sessionsRemoveFailed(.busy) }
+        var delivered = PaymentFlow(debugState: .delivered(orderID: "ord_1"), recovering: true)
+        #expect(throws: PaymentFlow.InvalidEvent.self) { try delivered.userDisabled() }
+        #expect(throws: PaymentFlow.InvalidEvent.self) { try delivered.userDisableFailed(.notFound) }
+        var revoked = try #require(resumed(.revoked, order: "ord_1"))
+        #expect(throws: PaymentFlow.InvalidEvent(event: "resume", state: .revoked)) { try revoked.resume() }
+        // A report is applied to a recorded attempt only, never inside a request.
+        var fresh = PaymentFlow()
+        #expect(throws: PaymentFlow.InvalidEvent(event: "orderReported", state: .pending)) {
+            try fresh.orderReported(order("ord_1", .paid))
+        }
+    }
+
+    @Test func anOrderRefundedBeforeItsAccessWasDeliveredIsRevoked() throws {
+        // Paid, the enable not done yet (or done with its reply lost): the access must not follow.
+        var flow = try #require(resumed(.paid, user: "*1", order: "ord_1"))
+        #expect(try flow.orderReported(order("ord_1", .refunded, refunded: 1500)) == .disableUser)
+        #expect(flow.state == .revoking(.init(orderID: "ord_1", routerUserID: "*1")))
+        #expect(try flow.userDisabled() == .removeSessions)
+        #expect(try flow.sessionsRemoved() == .respond(.revoked))
+        #expect(flow.state == .revoked)
+    }
+
+    @Test func anOrderPaidAfterItsAttemptWasDeclinedIsRefunded() throws {
+        var flow = try #require(resumed(.declined, user: "*1", order: "ord_6"))
+        #expect(try flow.orderReported(order("ord_6", .paid)) == .refund(orderID: "ord_6", amountCents: 1500))
+        #expect(flow.state == .refunding(.init(orderID: "ord_6")) && flow.orderID == "ord_6")
+        #expect(try flow.refunded() == .deleteUser)
+        #expect(try flow.userDeleted() == .respond(.refunded))
+        #expect(flow.state == .refunded)
+    }
+
+    @Test func anOrderPaidAfterItsAttemptFailedIsRefunded() throws {
+        // Declared not charged without its order (its absence assumed): the report names it.
+        var flow = try #require(resumed(.failed, user: nil, order: nil))
+        #expect(try flow.orderReported(order("ord_9", .paid)) == .refund(orderID: "ord_9", amountCents: 1500))
+        #expect(flow.state == .refunding(.init(orderID: "ord_9")) && flow.orderID == "ord_9")
+        #expect(try flow.refundFailed() == .suspend(.activationPending))
+        var partly = try #require(resumed(.declined, order: "ord_9"))
+        #expect(try partly.orderReported(order("ord_9", .partiallyRefunded, refunded: 500)) == .refund(orderID: "ord_9", amountCents: 1000))
+    }
+
+    @Test func anOrderPaidWhileItsAttemptGivesUpIsRefundedAtOnce() throws {
+        var declining = try #require(resumed(.declining, user: "*1", order: nil))
+        #expect(try declining.orderReported(order("ord_7", .paid)) == .refund(orderID: "ord_7", amountCents: 1500))
+        #expect(declining.state == .refunding(.init(orderID: "ord_7", routerUserID: "*1")))
+        var aborting = try #require(resumed(.aborting, user: "*2"))
+        #expect(try aborting.orderReported(order("ord_8", .paid)) == .refund(orderID: "ord_8", amountCents: 1500))
+        #expect(aborting.state == .refunding(.init(orderID: "ord_8", routerUserID: "*2")))
+    }
+
+    @Test func aReportOfAnAttemptStillChargingIsTheLookUpOfItsOrder() throws {
+        var flow = try #require(resumed(.charging, user: "*1", order: nil))
+        #expect(try flow.orderReported(order("ord_3", .paid)) == .enableUser)
+        #expect(flow.state == .paid(.init(orderID: "ord_3", routerUserID: "*1")))
+        var refunded = try #require(resumed(.charging, user: "*1", order: nil))
+        #expect(try refunded.orderReported(order("ord_3", .refunded, refunded: 1500)) == .deleteUser)
+        #expect(refunded.state == .refunding(.init(orderID: "ord_3", routerUserID: "*1", settled: true)))
+    }
+
+    @Test func aChargebackLeavesNothingToRefund() throws {
+        // Paid but undeliverable, and charged back before the refund: the bank took the money back.
+        var flow = try #require(resumed(.refunding, user: "*1", order: "ord_1"))
+        #expect(try flow.resume() == .fetchOrder(id: "ord_1"))
+        #expect(try flow.orderFetched(order("ord_1", .chargedBack)) == .deleteUser)
+        #expect(try flow.userDeleted() == .respond(.refunded))
+    }
+
+    @Test func aPartialRefundOfADeliveredOrderKeepsTheAccess() throws {
+        var flow = try #require(resumed(.delivered, order: "ord_1"))
+        #expect(try flow.orderReported(order("ord_1", .partiallyRefunded, refunded: 500)) == nil)
+        #expect(flow.state == .delivered(orderID: "ord_1") && flow.reason == nil)
+    }
+
+    @Test func aReportTheAttemptAlreadyActedOnAsksForNothing() throws {
+        // I7: redelivered, late or out of order, a report finds the attempt where it leaves it.
+        let reports: [(PaymentAttempt.State, String?, GatewayOrder)] = [
+            (.revoked, "ord_1", order("ord_1", .refunded, refunded: 1500)),
+            (.revoked, "ord_1", order("ord_1", .chargedBack)),
+            (.revoked, "ord_1", order("ord_1", .paid)),
+            (.refunded, "ord_1", order("ord_1", .refunded, refunded: 1500)),
+            (.refunded, "ord_1", order("ord_1", .paid)),
+            (.delivered, "ord_1", order("ord_1", .paid)),
+            (.declined, "ord_1", order("ord_1", .canceled)),
+            (.declined, "ord_1", order("ord_1", .refunded, refunded: 1500)),
+            (.failed, nil, order("ord_1", .expired)),
+            (.delivered, "ord_1", order("ord_2", .refunded, refunded: 1500)),
+            (.revoking, "ord_1", order("ord_1", .refunded, refunded: 1500)),
+            (.refunding, "ord_1", order("ord_1", .paid)),
+            (.paid, "ord_1", order("ord_1", .paid)),
+            (.declining, "ord_1", order("ord_1", .expired)),
+            (.pending, nil, order("ord_1", .paid)),
+        ]
+        for (state, orderID, report) in reports {
+            var flow = try #require(resumed(state, order: orderID))
+            let before = flow
+            #expect(try flow.orderReported(report) == nil, "\(state.rawValue) told \(report.status.name)")
+            #expect(flow == before)
+        }
+    }
+
     @Test func onlyTheCustomersFinalAnswersAreStored() {
         #expect(PaymentResult.delivered.isFinalForCustomer)
         #expect(PaymentResult.declined(.byBank).isFinalForCustomer)
         #expect(!PaymentResult.inVerification.isFinalForCustomer)
         #expect(!PaymentResult.activationPending.isFinalForCustomer)
         #expect(!PaymentResult.inProgress.isFinalForCustomer)
+        #expect(PaymentResult.revoked.isFinalForCustomer)
     }
 
     @Test func orderStatusesAreTypedAndNamedInReasons() {

@@ -251,4 +251,113 @@ import Testing
         #expect(router.users.isEmpty)
         #expect(ledger.attempts.values.first?.state == .refunded)
     }
+
+    // MARK: After the request (CONTRACT §10)
+
+    /// A purchase delivered through `pay`, its user logged in on the router.
+    func delivered(_ orderID: String = "ord_r") throws -> (attempt: PaymentAttempt, user: HotspotUser) {
+        gateway.outcomes = [paid(orderID)]
+        let answer = try service().pay(
+            request(token: "tok_\(orderID)"), grant: grant, product: product, idempotencyKey: nil, requestID: nil)
+        #expect(answer.response.status == 200)
+        let attemptID = try #require(answer.attemptID)
+        let attempt = try #require(ledger.attempts[attemptID])
+        let userID = try #require(attempt.routerUserID)
+        let user = try #require(router.users[userID]?.user)
+        router.startSession(user: user.name)
+        return (attempt, user)
+    }
+
+    func report(_ attempt: PaymentAttempt, _ status: GatewayOrder.Status, refunded: Int64 = 1500) -> GatewayOrder {
+        GatewayOrder(
+            id: attempt.orderID ?? "ord_x", status: status, amount: attempt.amount, amountRefundedCents: refunded,
+            attemptID: attempt.id)
+    }
+
+    @Test func aRefundReportedAfterDeliveryRevokesTheAccessOnce() throws {
+        let (attempt, user) = try delivered()
+        let receipt = try #require(ledger.responses[attempt.id])
+        let outcome = try #require(try service().applyOrderReport(report(attempt, .refunded), attemptID: attempt.id))
+        #expect(outcome.state == .revoked && outcome.attemptID == attempt.id && !outcome.heldElsewhere)
+        #expect(router.users[user.id]?.user.disabled == true && router.sessions.isEmpty)
+        #expect(ledger.events.filter { $0.0 == attempt.id }.map(\.1) == [.pending, .charging, .paid, .delivered, .revoking, .revoked])
+        #expect(ledger.attempts[attempt.id]?.reason?.contains("access revoked") == true)
+        // The customer's stored answer stays the receipt; the attempt is let go.
+        #expect(ledger.responses[attempt.id] == receipt && !ledger.leased.contains(attempt.id))
+        // I7: the same report, or a chargeback after the refund, changes nothing.
+        let events = ledger.events.count
+        #expect(try service().applyOrderReport(report(attempt, .refunded), attemptID: attempt.id) == nil)
+        #expect(try service().applyOrderReport(report(attempt, .chargedBack, refunded: 0), attemptID: attempt.id) == nil)
+        #expect(ledger.events.count == events && ledger.attempts[attempt.id]?.state == .revoked)
+        #expect(!ledger.leased.contains(attempt.id) && gateway.charges == 1)
+    }
+
+    @Test func aRevocationTheRouterRefusesIsFinishedByTheReconciler() throws {
+        let (attempt, user) = try delivered()
+        router.failNext["set"] = .unreachable("refused")
+        let suspended = try #require(try service().applyOrderReport(report(attempt, .chargedBack, refunded: 0), attemptID: attempt.id))
+        #expect(suspended.state == .revoking && suspended.reason?.contains("will retry") == true)
+        #expect(router.users[user.id]?.user.disabled == false && router.sessions.count == 1)
+        #expect(!ledger.leased.contains(attempt.id))
+        // Reopened: the reconciler finds it unfinished and finishes it; the session goes too.
+        router.failNext["end"] = .timedOut(maybeApplied: false)
+        #expect(try service().reconcile().map(\.state) == [.revoking])
+        #expect(router.users[user.id]?.user.disabled == true && router.sessions.count == 1)
+        #expect(try service().reconcile().map(\.state) == [.revoked])
+        #expect(router.sessions.isEmpty && ledger.attempts[attempt.id]?.state == .revoked)
+        #expect(try service().reconcile().isEmpty)
+    }
+
+    @Test func aRevocationFindsItsUserByNameAndEndsOnlyItsOwnSessions() throws {
+        let (attempt, user) = try delivered()
+        // The recorded id no longer names the user (the router renumbered it); a namesake on
+        // another hotspot server is someone else's.
+        router.users["*99"] = (
+            HotspotUser(
+                id: "*99", name: user.name, profile: user.profile, server: user.server, disabled: false, comment: user.comment), "x"
+        )
+        router.users[user.id] = nil
+        router.startSession(user: user.name, server: "hotspot2")
+        let outcome = try service().applyOrderReport(report(attempt, .refunded), attemptID: attempt.id)
+        #expect(outcome?.state == .revoked && router.users["*99"]?.user.disabled == true)
+        #expect(router.sessions.values.map(\.server) == ["hotspot2"])
+        // Gone altogether: nothing to disable, the sessions are still ended.
+        let (other, otherUser) = try delivered("ord_s")
+        router.users[otherUser.id] = nil
+        #expect(try service().applyOrderReport(report(other, .refunded), attemptID: other.id)?.state == .revoked)
+        #expect(router.sessions.values.map(\.server) == ["hotspot2"])
+    }
+
+    @Test func aReportOfAnotherOrderOrAnAttemptHeldElsewhereDoesNothing() throws {
+        let (attempt, user) = try delivered()
+        var foreign = report(attempt, .refunded)
+        foreign.amount = Money(cents: 1499, currency: "MXN")
+        #expect(try service().applyOrderReport(foreign, attemptID: attempt.id) == nil)
+        foreign = report(attempt, .refunded)
+        foreign.attemptID = "another"
+        #expect(try service().applyOrderReport(foreign, attemptID: attempt.id) == nil)
+        #expect(!ledger.leased.contains(attempt.id) && ledger.attempts[attempt.id]?.state == .delivered)
+        ledger.leased.insert(attempt.id)
+        let held = try #require(try service().applyOrderReport(report(attempt, .refunded), attemptID: attempt.id))
+        #expect(held.heldElsewhere && held.state == nil && ledger.attempts[attempt.id]?.state == .delivered)
+        #expect(router.users[user.id]?.user.disabled == false)
+        ledger.down = true
+        #expect(throws: StoreFailure.unavailable) { try service().applyOrderReport(report(attempt, .refunded), attemptID: attempt.id) }
+    }
+
+    @Test func anOrderPaidAfterItsDeclineIsRefunded() throws {
+        gateway.outcomes = [.declined(code: "card_declined", message: "x", orderID: "ord_l")]
+        let declined = try service().pay(request(), grant: grant, product: product, idempotencyKey: nil, requestID: nil)
+        let attemptID = try #require(declined.attemptID)
+        let attempt = try #require(ledger.attempts[attemptID])
+        #expect(attempt.state == .declined && router.users.isEmpty)
+        // A 3-D Secure challenge completed after the 402: the order is paid after all.
+        gateway.orders["ord_l"] = GatewayOrder(id: "ord_l", status: .paid, amount: attempt.amount, attemptID: attempt.id)
+        let outcome = try #require(try service().applyOrderReport(report(attempt, .paid, refunded: 0), attemptID: attempt.id))
+        #expect(outcome.state == .refunded && gateway.orders["ord_l"]?.status == .refunded)
+        #expect(ledger.events.filter { $0.0 == attempt.id }.map(\.1).suffix(3) == [.declined, .refunding, .refunded])
+        // The customer keeps the answer they were given.
+        #expect(ledger.responses[attempt.id] == declined.response && outcome.codigo == declined.response.codigo)
+        #expect(try service().applyOrderReport(report(attempt, .refunded), attemptID: attempt.id) == nil)
+    }
 }

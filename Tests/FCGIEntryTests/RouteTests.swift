@@ -12,6 +12,12 @@ import Testing
         ("GET", "/api/v1/catalogo_perfiles_venta/42", .catalogueItem(42)),
         ("POST", "/api/v1/payments/pagar-conekta", .payment),
         ("GET", "/metrics", .metrics),
+        (
+            "POST", "/api/v1/webhooks/conekta/whe_0123456789abcdef0123456789abcdef",
+            .conektaWebhook(endpoint: "whe_0123456789abcdef0123456789abcdef")
+        ),
+        ("POST", "/api/v1/webhooks/conekta/whe_x/", .conektaWebhook(endpoint: "whe_x")),
+        ("POST", "/api/v1/webhooks/conekta/WHE_\u{84}", .conektaWebhook(endpoint: "WHE_\u{84}")),
     ])
     func matches(method: String, path: String, route: Route) {
         #expect(Route.match(method: method, path: path) == .success(route))
@@ -21,9 +27,15 @@ import Testing
         "/", "/api", "/api/v1/catalogo_perfiles_venta/abc", "/api/v1/catalogo_perfiles_venta/0",
         "/api/v1/catalogo_perfiles_venta/1/2", "/api/v1/catalogo_perfiles_venta/-1", "/API/V1/config/public",
         "/api/v1/catalogo_perfiles_venta/99999999999999999999",
+        "/api/v1/webhooks/conekta/", "/api/v1/webhooks/conekta/whe_x/y", "/api/v1/webhooks/conekta//",
     ])
     func unknownPaths(path: String) {
         #expect(Route.match(method: "GET", path: path) == .failure(.notFound))
+    }
+
+    @Test func aWebhookIsPostedOnly() {
+        #expect(Route.match(method: "GET", path: "/api/v1/webhooks/conekta/whe_x") == .failure(.methodNotAllowed(allowed: ["POST"])))
+        #expect(Route.conektaWebhook(endpoint: "whe_secret").name == "conekta_webhook")
     }
 
     @Test func wrongMethods() {

@@ -214,6 +214,53 @@ struct TestDatabase {
         #expect(row["timeline"] == "pending,charging,delivered")
     }
 
+    @Test func aFinalAttemptIsClaimedForAReportAndReopenedByANonFinalState() throws {
+        let attempt = try #require(try attempts(["h:r1"]).first)
+        _ = try store.begin(attempt, owner: "t", leaseSeconds: 60)
+        let schedule = RetrySchedule(baseSeconds: 1, ceilingSeconds: 15)
+        var delivered = attempt
+        delivered.state = .delivered
+        delivered.orderID = "ord_r1"
+        delivered.routerUserID = "*1A"
+        let receipt = StoredResponse(status: 200, body: Array(#"{"success":true}"#.utf8), codigo: "pagado")
+        #expect(try store.conclude(delivered, expecting: .pending, reason: "enabled", storing: receipt, retry: schedule))
+        // A retry of the request does not take a finished, answered attempt; a report of its order does.
+        #expect(try store.claim(attemptID: attempt.id, owner: "retry", leaseSeconds: 60) == nil)
+        let claimed = try #require(
+            try store.claim(attemptID: attempt.id, owner: "report", leaseSeconds: 60, includingFinished: true))
+        #expect(claimed.state == .delivered && claimed.answeredCodigo == "pagado")
+        #expect(try store.claim(attemptID: attempt.id, owner: "other", leaseSeconds: 60, includingFinished: true) == nil)
+        #expect(try store.claimDue(limit: 10, owner: "reconciler", leaseSeconds: 60).isEmpty)
+        func row() throws -> PostgresRow {
+            try #require(
+                try connection.query(
+                    """
+                    SELECT finished_at IS NULL AS open, next_retry_at IS NULL OR next_retry_at <= now() AS due,
+                           response_codigo, (SELECT string_agg(to_state, ',' ORDER BY id) FROM payment_events
+                                             WHERE attempt_id = $1::uuid) AS timeline
+                    FROM payment_attempts WHERE id = $1::uuid
+                    """, [attempt.id]
+                ).first)
+        }
+        #expect(try row().bool("open") == false)
+        var revoking = delivered
+        revoking.state = .revoking
+        #expect(try store.save(revoking, expecting: .delivered, reason: "order refunded; revoking"))
+        #expect(try row().bool("open") == true && row().bool("due") == true)
+        // The worker stops with the router down: the reconciler takes the reopened attempt up.
+        #expect(try store.conclude(revoking, expecting: .revoking, reason: "will retry", storing: nil, retry: schedule))
+        try connection.query("UPDATE payment_attempts SET next_retry_at = now() WHERE id = $1::uuid", [attempt.id])
+        #expect(try store.claimDue(limit: 10, owner: "reconciler", leaseSeconds: 60).map(\.state) == [.revoking])
+        var revoked = revoking
+        revoked.state = .revoked
+        let revokedAnswer = StoredResponse(status: 402, body: Array("{}".utf8), codigo: "acceso_revocado")
+        #expect(try store.conclude(revoked, expecting: .revoking, reason: "access revoked", storing: revokedAnswer, retry: schedule))
+        #expect(try row().bool("open") == false && row()["response_codigo"] == "pagado")
+        #expect(try row()["timeline"] == "pending,delivered,revoking,revoked")
+        #expect(try store.claimDue(limit: 10, owner: "reconciler", leaseSeconds: 60).isEmpty)
+        #expect(try store.claim(attemptID: attempt.id, owner: "retry", leaseSeconds: 60) == nil)
+    }
+
     @Test func theMomentAChargeIsSentIsKeptAndBoundsTheRetryDelay() throws {
         let attempt = try #require(try attempts(["h:c3"]).first)
         _ = try store.begin(attempt, owner: "t", leaseSeconds: 60)

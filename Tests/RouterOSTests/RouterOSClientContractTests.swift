@@ -93,6 +93,29 @@ struct RouterOSClientContractTests {
         #expect(try operations(sandbox).suffix(2) == ["user.remove", "user.remove"])
     }
 
+    @Test func aRevokedUsersSessionIsEndedAndStaysEnded() throws {
+        let sandbox = try startRouter()
+        let router = client(configuration(sandbox))
+        let created = try router.createUser(Sample.newUser(disabled: false))
+        try addHost(sandbox)
+        try router.login(user: "PAY-8F3K2Q", password: Sample.password, address: Sample.address, mac: Sample.mac)
+        let session = try #require(try router.activeSessions(user: "PAY-8F3K2Q").first)
+        // Disabling the user is not relied on to log its device out (the sandbox keeps it, as
+        // RouterOS is assumed to): the session is ended by its own .id.
+        try router.setUserDisabled(id: created.id, disabled: true)
+        #expect(try router.activeSessions(user: "PAY-8F3K2Q") == [session])
+        try router.removeSession(id: session.id)
+        #expect(try router.activeSessions(user: "PAY-8F3K2Q").isEmpty)
+        #expect(try router.findHost(mac: Sample.mac, address: nil)?.authorized == false)
+        // Ended already: a second removal's 404 counts as ended.
+        try router.removeSession(id: session.id)
+        #expect(try operations(sandbox).suffix(4) == ["active.remove", "active.print", "host.print", "active.remove"])
+        // A disabled user cannot log in again.
+        #expect(
+            failure { try router.login(user: "PAY-8F3K2Q", password: Sample.password, address: Sample.address, mac: Sample.mac) }?.name
+                == "loginRejected")
+    }
+
     @Test func createWithMACBindingAndWithoutLimits() throws {
         let sandbox = try startRouter()
         let router = client(configuration(sandbox))

@@ -85,9 +85,22 @@ import Testing
         #expect(try body(transport.requests.first) as? [String: String] == ["disabled": "false"])
     }
 
+    @Test func aSessionIsEndedByItsLiteralID() throws {
+        let transport = FakeTransport(fixtures: "deleted")
+        try client(transport).removeSession(id: "*2A")
+        #expect(transport.requests.map(\.url) == ["https://10.0.0.1/rest/ip/hotspot/active/*2A"])
+        #expect(transport.requests.map(\.method) == [.delete] && transport.requests.first?.body == nil)
+    }
+
+    @Test(arguments: ["deleted", "deleted-200", "not-found", "no-such-item"])
+    func endingASessionSucceedsWhenItHasEndedAlready(scenario: String) {
+        #expect(failure { try client(FakeTransport(fixtures: scenario)).removeSession(id: "*2A") } == nil)
+    }
+
     @Test(arguments: ["1B", "*", "*1B/../../system", "*1B?x=1", "%2A1B", ""])
     func malformedIDsAreRefusedBeforeSending(id: String) {
         let transport = FakeTransport([])
+        #expect(failure { try client(transport).removeSession(id: id) }?.name == "rejected")
         #expect(failure { try client(transport).deleteUser(id: id) }?.name == "rejected")
         #expect(failure { try client(transport).setUserDisabled(id: id, disabled: true) }?.name == "rejected")
         #expect(transport.requests.isEmpty)
@@ -281,6 +294,8 @@ import Testing
         #expect(
             failure { try router(lost).setUserDisabled(id: "*1", disabled: false) } == .timedOut(maybeApplied: true))
         #expect(failure { try router(lost).deleteUser(id: "*1") } == .timedOut(maybeApplied: true))
+        #expect(failure { try router(lost).removeSession(id: "*1") } == .timedOut(maybeApplied: true))
+        #expect(failure { try router(refused).removeSession(id: "*1") }?.name == "unreachable")
         #expect(
             failure { try router(lost).login(user: "u", password: "p", address: Sample.address, mac: nil) }
                 == .timedOut(maybeApplied: true))

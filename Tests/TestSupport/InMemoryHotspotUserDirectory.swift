@@ -1,7 +1,8 @@
 import Domain
 
-/// A router's hotspot users and profiles held in memory. `failNext[operation]` makes the next call
-/// of that operation ("find", "create", "set", "delete", "profile") throw the failure given.
+/// A router's hotspot users, profiles and active sessions held in memory. `failNext[operation]`
+/// makes the next call of that operation ("find", "create", "set", "delete", "profile",
+/// "sessions", "end") throw the failure given.
 public final class InMemoryHotspotUserDirectory: HotspotUserDirectory {
     public var users: [String: (user: HotspotUser, password: String)] = [:]
     public var profiles = ["1hora"]
@@ -9,6 +10,8 @@ public final class InMemoryHotspotUserDirectory: HotspotUserDirectory {
     public var bindsInstead: [String: String] = [:]
     public var profileLookups = 0
     public var failNext: [String: RouterFailure] = [:]
+    /// Active sessions by `.id`. Disabling or deleting a user leaves them, as the port allows.
+    public var sessions: [String: ActiveSession] = [:]
     /// The next create is applied and then sent again, as libcurl resends a request on a kept-alive
     /// connection that died before the reply; the router refuses the copy by name.
     public var resendNextCreate = false
@@ -60,5 +63,24 @@ public final class InMemoryHotspotUserDirectory: HotspotUserDirectory {
     public func listProfiles() throws(RouterFailure) -> [HotspotProfile] { profiles.map { HotspotProfile(id: "*P", name: $0) } }
     public func findHost(mac: MACAddress?, address: IPv4Address?) throws(RouterFailure) -> HotspotHost? { nil }
     public func login(user: String, password: String, address: IPv4Address, mac: MACAddress?) throws(RouterFailure) { throw .unknownHost }
-    public func activeSessions(user: String) throws(RouterFailure) -> [ActiveSession] { [] }
+
+    public func activeSessions(user: String) throws(RouterFailure) -> [ActiveSession] {
+        try check("sessions")
+        return sessions.values.filter { $0.user == user }.sorted { $0.id < $1.id }
+    }
+
+    public func removeSession(id: String) throws(RouterFailure) {
+        try check("end")
+        sessions[id] = nil
+    }
+
+    /// A device logged in as `user` (as the hotspot's login page would), for revocation tests.
+    @discardableResult
+    public func startSession(user: String, server: String? = "hotspot1") -> ActiveSession {
+        counter += 1
+        let session = ActiveSession(
+            id: "*A\(counter)", user: user, address: "10.5.50.\(counter)", macAddress: "02:00:00:00:00:01", server: server)
+        sessions[session.id] = session
+        return session
+    }
 }

@@ -66,9 +66,12 @@ public final class InMemoryPaymentLedger: PaymentLedger {
         return leased.contains(attemptID)
     }
 
-    public func claim(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> PaymentAttempt? {
+    public func claim(
+        attemptID: String, owner: String, leaseSeconds: Int, includingFinished: Bool
+    ) throws(StoreFailure) -> PaymentAttempt? {
+        if down { throw .unavailable }
         guard !leased.contains(attemptID), var attempt = attempts[attemptID],
-            !attempt.state.isFinal || responses[attemptID] == nil
+            includingFinished || !attempt.state.isFinal || responses[attemptID] == nil
         else { return nil }
         leased.insert(attemptID)
         attempt.answeredCodigo = responses[attemptID]?.codigo

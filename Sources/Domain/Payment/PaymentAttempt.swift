@@ -22,8 +22,13 @@ public struct PaymentAttempt: Sendable, Equatable {
         case refunding
         /// Final: refunded, nothing left on the router.
         case refunded
+        /// Delivered, then its order was refunded or charged back outside the product: the user
+        /// is disabled and its sessions removed (CONTRACT §10).
+        case revoking
+        /// Final: the access was revoked; the user stays disabled on the router.
+        case revoked
 
-        public var isFinal: Bool { [.delivered, .declined, .failed, .refunded].contains(self) }
+        public var isFinal: Bool { [.delivered, .declined, .failed, .refunded, .revoked].contains(self) }
     }
 
     public var id: String

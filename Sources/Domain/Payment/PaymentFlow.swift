@@ -31,6 +31,11 @@ public struct PaymentFlow: Sendable, Equatable {
         case refunding(Refunding)
         /// Final: refunded, nothing left on the router.
         case refunded
+        /// Delivered, then refunded or charged back outside the product: the user is disabled and
+        /// its sessions removed.
+        case revoking(Revoking)
+        /// Final: the access was revoked.
+        case revoked
 
         /// The state's name as the ledger records it.
         public var recorded: PaymentAttempt.State {
@@ -45,6 +50,8 @@ public struct PaymentFlow: Sendable, Equatable {
             case .failed: .failed
             case .refunding: .refunding
             case .refunded: .refunded
+            case .revoking: .revoking
+            case .revoked: .revoked
             }
         }
     }
@@ -116,6 +123,19 @@ public struct PaymentFlow: Sendable, Equatable {
         }
     }
 
+    public struct Revoking: Sendable, Equatable {
+        public var orderID: String
+        public var routerUserID: String?
+        /// The user is disabled (or gone from the router): only its active sessions remain to end.
+        /// Not recorded: a resumed revocation disables again, which is harmless.
+        public var disabled = false
+        public init(orderID: String, routerUserID: String? = nil, disabled: Bool = false) {
+            self.orderID = orderID
+            self.routerUserID = routerUserID
+            self.disabled = disabled
+        }
+    }
+
     /// What to do next.
     public enum Action: Sendable, Equatable {
         /// Find the product's profile by exact name.
@@ -133,6 +153,10 @@ public struct PaymentFlow: Sendable, Equatable {
         case refund(orderID: String, amountCents: Int64)
         case enableUser
         case deleteUser
+        /// Disable the user (revocation); succeeds when it is disabled already.
+        case disableUser
+        /// End the user's active sessions on the router (revocation).
+        case removeSessions
         /// Answer the customer; `result` is final for them even if clean-up remains.
         case respond(PaymentResult)
         /// Stop for now (the reconciler continues); answer `result`, which may still change.
@@ -206,9 +230,13 @@ public struct PaymentFlow: Sendable, Equatable {
         case .delivered:
             guard let orderID = attempt.orderID else { return nil }
             state = .delivered(orderID: orderID)
+        case .revoking:
+            guard let orderID = attempt.orderID else { return nil }
+            state = .revoking(Revoking(orderID: orderID, routerUserID: user))
         case .declined: state = .declined
         case .failed: state = .failed
         case .refunded: state = .refunded
+        case .revoked: state = .revoked
         }
     }
 
@@ -229,6 +257,7 @@ public struct PaymentFlow: Sendable, Equatable {
         case .delivered(let orderID): orderID
         case .declining(let data): data.orderID
         case .refunding(let data): data.orderID
+        case .revoking(let data): data.orderID
         default: nil
         }
     }
@@ -241,6 +270,7 @@ public struct PaymentFlow: Sendable, Equatable {
         case .declining(let data): data.routerUserID
         case .aborting(let data): data.routerUserID
         case .refunding(let data): data.routerUserID
+        case .revoking(let data): data.routerUserID
         default: nil
         }
     }
@@ -273,7 +303,9 @@ public struct PaymentFlow: Sendable, Equatable {
             return .fetchOrder(id: data.orderID)
         case .delivered:
             return .respond(.delivered)
-        case .declined, .failed, .refunded:
+        case .revoking(let data):
+            return data.disabled ? .removeSessions : .disableUser
+        case .declined, .failed, .refunded, .revoked:
             throw invalid("resume")
         }
     }
@@ -286,7 +318,8 @@ public struct PaymentFlow: Sendable, Equatable {
     public mutating func dependenciesUnavailable() throws(InvalidEvent) -> Action {
         switch state {
         case .pending: return .respond(.routerUnavailable)
-        case .declined, .failed, .refunded: throw invalid("dependenciesUnavailable")
+        case .declined, .failed, .refunded, .revoked: throw invalid("dependenciesUnavailable")
+        case .revoking: return .suspend(.revoked)
         default: return .suspend(.inVerification)
         }
     }
@@ -634,6 +667,80 @@ public struct PaymentFlow: Sendable, Equatable {
         return .suspend(.activationPending)
     }
 
+    // MARK: After the request
+
+    /// What the gateway reports of the attempt's order after the request (a webhook's order, read
+    /// again from the API: its status is the truth, the event only the hint, so events that come
+    /// late, twice or out of order decide the same). Nil when the report asks for nothing here:
+    /// the saga's own run (the reconciler) reads the order again before it finishes, or the
+    /// attempt is where the report leaves it already (CONTRACT §10, I7).
+    /// - An order refunded or charged back takes the access back, delivered or about to be
+    ///   (`paid`: its enable may have applied with the reply lost): `revoking`.
+    /// - An order that kept money after its attempt gave up, or is giving up (declined, failed,
+    ///   told it was not charged: a 3-D Secure challenge completed late, an order whose absence
+    ///   was assumed), is refunded: `refunding`.
+    /// - An attempt still charging takes the report as the look-up of its order.
+    /// - `partially_refunded` of a delivered order is recorded only: the access is kept.
+    public mutating func orderReported(_ order: GatewayOrder) throws(InvalidEvent) -> Action? {
+        guard recovering else { throw invalid("orderReported") }
+        let takenBack = order.status == .refunded || order.status == .chargedBack
+        let moneyKept = order.status == .paid || order.status == .partiallyRefunded
+        switch state {
+        case .delivered(let orderID) where takenBack && orderID == order.id:
+            move(
+                to: .revoking(Revoking(orderID: orderID)),
+                "order \(orderID) was \(order.status.name) after delivery; revoking the access")
+            return .disableUser
+        case .paid(let data) where takenBack && data.orderID == order.id:
+            move(
+                to: .revoking(Revoking(orderID: data.orderID, routerUserID: data.routerUserID)),
+                "order \(data.orderID) was \(order.status.name) before its access was delivered; revoking the access")
+            return .disableUser
+        case .charging:
+            return try orderLookedUp(order, ageSeconds: 0, lookupGraceSeconds: .max)
+        case .declining(let data) where moneyKept:
+            return refundLate(order, user: data.routerUserID)
+        case .aborting(let data) where moneyKept:
+            return refundLate(order, user: data.routerUserID)
+        case .declined where moneyKept, .failed where moneyKept:
+            return refundLate(order, user: nil)
+        default:
+            return nil
+        }
+    }
+
+    public mutating func userDisabled() throws(InvalidEvent) -> Action {
+        guard case .revoking(var data) = state else { throw invalid("userDisabled") }
+        data.disabled = true
+        move(to: .revoking(data), "hotspot user disabled; ending its sessions")
+        return .removeSessions
+    }
+
+    public mutating func userDisableFailed(_ failure: RouterFailure) throws(InvalidEvent) -> Action {
+        guard case .revoking(var data) = state else { throw invalid("userDisableFailed") }
+        if failure == .notFound {
+            // Nobody can log in as a user the router does not have, but a session it had may
+            // outlive it: the sessions are ended all the same.
+            data.disabled = true
+            move(to: .revoking(data), "the hotspot user no longer exists; ending its sessions")
+            return .removeSessions
+        }
+        reason = "could not disable the hotspot user (\(failure)); will retry"
+        return .suspend(.revoked)
+    }
+
+    public mutating func sessionsRemoved() throws(InvalidEvent) -> Action {
+        guard case .revoking(let data) = state, data.disabled else { throw invalid("sessionsRemoved") }
+        move(to: .revoked, "order \(data.orderID) taken back: hotspot user disabled and its sessions ended; access revoked")
+        return .respond(.revoked)
+    }
+
+    public mutating func sessionsRemoveFailed(_ failure: RouterFailure) throws(InvalidEvent) -> Action {
+        guard case .revoking(let data) = state, data.disabled else { throw invalid("sessionsRemoveFailed") }
+        reason = "hotspot user disabled; could not end its sessions (\(failure)); will retry"
+        return .suspend(.revoked)
+    }
+
     // MARK: Private
 
     private mutating func declining(orderID: String, status: GatewayOrder.Status, user: String?, _ why: String) -> Action {
@@ -643,10 +750,21 @@ public struct PaymentFlow: Sendable, Equatable {
         return data.cancelPending ? .fetchOrder(id: orderID) : .deleteUser
     }
 
-    /// Refunds what is left of `order`, or, with nothing left, goes on to remove the user.
+    /// An order that kept money for an attempt that gave up: the money goes back, then the user
+    /// (if any is left) is removed.
+    private mutating func refundLate(_ order: GatewayOrder, user: String?) -> Action {
+        move(
+            to: .refunding(Refunding(orderID: order.id, routerUserID: user)),
+            "order \(order.id) was \(order.status.name) after the attempt gave up; refunding")
+        return refundRest(of: order)
+    }
+
+    /// Refunds what is left of `order`, or, with nothing left, goes on to remove the user. A
+    /// charged-back order has nothing left: the bank took the money back, and the gateway
+    /// refuses a refund of it.
     private mutating func refundRest(of order: GatewayOrder) -> Action {
         let rest = order.refundableCents
-        guard rest > 0, order.status != .refunded else { return settle() }
+        guard rest > 0, order.status != .refunded, order.status != .chargedBack else { return settle() }
         return .refund(orderID: order.id, amountCents: rest)
     }
 
@@ -692,6 +810,8 @@ public enum PaymentResult: Sendable, Equatable {
     case paymentsUnavailable
     /// Paid, could not be delivered, refunded.
     case refunded
+    /// Delivered, then refunded or charged back outside the product: the access was taken back.
+    case revoked
     /// Too many declined payments from this device, address or router lately (card testing).
     case tooManyAttempts
     /// Another worker holds this attempt right now.

@@ -65,6 +65,9 @@ public final class PaymentService {
         /// The codigo of the answer stored for every retry, when one is: a clean-up that ends an
         /// attempt answered `pago_declinado` long ago renders its own answer, which is not stored.
         public var answeredCodigo: String? = nil
+        /// Another worker holds the attempt, or took it over during this run: the run did not
+        /// finish (for `applyOrderReport`: apply the report again later).
+        public var heldElsewhere = false
 
         /// The attempt's outcome for the customer: the stored answer's codigo, else this run's.
         public var codigo: String { answeredCodigo ?? response.codigo }
@@ -239,6 +242,53 @@ public final class PaymentService {
         case .answered(let outcome): return outcome
         case .running(var run): return drive(&run)
         }
+    }
+
+    // MARK: After the request
+
+    /// Applies what the gateway reports of an attempt's order after the request (a webhook's
+    /// order, read again from the gateway's API by the caller), and drives the run that follows
+    /// as the reconciler would: a delivered access whose order was refunded or charged back is
+    /// revoked, money kept by an attempt that gave up goes back (`PaymentFlow.orderReported`).
+    /// The attempt's lease is claimed even when it is final; a run that moves it to a non-final
+    /// state reopens it, so the reconciler finishes what this run cannot (the router down).
+    /// - Returns: nil when there was nothing to do: the report asks for nothing where the
+    ///   attempt stands (applying a report again changes nothing, CONTRACT §10 I7), or the order
+    ///   is not this attempt's (its `metadata.attempt_id`, amount or currency differ). An outcome
+    ///   with `heldElsewhere` when another worker holds the attempt (or there is no such
+    ///   attempt): nothing was done, apply the report later. Otherwise the run's outcome.
+    public func applyOrderReport(_ order: GatewayOrder, attemptID: String) throws(StoreFailure) -> Outcome? {
+        switch try beginOrderReport(order, attemptID: attemptID) {
+        case nil: return nil
+        case .answered(let outcome): return outcome
+        case .running(var run): return drive(&run)
+        }
+    }
+
+    /// `applyOrderReport` without a step: nil when there is nothing to do, the held outcome, or
+    /// the run to drive (a simulation interleaves it with others).
+    public func beginOrderReport(_ order: GatewayOrder, attemptID: String) throws(StoreFailure) -> Beginning? {
+        guard
+            let attempt = try ledger.claim(
+                attemptID: attemptID, owner: owner, leaseSeconds: settings.leaseSeconds, includingFinished: true)
+        else {
+            var held = Outcome(response: rendering.answer(.inProgress, attempt: nil), attemptID: attemptID, orderID: order.id)
+            held.heldElsewhere = true
+            return .answered(held)
+        }
+        guard order.attemptID == attempt.id, order.amount == attempt.amount,
+            var flow = PaymentFlow(
+                resuming: attempt, ageSeconds: clock.nowSeconds - attempt.createdAt,
+                activationDeadlineSeconds: settings.activationDeadlineSeconds),
+            let first = try? flow.orderReported(order)
+        else {
+            release(attempt.id)
+            return nil
+        }
+        var run = PaymentRun(attempt: attempt, flow: flow, next: first, cardToken: nil, customerPhoneFallback: nil)
+        run.recovering = true
+        run.leaseEndsAt = clock.nowMicroseconds() + Int64(settings.leaseSeconds) * 1_000_000
+        return .running(run)
     }
 
     /// Claims up to `limit` due, unfinished attempts and returns their runs without a step.
@@ -515,6 +565,21 @@ public final class PaymentService {
             case .failure(let error): return try run.flow.userDeleteFailed(error)
             }
 
+        case .disableUser:
+            let target = attempt
+            switch Result(catching: { () throws(RouterFailure) in try disable(target, in: directory) }) {
+            case .success: return try run.flow.userDisabled()
+            case .failure(let error): return try run.flow.userDisableFailed(error)
+            }
+
+        case .removeSessions:
+            let target = attempt
+            let server = access.hotspotServer
+            switch Result(catching: { () throws(RouterFailure) in try endSessions(of: target, server: server, in: directory) }) {
+            case .success: return try run.flow.sessionsRemoved()
+            case .failure(let error): return try run.flow.sessionsRemoveFailed(error)
+            }
+
         case .respond, .suspend:
             preconditionFailure("a run that ended is not stepped again")
         }
@@ -612,7 +677,9 @@ public final class PaymentService {
     }
 
     private func inProgress(_ attempt: PaymentAttempt) -> Outcome {
-        Outcome(response: rendering.answer(.inProgress, attempt: attempt), attemptID: attempt.id, orderID: attempt.orderID)
+        var outcome = Outcome(response: rendering.answer(.inProgress, attempt: attempt), attemptID: attempt.id, orderID: attempt.orderID)
+        outcome.heldElsewhere = true
+        return outcome
     }
 
     /// Auto-connect is not attempted after the request is gone.
@@ -627,6 +694,27 @@ public final class PaymentService {
             throw .notFound
         }
         return user.id
+    }
+
+    /// Disables the attempt's user: by the recorded `.id`, else (or when that id is gone) the user
+    /// found by name whose comment names the attempt. `.notFound` when the router has neither.
+    private func disable(_ attempt: PaymentAttempt, in directory: any HotspotUserDirectory) throws(RouterFailure) {
+        do {
+            try directory.setUserDisabled(id: try routerUserID(of: attempt, in: directory), disabled: true)
+        } catch .notFound where attempt.routerUserID != nil {
+            guard let user = try directory.findUser(named: attempt.credentials.username), user.comment == attempt.routerComment
+            else { throw .notFound }
+            try directory.setUserDisabled(id: user.id, disabled: true)
+        }
+    }
+
+    /// Ends every active session of the attempt's user on its hotspot server (`all`: any server;
+    /// a user of the same name on another server is someone else's).
+    private func endSessions(of attempt: PaymentAttempt, server: String, in directory: any HotspotUserDirectory) throws(RouterFailure) {
+        for session in try directory.activeSessions(user: attempt.credentials.username)
+        where server == "all" || session.server == nil || session.server == server {
+            try directory.removeSession(id: session.id)
+        }
     }
 
     /// Whether the router bound the user to the product's profile itself, not to another one

@@ -34,6 +34,11 @@ public protocol HotspotUserDirectory {
 
     /// The active sessions of a user (usually zero or one).
     func activeSessions(user: String) throws(RouterFailure) -> [ActiveSession]
+
+    /// Ends an active session by `.id` (`/ip/hotspot/active` remove): its device must log in
+    /// again. Succeeds when the session has ended already. Disabling or deleting a user is not
+    /// relied on to end its sessions.
+    func removeSession(id: String) throws(RouterFailure)
 }
 
 public struct NewHotspotUser: Sendable, Equatable {

@@ -37,8 +37,14 @@ public protocol PaymentLedger {
     /// caller must stop before any further side effect.
     func renewLease(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> Bool
 
-    /// Takes the lease of one attempt if nobody holds it (for a retry of its request).
-    func claim(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> PaymentAttempt?
+    /// Takes the lease of one attempt if nobody holds it: for a retry of its request, or to apply
+    /// a report of its order. A final attempt whose answer is stored is refused unless
+    /// `includingFinished`: a report of its order after the request may reopen it (saving a
+    /// non-final state makes the attempt unfinished again, due for the reconciler at once).
+    func claim(
+        attemptID: String, owner: String, leaseSeconds: Int, includingFinished: Bool
+    ) throws(StoreFailure)
+        -> PaymentAttempt?
 
     /// Takes the leases of up to `limit` unfinished attempts that are due (reconciler), skipping
     /// rows other instances hold.
@@ -46,6 +52,11 @@ public protocol PaymentLedger {
 }
 
 extension PaymentLedger {
+    /// `claim` of an attempt that is unfinished or still owes its answer (a retry of its request).
+    public func claim(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> PaymentAttempt? {
+        try claim(attemptID: attemptID, owner: owner, leaseSeconds: leaseSeconds, includingFinished: false)
+    }
+
     /// `begin` without the decline counts.
     public func begin(_ attempt: PaymentAttempt, owner: String, leaseSeconds: Int) throws(StoreFailure) -> LedgerBegin {
         try begin(attempt, owner: owner, leaseSeconds: leaseSeconds, declineWindowSeconds: nil)

@@ -13,17 +13,23 @@ struct PortalHandler {
     let now: () -> Int64
     /// The Prometheus text for `GET /metrics`; nil where metrics are not wired (it answers 404).
     let metrics: (() -> String)?
+    /// Conekta's webhooks; nil where they are not wired (the route answers 404).
+    let webhooks: WebhookService?
+    /// The process's share of threads for webhooks; nil: no limit (unit tests).
+    let webhookGate: WebhookGate?
     private let rendered = RenderedCatalogues()
 
     init(
         portal: PortalService, payments: PaymentService? = nil, maxBodyBytes: Int, now: @escaping () -> Int64,
-        metrics: (() -> String)? = nil
+        metrics: (() -> String)? = nil, webhooks: WebhookService? = nil, webhookGate: WebhookGate? = nil
     ) {
         self.portal = portal
         self.payments = payments
         self.maxBodyBytes = maxBodyBytes
         self.now = now
         self.metrics = metrics
+        self.webhooks = webhooks
+        self.webhookGate = webhookGate
     }
 
     func respond(to request: Request, logger: Logger) -> Response {
@@ -55,6 +61,8 @@ struct PortalHandler {
                 return .json(200, Presenter.product(try portal.product(id: id, for: grant)))
             case .payment:
                 return try pay(request, logger: logger)
+            case .conektaWebhook(let endpoint):
+                return webhook(request, endpoint: endpoint, logger: logger)
             case .metrics:
                 guard let metrics else { return ErrorResponse.notFound(requestID: request.requestID) }
                 return Response(
@@ -69,6 +77,46 @@ struct PortalHandler {
             }
             return ErrorResponse.response(for: error, requestID: request.requestID)
         }
+    }
+
+    /// A Conekta event (CONTRACT §10): checked, recorded, applied within its budget, answered.
+    private func webhook(_ request: Request, endpoint: String, logger: Logger) -> Response {
+        guard let webhooks else { return ErrorResponse.notFound(requestID: request.requestID) }
+        if let webhookGate {
+            guard webhookGate.enter() else {
+                Self.tagged(logger, request).notice(
+                    "webhook deferred: the threads for webhooks are busy", metadata: ["limit": "\(webhookGate.limit)"])
+                return ErrorResponse.response(for: .storeUnavailable, requestID: request.requestID)
+            }
+        }
+        defer { webhookGate?.leave() }
+        let reception = webhooks.receive(endpoint: endpoint, body: request.body, signature: request.headers["digest"])
+        let log = Self.tagged(logger, request)
+        switch reception {
+        case .unknownEndpoint:
+            log.notice("webhook to an unknown endpoint")
+        case .badSignature(let company):
+            log.warning("webhook signature refused", metadata: ["company": "\(company)"])
+        case .malformed(let company):
+            log.warning("signed webhook is not an event", metadata: ["company": "\(company)"])
+        case .unavailable:
+            log.warning("database unavailable: webhook not recorded, Conekta will send it again")
+        case .received(let receipt):
+            var metadata: Logger.Metadata = [
+                "company": "\(receipt.companyID)", "event": "\(receipt.eventID)", "type": "\(receipt.type)",
+                "outcome": "\(receipt.outcome)",
+            ]
+            if let order = receipt.orderID { metadata["order"] = "\(order)" }
+            if let attempt = receipt.attemptID { metadata["attempt"] = "\(attempt)" }
+            if receipt.redelivery { metadata["redelivery"] = "true" }
+            if let warning = receipt.warning {
+                metadata["warning"] = "\(warning)"
+                log.warning("webhook event", metadata: metadata)
+            } else {
+                log.info("webhook event", metadata: metadata)
+            }
+        }
+        return WebhookPresenter.answer(reception, requestID: request.requestID)
     }
 
     private func pay(_ request: Request, logger: Logger) throws(ServiceError) -> Response {

@@ -6,6 +6,13 @@ enum Route: Equatable {
     case catalogueItem(Int64)
     case payment
     case metrics
+    /// `POST /api/v1/webhooks/conekta/{endpoint}`: a Conekta event for the company of that endpoint.
+    case conektaWebhook(endpoint: String)
+
+    /// The largest body a webhook may carry: an event holds a whole order (nginx's
+    /// `client_max_body_size` for the route is the same).
+    static let webhookMaxBodyBytes = 262_144
+    static let webhookPrefix = "/api/v1/webhooks/conekta/"
 
     /// The route's name in metrics: a fixed word, never the path (ids would make endless series).
     var name: String {
@@ -16,6 +23,7 @@ enum Route: Equatable {
         case .catalogueItem: "catalogue_item"
         case .payment: "payment"
         case .metrics: "metrics"
+        case .conektaWebhook: "conekta_webhook"
         }
     }
 
@@ -33,6 +41,12 @@ enum Route: Equatable {
         case "/api/v1/catalogo_perfiles_venta": found = (.catalogue, ["GET", "HEAD"])
         case "/api/v1/payments/pagar-conekta": found = (.payment, ["POST"])
         case "/metrics": found = (.metrics, ["GET", "HEAD"])
+        case _ where trimmed.hasPrefix(webhookPrefix):
+            let endpoint = trimmed.dropFirst(webhookPrefix.count)
+            // Any one path segment: whether a company has it is the store's to say (404
+            // webhook_desconocido either way).
+            guard !endpoint.isEmpty, !endpoint.contains("/") else { return .failure(.notFound) }
+            found = (.conektaWebhook(endpoint: String(endpoint)), ["POST"])
         default:
             let prefix = "/api/v1/catalogo_perfiles_venta/"
             guard trimmed.hasPrefix(prefix) else { return .failure(.notFound) }

@@ -44,6 +44,10 @@ struct MeasuredHotspotUserDirectory: HotspotUserDirectory {
         try measure("active_sessions") { () throws(RouterFailure) in try base.activeSessions(user: user) }
     }
 
+    func removeSession(id: String) throws(RouterFailure) {
+        try measure("remove_session") { () throws(RouterFailure) in try base.removeSession(id: id) }
+    }
+
     private func measure<T>(_ operation: String, _ call: () throws(RouterFailure) -> T) throws(RouterFailure) -> T {
         let start = ContinuousClock.now
         do {

@@ -28,6 +28,14 @@ struct MetricFamily: Sendable, Hashable {
 
     /// From 5 ms (a router on the LAN) to 30 s (beyond Conekta's longest allowed timeout).
     static let callSeconds: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30]
+
+    /// Event types counted under their own name (docs/sources.md C6); any other is `other`, so a
+    /// signed but unexpected type cannot make endless series.
+    static let webhookTypes: Set<String> = [
+        "order.created", "order.updated", "order.paid", "order.pending_payment", "order.declined", "order.expired",
+        "order.canceled", "order.refunded", "order.partially_refunded", "order.pre_authorized", "order.voided",
+        "order.charged_back", "order.fraudulent", "order.under_fraud_review", "webhook_ping",
+    ]
 }
 
 extension MetricFamily {
@@ -44,6 +52,12 @@ extension MetricFamily {
     static let absenceUnproven = MetricFamily(
         "hotspot_reconciler_unproven_absences_total", .counter,
         help: "Attempts declared not charged without proof that no order exists (CONTRACT §6); check each in Conekta.")
+    static let webhookEvents = MetricFamily(
+        "hotspot_webhook_events_total", .counter, labels: ["type", "outcome"],
+        help: "Signed Conekta webhook deliveries by event type and what applying them did (pending: left to the reconciler).")
+    static let webhookSignatureFailures = MetricFamily(
+        "hotspot_webhook_signature_failures_total", .counter,
+        help: "Webhook deliveries refused because their Digest was missing or did not verify (401 firma_invalida).")
     static let routerCalls = MetricFamily(
         "hotspot_router_call_duration_seconds", .histogram, labels: ["operation", "outcome"], bounds: callSeconds,
         help: "RouterOS REST calls by operation and outcome (ok or error), including the wait for a router slot.")
@@ -64,6 +78,9 @@ extension MetricFamily {
     static let reconcilerLastPass = MetricFamily(
         "hotspot_reconciler_last_pass_timestamp_seconds", .gauge,
         help: "Unix time of the reconciler's last pass that read the backlog.")
+    static let revocationsPending = MetricFamily(
+        "hotspot_revocations_pending", .gauge,
+        help: "Attempts whose access is being revoked (state revoking), database-wide, at the reconciler's last pass.")
     static let startTime = MetricFamily(
         "hotspot_process_start_time_seconds", .gauge, help: "Unix time this process started.")
     static let instance = MetricFamily(

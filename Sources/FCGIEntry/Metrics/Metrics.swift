@@ -65,6 +65,13 @@ final class Metrics: Sendable {
             }
         }
         single(&text, .absenceUnproven, String((counters[.absenceUnproven] ?? [:]).values.reduce(0) { $0 + $1[0] }))
+        text.family(MetricFamily.webhookEvents.name, type: .counter, help: MetricFamily.webhookEvents.help)
+        for (labels, values) in (counters[.webhookEvents] ?? [:]).sorted(by: { $0.key < $1.key }) {
+            text.sample(MetricFamily.webhookEvents.name, labels: labels, String(values[0]))
+        }
+        single(
+            &text, .webhookSignatureFailures,
+            String((counters[.webhookSignatureFailures] ?? [:]).values.reduce(0) { $0 + $1[0] }))
         for family in [MetricFamily.routerCalls, .conektaCalls] {
             text.family(family.name, type: family.kind, help: family.help)
             for (labels, values) in (counters[family] ?? [:]).sorted(by: { $0.key < $1.key }) {
@@ -85,6 +92,7 @@ final class Metrics: Sendable {
             let age = backlog.oldestCreatedAt.map { max(0, now - Double($0)) } ?? 0
             single(&text, .backlogOldestAge, PrometheusText.number(age.rounded()))
             single(&text, .reconcilerLastPass, PrometheusText.number(backlog.readAt))
+            single(&text, .revocationsPending, String(backlog.attempts[.revoking] ?? 0))
         }
 
         single(&text, .startTime, PrometheusText.number(startTime))

@@ -62,6 +62,8 @@ final class MetricsRecorder {
     private var payments: [String: Int?] = [:]
     private var reconciled: [String: Int?] = [:]
     private var unproven: [String: Int?] = [:]
+    private var webhookEvents: [WebhookKey: Int?] = [:]
+    private var signatureFailures: [String: Int?] = [:]
     private var routerCalls: [CallKey: Int?] = [:]
     private var conektaCalls: [CallKey: Int?] = [:]
     private let nanosecondBounds = MetricFamily.callSeconds.map { UInt64($0 * 1e9) }
@@ -69,6 +71,11 @@ final class MetricsRecorder {
     private struct RequestKey: Hashable {
         let route: String
         let status: Int
+    }
+
+    private struct WebhookKey: Hashable {
+        let type: String
+        let outcome: String
     }
 
     private struct CallKey: Hashable {
@@ -94,6 +101,16 @@ final class MetricsRecorder {
 
     func absenceUnproven() {
         count(in: &unproven, "", .absenceUnproven, [])
+    }
+
+    /// A signed delivery: its event type (one of `webhookTypes`, else `other`) and outcome kind.
+    func webhookEvent(type: String, outcome: String) {
+        let type = MetricFamily.webhookTypes.contains(type) ? type : "other"
+        count(in: &webhookEvents, WebhookKey(type: type, outcome: outcome), .webhookEvents, [type, outcome])
+    }
+
+    func webhookSignatureFailed() {
+        count(in: &signatureFailures, "", .webhookSignatureFailures, [])
     }
 
     func routerCall(_ operation: String, ok: Bool, since start: ContinuousClock.Instant) {
