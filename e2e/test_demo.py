@@ -72,6 +72,16 @@ def shown_after(output, pattern):
     return match.group(1) + b"\n"
 
 
+def test_the_demo_shows_a_dashboard_refund_revoking_the_access(first_run):
+    output, state = first_run
+    text = output.decode(errors="replace")
+    assert "hotspotctl --env-file" in text and " company webhook --company " in text
+    assert re.search(r"the hotspot user \S+ is disabled on the router: .*\"disabled\": \"true\"", text), text[-3000:]
+    timeline = text[text.index(" payments show "):]
+    assert re.search(r"revoking.*\n.*revoked", timeline) or "→ revoked" in timeline, timeline[:2000]
+    assert "order.refunded" in text
+
+
 def test_the_demo_shows_what_curl_prints(first_run):
     output, state = first_run
     base = f"http://127.0.0.1:{state['port']}"

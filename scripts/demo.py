@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """make demo: the product's main job on this machine. Starts a throw-away PostgreSQL cluster,
 the sandbox router and Conekta, hotspot-pay and nginx (from deploy/nginx.conf), provisions a
-company, router, products and key with hotspotctl, fetches the catalogue through nginx with
-curl, buys the first product through nginx with curl (the sandbox's tok_test_visa_4242 card),
-shows the hotspot user the purchase created on the sandbox router and the metrics an operator
-scrapes, prints the payment page's address (deploy/portal/ served by nginx, as a hotspot's
-login.html opens it), and leaves everything running.
+company, router, products and key with hotspotctl, sets up the company's Conekta webhook,
+fetches the catalogue through nginx with curl, buys the first product through nginx with curl
+(the sandbox's tok_test_visa_4242 card), shows the hotspot user the purchase created on the
+sandbox router, refunds the order in the sandbox's "dashboard" and shows the webhook revoking
+that user (the event, the attempt's timeline), then the metrics an operator scrapes, prints
+the payment page's address (deploy/portal/ served by nginx, as a hotspot's login.html opens
+it), and leaves everything running.
 
 Run again while that demo runs whole (every process alive, /health through nginx answering),
 it keeps it, data and all, and prints its addresses again. A demo found dead or half-dead is
@@ -114,10 +116,41 @@ def recorded_demo(directory):
     return state, problems
 
 
+def revoke(stack, ctl, order_id, username):
+    """A refund made in Conekta's dashboard (the sandbox's control stands in for it) takes the
+    access back: Conekta signs an `order.refunded` event, hotspot-pay checks it, reads the order
+    again and disables the user (CONTRACT §10)."""
+    print(f"\nThe café refunds order {order_id} in Conekta's dashboard (here: the sandbox's control) …")
+    stack.conekta.control("POST", f"orders/{order_id}/refund", {})
+    deadline = time.time() + 60
+    while True:
+        (user,) = [u for u in stack.router.control("GET", "state")["users"] if u.get("name") == username]
+        (attempt,) = stack.ctl("payments", "list", "--limit", "1")
+        if user.get("disabled") == "true" and attempt["state"] == "revoked":
+            break
+        if time.time() > deadline:
+            raise DemoFailed(f"the access of {username} was not revoked within a minute of the refund "
+                             f"(user disabled={user.get('disabled')}, attempt {attempt['state']})")
+        time.sleep(0.2)
+    print(f"… and within {60 - (deadline - time.time()):.1f} s the hotspot user {username} is disabled on the router: "
+          f"{json.dumps({k: v for k, v in user.items() if k in ('name', 'disabled', 'profile')}, ensure_ascii=False)}")
+    listed = run("events", ctl + ["events", "list", "--company", str(stack.ids["company"])])
+    if b"order.refunded" not in listed:
+        raise DemoFailed("hotspotctl events list does not show the order.refunded event")
+    shown = run("timeline", ctl + ["payments", "show", attempt["id"]])
+    if b"revoked" not in shown:
+        raise DemoFailed("hotspotctl payments show does not end in revoked")
+
+
 def demonstrate(stack, directory):
     base = f"http://127.0.0.1:{stack.port}"
     print(f"Provisioned with hotspotctl: company {stack.ids['company']}, router {stack.ids['router']}, "
           f"products {stack.ids['products']}, key {stack.ids['key_id']}")
+
+    ctl = [os.path.join(stack.build_dir, "hotspotctl"), "--env-file", stack.env_file]
+    print("\nConekta's events reach hotspot-pay through nginx once the company's webhook is set up "
+          "(a key pair made at Conekta, the receiving URL registered there):")
+    run("webhook set-up", ctl + ["company", "webhook", "--company", str(stack.ids["company"]), "--url", base])
 
     run("health", ["curl", "-sS", f"{base}/health"])
     run("config", ["curl", "-sS", "-H", f"X-API-Key: {stack.api_key}", f"{base}/api/v1/config/public"])
@@ -145,6 +178,8 @@ def demonstrate(stack, directory):
     if row.get("disabled") != "false":
         raise DemoFailed(f"the hotspot user {credentials['usuario']} is not enabled on the router")
     print(f"The user is enabled with profile {row.get('profile')}: the customer can log in to the hotspot now.")
+
+    revoke(stack, ctl, receipt["id_transaccion"], credentials["usuario"])
 
     print("\nWhat an operator's Prometheus sees (/metrics, served by nginx to loopback only):")
     print(f"$ curl -sS {base}/metrics | grep '^hotspot_'")
