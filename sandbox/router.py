@@ -2,7 +2,7 @@
 
 Emulates /rest/ip/hotspot/user, user/profile, active, active/login and host closely enough that a
 client passing against it should pass against a real router. Each behaviour cites its source in
-docs/sources.md (A1..A7); [VERIFY] marks wording no public source could confirm.
+docs/sources.md (A1..A8); [VERIFY] marks wording no public source could confirm.
 
 Control endpoints (besides common.py's state/calls/faults/latency/reset):
   POST   /_sandbox/profiles        {"name", "rate-limit"?, "session-timeout"?, "shared-users"?}
@@ -16,6 +16,7 @@ Control endpoints (besides common.py's state/calls/faults/latency/reset):
 import base64
 import ipaddress
 import json
+import operator
 import os
 import re
 import sys
@@ -106,20 +107,23 @@ def parse_ip(text, argument):
         raise Trap(f"invalid value for argument {argument}") from None
 
 
-def parse_duration(text, argument):
-    """Seconds, 1w2d3h4m5s or hh:mm:ss; stored in v7's compact form (docs/sources.md A2). The error text is
-    the observed one (docs/sources.md A4)."""
-    seconds = None
+def duration_seconds(text):
+    """Seconds in a RouterOS interval (`90`, `1w2d3h4m5s`, `hh:mm:ss`), or None when it is not one."""
     if text.isdigit():
-        seconds = int(text)
-    elif CLOCK_RE.match(text):
-        h, m, s = (int(x) for x in CLOCK_RE.match(text).groups())
-        seconds = h * 3600 + m * 60 + s
-    elif text and DURATION_RE.match(text):
-        w, d, h, m, s = (int(x or 0) for x in DURATION_RE.match(text).groups())
-        seconds = (((w * 7 + d) * 24 + h) * 60 + m) * 60 + s
-    if seconds is None:
-        raise Trap(f"invalid time value for argument {argument}")
+        return int(text)
+    clock = CLOCK_RE.match(text)
+    if clock:
+        h, m, s = (int(x) for x in clock.groups())
+        return h * 3600 + m * 60 + s
+    compact = DURATION_RE.match(text) if text else None
+    if compact:
+        w, d, h, m, s = (int(x or 0) for x in compact.groups())
+        return (((w * 7 + d) * 24 + h) * 60 + m) * 60 + s
+    return None
+
+
+def format_duration(seconds):
+    """v7's compact form: 1w2d3h4m5s, `0s` for nothing (docs/sources.md A2)."""
     out = ""
     for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
@@ -128,6 +132,15 @@ def parse_duration(text, argument):
     if seconds or not out:
         out += f"{seconds}s"
     return out
+
+
+def parse_duration(text, argument):
+    """Seconds, 1w2d3h4m5s or hh:mm:ss; stored in v7's compact form (docs/sources.md A2). The error text is
+    the observed one (docs/sources.md A4)."""
+    seconds = duration_seconds(text)
+    if seconds is None:
+        raise Trap(f"invalid time value for argument {argument}")
+    return format_duration(seconds)
 
 
 def parse_bool(text, argument):
@@ -143,6 +156,105 @@ def parse_integer(text, argument):
     if not text.isdigit():
         raise Trap(f"invalid value for argument {argument}")  # [VERIFY] wording
     return str(int(text))
+
+
+# --- print's query words (docs/sources.md A8) -------------------------------------------------
+
+def _ordered(a, b):
+    """(a, b) as comparable values: integers, then intervals, else text [INF]."""
+    if a.isdigit() and b.isdigit():
+        return int(a), int(b)
+    da, db = duration_seconds(a), duration_seconds(b)
+    if da is not None and db is not None:
+        return da, db
+    return a, b
+
+
+def _word_test(word):
+    """One query word that pushes a value: `name=value`, `name`, `-name`, `<name=value`, `>name=value`."""
+    if word[:1] in ("<", ">"):
+        name, equals, value = word[1:].partition("=")
+        if not name or not equals:
+            raise Trap(f"invalid query word {word}")  # [VERIFY] wording
+        compare = operator.lt if word[0] == "<" else operator.gt
+        return lambda row: name in row and compare(*_ordered(row[name], value))
+    if word[:1] == "-":
+        name = word[1:]
+        return lambda row: name not in row
+    name, equals, value = word.partition("=")
+    if not name:
+        raise Trap(f"invalid query word {word}")  # [VERIFY] wording
+    if equals:
+        return lambda row: row.get(name) == value
+    return lambda row: name in row
+
+
+def _apply_operations(stack, operations):
+    """`#…`: digits name a stack index (0 = top); an index then a character pushes a copy of that value, an
+    index at the end keeps only that value; `!` negates the top, `&` and `|` combine the top two, `.` pushes a
+    copy of the top (after an index it does nothing)."""
+    index = ""
+    for char in list(operations) + [None]:  # None: the end of the word
+        if char is not None and char.isdigit():
+            index += char
+            continue
+        if index:
+            value = stack[-1 - int(index)]
+            index = ""
+            if char is None:
+                stack[:] = [value]
+                return
+            stack.append(value)
+            if char == ".":
+                continue
+        if char is None:
+            return
+        if char == "!":
+            stack[-1] = not stack[-1]
+        elif char in "&|":
+            b, a = stack.pop(), stack.pop()
+            stack.append((a and b) if char == "&" else (a or b))
+        elif char == ".":
+            stack.append(stack[-1])
+        else:
+            raise Trap(f"invalid query operation {char}")  # [VERIFY] wording
+
+
+def compile_query(words):
+    """A predicate for a print's `.query`: words run in order on a stack of booleans, and a row matches
+    when every value left on the stack is true (an empty query matches all)."""
+    steps = []
+    for word in words:
+        if not isinstance(word, str):
+            raise Trap("invalid value for argument .query")  # [VERIFY] wording
+        if word.startswith("#"):
+            steps.append((None, word[1:]))
+        else:
+            steps.append((_word_test(word), None))
+    if all(test is not None for test, _ in steps):
+        tests = [test for test, _ in steps]
+        return lambda row: all(test(row) for test in tests)
+
+    def matches(row):
+        stack = []
+        try:
+            for test, operations in steps:
+                if test is not None:
+                    stack.append(test(row))
+                else:
+                    _apply_operations(stack, operations)
+        except IndexError:
+            raise Trap("invalid query: not enough values on the stack") from None  # [VERIFY] wording
+        return all(stack)
+
+    return matches
+
+
+def query_names(words):
+    """The names a query pins with `name=…` when its words are simply ANDed (no `#`), for the name index."""
+    if any(word.startswith("#") for word in words):
+        return []
+    return [word[len("name="):] for word in words if word.startswith("name=")]
 
 
 class Table:
@@ -273,10 +385,17 @@ class RouterApp(App):
             # docs/sources.md A3: "no such command or directory (remove)" for a verb a menu lacks.
             verb = {"PUT": "add", "PATCH": "set", "DELETE": "remove"}.get(request.method, command or "")
             return error(406, "Not Acceptable", f"no such command or directory ({verb})")
+        if command == "print":
+            # The rows are copied under the lock and written out after it, so a listing of thousands
+            # of users does not hold up the requests behind it for longer than the copy.
+            try:
+                with self.lock:
+                    rows = self._print(menu, item, request)
+            except Trap as trap:
+                return bad_request(trap.detail)
+            return rows if isinstance(rows, Reply) else data(rows)
         with self.lock:
             try:
-                if command == "print":
-                    return self._print(menu, item, request.query)
                 body = self._arguments(menu, command, request)
                 if command == "add":
                     return self._add(menu, body)
@@ -327,24 +446,58 @@ class RouterApp(App):
             row = next(iter(table.named(item)), None)
         return row
 
-    def _print(self, menu, item, query):
-        proplist = None
-        filters = []
-        for name, value in query:
-            if name == ".proplist":
-                proplist = [p for p in value.split(",") if p]
-            else:
-                filters.append((name, value))
-        if item is not None:
-            row = self._find(menu, item)
-            if row is None:
-                return error(*NOT_FOUND)
-            return data(self._project(row, proplist))
-        # Filters are exact-match and ANDed (docs/sources.md A3); a property the row lacks never matches [INF].
-        named = [v for n, v in filters if n == "name"]
-        candidates = self.tables[menu].named(named[0]) if named else self.tables[menu]
-        rows = [row for row in candidates if all(row.get(n) == v for n, v in filters)]
-        return data([self._project(row, proplist) for row in rows])
+    def _print(self, menu, item, request):
+        """GET: filters in the query string (exact, ANDed) and `.proplist` (docs/sources.md A3); POST …/print:
+        a JSON body with `.proplist` (a list, or names separated by commas) and `.query`, API query words
+        (docs/sources.md A8). Returns a list (or one row), or a Reply for a missing item."""
+        if request.method == "POST":
+            proplist, words = self._print_arguments(menu, request)
+            test = compile_query(words)
+            named = query_names(words)
+        else:
+            proplist = None
+            filters = []
+            for name, value in request.query:
+                if name == ".proplist":
+                    proplist = [p for p in value.split(",") if p]
+                else:
+                    filters.append((name, value))
+            if item is not None:
+                row = self._find(menu, item)
+                if row is None:
+                    return error(*NOT_FOUND)
+                return self._project(row, proplist)
+            # A property the row lacks never matches [INF].
+            test = (lambda row: all(row.get(n) == v for n, v in filters)) if filters else None
+            named = [v for n, v in filters if n == "name"]
+        candidates = self.tables[menu].named(named[0]) if named else self.tables[menu].rows.values()
+        rows = candidates if test is None else [row for row in candidates if test(row)]
+        return [self._project(row, proplist) for row in rows]
+
+    def _print_arguments(self, menu, request):
+        """(proplist or None, query words) from a POST …/print body; other print arguments are accepted and
+        ignored, unknown ones refused as for any command (docs/sources.md A6.1, A7)."""
+        try:
+            body = json.loads(request.body.decode("utf-8")) if request.body else {}
+        except (ValueError, UnicodeDecodeError):
+            raise Trap("JSON parse error") from None  # [VERIFY] wording
+        if not isinstance(body, dict):
+            raise Trap("JSON object expected")  # [VERIFY] wording
+        allowed = command_arguments(menu, "print") | {".proplist", ".query"}
+        for name in body:
+            if name not in allowed:
+                raise Trap(f"unknown parameter {name}")
+        proplist = body.get(".proplist")
+        if isinstance(proplist, str):
+            proplist = [p for p in proplist.split(",") if p]
+        elif proplist is not None and not (isinstance(proplist, list) and all(isinstance(p, str) for p in proplist)):
+            raise Trap("invalid value for argument .proplist")  # [VERIFY] wording
+        words = body.get(".query", [])
+        if isinstance(words, str):
+            words = [words]
+        if not isinstance(words, list):
+            raise Trap("invalid value for argument .query")  # [VERIFY] wording
+        return proplist, words
 
     @staticmethod
     def _project(row, proplist):
