@@ -4,13 +4,26 @@ Emulates /rest/ip/hotspot/user, user/profile, active, active/login and host clos
 client passing against it should pass against a real router. Each behaviour cites its source in
 docs/sources.md (A1..A8); [VERIFY] marks wording no public source could confirm.
 
+Users carry RouterOS's read-only counters (`uptime` as interval text, `bytes-in`, `bytes-out`,
+`packets-in`, `packets-out`), which only /_sandbox/usage advances: no clock runs here. A user whose
+counters reach its `limit-uptime` or `limit-bytes-total` (or -in/-out) is refused at login and loses
+its sessions, but stays in /ip/hotspot/user, as on RouterOS.
+
 Control endpoints (besides common.py's state/calls/faults/latency/reset):
   POST   /_sandbox/profiles        {"name", "rate-limit"?, "session-timeout"?, "shared-users"?}
   DELETE /_sandbox/profiles/<name>
   POST   /_sandbox/hosts           {"mac-address", "address", "to-address"?, "server"?}
   DELETE /_sandbox/hosts/<mac-address>
   POST   /_sandbox/users           a user row stored as given (no validation; e.g. a raw ESC in a
-                                   comment, to exercise reply sanitising)
+                                   comment, to exercise reply sanitising); missing counters start at 0
+  POST   /_sandbox/usage           {"user": name or .id, "uptime"?: seconds (int) or interval text ("1h",
+                                   "90", "1:00:00"), "bytes-in"?: n, "bytes-out"?: n (int or decimal text)}
+                                   adds to the user and to its first active session (all optional,
+                                   additive, not capped at the limits); when the user has now reached a
+                                   limit, every session of it is removed and the user kept. Answers
+                                   {"user": row, "session": the credited session or null,
+                                    "limit": "uptime" | "traffic" | null, "dropped": [session .id, ...]};
+                                   404 for an unknown user, 400 for a malformed amount.
 """
 
 import base64
@@ -74,6 +87,9 @@ def bad_request(detail):
 
 
 NOT_FOUND = (404, "Not Found")
+
+# A user's read-only counters as a fresh user has them (docs/sources.md A4, A8).
+USER_COUNTERS = {"uptime": "0s", "bytes-in": "0", "bytes-out": "0", "packets-in": "0", "packets-out": "0"}
 
 
 class Trap(Exception):
@@ -297,6 +313,26 @@ class Table:
             same.pop(row[".id"], None)
             if not same:
                 del self.names[name]
+
+
+def usage_seconds(value):
+    """Seconds of uptime given to a control: an integer, or interval text (`1h`, `90`, `1:00:00`)."""
+    if isinstance(value, bool):
+        raise ValueError(f"invalid uptime {value!r}")
+    seconds = value if isinstance(value, int) else duration_seconds(str(value))
+    if seconds is None or seconds < 0:
+        raise ValueError(f"invalid uptime {value!r}")
+    return seconds
+
+
+def usage_bytes(payload, name):
+    """A byte count given to a control: a non-negative integer or decimal text."""
+    value = payload.get(name, 0)
+    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.isdigit())):
+        raise ValueError(f"invalid {name} {value!r}")
+    if int(value) < 0:
+        raise ValueError(f"invalid {name} {value!r}")
+    return int(value)
 
 
 class RouterApp(App):
@@ -570,8 +606,8 @@ class RouterApp(App):
         row = {"name": values["name"], "server": "all", "profile": "default", "disabled": "false"}
         row.update(values)
         self._check_unique(row["name"], row["server"])
-        row.update({"uptime": "0s", "bytes-in": "0", "bytes-out": "0", "packets-in": "0",
-                    "packets-out": "0", "dynamic": "false"})
+        row.update(USER_COUNTERS)
+        row["dynamic"] = "false"
         # PUT answers with the created object, .id included (docs/sources.md A3).
         return data(self._insert("user", row))
 
@@ -629,15 +665,20 @@ class RouterApp(App):
             raise Trap("user is disabled")  # [VERIFY] wording
         bound = user.get("mac-address")
         if bound and bound != "00:00:00:00:00:00" and bound != host["mac-address"]:
-            # A user with mac-address may log in only from that MAC (docs/sources.md A4); wording [VERIFY].
+            # A user with mac-address may log in only from that MAC (docs/sources.md A4), in the hotspot's
+            # words (docs/sources.md A8).
             raise Trap(f"user {name} is not allowed to log in from this MAC address")
+        # A used-up user stays on the router and is refused, in the hotspot's words (docs/sources.md A8).
+        reached = self._limit_reached(user)
+        if reached is not None:
+            raise Trap(f"user {name} has reached {reached} limit")
         if any(a["address"] == ip for a in self.tables["active"]):
             raise Trap(f"IP {ip} is already logged in")  # [VERIFY] wording
         profile = next((p for p in self.tables["user/profile"] if p["name"] == user["profile"]), {})
         shared = int(profile.get("shared-users", "1") or 1)
         if sum(1 for a in self.tables["active"] if a["user"] == name) >= shared:
-            # shared-users (docs/sources.md A5); wording [VERIFY]
-            raise Trap("no more sessions are allowed for user")
+            # shared-users (docs/sources.md A5); the hotspot's words (docs/sources.md A8)
+            raise Trap(f"no more sessions are allowed for user {name}")
         self._insert("active", {"server": host["server"], "user": name, "domain": body.get("domain", ""),
                                 "address": ip, "mac-address": host["mac-address"],
                                 "login-by": self.login_by,  # [VERIFY] what active/login records
@@ -645,6 +686,21 @@ class RouterApp(App):
                                 "packets-in": "0", "packets-out": "0"})
         host["authorized"] = "true"
         return data([])  # a command without data answers [] (docs/sources.md A3)
+
+    @staticmethod
+    def _limit_reached(user):
+        """"uptime" or "traffic" when the user's counters reached one of its limits (0: none), else None
+        (docs/sources.md A4, A8). limit-bytes-in/-out count like limit-bytes-total [INF]."""
+        limit = duration_seconds(user.get("limit-uptime") or "0") or 0
+        if limit and (duration_seconds(user.get("uptime") or "0") or 0) >= limit:
+            return "uptime"
+        used_in, used_out = int(user.get("bytes-in") or 0), int(user.get("bytes-out") or 0)
+        for name, used in (("limit-bytes-total", used_in + used_out), ("limit-bytes-in", used_in),
+                           ("limit-bytes-out", used_out)):
+            limit = int(user.get(name) or 0)
+            if limit and used >= limit:
+                return "traffic"
+        return None
 
     # --- control -------------------------------------------------------------------------
 
@@ -673,10 +729,37 @@ class RouterApp(App):
                 if what == "users" and request.method == "POST":
                     row = {"server": "all", "profile": "default", "disabled": "false"}
                     row.update({k: str(v) for k, v in payload.items()})
+                    for name, value in USER_COUNTERS.items():
+                        row.setdefault(name, value)
                     return Reply(200, self._insert("user", row))
-            except (KeyError, Trap) as problem:
-                return Reply(400, {"error": "bad control request", "detail": str(problem)})
+                if what == "usage" and request.method == "POST":
+                    return self._control_usage(payload)
+            except (KeyError, ValueError, Trap) as problem:
+                detail = problem.detail if isinstance(problem, Trap) else str(problem)
+                return Reply(400, {"error": "bad control request", "detail": detail})
         return None
+
+    def _control_usage(self, payload):
+        """Adds usage to a user and to its first active session; a user that reaches a limit loses its
+        sessions and stays (docs/sources.md A8)."""
+        user = self._find("user", str(payload["user"]))
+        if user is None:
+            return Reply(404, {"error": "no such user", "detail": str(payload["user"])})
+        seconds = usage_seconds(payload.get("uptime", 0))
+        more_in, more_out = usage_bytes(payload, "bytes-in"), usage_bytes(payload, "bytes-out")
+        sessions = [a for a in self.tables["active"] if a["user"] == user["name"]]
+        for row in [user] + sessions[:1]:
+            row["uptime"] = format_duration((duration_seconds(row.get("uptime") or "0") or 0) + seconds)
+            row["bytes-in"] = str(int(row.get("bytes-in") or 0) + more_in)
+            row["bytes-out"] = str(int(row.get("bytes-out") or 0) + more_out)
+        session = dict(sessions[0]) if sessions else None
+        dropped = []
+        reached = self._limit_reached(user)
+        if reached is not None:
+            for row in sessions:
+                self._delete("active", row)
+                dropped.append(row[".id"])
+        return Reply(200, {"user": dict(user), "session": session, "limit": reached, "dropped": dropped})
 
     def _control_delete(self, menu, key, value):
         rows = [row for row in self.tables[menu] if row.get(key) == value]
