@@ -102,6 +102,9 @@ class App:
         """A short name for the request, used to target faults (e.g. 'user.add')."""
         return request.method + " " + request.path
 
+    def received(self, request, op):
+        """Called under the lock for every request outside /_sandbox/, before faults apply."""
+
     def handle(self, request):
         raise NotImplementedError
 
@@ -160,6 +163,7 @@ def make_handler(app):
             op = app.operation(request)
             with app.lock:
                 app.calls.append({"op": op, "method": request.method, "path": request.path, "at": time.time()})
+                app.received(request, op)
             # The default latency is the time to answer, counted from the request's arrival: the
             # sandbox's own work overlaps it, so "20 ms" means 20 ms, not 20 ms plus Python.
             answer_at = arrived + app.faults.default_latency_ms / 1000

@@ -9,7 +9,7 @@ Users carry RouterOS's read-only counters (`uptime` as interval text, `bytes-in`
 counters reach its `limit-uptime` or `limit-bytes-total` (or -in/-out) is refused at login and loses
 its sessions, but stays in /ip/hotspot/user, as on RouterOS.
 
-Control endpoints (besides common.py's state/calls/faults/latency/reset):
+Control endpoints (besides common.py's state/calls/faults/latency/reset; reset also clears stats):
   POST   /_sandbox/profiles        {"name", "rate-limit"?, "session-timeout"?, "shared-users"?}
   DELETE /_sandbox/profiles/<name>
   POST   /_sandbox/hosts           {"mac-address", "address", "to-address"?, "server"?}
@@ -24,6 +24,19 @@ Control endpoints (besides common.py's state/calls/faults/latency/reset):
                                    {"user": row, "session": the credited session or null,
                                     "limit": "uptime" | "traffic" | null, "dropped": [session .id, ...]};
                                    404 for an unknown user, 400 for a malformed amount.
+  POST   /_sandbox/bulk-users      {"count": n, "prefix"?: "BULK", "start"?: 1, "comment"?: text where
+                                   "{i}" or "{i:<format spec>}" becomes the index, "uptime"?, "bytes-in"?,
+                                   "bytes-out"? (as for usage), and any /ip/hotspot/user/add field
+                                   ("profile", "password", "limit-uptime", "limit-bytes-total", "disabled",
+                                   ...), validated as add does} creates users prefix+start ..
+                                   prefix+(start+n-1) at once; a name already taken refuses the whole
+                                   batch (400). Answers {"created": n, "first": {".id", "name"},
+                                   "last": {".id", "name"}}.
+  GET    /_sandbox/stats           REST requests received (faulted ones included) by method and path,
+                                   an item's id or name shown as {id}: {"GET /rest/ip/hotspot/user": 3,
+                                   "POST /rest/ip/hotspot/user/print": 1, "DELETE
+                                   /rest/ip/hotspot/active/{id}": 2, ...}
+  POST   /_sandbox/stats/reset     zeroes them
 """
 
 import base64
@@ -315,6 +328,9 @@ class Table:
                 del self.names[name]
 
 
+COMMENT_INDEX_RE = re.compile(r"\{i(?::([^}]*))?\}")
+
+
 def usage_seconds(value):
     """Seconds of uptime given to a control: an integer, or interval text (`1h`, `90`, `1:00:00`)."""
     if isinstance(value, bool):
@@ -366,6 +382,7 @@ class RouterApp(App):
     def reset(self):
         self.tables = {menu: Table() for menu in MENUS}
         self.counters = {menu: 0 for menu in MENUS}
+        self.stats = {}
         for name in self.seed_profiles:
             self._insert("user/profile", {"name": name, "shared-users": "1", "session-timeout": "0s",
                                           "idle-timeout": "none", "add-mac-cookie": "true",
@@ -406,6 +423,17 @@ class RouterApp(App):
         if menu is None or not command:
             return "unknown"
         return MENUS[menu] + "." + command
+
+    def received(self, request, op):
+        """Counts the request for /_sandbox/stats under its method and path, an item's id or name as {id}."""
+        menu, command, item = self.route(request)
+        if menu is None:
+            path = request.path
+        else:
+            path = PREFIX + menu + ("/" + command if request.method == "POST" and command else "")
+            path += "/{id}" if item is not None else ""
+        key = request.method + " " + path
+        self.stats[key] = self.stats.get(key, 0) + 1
 
     # --- REST ----------------------------------------------------------------------------
 
@@ -734,6 +762,13 @@ class RouterApp(App):
                     return Reply(200, self._insert("user", row))
                 if what == "usage" and request.method == "POST":
                     return self._control_usage(payload)
+                if what == "bulk-users" and request.method == "POST":
+                    return self._control_bulk_users(payload)
+                if what == "stats" and request.method == "GET":
+                    return Reply(200, dict(sorted(self.stats.items())))
+                if what == "stats/reset" and request.method == "POST":
+                    self.stats = {}
+                    return Reply(200, {"reset": True})
             except (KeyError, ValueError, Trap) as problem:
                 detail = problem.detail if isinstance(problem, Trap) else str(problem)
                 return Reply(400, {"error": "bad control request", "detail": detail})
@@ -760,6 +795,50 @@ class RouterApp(App):
                 self._delete("active", row)
                 dropped.append(row[".id"])
         return Reply(200, {"user": dict(user), "session": session, "limit": reached, "dropped": dropped})
+
+    def _control_bulk_users(self, payload):
+        """N users at once, named prefix + index (from `start`, default 1); `{i}` or `{i:<format>}` in the
+        comment becomes the index. Other fields as for add (validated the same way) plus the counters."""
+        count = int(payload["count"])
+        start = int(payload.get("start", 1))
+        prefix = str(payload.get("prefix", "BULK"))
+        comment = payload.get("comment")
+        if count < 0 or count > 1_000_000:
+            raise ValueError("count must be between 0 and 1000000")
+        counters = {"uptime": format_duration(usage_seconds(payload.get("uptime", 0))),
+                    "bytes-in": str(usage_bytes(payload, "bytes-in")), "bytes-out": str(usage_bytes(payload, "bytes-out"))}
+        special = {"count", "start", "prefix", "comment", "uptime", "bytes-in", "bytes-out"}
+        allowed = command_arguments("user", "add") - {"name", "comment", "copy-from"}
+        fields = {}
+        for name, value in payload.items():
+            if name in special:
+                continue
+            if name not in allowed:
+                raise Trap(f"unknown parameter {name}")
+            if isinstance(value, bool) or not isinstance(value, (str, int)):
+                raise Trap(f"invalid value for argument {name}")
+            fields[name] = str(value)
+        values = self._user_values(fields)
+        server = values.get("server", "all")
+        names = [f"{prefix}{i}" for i in range(start, start + count)]
+        for name in names:
+            self._check_unique(name, server)
+        base = {"server": "all", "profile": "default", "disabled": "false"}
+        base.update(values)
+        first = last = None
+        for i, name in zip(range(start, start + count), names):
+            row = {"name": name}
+            row.update(base)
+            if comment is not None:
+                row["comment"] = COMMENT_INDEX_RE.sub(lambda m, i=i: format(i, m.group(1) or ""), str(comment))
+            row.update(counters)
+            row["packets-in"] = row["packets-out"] = "0"
+            row["dynamic"] = "false"
+            last = self._insert("user", row)
+            first = first or last
+        ends = {"first": {".id": first[".id"], "name": first["name"]} if first else None,
+                "last": {".id": last[".id"], "name": last["name"]} if last else None}
+        return Reply(200, dict(created=count, **ends))
 
     def _control_delete(self, menu, key, value):
         rows = [row for row in self.tables[menu] if row.get(key) == value]
