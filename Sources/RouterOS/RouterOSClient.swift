@@ -214,7 +214,7 @@ public struct RouterOSClient {
 
     /// Every hotspot user with its usage, whatever its server (`POST /rest/ip/hotspot/user/print`
     /// with a `.proplist`): one call for the whole table, never a password. RouterOS's REST has
-    /// no pattern filter, so the caller picks its users by comment (docs/sources.md A4.1).
+    /// no pattern filter, so the caller picks its users by comment (docs/sources.md A8).
     public func printUsage() throws(RouterOSError) -> [HotspotUserUsage] {
         let call = Call(
             operation: "user.list", method: .post, path: "user/print", proplist: Properties.usage, listing: true)

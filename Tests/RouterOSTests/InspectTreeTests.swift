@@ -66,7 +66,7 @@ import Testing
             let object = try #require(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
             for (name, value) in object {
                 if name == ".proplist" {
-                    // A print's body names its properties as `.proplist` (docs/sources.md A4.1).
+                    // A print's body names its properties as `.proplist` (docs/sources.md A8).
                     if !arguments.contains("proplist") { unknown.append("\(label): .proplist") }
                     let names = (value as? [String]) ?? (value as? String)?.split(separator: ",").map(String.init) ?? []
                     unknown += names.filter { !readable.contains($0) }.map { "\(label) .proplist: \($0)" }

@@ -64,7 +64,7 @@ enum RouterOSJSON {
     }
 
     /// A JSON object of string lists, such as a print's `{".proplist":[".id","name"]}` (the list
-    /// form of MikroTik's own examples, docs/sources.md A4.1).
+    /// form of MikroTik's own examples, docs/sources.md A8).
     static func object(_ fields: [(name: String, values: [String])]) -> [UInt8] {
         var out: [UInt8] = [UInt8(ascii: "{")]
         for (index, field) in fields.enumerated() {
