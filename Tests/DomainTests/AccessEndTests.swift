@@ -93,6 +93,8 @@ import Testing
         #expect(decide(sold(), used(60)) == .firstLogin(Self.now - 60))
         #expect(decide(sold(firstLoginAt: Self.now - 100), used(60)) == .keep)
         #expect(decide(sold(), used()) == .keep)
+        // Bytes without uptime (a counter the router updated first) are use too.
+        #expect(decide(sold(), used(0, bytesIn: 10)) == .firstLogin(Self.now))
     }
 
     @Test func anEndRecordedAlreadyRemovesTheUserAgain() {

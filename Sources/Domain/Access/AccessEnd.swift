@@ -106,7 +106,7 @@ public enum AccessEnd {
     ///   - usage: the user as the router counts it. Its own `limit-uptime` / `limit-bytes-total`
     ///     win over what was sold (an operator may have extended one on the router); without
     ///     them, the attempt's are used.
-    ///   - hasSession: a device is logged in as the user now.
+    ///   - hasSession: a device is logged in as the user now (so it is used, whatever its counters).
     ///   - sessionUptime: the longest of its sessions' uptimes, when known.
     ///   - now: unix seconds.
     public static func decide(
@@ -119,8 +119,10 @@ public enum AccessEnd {
 
         let uptime = max(usage.uptimeSeconds ?? 0, 0)
         let observed = max(uptime, sessionUptime ?? 0)
-        // The latest the first login can have been: now, less the time it has been used since.
-        let seenFirstLogin = observed > 0 || hasSession ? now - observed : nil
+        // Used: time or bytes counted, or a device logged in now. The latest the first login can
+        // have been is now, less the time it has been used since.
+        let used = observed > 0 || hasSession || (usage.bytesTotal ?? 0) > 0
+        let seenFirstLogin = used ? now - observed : nil
         let newFirstLogin = attempt.firstLoginAt == nil ? seenFirstLogin : nil
         let firstLogin = attempt.firstLoginAt ?? seenFirstLogin
 
