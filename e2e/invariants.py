@@ -8,7 +8,7 @@ reads the router sandbox, the Conekta sandbox and `payment_attempts` once and as
   a `revoked` one, whose user stays disabled (§10);
 - I2 every paid order belongs to a delivered attempt (user exists, enabled, its name) or is
   refunded (its attempt `refunded`, or `revoked` when the refund was made at Conekta); every
-  delivered attempt has its paid order and its enabled user;
+  delivered attempt has its paid order and its enabled user, unless its access ended (§11);
 - I3 one idempotency key (one attempt) → at most one order and at most one router user;
 - I4 every attempt final, with `finished_at`, a reason when not delivered, and a timeline in
   `payment_events` that ends in its state;
@@ -19,7 +19,9 @@ reads the router sandbox, the Conekta sandbox and `payment_attempts` once and as
   refunded or charged-back order of an attempt that was delivered, at a company whose webhooks
   are set up, has its attempt revoked once the stack settles;
 - I7 no webhook event is recorded twice (one row per company and event id), and none is left
-  pending once the stack settles.
+  pending once the stack settles;
+- §11 an access whose end is recorded (`access_ended_at`) has no user on the router: the sweep
+  (or `hotspotctl users end`) removes the user before it records the end.
 """
 
 import json
@@ -167,14 +169,15 @@ def pay(stack, form=False, canonical=False, idempotency_key=None, api_key=None, 
 # --- reading the three sources ------------------------------------------------------------
 
 ATTEMPT_COLUMNS = ("id", "state", "reason", "idempotency_key", "company_id", "order_id", "hotspot_username",
-                   "router_user_id", "finished", "product_id")
+                   "router_user_id", "finished", "product_id", "access_end_reason")
 
 
 def attempts(stack, where="TRUE"):
     """payment_attempts rows as dicts (NULL → None)."""
     rows = stack.postgres.psql(
         "SELECT id, state, coalesce(reason, '\\N'), idempotency_key, company_id, coalesce(order_id, '\\N'), "
-        "hotspot_username, coalesce(router_user_id, '\\N'), (finished_at IS NOT NULL)::text, product_id "
+        "hotspot_username, coalesce(router_user_id, '\\N'), (finished_at IS NOT NULL)::text, product_id, "
+        "coalesce(access_end_reason, '\\N') "
         f"FROM payment_attempts WHERE {where} ORDER BY created_at")
     out = []
     for row in rows:
@@ -398,7 +401,7 @@ def check_invariants(stack, settle_seconds=20):
         if not paid:
             problems.append(f"I2 attempt {row['id']} is delivered without a paid order")
         found = users.get(row["id"], [])
-        if not found:
+        if not found and not row["access_end_reason"]:
             problems.append(f"I2 attempt {row['id']} is delivered but its router user is missing")
         for user in found:
             if not is_enabled(user):
@@ -406,6 +409,12 @@ def check_invariants(stack, settle_seconds=20):
             if user.get("name") != row["hotspot_username"]:
                 problems.append(f"I2 attempt {row['id']} records user {row['hotspot_username']}, the router has "
                                 f"{user.get('name')}")
+
+    # §11: an ended access left nothing on the router (its user goes before its end is recorded).
+    for row in rows:
+        if row["access_end_reason"] and users.get(row["id"]):
+            problems.append(f"§11 attempt {row['id']}'s access ended ({row['access_end_reason']}) but its router user "
+                            f"{users[row['id']][0].get('name')} is still there")
 
     # I5: no secret in the logs; passwords and stored replies sealed in the database.
     logs = {"server log": _read(stack.server_log),

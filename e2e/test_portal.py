@@ -37,9 +37,11 @@ def test_catalogue_with_either_header(stack):
         assert headers["Content-Type"].startswith("application/json")
         assert [p["nombre_venta"] for p in body] == ["1 Hora de Internet", "1 Día de Internet"]
         first = body[0]
-        assert set(first) == {"id", "nombre_venta", "descripcion", "precio", "moneda", "perfil_mikrotik_nombre", "detalles",
-                              "imagen_url", "destacado", "orden"}
+        assert set(first) == {"id", "nombre_venta", "descripcion", "precio", "moneda", "perfil_mikrotik_nombre", "tiempo_uso",
+                              "datos_bytes", "vigencia", "detalles", "imagen_url", "destacado", "orden"}
         assert (first["precio"], first["moneda"], first["perfil_mikrotik_nombre"]) == (15.0, "MXN", "1hora")
+        # What the product sells: its uptime limit, no data limit, no validity (CONTRACT §11).
+        assert (first["tiempo_uso"], first["datos_bytes"], first["vigencia"]) == ("1h", None, None)
         assert first["detalles"] == ["Velocidad 5 Mbps", "1 dispositivo"]
 
 

@@ -203,6 +203,10 @@ class Stack:
             "HOTSPOT_LOG_LEVEL": "info",
             "HOTSPOT_CONEKTA_BASE_URL": self.conekta.url if self.conekta.info else "https://127.0.0.1:9",
             "HOTSPOT_CONEKTA_CA_FILE": (self.conekta.info or {}).get("ca_file") or "",
+            # The sweep of sold users (CONTRACT §11) removes revoked users and writes timeline
+            # events at its own pace, which suites about other things must not race with: it is
+            # off unless a stack turns it on (extra_env={"HOTSPOT_SWEEP_INTERVAL": "1"}).
+            "HOTSPOT_SWEEP_INTERVAL": "0",
         }
         if IS_ROOT:
             values["HOTSPOT_SOCKET_GROUP"] = "www-data"

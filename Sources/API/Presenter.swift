@@ -11,10 +11,22 @@ public enum Presenter {
             ("precio", .money(cents: product.price.cents)),
             ("moneda", .string(product.price.currency)),
             ("perfil_mikrotik_nombre", .string(product.profileName)),
+            ("tiempo_uso", .optional(product.limitUptime)),
+            ("datos_bytes", product.limitBytesTotal.map { .integer($0) } ?? .null),
+            ("vigencia", product.validity.map(validity) ?? .null),
             ("detalles", .array(product.details.map { .string($0) })),
             ("imagen_url", .optional(product.imageURL)),
             ("destacado", .bool(product.featured)),
             ("orden", .integer(product.displayOrder)),
+        ])
+    }
+
+    /// A product's validity (CONTRACT §11): seconds, as RouterOS interval text, and from when.
+    static func validity(_ validity: AccessValidity) -> JSONValue {
+        .object([
+            ("segundos", .integer(validity.seconds)),
+            ("texto", .string(validity.text)),
+            ("desde", .string(validity.from == .purchase ? "compra" : "primer_acceso")),
         ])
     }
 

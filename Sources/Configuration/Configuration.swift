@@ -36,6 +36,17 @@ public struct Configuration: Sendable {
     public var routerQueueWaitMilliseconds: Int
     /// The payment saga's clocks (CONTRACT §6).
     public var payments: Payments
+    /// The removal of sold users once their access is over (CONTRACT §11).
+    public var sweep: Sweep
+
+    public struct Sweep: Sendable {
+        /// Seconds between passes over one router; 0 turns sweeping off.
+        public var intervalSeconds: Int
+        /// At most this many users ended per pass over a router.
+        public var batch: Int
+        /// Pause between two ends on one router.
+        public var pauseMilliseconds: Int
+    }
 
     public struct Payments: Sendable {
         /// How often the reconciler looks for unfinished attempts; 0 disables the background thread.
@@ -118,6 +129,18 @@ public struct Configuration: Sendable {
         public static let profileCheck = "HOTSPOT_PROFILE_CHECK_SECONDS"
         public static let reconcileThreads = "HOTSPOT_RECONCILE_THREADS"
         public static let retryMax = "HOTSPOT_RETRY_MAX_SECONDS"
+        public static let sweepInterval = "HOTSPOT_SWEEP_INTERVAL"
+        public static let sweepBatch = "HOTSPOT_SWEEP_BATCH"
+        public static let sweepPause = "HOTSPOT_SWEEP_PAUSE_MS"
+
+        /// Every variable the configuration reads.
+        public static let all = [
+            databaseURL, keySecret, secretsKey, listen, socketMode, socketGroup, threads, databasePoolSize, databasePoolWait,
+            maxBodyBytes, logLevel, authCacheSeconds, catalogueCacheSeconds, conektaBaseURL, conektaAPIVersion, conektaCAFile,
+            conektaConnectTimeout, conektaTimeout, routerConnectTimeout, routerTimeout, routerMaxConcurrency, routerQueueWait,
+            reconcileInterval, activationDeadline, orderLookupGrace, autoConnectBudget, declineWindow, declinesPerMAC,
+            declinesPerAddress, declinesPerRouter, profileCheck, reconcileThreads, retryMax, sweepInterval, sweepBatch, sweepPause,
+        ]
     }
 
     /// Reads the configuration from `environment`, after the optional env file's values.
@@ -214,6 +237,11 @@ public struct Configuration: Sendable {
             profileCheckSeconds: try integer(Key.profileCheck, default: 60, range: 0...3_600),
             reconcileThreads: try integer(Key.reconcileThreads, default: 4, range: 1...32),
             retryMaxSeconds: try integer(Key.retryMax, default: 15, range: 1...600)
+        )
+        sweep = Sweep(
+            intervalSeconds: try integer(Key.sweepInterval, default: 60, range: 0...86_400),
+            batch: try integer(Key.sweepBatch, default: 200, range: 1...100_000),
+            pauseMilliseconds: try integer(Key.sweepPause, default: 20, range: 0...10_000)
         )
     }
 

@@ -120,6 +120,8 @@ final class Application: Sendable {
                         index: index, payments: graph.payments, store: graph.store,
                         webhooks: wiring.webhookService(
                             store: graph.store, payments: graph.payments, instruments: instruments(recorder)),
+                        sweeper: wiring.accessSweeper(
+                            name: "reconciler-\(index)", store: graph.store, instruments: instruments(recorder)),
                         logger: logger,
                         intervalMilliseconds: configuration.payments.reconcileIntervalMilliseconds, hostName: wiring.hostName,
                         pendingReleases: wiring.pendingReleases, progress: progress, metrics: metrics, recorder: recorder

@@ -12,6 +12,10 @@ import Wiring
 /// how many attempts of one router or one Conekta account are worked on at once. Safe with several
 /// instances: attempts are claimed with leases and `FOR UPDATE SKIP LOCKED`. The first thread
 /// also frees what dead processes held, publishes the backlog and reports progress.
+///
+/// After payments and webhooks, each thread takes at most one router whose sweep of sold users
+/// is due (CONTRACT §11): one pass is one listing of the router and a bounded, paced number of
+/// ends, so it holds the thread for a bounded time.
 struct Reconciler {
     let index: Int
     let payments: PaymentService
@@ -19,6 +23,8 @@ struct Reconciler {
     /// Applies webhook events left pending (CONTRACT §10): the provider or the attempt was busy
     /// when they arrived, or the process stopped between recording and applying.
     let webhooks: WebhookService
+    /// Removes sold users whose access is over; nil when sweeping is off.
+    let sweeper: AccessSweeper?
     let logger: Logger
     let intervalMilliseconds: Int
     let hostName: String
@@ -53,6 +59,10 @@ struct Reconciler {
                 for receipt in try webhooks.applyPending(limit: 1) {
                     worked = true
                     report(receipt)
+                }
+                for pass in try sweeper?.sweepDue(limit: 1) ?? [] {
+                    worked = true
+                    report(pass)
                 }
                 if index == 0 { try readBacklog() }
             } catch {
@@ -106,6 +116,45 @@ extension Reconciler {
         }
     }
 
+    /// One line per pass over a router (never a password: user names only, of users removed),
+    /// one per access ended, and a warning when the pass stopped short or the router refused a
+    /// removal.
+    private func report(_ pass: AccessSweeper.Pass) {
+        for ended in pass.ended {
+            recorder.userEnded(reason: ended.reason.rawValue)
+            logger.info(
+                "access ended",
+                metadata: [
+                    "router": "\(pass.routerID)", "attempt": "\(ended.attemptID)", "user": "\(ended.username)",
+                    "reason": "\(ended.reason.rawValue)",
+                ])
+        }
+        for refused in pass.refused {
+            logger.warning(
+                "router refused to remove a sold user",
+                metadata: [
+                    "router": "\(pass.routerID)", "attempt": "\(refused.attemptID)", "user": "\(refused.username)",
+                    "error": "\(AccessSweeper.words(refused.failure))",
+                ])
+        }
+        let byReason = AccessEndReason.allCases.compactMap { reason in
+            pass.endedByReason[reason].map { "\(reason.rawValue)=\($0)" }
+        }
+        var metadata: Logger.Metadata = [
+            "router": "\(pass.routerID)", "users": "\(pass.users)", "ended": "\(pass.ended.count)",
+            "ended_by_reason": "\(byReason.joined(separator: ","))", "past_end": "\(pass.pastEnd)",
+            "first_logins": "\(pass.firstLogins)", "unmatched": "\(pass.unmatched)",
+            "duration_ms": "\(pass.durationMilliseconds)", "next_in_s": "\(pass.nextInSeconds)",
+        ]
+        if let failure = pass.failure {
+            recorder.sweepFailed(router: pass.routerID)
+            metadata["error"] = "\(failure)"
+            logger.warning("access sweep stopped short", metadata: metadata)
+        } else {
+            logger.info("access sweep", metadata: metadata)
+        }
+    }
+
     /// Publishes what is left unfinished after this pass, for `GET /metrics`, and every few
     /// seconds while something is unfinished, a progress line: attempts finished since the last
     /// line, how many are left, and the oldest one with its age and why it is not done.
@@ -117,6 +166,14 @@ extension Reconciler {
         }
         let now = Date().timeIntervalSince1970
         metrics.record(Metrics.Backlog(attempts: attempts, oldestCreatedAt: backlog.oldestCreatedAt, readAt: now))
+        if sweeper != nil {
+            metrics.record(
+                try store.sweepStatuses().map {
+                    Metrics.RouterSweep(
+                        routerID: $0.routerID, pastEnd: $0.lastPastEnd,
+                        durationSeconds: $0.lastDurationMilliseconds.map { Double($0) / 1000 })
+                })
+        }
         guard progress.due(now: now) else { return }
         let finished = progress.takeFinished()
         let left = attempts.values.reduce(0, +)

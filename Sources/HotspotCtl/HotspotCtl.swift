@@ -10,14 +10,15 @@ import Wiring
 struct HotspotCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hotspotctl",
-        abstract: "Operate hotspot-pay: schema, companies, routers, products, API keys, payments, reports, webhook events.",
+        abstract:
+            "Operate hotspot-pay: schema, companies, routers, products, API keys, payments, reports, webhook events, sold users.",
         discussion: """
             Reads the same HOTSPOT_* configuration as the server (environment, or --env-file). \
             The global options --env-file and --json go before or after the subcommand.
             """,
         subcommands: [
             Migrate.self, CompanyCommand.self, RouterCommand.self, ProductCommand.self, KeyCommand.self, PaymentsCommand.self,
-            ReconcileCommand.self, ReportCommand.self, EventsCommand.self,
+            ReconcileCommand.self, ReportCommand.self, EventsCommand.self, UsersCommand.self,
         ]
     )
 }

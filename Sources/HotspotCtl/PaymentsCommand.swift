@@ -84,7 +84,24 @@ struct PaymentsCommand: ParsableCommand {
             ("idempotency_key", .string(a.idempotencyKey)), ("request_id", .optional(a.requestID)),
             ("codigo", .optional(row.responseCodigo)), ("created_at", .string(row.createdAt)),
             ("finished_at", .optional(row.finishedAt)), ("next_retry_at", .optional(row.nextRetryAt)),
+            ("validity", .optional(a.validity.map(ProductCommand.validityText))),
+            ("first_login_at", .optional(row.firstLoginAt)), ("access_ended_at", .optional(row.accessEndedAt)),
+            ("access_end_reason", .optional(a.accessEndReason?.rawValue)),
         ])
+    }
+
+    /// The access's line of `payments show` (CONTRACT §11): what validity was sold, when the user
+    /// was first seen used, when the access ended and why. Nil when there is nothing to say (no
+    /// validity, never seen used, not ended), so such an attempt shows as it always did.
+    static func accessLine(_ row: PostgresStore.AttemptSummary) -> String? {
+        let a = row.attempt
+        var parts: [String] = []
+        if let validity = a.validity { parts.append("validity \(ProductCommand.validityText(validity))") }
+        if let first = row.firstLoginAt { parts.append("first login \(first)") }
+        if let ended = row.accessEndedAt { parts.append("access ended \(ended) (\(a.accessEndReason?.rawValue ?? "-"))") }
+        guard !parts.isEmpty else { return nil }
+        if row.firstLoginAt == nil, row.accessEndedAt == nil, a.state == .delivered { parts.append("not used yet") }
+        return "access   " + parts.joined(separator: ", ")
     }
 
     /// The attempt's facts, then one line per state change: time, from → to, reason.
@@ -102,9 +119,9 @@ struct PaymentsCommand: ParsableCommand {
             "request  \(a.requestID ?? "-")",
             "created  \(row.createdAt)" + (row.finishedAt.map { ", finished \($0)" } ?? "")
                 + (row.nextRetryAt.map { ", next retry \($0)" } ?? ""),
-            "",
-            "timeline",
         ]
+        if let access = accessLine(row) { lines.append(access) }
+        lines += ["", "timeline"]
         func padded(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
         let fromWidth = events.map { ($0.from ?? "-").count }.max() ?? 0
         let toWidth = events.map(\.to.count).max() ?? 0

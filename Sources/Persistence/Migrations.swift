@@ -287,6 +287,59 @@ public enum Migrations {
                 CREATE INDEX webhook_events_attempt ON webhook_events (attempt_id) WHERE attempt_id IS NOT NULL;
                 CREATE INDEX webhook_events_order ON webhook_events (company_id, order_id);
                 """),
+        Migration(
+            version: 11, name: "the end of an access: products' validity, attempts' first login and end, routers' sweeps",
+            sql: """
+                -- Adding columns locks the tables exclusively for a moment; behind a long reader
+                -- give up after 5 s (the next start or `hotspotctl migrate` tries again), as 7 does.
+                SET LOCAL lock_timeout = '5s';
+                -- A product's validity (vigencia): wall-clock seconds from the first login or from
+                -- the purchase, on top of RouterOS's own limits (CONTRACT §11).
+                ALTER TABLE products
+                    ADD COLUMN validity_seconds bigint CHECK (validity_seconds IS NULL OR validity_seconds > 0),
+                    ADD COLUMN validity_from text NOT NULL DEFAULT 'first_login'
+                        CHECK (validity_from IN ('first_login', 'purchase'));
+                -- What was sold is kept on the attempt (like limit_uptime), and how its access went:
+                -- first seen used, ended and why. Nullable columns without a default are a catalogue
+                -- change only; their checks hold for new rows (NOT VALID: no scan of the old ones,
+                -- which are all NULL).
+                ALTER TABLE payment_attempts
+                    ADD COLUMN validity_seconds bigint,
+                    ADD COLUMN validity_from text,
+                    ADD COLUMN first_login_at timestamptz,
+                    ADD COLUMN access_ended_at timestamptz,
+                    ADD COLUMN access_end_reason text;
+                ALTER TABLE payment_attempts
+                    ADD CONSTRAINT payment_attempts_validity_from
+                        CHECK (validity_from IS NULL OR validity_from IN ('first_login', 'purchase')) NOT VALID,
+                    ADD CONSTRAINT payment_attempts_access_end_reason
+                        CHECK (access_end_reason IS NULL OR access_end_reason IN
+                               ('validity', 'uptime', 'bytes', 'revoked', 'operator', 'missing')) NOT VALID;
+                -- The accesses a sweep may find over with their user gone (revoked, or a validity
+                -- from purchase): few at any time, since each leaves the index once its end is
+                -- recorded.
+                CREATE INDEX payment_attempts_access_lapsing ON payment_attempts (router_id)
+                    WHERE access_ended_at IS NULL
+                      AND (state = 'revoked' OR (state = 'delivered' AND validity_from = 'purchase'));
+
+                -- One row per router: whose pass runs now (a lease, as attempts have), when the next
+                -- is due, and how the last went. Rows are made for active routers as sweeps are
+                -- claimed.
+                CREATE TABLE router_sweeps (
+                    router_id           bigint PRIMARY KEY REFERENCES routers(id),
+                    next_sweep_at       timestamptz NOT NULL DEFAULT now(),
+                    lease_owner         text,
+                    lease_until         timestamptz,
+                    last_started_at     timestamptz,
+                    last_finished_at    timestamptz,
+                    last_duration_ms    int,
+                    last_users          int,         -- the product's users on the router
+                    last_past_end       int,         -- of those, still there past their end after the pass
+                    last_error          text,
+                    failures            int NOT NULL DEFAULT 0   -- failed passes in a row (the backoff)
+                );
+                CREATE INDEX router_sweeps_due ON router_sweeps (next_sweep_at);
+                """),
     ]
 
     /// Applies every migration not yet applied, each in its own transaction, under an advisory

@@ -8,7 +8,9 @@ extension PostgresStore: PaymentLedger {
         amount_cents, currency, product_name, profile_name, limit_uptime, limit_bytes_total, customer_name, customer_email,
         customer_phone, user_type, hotspot_username, hotspot_password, client_mac, client_ip, auto_connect, router_user_id,
         order_id, card_brand, card_last4, extract(epoch FROM created_at)::bigint AS created_epoch, request_id,
-        response_codigo AS answered_codigo, extract(epoch FROM charge_sent_at)::bigint AS charge_sent_epoch
+        response_codigo AS answered_codigo, extract(epoch FROM charge_sent_at)::bigint AS charge_sent_epoch,
+        validity_seconds, validity_from, extract(epoch FROM first_login_at)::bigint AS first_login_epoch,
+        extract(epoch FROM access_ended_at)::bigint AS access_ended_epoch, access_end_reason
         """
 
     static let finalStates = "('delivered','declined','failed','refunded','revoked')"
@@ -24,9 +26,11 @@ extension PostgresStore: PaymentLedger {
                     id, company_id, router_id, product_id, api_key_id, idempotency_key, request_hash, state, reason,
                     amount_cents, currency, product_name, profile_name, limit_uptime, limit_bytes_total, customer_name,
                     customer_email, customer_phone, user_type, hotspot_username, hotspot_password, client_mac, client_ip,
-                    auto_connect, request_id, lease_owner, lease_until, created_at, remote_address)
+                    auto_connect, request_id, lease_owner, lease_until, created_at, remote_address, validity_seconds,
+                    validity_from)
                 VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, 'pending', 'recorded', $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                        $18, $19, $20, $21, $22, $23, $24, now() + make_interval(secs => $25), to_timestamp($26), $27)
+                        $18, $19, $20, $21, $22, $23, $24, now() + make_interval(secs => $25), to_timestamp($26), $27,
+                        $29::bigint, $30)
                 ON CONFLICT (company_id, idempotency_key) DO NOTHING
                 RETURNING id),
             event AS (
@@ -52,7 +56,7 @@ extension PostgresStore: PaymentLedger {
                 attempt.customerName, attempt.customerEmail, attempt.customerPhone, attempt.userType.rawValue,
                 attempt.credentials.username, password, attempt.mac?.value, attempt.ip?.value, attempt.autoConnect ? "true" : "false",
                 attempt.requestID, owner, String(leaseSeconds), String(attempt.createdAt), attempt.remoteAddress,
-                declineWindowSeconds.map(String.init),
+                declineWindowSeconds.map(String.init), attempt.validity.map { String($0.seconds) }, attempt.validity?.from.rawValue,
             ])
         if let row = inserted.first {
             guard declineWindowSeconds != nil else { return .started(recentDeclines: nil) }
@@ -246,7 +250,10 @@ extension PostgresStore: PaymentLedger {
             mac: row["client_mac"].flatMap(MACAddress.init), ip: row["client_ip"].flatMap(IPv4Address.init),
             autoConnect: row.bool("auto_connect") ?? false, routerUserID: row["router_user_id"], orderID: row["order_id"],
             cardBrand: row["card_brand"], cardLast4: row["card_last4"], createdAt: row.int64("created_epoch") ?? 0,
-            requestID: row["request_id"], answeredCodigo: row["answered_codigo"], chargeSentAt: row.int64("charge_sent_epoch"))
+            requestID: row["request_id"], answeredCodigo: row["answered_codigo"], chargeSentAt: row.int64("charge_sent_epoch"),
+            validity: Self.validity(from: row), firstLoginAt: row.int64("first_login_epoch"),
+            accessEndedAt: row.int64("access_ended_epoch"),
+            accessEndReason: row["access_end_reason"].flatMap(AccessEndReason.init(rawValue:)))
     }
 
     /// Frees the leases held by processes of this host that no longer exist (a crash or SIGKILL),
@@ -352,12 +359,17 @@ extension PostgresStore: PaymentLedger {
         public var finishedAt: String?
         public var responseCodigo: String?
         public var nextRetryAt: String?
+        /// When the user was first seen used, and when its access ended (UTC, ISO 8601).
+        public var firstLoginAt: String? = nil
+        public var accessEndedAt: String? = nil
     }
 
     static let summaryColumns = """
         \(attemptColumns), to_char(created_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS created_text,
         to_char(finished_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS finished_text, response_codigo,
-        to_char(next_retry_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS retry_text
+        to_char(next_retry_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS retry_text,
+        to_char(first_login_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS first_login_text,
+        to_char(access_ended_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS access_ended_text
         """
 
     public func attempts(limit: Int, state: String?, companyID: Int64?) throws(StoreFailure) -> [AttemptSummary] {
@@ -384,7 +396,8 @@ extension PostgresStore: PaymentLedger {
     private func summary(from row: PostgresRow) throws(StoreFailure) -> AttemptSummary {
         AttemptSummary(
             attempt: try attempt(from: row), createdAt: row["created_text"] ?? "", finishedAt: row["finished_text"],
-            responseCodigo: row["response_codigo"], nextRetryAt: row["retry_text"])
+            responseCodigo: row["response_codigo"], nextRetryAt: row["retry_text"], firstLoginAt: row["first_login_text"],
+            accessEndedAt: row["access_ended_text"])
     }
 
     public struct AttemptEvent: Sendable {

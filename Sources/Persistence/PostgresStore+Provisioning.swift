@@ -155,16 +155,59 @@ extension PostgresStore {
         return try run(
             """
             INSERT INTO products (company_id, router_id, name, description, price_cents, currency, profile_name,
-                                  limit_uptime, limit_bytes_total, details, image_url, featured, display_order, active)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14) RETURNING id
+                                  limit_uptime, limit_bytes_total, details, image_url, featured, display_order, active,
+                                  validity_seconds, validity_from)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14, $15, coalesce($16, 'first_login'))
+            RETURNING id
             """,
             [
                 String(product.companyID), String(product.routerID), product.name, product.description,
                 String(product.price.cents), product.price.currency, product.profileName, product.limitUptime,
                 product.limitBytesTotal.map(String.init), String(decoding: details, as: UTF8.self), product.imageURL,
                 product.featured ? "true" : "false", String(product.displayOrder), product.active ? "true" : "false",
+                product.validity.map { String($0.seconds) }, product.validity?.from.rawValue,
             ]
         ).first?.int64("id") ?? 0
+    }
+
+    /// What `hotspotctl product set` changes: each field that is set replaces the product's; a
+    /// field set to nil clears it. Sales made before keep what they sold.
+    public struct ProductChanges: Sendable, Equatable {
+        public var name: String?
+        /// The new price, in the product's currency.
+        public var priceCents: Int64?
+        public var limitUptime: String??
+        public var limitBytesTotal: Int64??
+        public var validity: AccessValidity??
+        public var displayOrder: Int?
+
+        public init() {}
+
+        public var isEmpty: Bool { self == ProductChanges() }
+    }
+
+    /// Applies `changes` to a product; false when there is no such product.
+    public func updateProduct(id: Int64, _ changes: ProductChanges) throws(StoreFailure) -> Bool {
+        var assignments: [String] = []
+        var parameters: [String?] = [String(id)]
+        func set(_ column: String, _ value: String?, cast: String = "") {
+            parameters.append(value)
+            assignments.append("\(column) = $\(parameters.count)\(cast)")
+        }
+        if let name = changes.name { set("name", name) }
+        if let cents = changes.priceCents { set("price_cents", String(cents), cast: "::bigint") }
+        if let uptime = changes.limitUptime { set("limit_uptime", uptime) }
+        if let bytes = changes.limitBytesTotal { set("limit_bytes_total", bytes.map(String.init), cast: "::bigint") }
+        if let validity = changes.validity {
+            set("validity_seconds", validity.map { String($0.seconds) }, cast: "::bigint")
+            // The start stays as it was when the validity is cleared.
+            if let validity { set("validity_from", validity.from.rawValue) }
+        }
+        if let order = changes.displayOrder { set("display_order", String(order), cast: "::int") }
+        guard !assignments.isEmpty else {
+            return try run("SELECT 1 FROM products WHERE id = $1", parameters).count == 1
+        }
+        return try run("UPDATE products SET \(assignments.joined(separator: ", ")) WHERE id = $1", parameters).affectedRows == 1
     }
 
     public func products(companyID: Int64?, routerID: Int64?) throws(StoreFailure) -> [Product] {
@@ -175,6 +218,11 @@ extension PostgresStore {
             ORDER BY p.router_id, p.display_order, p.id
             """, [companyID.map(String.init), routerID.map(String.init)]
         ).all.map(Self.product(from:))
+    }
+
+    /// One product, active or not; nil when there is no such product.
+    public func product(id: Int64) throws(StoreFailure) -> Product? {
+        try run("SELECT \(Self.productColumns) FROM products p WHERE p.id = $1", [String(id)]).first.map(Self.product(from:))
     }
 
     public func setProductActive(id: Int64, active: Bool) throws(StoreFailure) -> Bool {

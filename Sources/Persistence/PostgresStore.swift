@@ -87,8 +87,16 @@ public final class PostgresStore {
 
     static let productColumns = """
         p.id, p.company_id, p.router_id, p.name, p.description, p.price_cents, p.currency, p.profile_name,
-        p.limit_uptime, p.limit_bytes_total, p.details::text AS details, p.image_url, p.featured, p.display_order, p.active
+        p.limit_uptime, p.limit_bytes_total, p.validity_seconds, p.validity_from, p.details::text AS details, p.image_url,
+        p.featured, p.display_order, p.active
         """
+
+    /// The validity in a row's `validity_seconds` and `validity_from` (a product's or an attempt's).
+    static func validity(from row: PostgresRow) -> AccessValidity? {
+        guard let seconds = row.int64("validity_seconds") else { return nil }
+        return AccessValidity(
+            seconds: seconds, from: row["validity_from"].flatMap(AccessValidity.Start.init(rawValue:)) ?? .firstLogin)
+    }
 
     static func product(from row: PostgresRow) -> Product {
         var details: [String] = []
@@ -105,6 +113,7 @@ public final class PostgresStore {
             profileName: row["profile_name"] ?? "",
             limitUptime: row["limit_uptime"],
             limitBytesTotal: row.int64("limit_bytes_total"),
+            validity: validity(from: row),
             details: details,
             imageURL: row["image_url"],
             featured: row.bool("featured") ?? false,

@@ -42,6 +42,14 @@ extension RouterOSClient: HotspotUserDirectory {
     public func removeSession(id: String) throws(RouterFailure) {
         do { try removeActive(id: id) } catch { throw error.routerFailure }
     }
+
+    public func listUsage() throws(RouterFailure) -> [HotspotUserUsage] {
+        do { return try printUsage() } catch { throw error.routerFailure }
+    }
+
+    public func listActiveSessions() throws(RouterFailure) -> [ActiveSession] {
+        do { return try printActiveSessions() } catch { throw error.routerFailure }
+    }
 }
 
 extension RouterOSError {

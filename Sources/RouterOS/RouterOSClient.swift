@@ -25,14 +25,21 @@ public struct RouterOSClient {
         public var hotspotServer: String
         /// Larger replies fail; a hotspot print of a few records is a few KiB.
         public var maxResponseBytes: Int
+        /// Timeouts of the two listings of a whole router (`listUsage`, `listActiveSessions`): a
+        /// router with tens of thousands of users takes seconds to print them all.
+        public var listingTimeouts: Timeouts
+        /// Larger listings fail: about 200 bytes a user, so 64 MiB holds some 300,000.
+        public var maxListingBytes: Int
 
         /// 2 s to connect, 8 s in total.
         public static let defaultTimeouts = Timeouts(connectMilliseconds: 2_000, totalMilliseconds: 8_000)
 
+        /// - Parameter listingTimeouts: by default `timeouts`' connect timeout and at least 30 s in
+        ///   all, half of RouterOS's 60 s cut-off (docs/sources.md A1).
         public init(
             routerID: String, baseURL: String, credentials: BasicAuth, tls: TLSTrust,
             timeouts: Timeouts = Configuration.defaultTimeouts, hotspotServer: String = "all",
-            maxResponseBytes: Int = 1 << 20
+            maxResponseBytes: Int = 1 << 20, listingTimeouts: Timeouts? = nil, maxListingBytes: Int = 64 << 20
         ) {
             self.routerID = routerID
             self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
@@ -41,6 +48,11 @@ public struct RouterOSClient {
             self.timeouts = timeouts
             self.hotspotServer = hotspotServer
             self.maxResponseBytes = maxResponseBytes
+            self.listingTimeouts =
+                listingTimeouts
+                ?? Timeouts(
+                    connectMilliseconds: timeouts.connectMilliseconds, totalMilliseconds: max(timeouts.totalMilliseconds, 30_000))
+            self.maxListingBytes = maxListingBytes
         }
 
         /// True when the router's identity is not verified (`.insecure`) or the API is plain HTTP:
@@ -198,6 +210,39 @@ public struct RouterOSClient {
         return sessions
     }
 
+    // MARK: Whole-router listings
+
+    /// Every hotspot user with its usage, whatever its server (`POST /rest/ip/hotspot/user/print`
+    /// with a `.proplist`): one call for the whole table, never a password. RouterOS's REST has
+    /// no pattern filter, so the caller picks its users by comment (docs/sources.md A8).
+    public func printUsage() throws(RouterOSError) -> [HotspotUserUsage] {
+        let call = Call(
+            operation: "user.list", method: .post, path: "user/print", proplist: Properties.usage, listing: true)
+        var users: [HotspotUserUsage] = []
+        let records = try list(call)
+        users.reserveCapacity(records.count)
+        for record in records { users.append(try Self.usage(from: record, call)) }
+        return users
+    }
+
+    /// Every active session of the router (`POST /rest/ip/hotspot/active/print` with a
+    /// `.proplist`), with its uptime.
+    public func printActiveSessions() throws(RouterOSError) -> [ActiveSession] {
+        let call = Call(
+            operation: "active.list", method: .post, path: "active/print", proplist: Properties.activeUsage, listing: true)
+        var sessions: [ActiveSession] = []
+        for record in try list(call) {
+            guard let id = record[".id"], let user = record["user"] else {
+                throw call.failure(.malformedReply, detail: "active session without .id or user")
+            }
+            sessions.append(
+                ActiveSession(
+                    id: id, user: user, address: record["address"] ?? "", macAddress: record["mac-address"] ?? "",
+                    server: record["server"], uptimeSeconds: record["uptime"].flatMap(RouterOSInterval.seconds)))
+        }
+        return sessions
+    }
+
     /// Ends an active session (`DELETE /rest/ip/hotspot/active/*ID`); a session that has ended
     /// already (404) counts as ended, as a user already deleted does for `removeUser`.
     public func removeActive(id: String) throws(RouterOSError) {
@@ -227,8 +272,13 @@ extension RouterOSClient {
         /// Whether the call may go on a kept-alive connection (`HTTPRequest.resendable`); nil for
         /// the method's default.
         var resendable: Bool? = nil
+        /// For a `POST …/print`: the properties asked for, sent as the body's `.proplist` array.
+        var proplist: [String]? = nil
+        /// A whole-router listing: the listing timeouts and size limit apply.
+        var listing = false
 
-        var isMutation: Bool { method != .get }
+        /// A `POST …/print` changes nothing; every other verb but GET may.
+        var isMutation: Bool { method != .get && proplist == nil }
 
         func failure(
             _ kind: RouterOSError.Kind, status: Int? = nil, detail: String? = nil, maybeApplied: Bool = false
@@ -249,6 +299,11 @@ extension RouterOSClient {
         static let profile = ".id,name,rate-limit,session-timeout,shared-users"
         static let host = ".id,mac-address,address,to-address,server,authorized"
         static let active = ".id,user,address,mac-address,server"
+        /// What the sweep reads of every user: who it is, whose it is, what it used and may use.
+        static let usage = [
+            ".id", "name", "comment", "disabled", "uptime", "bytes-in", "bytes-out", "limit-uptime", "limit-bytes-total",
+        ]
+        static let activeUsage = [".id", "user", "address", "mac-address", "server", "uptime"]
     }
 
     func request(for call: Call) -> HTTPRequest {
@@ -265,11 +320,15 @@ extension RouterOSClient {
         if let fields = call.body {
             headers.append(Header("Content-Type", "application/json"))
             body = RouterOSJSON.object(fields)
+        } else if let proplist = call.proplist {
+            headers.append(Header("Content-Type", "application/json"))
+            body = RouterOSJSON.object([(".proplist", proplist)])
         }
         return HTTPRequest(
             method: call.method, url: url, headers: headers, body: body, basicAuth: configuration.credentials,
-            tls: configuration.tls, timeouts: configuration.timeouts, maxResponseBytes: configuration.maxResponseBytes,
-            resendable: call.resendable)
+            tls: configuration.tls, timeouts: call.listing ? configuration.listingTimeouts : configuration.timeouts,
+            maxResponseBytes: call.listing ? configuration.maxListingBytes : configuration.maxResponseBytes,
+            resendable: call.resendable ?? (call.isMutation ? nil : true))
     }
 
     /// Sends `call` holding a permit and returns the reply's JSON; nil for an empty 2xx body.
@@ -377,6 +436,26 @@ extension RouterOSClient {
         return HotspotUser(
             id: id, name: name, profile: record["profile"] ?? "default", server: record["server"] ?? "all",
             disabled: record.flag("disabled"), comment: record["comment"] ?? "", macAddress: record["mac-address"])
+    }
+
+    /// A user's usage. A counter that is absent or unreadable is nil (never guessed as 0 or as
+    /// used up); a limit of 0 is no limit (docs/sources.md A4).
+    static func usage(from record: RouterOSRecord, _ call: Call) throws(RouterOSError) -> HotspotUserUsage {
+        guard let id = record[".id"], let name = record["name"] else {
+            throw call.failure(.malformedReply, detail: "user without .id or name")
+        }
+        return HotspotUserUsage(
+            id: id, name: name, comment: record["comment"] ?? "", disabled: record.flag("disabled"),
+            uptimeSeconds: record["uptime"].flatMap(RouterOSInterval.seconds), bytesIn: record["bytes-in"].flatMap(count),
+            bytesOut: record["bytes-out"].flatMap(count),
+            limitUptimeSeconds: record["limit-uptime"].flatMap(RouterOSInterval.seconds).flatMap { $0 > 0 ? $0 : nil },
+            limitBytesTotal: record["limit-bytes-total"].flatMap(count).flatMap { $0 > 0 ? $0 : nil })
+    }
+
+    /// A byte count as RouterOS prints it: decimal digits (docs/sources.md A2).
+    static func count(_ text: String) -> Int64? {
+        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
+        return Int64(text)
     }
 
     static func profile(from record: RouterOSRecord, _ call: Call) throws(RouterOSError) -> HotspotProfile {

@@ -206,7 +206,7 @@ public final class SimulatedRouter: HotspotUserDirectory {
     private var sessionCounter = 0
     let profiles: Set<String>
     /// Decides, per call, whether it fails and how ("user.add", "user.set", "user.remove",
-    /// "user.print", "profile.print", "active.print", "active.remove").
+    /// "user.print", "profile.print", "active.print", "active.remove", "user.list", "active.list").
     var fault: (String) -> SimulatedFault? = { _ in nil }
 
     init(profiles: Set<String>) { self.profiles = profiles }
@@ -271,6 +271,18 @@ public final class SimulatedRouter: HotspotUserDirectory {
         let fault = try before("active.remove")
         sessions[id] = nil  // a session that ended already counts as ended, as RouterOSClient reads 404
         if fault == .afterApplying { throw .timedOut(maybeApplied: true) }
+    }
+
+    public func listUsage() throws(RouterFailure) -> [HotspotUserUsage] {
+        if try before("user.list") == .afterApplying { throw .timedOut(maybeApplied: false) }
+        return users.values.sorted { $0.id < $1.id }.map {
+            HotspotUserUsage(id: $0.id, name: $0.name, comment: $0.comment, disabled: $0.disabled)
+        }
+    }
+
+    public func listActiveSessions() throws(RouterFailure) -> [ActiveSession] {
+        if try before("active.list") == .afterApplying { throw .timedOut(maybeApplied: false) }
+        return sessions.values.sorted { $0.id < $1.id }
     }
 
     /// A customer's device logs in through the hotspot's login page: only as an enabled user.

@@ -103,7 +103,7 @@ public final class PaymentWiring: Sendable {
         let quickTimeouts = Timeouts(
             connectMilliseconds: min(configuration.routerTimeouts.connectMilliseconds, 1_000), totalMilliseconds: 2_000)
         let timeouts = briefRouterCalls ? quickTimeouts : Timeouts(configuration.routerTimeouts)
-        let (caches, limiter, logger, warned) = (self.caches, routerLimiter, self.logger, warnedInsecureRouters)
+        let caches = self.caches
         let pendingReleases = self.pendingReleases
         return (
             store,
@@ -111,27 +111,8 @@ public final class PaymentWiring: Sendable {
                 ledger: store, gateway: instruments.gateway(conekta), rendering: PaymentPresenter(), clock: SystemWallClock(),
                 settings: PaymentService.Settings(configuration), owner: "\(instanceName)/\(name)",
                 fingerprint: KeyedHasher(secret: configuration.keySecret).hash,
-                routerAccess: { (routerID: Int64) throws(StoreFailure) -> PaymentService.RouterAccess? in
-                    let endpoint = try caches.routers.value(for: routerID) { () throws(StoreFailure) in
-                        let endpoint = try store.routerEndpoint(routerID: routerID)
-                        // Once per router per process: the endpoint is read again every few seconds.
-                        if let endpoint, RouterOSClient.Configuration(endpoint: endpoint, timeouts: timeouts).isInsecure,
-                            warned.first(routerID)
-                        {
-                            logger.warning("router TLS is not verified (insecure)", metadata: ["router": "\(routerID)"])
-                        }
-                        return endpoint
-                    }
-                    guard let endpoint else { return nil }
-                    func client(_ timeouts: Timeouts) -> any HotspotUserDirectory {
-                        instruments.directory(
-                            RouterOSClient(
-                                configuration: RouterOSClient.Configuration(endpoint: endpoint, timeouts: timeouts),
-                                transport: transport, limiter: limiter))
-                    }
-                    return PaymentService.RouterAccess(
-                        directory: client(timeouts), quick: client(quickTimeouts), hotspotServer: endpoint.hotspotServer)
-                },
+                routerAccess: routerAccess(
+                    store: store, transport: transport, timeouts: timeouts, quickTimeouts: quickTimeouts, instruments: instruments),
                 gatewayKey: { (companyID: Int64) throws(StoreFailure) -> GatewayKey? in
                     try caches.gatewayKeys.value(for: companyID) { () throws(StoreFailure) in
                         try store.conektaPrivateKey(companyID: companyID)
@@ -139,6 +120,54 @@ public final class PaymentWiring: Sendable {
                 },
                 releaseLater: { id in pendingReleases.insert(id) }, verifiedProfiles: verifiedProfiles)
         )
+    }
+
+    /// How a thread's graph reaches a router: its endpoint through the process's cache, a
+    /// RouterOS client on the thread's transport under the process's per-router limiter.
+    private func routerAccess(
+        store: PostgresStore, transport: CurlTransport, timeouts: Timeouts, quickTimeouts: Timeouts, instruments: Instruments
+    ) -> (Int64) throws(StoreFailure) -> PaymentService.RouterAccess? {
+        let (caches, limiter, logger, warned) = (self.caches, routerLimiter, self.logger, warnedInsecureRouters)
+        return { (routerID: Int64) throws(StoreFailure) -> PaymentService.RouterAccess? in
+            let endpoint = try caches.routers.value(for: routerID) { () throws(StoreFailure) in
+                let endpoint = try store.routerEndpoint(routerID: routerID)
+                // Once per router per process: the endpoint is read again every few seconds.
+                if let endpoint, RouterOSClient.Configuration(endpoint: endpoint, timeouts: timeouts).isInsecure,
+                    warned.first(routerID)
+                {
+                    logger.warning("router TLS is not verified (insecure)", metadata: ["router": "\(routerID)"])
+                }
+                return endpoint
+            }
+            guard let endpoint else { return nil }
+            func client(_ timeouts: Timeouts) -> any HotspotUserDirectory {
+                instruments.directory(
+                    RouterOSClient(
+                        configuration: RouterOSClient.Configuration(endpoint: endpoint, timeouts: timeouts),
+                        transport: transport, limiter: limiter))
+            }
+            return PaymentService.RouterAccess(
+                directory: client(timeouts), quick: client(quickTimeouts), hotspotServer: endpoint.hotspotServer)
+        }
+    }
+
+    /// One thread's sweeper of sold users (CONTRACT §11) over its store, with a curl handle of its
+    /// own; nil when sweeping is off (`HOTSPOT_SWEEP_INTERVAL=0`). Its router calls share the
+    /// process's per-router limiter with the payments, one call at a time.
+    /// - Parameter name: the thread's part of the sweep lease owner (`host:pid/name`).
+    public func accessSweeper(name: String, store: PostgresStore, instruments: Instruments = .none) -> AccessSweeper? {
+        guard configuration.sweep.intervalSeconds > 0 else { return nil }
+        return operatorSweeper(name: name, store: store, instruments: instruments)
+    }
+
+    /// A sweeper whatever the interval, for the operator's look at one router (`hotspotctl users`).
+    public func operatorSweeper(name: String, store: PostgresStore, instruments: Instruments = .none) -> AccessSweeper {
+        let timeouts = Timeouts(configuration.routerTimeouts)
+        return AccessSweeper(
+            ledger: store,
+            routerAccess: routerAccess(
+                store: store, transport: CurlTransport(), timeouts: timeouts, quickTimeouts: timeouts, instruments: instruments),
+            clock: SystemWallClock(), settings: AccessSweeper.Settings(configuration), owner: "\(instanceName)/\(name)")
     }
 
     /// One thread's webhook receiver (CONTRACT §10) over its store and a payment service (build

@@ -25,6 +25,20 @@ extension PaymentService.Settings {
     }
 }
 
+extension AccessSweeper.Settings {
+    /// Every sweep setting the configuration holds. Its lease and budget are derived: a pass
+    /// starts no end after 60 s, and its lease outlasts that and the listing's timeout.
+    public init(_ configuration: Configuration) {
+        self.init()
+        intervalSeconds = max(configuration.sweep.intervalSeconds, 1)
+        batch = configuration.sweep.batch
+        pauseMilliseconds = configuration.sweep.pauseMilliseconds
+        passBudgetSeconds = 60
+        // The listing (30 s at most), the budget, and the last end's calls and record.
+        leaseSeconds = 30 + passBudgetSeconds + 2 * configuration.routerTimeouts.totalMilliseconds / 1000 + 30
+    }
+}
+
 extension ConektaClient.Configuration {
     init(_ conekta: Configuration.Conekta) {
         self.init(

@@ -10,18 +10,27 @@ import Testing
     @Test func aProductWithEveryFieldAndOneWithNone() {
         let full = Product(
             id: 1, companyID: 1, routerID: 7, name: "1 Día", description: "Todo el día", price: Money(cents: 4990, currency: "MXN"),
-            profileName: "1dia", details: ["5 Mbps", "1 dispositivo"], imageURL: "https://example.com/1dia.png", featured: true,
-            displayOrder: 2)
+            profileName: "1dia", limitUptime: "1d", limitBytesTotal: 1_073_741_824,
+            validity: AccessValidity(seconds: 172_800, from: .purchase), details: ["5 Mbps", "1 dispositivo"],
+            imageURL: "https://example.com/1dia.png", featured: true, displayOrder: 2)
         #expect(
             Self.text(Presenter.product(full))
-                == #"{"id":1,"nombre_venta":"1 Día","descripcion":"Todo el día","precio":49.90,"moneda":"MXN","perfil_mikrotik_nombre":"1dia","detalles":["5 Mbps","1 dispositivo"],"imagen_url":"https://example.com/1dia.png","destacado":true,"orden":2}"#
+                == #"{"id":1,"nombre_venta":"1 Día","descripcion":"Todo el día","precio":49.90,"moneda":"MXN","perfil_mikrotik_nombre":"1dia","tiempo_uso":"1d","datos_bytes":1073741824,"vigencia":{"segundos":172800,"texto":"2d","desde":"compra"},"detalles":["5 Mbps","1 dispositivo"],"imagen_url":"https://example.com/1dia.png","destacado":true,"orden":2}"#
         )
         let bare = Product(
             id: 3, companyID: 1, routerID: 7, name: "1 Hora", price: Money(cents: 1500, currency: "MXN"), profileName: "1hora")
         #expect(
             Self.text(Presenter.product(bare))
-                == #"{"id":3,"nombre_venta":"1 Hora","descripcion":null,"precio":15.00,"moneda":"MXN","perfil_mikrotik_nombre":"1hora","detalles":[],"imagen_url":null,"destacado":false,"orden":0}"#
+                == #"{"id":3,"nombre_venta":"1 Hora","descripcion":null,"precio":15.00,"moneda":"MXN","perfil_mikrotik_nombre":"1hora","tiempo_uso":null,"datos_bytes":null,"vigencia":null,"detalles":[],"imagen_url":null,"destacado":false,"orden":0}"#
         )
+    }
+
+    @Test func aValidityFromTheFirstLoginReadsAsRouterOSIntervalText() {
+        let pass = Product(
+            id: 4, companyID: 1, routerID: 7, name: "Semana", price: Money(cents: 9900, currency: "MXN"), profileName: "semana",
+            validity: AccessValidity(seconds: 691_200, from: .firstLogin))
+        #expect(
+            Self.text(Presenter.product(pass)["vigencia"] ?? .null) == #"{"segundos":691200,"texto":"1w1d","desde":"primer_acceso"}"#)
     }
 
     @Test func thePublicConfigurationWithoutTheOptionalFields() {

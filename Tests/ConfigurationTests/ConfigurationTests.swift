@@ -54,6 +54,42 @@ import Testing
         #expect(throws: ConfigurationError.self) { try Configuration.load(environment: [:]) }
     }
 
+    @Test func theSweepOfSoldUsersRunsEveryMinuteByDefaultAndZeroTurnsItOff() throws {
+        let defaults = try Configuration.load(environment: base).sweep
+        #expect(defaults.intervalSeconds == 60 && defaults.batch == 200 && defaults.pauseMilliseconds == 20)
+        var environment = base
+        environment["HOTSPOT_SWEEP_INTERVAL"] = "0"
+        environment["HOTSPOT_SWEEP_BATCH"] = "50"
+        environment["HOTSPOT_SWEEP_PAUSE_MS"] = "0"
+        let off = try Configuration.load(environment: environment).sweep
+        #expect(off.intervalSeconds == 0 && off.batch == 50 && off.pauseMilliseconds == 0)
+        for (key, value) in [("HOTSPOT_SWEEP_INTERVAL", "-1"), ("HOTSPOT_SWEEP_BATCH", "0"), ("HOTSPOT_SWEEP_PAUSE_MS", "x")] {
+            environment = base
+            environment[key] = value
+            #expect(throws: ConfigurationError.self, "\(key)=\(value)") { try Configuration.load(environment: environment) }
+        }
+    }
+
+    /// docs/configuration.md is the operator's list of settings: every variable read is in it.
+    @Test func everyVariableIsDocumented() throws {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/configuration.md")
+        let rows = try String(contentsOf: docs, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("| `HOTSPOT_") }
+        let documented = Set(rows.flatMap { Self.variables(named: $0.split(separator: "|")[0]) })
+        #expect(Configuration.Key.all.filter { !documented.contains($0) } == [])
+        #expect(Set(Configuration.Key.all).count == Configuration.Key.all.count)
+    }
+
+    /// The variables a table row's first cell names. A cell may shorten the ones after the first
+    /// (`HOTSPOT_ROUTER_CONNECT_TIMEOUT_MS` / `_TIMEOUT_MS`): a shortened one keeps the first's
+    /// first two words (`HOTSPOT_ROUTER`) before its own.
+    static func variables(named cell: Substring) -> [String] {
+        let names = cell.split(separator: "/").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: " `")) }
+        guard let first = names.first else { return [] }
+        let stem = first.split(separator: "_").prefix(2).joined(separator: "_")
+        return [first] + names.dropFirst().map { $0.hasPrefix("_") ? stem + $0 : $0 }
+    }
+
     @Test func operatorCommandsNeedOnlyWhatTheyUse() throws {
         let configuration = try Configuration.load(environment: ["HOTSPOT_DATABASE_URL": "x"], require: [.database])
         #expect(configuration.databaseURL == "x")

@@ -57,4 +57,31 @@ import Testing
 
     @Test(arguments: ["", "h", "1", "1x", "1h2", "1:00", "1h 2m"])
     func rejects(text: String) { #expect(!RouterOSInterval.isValid(text)) }
+
+    /// What RouterOS prints as a user's or a session's `uptime`, and what products store.
+    @Test(arguments: [
+        ("0s", Int64(0)), ("5s", 5), ("1m", 60), ("1h", 3_600), ("1d", 86_400), ("1w", 604_800),
+        ("1w2d3h4m5s", 788_645), ("2d3h", 183_600), ("90s", 90), ("1h30m", 5_400), ("1s500ms", 1), ("999ms", 0),
+        ("1m2s300ms400us", 62), ("00:05:00", 300), ("01:00:00", 3_600), ("00:00:00.200", 0), ("1d02:03:04", 93_784),
+        ("100:00:00", 360_000),
+    ])
+    func readsSeconds(text: String, seconds: Int64) {
+        #expect(RouterOSInterval.seconds(text) == seconds)
+    }
+
+    @Test(arguments: [
+        "", "h", "1", "1x", "1h2", "1:00", "1h 2m", "-1h", "1.5h", "00:60:00", "00:00:60", "1:2:3:4", "00:05:00.", "1hh",
+        "99999999999999999999s", "99999999999999w", ":00:00",
+    ])
+    func readsNoSecondsFromWhatIsNotAnInterval(text: String) {
+        #expect(RouterOSInterval.seconds(text) == nil)
+    }
+
+    @Test func writesTheCompactForm() {
+        #expect(RouterOSInterval.text(seconds: 0) == "0s")
+        #expect(RouterOSInterval.text(seconds: 86_400) == "1d")
+        #expect(RouterOSInterval.text(seconds: 788_645) == "1w2d3h4m5s")
+        #expect(RouterOSInterval.text(seconds: 3_660) == "1h1m")
+        #expect(RouterOSInterval.seconds(RouterOSInterval.text(seconds: 1_234_567)) == 1_234_567)
+    }
 }

@@ -129,6 +129,9 @@ import Testing
         recorder.requestAnswered(route: "metrics", status: 200)
         recorder.routerCall("find_user", ok: true, since: .now)
         metrics.record(Metrics.Backlog(attempts: [.charging: 2], oldestCreatedAt: 1_000, readAt: 1_030))
+        metrics.record([Metrics.RouterSweep(routerID: 1, pastEnd: 2, durationSeconds: 3)])
+        recorder.userEnded(reason: "bytes")
+        recorder.sweepFailed(router: 1)
         let text = metrics.exposition(now: 1_060)
         var described: Set<String> = []
         var typed: [String: String] = [:]
@@ -156,6 +159,36 @@ import Testing
 
     @Test func noBacklogLinesBeforeTheReconcilersFirstPass() {
         #expect(!metrics().exposition(now: 0).contains("backlog"))
+        #expect(!metrics().exposition(now: 0).contains("hotspot_users_past_end"))
+    }
+
+    @Test func sweepsAreCountedByThreadsAndTheirRoutersReadFromTheDatabase() {
+        let metrics = metrics()
+        let first = metrics.recorder(shard: 0)
+        let second = metrics.recorder(shard: 1)
+        first.userEnded(reason: "uptime")
+        second.userEnded(reason: "uptime")
+        second.userEnded(reason: "validity")
+        first.sweepFailed(router: 7)
+        metrics.record([
+            Metrics.RouterSweep(routerID: 12, pastEnd: 0, durationSeconds: 0.25),
+            Metrics.RouterSweep(routerID: 7, pastEnd: 3, durationSeconds: 1.5),
+            Metrics.RouterSweep(routerID: 9, pastEnd: nil, durationSeconds: nil),
+        ])
+        let text = metrics.exposition(now: 0)
+        let found = samples(text)
+        #expect(found[#"hotspot_users_ended_total{reason="uptime"}"#] == "2")
+        #expect(found[#"hotspot_users_ended_total{reason="validity"}"#] == "1")
+        #expect(found[#"hotspot_sweep_failures_total{router="7"}"#] == "1")
+        #expect(found[#"hotspot_users_past_end{router="7"}"#] == "3" && found[#"hotspot_users_past_end{router="12"}"#] == "0")
+        #expect(found[#"hotspot_sweep_duration_seconds{router="7"}"#] == "1.5")
+        #expect(found[#"hotspot_sweep_duration_seconds{router="12"}"#] == "0.25")
+        // A router never read (its first sweep failed) has no sample rather than a made-up 0.
+        #expect(!text.contains(#"router="9""#))
+        #expect(text.contains("# TYPE hotspot_users_ended_total counter") && text.contains("# TYPE hotspot_sweep_duration_seconds gauge"))
+        // Routers in id order, as Prometheus shows them.
+        let pastEnd = text.split(separator: "\n").filter { $0.hasPrefix("hotspot_users_past_end{") }
+        #expect(pastEnd == [#"hotspot_users_past_end{router="7"} 3"#, #"hotspot_users_past_end{router="12"} 0"#])
     }
 
     @Test func aFullShardDropsAndCountsInsteadOfGrowing() {

@@ -45,7 +45,7 @@ import Testing
         #expect(response.status == 200)
         #expect(
             text(response)
-                == #"[{"id":1,"nombre_venta":"1 Hora","descripcion":null,"precio":15.00,"moneda":"MXN","perfil_mikrotik_nombre":"1hora","detalles":["5 Mbps"],"imagen_url":null,"destacado":true,"orden":1},{"id":2,"nombre_venta":"1 Día","descripcion":null,"precio":49.90,"moneda":"MXN","perfil_mikrotik_nombre":"1dia","detalles":[],"imagen_url":null,"destacado":false,"orden":2}]"#
+                == #"[{"id":1,"nombre_venta":"1 Hora","descripcion":null,"precio":15.00,"moneda":"MXN","perfil_mikrotik_nombre":"1hora","tiempo_uso":null,"datos_bytes":null,"vigencia":null,"detalles":["5 Mbps"],"imagen_url":null,"destacado":true,"orden":1},{"id":2,"nombre_venta":"1 Día","descripcion":null,"precio":49.90,"moneda":"MXN","perfil_mikrotik_nombre":"1dia","tiempo_uso":null,"datos_bytes":null,"vigencia":null,"detalles":[],"imagen_url":null,"destacado":false,"orden":2}]"#
         )
     }
 

@@ -64,7 +64,16 @@ import Testing
 
         if let body = request.body {
             let object = try #require(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
-            unknown += object.keys.filter { !arguments.contains($0) }.map { "\(label): \($0)" }
+            for (name, value) in object {
+                if name == ".proplist" {
+                    // A print's body names its properties as `.proplist` (docs/sources.md A8).
+                    if !arguments.contains("proplist") { unknown.append("\(label): .proplist") }
+                    let names = (value as? [String]) ?? (value as? String)?.split(separator: ",").map(String.init) ?? []
+                    unknown += names.filter { !readable.contains($0) }.map { "\(label) .proplist: \($0)" }
+                } else if !arguments.contains(name) {
+                    unknown.append("\(label): \(name)")
+                }
+            }
         }
         for item in URLComponents(string: request.url)?.queryItems ?? [] {
             if item.name == ".proplist" {
@@ -81,7 +90,7 @@ import Testing
     @Test func everyNameTheClientSendsExistsInTheInspectTree() throws {
         let transport = FakeTransport { request throws(TransportError) in
             switch request.method {
-            case .get:
+            case _ where request.method == .get || request.url.hasSuffix("/print"):
                 return HTTPResponse(status: 200, headers: ["content-type": "application/json"], body: Array("[]".utf8))
             case .delete:
                 return HTTPResponse(status: 204)
@@ -102,6 +111,8 @@ import Testing
         _ = try router.findHost(mac: Sample.mac, address: Sample.address)
         try router.login(user: "PAY-8F3K2Q", password: Sample.password, address: Sample.address, mac: Sample.mac)
         _ = try router.activeSessions(user: "PAY-8F3K2Q")
+        _ = try router.listUsage()
+        _ = try router.listActiveSessions()
 
         let commands = try Set(transport.requests.map(Self.command(of:)))
         #expect(
@@ -137,5 +148,8 @@ import Testing
                 "host print filter: mac_address", "host print .proplist: hostname",
             ])
         #expect(try Self.unknownNames(in: request(.put, "host", "{}")) == ["host add: no such command"])
+        #expect(
+            try Self.unknownNames(in: request(.post, "user/print", #"{".proplist":[".id","uptime","bytes"],"where":"x"}"#)).sorted()
+                == ["user print .proplist: bytes"])
     }
 }

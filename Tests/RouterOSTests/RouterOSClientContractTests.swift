@@ -93,6 +93,23 @@ struct RouterOSClientContractTests {
         #expect(try operations(sandbox).suffix(2) == ["user.remove", "user.remove"])
     }
 
+    @Test func theWholeRouterIsListedWithItsSessionsInOneCallEach() throws {
+        let sandbox = try startRouter()
+        let router = client(configuration(sandbox))
+        let sold = try router.createUser(Sample.newUser(name: "PAY-8F3K2Q", disabled: false))
+        let other = try router.createUser(Sample.newUser(name: "front-desk", disabled: true))
+        try addHost(sandbox)
+        try router.login(user: "PAY-8F3K2Q", password: Sample.password, address: Sample.address, mac: Sample.mac)
+
+        let users = try router.listUsage()
+        #expect(users.map(\.id) == [sold.id, other.id] && users.map(\.name) == ["PAY-8F3K2Q", "front-desk"])
+        #expect(users.map(\.comment) == ["order 42", "order 42"] && users.map(\.disabled) == [false, true])
+        #expect(users.allSatisfy { ($0.uptimeSeconds ?? 0) >= 0 && $0.limitBytesTotal == 1 << 30 && $0.limitUptimeSeconds == 3_600 })
+        let sessions = try router.listActiveSessions()
+        #expect(sessions.map(\.user) == ["PAY-8F3K2Q"] && sessions.first?.server == "hotspot1")
+        #expect(try operations(sandbox).suffix(2) == ["user.print", "active.print"])
+    }
+
     @Test func aRevokedUsersSessionIsEndedAndStaysEnded() throws {
         let sandbox = try startRouter()
         let router = client(configuration(sandbox))

@@ -106,6 +106,72 @@ import Testing
         #expect(transport.requests.isEmpty)
     }
 
+    @Test func theUsageListingIsOnePrintOfTheWholeTableWithoutPasswords() throws {
+        let transport = FakeTransport(fixtures: "user-print-usage")
+        let configuration = Sample.configuration(timeouts: Timeouts(connectMilliseconds: 1_500, totalMilliseconds: 4_000))
+        _ = try client(transport, configuration).listUsage()
+        let request = try #require(transport.requests.first)
+        #expect(request.method == .post && request.url == "https://10.0.0.1/rest/ip/hotspot/user/print")
+        #expect(request.headers.contains(Header("Content-Type", "application/json")))
+        // `.proplist` as a list, as MikroTik's examples send it: no password among the names.
+        #expect(
+            String(decoding: request.body ?? [], as: UTF8.self)
+                == #"{".proplist":[".id","name","comment","disabled","uptime","bytes-in","bytes-out","limit-uptime","limit-bytes-total"]}"#)
+        // A print changes nothing: it may go on a kept-alive connection, with the listing's limits.
+        #expect(request.resendable)
+        #expect(request.timeouts == Timeouts(connectMilliseconds: 1_500, totalMilliseconds: 30_000))
+        #expect(request.maxResponseBytes == 64 << 20)
+    }
+
+    @Test func usageIsReadAsSecondsAndBytesAndWhatCannotBeReadIsNil() throws {
+        let users = try client(FakeTransport(fixtures: "user-print-usage")).listUsage()
+        #expect(
+            users == [
+                HotspotUserUsage(
+                    id: "*1", name: "K7RW4P", comment: "hotspot-pay:0b9e6a0e-6a55-4b8e-9d4c-1f0f3c2a7b11", disabled: false,
+                    uptimeSeconds: 788_645, bytesIn: 1_048_576, bytesOut: 52_428_800, limitUptimeSeconds: 3_600, limitBytesTotal: nil),
+                // 0 is RouterOS's "no limit".
+                HotspotUserUsage(
+                    id: "*2", name: "admin-guest", comment: "", disabled: true, uptimeSeconds: 0, bytesIn: 0, bytesOut: 0,
+                    limitUptimeSeconds: nil, limitBytesTotal: 1_073_741_824),
+                HotspotUserUsage(
+                    id: "*3", name: "123456", comment: "hotspot-pay:5d1c9a37-0e2b-4f7c-8a60-2b9d8e7f1a04", disabled: false,
+                    uptimeSeconds: 300, bytesIn: nil, bytesOut: nil, limitUptimeSeconds: 93_600, limitBytesTotal: nil),
+            ])
+        #expect(users[0].bytesTotal == 53_477_376 && users[2].bytesTotal == nil)
+    }
+
+    @Test func everyActiveSessionIsListedWithItsUptime() throws {
+        let transport = FakeTransport(fixtures: "active-print-usage")
+        let sessions = try client(transport).listActiveSessions()
+        #expect(transport.requests.map(\.url) == ["https://10.0.0.1/rest/ip/hotspot/active/print"])
+        #expect(
+            String(decoding: transport.requests.first?.body ?? [], as: UTF8.self)
+                == #"{".proplist":[".id","user","address","mac-address","server","uptime"]}"#)
+        #expect(
+            sessions == [
+                ActiveSession(
+                    id: "*9", user: "K7RW4P", address: "10.5.50.23", macAddress: "AA:BB:CC:DD:EE:FF", server: "hotspot1",
+                    uptimeSeconds: 723),
+                ActiveSession(
+                    id: "*A", user: "123456", address: "10.5.51.2", macAddress: "02:00:00:00:00:01", server: "hotspot2",
+                    uptimeSeconds: 1),
+            ])
+    }
+
+    @Test func aListingWithoutIdsOrNamesOrThatIsNotAListIsMalformed() throws {
+        let nameless = HTTPResponse.json(200, #"[{".id":"*1","uptime":"0s"}]"#)
+        #expect(failure { try client(FakeTransport([.success(nameless)])).listUsage() }?.name == "rejected")
+        let userless = HTTPResponse.json(200, #"[{".id":"*1","uptime":"0s"}]"#)
+        #expect(failure { try client(FakeTransport([.success(userless)])).listActiveSessions() }?.name == "rejected")
+        let object = HTTPResponse.json(200, #"{".id":"*1","name":"x"}"#)
+        #expect(failure { try client(FakeTransport([.success(object)])).listUsage() }?.name == "rejected")
+        #expect(try client(FakeTransport(fixtures: "user-print-none")).listUsage() == [])
+        // A listing that did not come is not "no users": the sweep must not act on it.
+        let lost = FakeTransport([.failure(TransportError(kind: .timedOut, requestSent: true, message: "30 s"))])
+        #expect(failure { try client(lost).listUsage() } == .timedOut(maybeApplied: false))
+    }
+
     @Test func loginSendsUserPasswordIPAndMACOnly() throws {
         let transport = FakeTransport(fixtures: "active-login-ok", "active-login-ok")
         try client(transport).login(

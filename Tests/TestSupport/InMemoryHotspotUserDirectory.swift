@@ -2,9 +2,33 @@ import Domain
 
 /// A router's hotspot users, profiles and active sessions held in memory. `failNext[operation]`
 /// makes the next call of that operation ("find", "create", "set", "delete", "profile",
-/// "sessions", "end") throw the failure given.
+/// "sessions", "end", "list", "list-sessions") throw the failure given.
 public final class InMemoryHotspotUserDirectory: HotspotUserDirectory {
     public var users: [String: (user: HotspotUser, password: String)] = [:]
+    /// What each user (by `.id`) has used, as the router counts it; none is 0s and 0 bytes.
+    public var usage: [String: Usage] = [:]
+    /// Calls made, by operation name as in `failNext` (for tests of what a sweep cost).
+    public private(set) var calls: [String: Int] = [:]
+
+    /// A user's counters and its own limits (nil: none).
+    public struct Usage: Sendable, Equatable {
+        public var uptimeSeconds: Int64
+        public var bytesIn: Int64
+        public var bytesOut: Int64
+        public var limitUptimeSeconds: Int64?
+        public var limitBytesTotal: Int64?
+
+        public init(
+            uptimeSeconds: Int64 = 0, bytesIn: Int64 = 0, bytesOut: Int64 = 0, limitUptimeSeconds: Int64? = nil,
+            limitBytesTotal: Int64? = nil
+        ) {
+            self.uptimeSeconds = uptimeSeconds
+            self.bytesIn = bytesIn
+            self.bytesOut = bytesOut
+            self.limitUptimeSeconds = limitUptimeSeconds
+            self.limitBytesTotal = limitBytesTotal
+        }
+    }
     public var profiles = ["1hora"]
     /// Profiles the router binds instead of the one asked for (RouterOS's prefix resolution).
     public var bindsInstead: [String: String] = [:]
@@ -20,6 +44,7 @@ public final class InMemoryHotspotUserDirectory: HotspotUserDirectory {
     public init() {}
 
     private func check(_ operation: String) throws(RouterFailure) {
+        calls[operation, default: 0] += 1
         if let failure = failNext.removeValue(forKey: operation) { throw failure }
     }
 
@@ -36,6 +61,8 @@ public final class InMemoryHotspotUserDirectory: HotspotUserDirectory {
             id: "*\(counter)", name: user.name, profile: bindsInstead[user.profile] ?? user.profile, server: user.server,
             disabled: user.disabled, comment: user.comment)
         users[created.id] = (created, user.password)
+        usage[created.id] = Usage(
+            limitUptimeSeconds: user.limitUptime.flatMap(RouterOSInterval.seconds), limitBytesTotal: user.limitBytesTotal)
         if resendNextCreate {
             resendNextCreate = false
             throw .duplicateName
@@ -52,6 +79,7 @@ public final class InMemoryHotspotUserDirectory: HotspotUserDirectory {
     public func deleteUser(id: String) throws(RouterFailure) {
         try check("delete")
         users[id] = nil
+        usage[id] = nil
     }
 
     public func findProfile(named name: String) throws(RouterFailure) -> HotspotProfile? {
@@ -74,13 +102,50 @@ public final class InMemoryHotspotUserDirectory: HotspotUserDirectory {
         sessions[id] = nil
     }
 
+    public func listUsage() throws(RouterFailure) -> [HotspotUserUsage] {
+        try check("list")
+        return users.values.sorted { $0.user.id < $1.user.id }.map { entry in
+            let used = usage[entry.user.id] ?? Usage()
+            return HotspotUserUsage(
+                id: entry.user.id, name: entry.user.name, comment: entry.user.comment, disabled: entry.user.disabled,
+                uptimeSeconds: used.uptimeSeconds, bytesIn: used.bytesIn, bytesOut: used.bytesOut,
+                limitUptimeSeconds: used.limitUptimeSeconds, limitBytesTotal: used.limitBytesTotal)
+        }
+    }
+
+    public func listActiveSessions() throws(RouterFailure) -> [ActiveSession] {
+        try check("list-sessions")
+        return sessions.values.sorted { $0.id < $1.id }
+    }
+
     /// A device logged in as `user` (as the hotspot's login page would), for revocation tests.
     @discardableResult
-    public func startSession(user: String, server: String? = "hotspot1") -> ActiveSession {
+    public func startSession(user: String, server: String? = "hotspot1", uptimeSeconds: Int64? = nil) -> ActiveSession {
         counter += 1
         let session = ActiveSession(
-            id: "*A\(counter)", user: user, address: "10.5.50.\(counter)", macAddress: "02:00:00:00:00:01", server: server)
+            id: "*A\(counter)", user: user, address: "10.5.50.\(counter)", macAddress: "02:00:00:00:00:01", server: server,
+            uptimeSeconds: uptimeSeconds)
         sessions[session.id] = session
         return session
+    }
+
+    /// A user the product did not make, or a hand-made one: `comment` is whatever it is given.
+    @discardableResult
+    public func addUser(name: String, comment: String, usage used: Usage = Usage(), disabled: Bool = false) -> HotspotUser {
+        counter += 1
+        let user = HotspotUser(id: "*\(counter)", name: name, profile: "1hora", server: "hotspot1", disabled: disabled, comment: comment)
+        users[user.id] = (user, "x")
+        usage[user.id] = used
+        return user
+    }
+
+    /// Adds to what the user named `name` has used, as its devices would.
+    public func use(_ name: String, seconds: Int64 = 0, bytesIn: Int64 = 0, bytesOut: Int64 = 0) {
+        guard let id = users.values.first(where: { $0.user.name == name })?.user.id else { return }
+        var used = usage[id] ?? Usage()
+        used.uptimeSeconds += seconds
+        used.bytesIn += bytesIn
+        used.bytesOut += bytesOut
+        usage[id] = used
     }
 }

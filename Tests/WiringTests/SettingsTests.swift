@@ -29,4 +29,19 @@ import Testing
         // 4 router calls of 4.001 s, 2 Conekta calls of 20.001 s, 3.001 s of auto-connect: 59 s, and 5 s.
         #expect(settings.leaseSeconds == 59 + 5 && settings.leaseSeconds == configuration.paymentLeaseSeconds)
     }
+
+    @Test func everySweepSettingReachesTheSweeperAndItsLeaseOutlastsAPass() throws {
+        let configuration = try Configuration.load(environment: [
+            "HOTSPOT_DATABASE_URL": "postgresql:///hotspot",
+            "HOTSPOT_KEY_SECRET": String(repeating: "k", count: 32),
+            "HOTSPOT_SECRETS_KEY": Data(repeating: 1, count: 32).base64EncodedString(),
+            "HOTSPOT_SWEEP_INTERVAL": "90", "HOTSPOT_SWEEP_BATCH": "75", "HOTSPOT_SWEEP_PAUSE_MS": "35",
+            "HOTSPOT_ROUTER_TIMEOUT_MS": "10000",
+        ])
+        let settings = AccessSweeper.Settings(configuration)
+        #expect(settings.intervalSeconds == 90 && settings.batch == 75 && settings.pauseMilliseconds == 35)
+        // The listing's 30 s, the 60 s budget, the last removal's two calls of 10 s, and a margin.
+        #expect(settings.passBudgetSeconds == 60 && settings.leaseSeconds == 30 + 60 + 20 + 30)
+        #expect(settings.backoffCeilingSeconds == 600 && settings.soonSeconds == 1)
+    }
 }

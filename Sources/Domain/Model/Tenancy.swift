@@ -85,6 +85,9 @@ public struct Product: Sendable, Equatable {
     /// RouterOS time interval (`1h`, `1d`), or nil for no uptime limit.
     public var limitUptime: String?
     public var limitBytesTotal: Int64?
+    /// Wall-clock validity (`vigencia`), or nil for none: the access then lasts as long as its
+    /// RouterOS limits allow.
+    public var validity: AccessValidity?
     public var details: [String]
     public var imageURL: String?
     public var featured: Bool
@@ -93,8 +96,8 @@ public struct Product: Sendable, Equatable {
 
     public init(
         id: Int64, companyID: Int64, routerID: Int64, name: String, description: String? = nil, price: Money,
-        profileName: String, limitUptime: String? = nil, limitBytesTotal: Int64? = nil, details: [String] = [],
-        imageURL: String? = nil, featured: Bool = false, displayOrder: Int = 0, active: Bool = true
+        profileName: String, limitUptime: String? = nil, limitBytesTotal: Int64? = nil, validity: AccessValidity? = nil,
+        details: [String] = [], imageURL: String? = nil, featured: Bool = false, displayOrder: Int = 0, active: Bool = true
     ) {
         self.id = id
         self.companyID = companyID
@@ -105,6 +108,7 @@ public struct Product: Sendable, Equatable {
         self.profileName = profileName
         self.limitUptime = limitUptime
         self.limitBytesTotal = limitBytesTotal
+        self.validity = validity
         self.details = details
         self.imageURL = imageURL
         self.featured = featured

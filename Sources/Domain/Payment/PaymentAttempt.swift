@@ -25,7 +25,8 @@ public struct PaymentAttempt: Sendable, Equatable {
         /// Delivered, then its order was refunded or charged back outside the product: the user
         /// is disabled and its sessions removed (CONTRACT §10).
         case revoking
-        /// Final: the access was revoked; the user stays disabled on the router.
+        /// Final: the access was revoked; the user stays disabled on the router until the sweep of
+        /// sold users removes it (CONTRACT §11).
         case revoked
 
         public var isFinal: Bool { [.delivered, .declined, .failed, .refunded, .revoked].contains(self) }
@@ -45,6 +46,8 @@ public struct PaymentAttempt: Sendable, Equatable {
     public var profileName: String
     public var limitUptime: String?
     public var limitBytesTotal: Int64?
+    /// The product's validity when it was sold (a later change of the product does not touch it).
+    public var validity: AccessValidity?
     public var customerName: String
     public var customerEmail: String
     public var customerPhone: String?
@@ -68,6 +71,12 @@ public struct PaymentAttempt: Sendable, Equatable {
     /// Unix seconds when the attempt moved to `charging`, committed before the charge was sent:
     /// its order, if any, was created after this (give or take the clocks' skew).
     public var chargeSentAt: Int64?
+    /// Unix seconds: when the user was first seen used on the router (CONTRACT §11), as the sweeper
+    /// observed it less the user's uptime then (the latest the first login can have been).
+    public var firstLoginAt: Int64?
+    /// Unix seconds: when the access ended and the user left the router, and why; nil while it lasts.
+    public var accessEndedAt: Int64?
+    public var accessEndReason: AccessEndReason?
 
     public init(
         id: String, companyID: Int64, routerID: Int64, productID: Int64, apiKeyID: String?, idempotencyKey: String,
@@ -76,7 +85,8 @@ public struct PaymentAttempt: Sendable, Equatable {
         userType: PaymentRequest.UserType, credentials: HotspotCredentials, mac: MACAddress?, ip: IPv4Address?,
         autoConnect: Bool, routerUserID: String? = nil, orderID: String? = nil, cardBrand: String? = nil,
         cardLast4: String? = nil, createdAt: Int64, requestID: String? = nil, remoteAddress: String? = nil,
-        answeredCodigo: String? = nil, chargeSentAt: Int64? = nil
+        answeredCodigo: String? = nil, chargeSentAt: Int64? = nil, validity: AccessValidity? = nil, firstLoginAt: Int64? = nil,
+        accessEndedAt: Int64? = nil, accessEndReason: AccessEndReason? = nil
     ) {
         self.id = id
         self.companyID = companyID
@@ -109,8 +119,27 @@ public struct PaymentAttempt: Sendable, Equatable {
         self.remoteAddress = remoteAddress
         self.answeredCodigo = answeredCodigo
         self.chargeSentAt = chargeSentAt
+        self.validity = validity
+        self.firstLoginAt = firstLoginAt
+        self.accessEndedAt = accessEndedAt
+        self.accessEndReason = accessEndReason
     }
 
     /// The router user's comment, which ties it to this attempt.
-    public var routerComment: String { "hotspot-pay:\(id)" }
+    public var routerComment: String { Self.commentPrefix + id }
+
+    /// What every router user the product makes has its comment start with.
+    public static let commentPrefix = "hotspot-pay:"
+
+    /// The attempt id a router user's comment names (a lowercase UUID), or nil when the user is
+    /// not one the product made: the product never touches those (CONTRACT §11).
+    public static func attemptID(inComment comment: String) -> String? {
+        guard comment.hasPrefix(commentPrefix) else { return nil }
+        let id = comment.dropFirst(commentPrefix.count)
+        let groups = id.split(separator: "-", omittingEmptySubsequences: false)
+        guard groups.map(\.count) == [8, 4, 4, 4, 12],
+            groups.allSatisfy({ $0.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) } })
+        else { return nil }
+        return String(id)
+    }
 }

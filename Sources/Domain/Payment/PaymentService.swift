@@ -156,7 +156,7 @@ public final class PaymentService {
             customerPhone: request.customerPhone, userType: request.userType,
             credentials: HotspotCredentials.generate(request.userType, policy: grant.company.credentialPolicy, using: &random),
             mac: request.mac, ip: request.ip, autoConnect: request.wantsAutoConnect, createdAt: clock.nowSeconds,
-            requestID: requestID, remoteAddress: remoteAddress)
+            requestID: requestID, remoteAddress: remoteAddress, validity: product.validity)
 
         let began: LedgerBegin
         do {

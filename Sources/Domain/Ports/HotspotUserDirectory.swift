@@ -39,6 +39,52 @@ public protocol HotspotUserDirectory {
     /// again. Succeeds when the session has ended already. Disabling or deleting a user is not
     /// relied on to end its sessions.
     func removeSession(id: String) throws(RouterFailure)
+
+    /// Every hotspot user of the router with what it has used, in one call (whatever its server
+    /// and its comment: the caller picks its own users). Never asks for passwords.
+    func listUsage() throws(RouterFailure) -> [HotspotUserUsage]
+
+    /// Every active session of the router, in one call.
+    func listActiveSessions() throws(RouterFailure) -> [ActiveSession]
+}
+
+/// A hotspot user as the router counts its use (CONTRACT §11): RouterOS keeps a user whose
+/// `limit-uptime` or `limit-bytes-total` is spent, so what it used is read, not inferred.
+public struct HotspotUserUsage: Sendable, Equatable {
+    /// RouterOS's `.id`, such as `*1A`.
+    public var id: String
+    public var name: String
+    public var comment: String
+    public var disabled: Bool
+    /// Time logged in over all its sessions so far; nil when the router printed none it can read.
+    public var uptimeSeconds: Int64?
+    public var bytesIn: Int64?
+    public var bytesOut: Int64?
+    /// The user's own limits as the router holds them; nil when it has none (RouterOS prints 0).
+    public var limitUptimeSeconds: Int64?
+    public var limitBytesTotal: Int64?
+
+    public init(
+        id: String, name: String, comment: String, disabled: Bool = false, uptimeSeconds: Int64? = 0, bytesIn: Int64? = 0,
+        bytesOut: Int64? = 0, limitUptimeSeconds: Int64? = nil, limitBytesTotal: Int64? = nil
+    ) {
+        self.id = id
+        self.name = name
+        self.comment = comment
+        self.disabled = disabled
+        self.uptimeSeconds = uptimeSeconds
+        self.bytesIn = bytesIn
+        self.bytesOut = bytesOut
+        self.limitUptimeSeconds = limitUptimeSeconds
+        self.limitBytesTotal = limitBytesTotal
+    }
+
+    /// Bytes in and out together (what `limit-bytes-total` counts); nil when neither was readable.
+    public var bytesTotal: Int64? {
+        guard bytesIn != nil || bytesOut != nil else { return nil }
+        let (sum, overflow) = (bytesIn ?? 0).addingReportingOverflow(bytesOut ?? 0)
+        return overflow ? .max : sum
+    }
 }
 
 public struct NewHotspotUser: Sendable, Equatable {
@@ -137,13 +183,18 @@ public struct ActiveSession: Sendable, Equatable {
     public var address: String
     public var macAddress: String
     public var server: String?
+    /// How long this session has run; nil when not asked for or not readable.
+    public var uptimeSeconds: Int64?
 
-    public init(id: String, user: String, address: String, macAddress: String, server: String? = nil) {
+    public init(
+        id: String, user: String, address: String, macAddress: String, server: String? = nil, uptimeSeconds: Int64? = nil
+    ) {
         self.id = id
         self.user = user
         self.address = address
         self.macAddress = macAddress
         self.server = server
+        self.uptimeSeconds = uptimeSeconds
     }
 }
 

@@ -48,6 +48,14 @@ struct MeasuredHotspotUserDirectory: HotspotUserDirectory {
         try measure("remove_session") { () throws(RouterFailure) in try base.removeSession(id: id) }
     }
 
+    func listUsage() throws(RouterFailure) -> [HotspotUserUsage] {
+        try measure("list_users") { () throws(RouterFailure) in try base.listUsage() }
+    }
+
+    func listActiveSessions() throws(RouterFailure) -> [ActiveSession] {
+        try measure("list_sessions") { () throws(RouterFailure) in try base.listActiveSessions() }
+    }
+
     private func measure<T>(_ operation: String, _ call: () throws(RouterFailure) -> T) throws(RouterFailure) -> T {
         let start = ContinuousClock.now
         do {

@@ -64,6 +64,12 @@ extension MetricFamily {
     static let conektaCalls = MetricFamily(
         "hotspot_conekta_call_duration_seconds", .histogram, labels: ["operation", "outcome"], bounds: callSeconds,
         help: "Conekta API calls by operation and outcome (ok: a definite answer, a decline included; error: none).")
+    static let usersEnded = MetricFamily(
+        "hotspot_users_ended_total", .counter, labels: ["reason"],
+        help: "Sold accesses this instance ended (user removed, end recorded), by reason (validity, uptime, bytes, revoked, missing).")
+    static let sweepFailures = MetricFamily(
+        "hotspot_sweep_failures_total", .counter, labels: ["router"],
+        help: "Passes of this instance's sweep of sold users that stopped short, by router (unreachable, timed out, busy…).")
     static let dropped = MetricFamily(
         "hotspot_metrics_dropped_total", .counter,
         help: "Observations not recorded because a thread's metrics were full (should stay 0).")
@@ -81,6 +87,12 @@ extension MetricFamily {
     static let revocationsPending = MetricFamily(
         "hotspot_revocations_pending", .gauge,
         help: "Attempts whose access is being revoked (state revoking), database-wide, at the reconciler's last pass.")
+    static let usersPastEnd = MetricFamily(
+        "hotspot_users_past_end", .gauge, labels: ["router"],
+        help: "Sold users still on the router past their end after its last sweep, database-wide.")
+    static let sweepDuration = MetricFamily(
+        "hotspot_sweep_duration_seconds", .gauge, labels: ["router"],
+        help: "How long the router's last sweep of sold users took, whichever instance ran it.")
     static let startTime = MetricFamily(
         "hotspot_process_start_time_seconds", .gauge, help: "Unix time this process started.")
     static let instance = MetricFamily(

@@ -25,6 +25,14 @@ final class Metrics: Sendable {
     private let workerThreads: Int
     private let poolUsage: @Sendable () -> PoolUsage
     private let backlog = Mutex<Backlog?>(nil)
+    private let sweeps = Mutex<[RouterSweep]?>(nil)
+
+    /// A router's last sweep of sold users, as the reconciler last read it (database-wide).
+    struct RouterSweep: Sendable, Equatable {
+        var routerID: Int64
+        var pastEnd: Int?
+        var durationSeconds: Double?
+    }
 
     /// - Parameter shards: one per thread that records (the workers and the reconciler).
     init(shards: Int, instance: String, startTime: Double, workerThreads: Int, poolUsage: @escaping @Sendable () -> PoolUsage) {
@@ -42,6 +50,10 @@ final class Metrics: Sendable {
 
     func record(_ reading: Backlog) {
         backlog.withLock { $0 = reading }
+    }
+
+    func record(_ reading: [RouterSweep]) {
+        sweeps.withLock { $0 = reading }
     }
 
     /// The exposition text, every family in catalogue order, series sorted by labels.
@@ -72,6 +84,12 @@ final class Metrics: Sendable {
         single(
             &text, .webhookSignatureFailures,
             String((counters[.webhookSignatureFailures] ?? [:]).values.reduce(0) { $0 + $1[0] }))
+        for family in [MetricFamily.usersEnded, .sweepFailures] {
+            text.family(family.name, type: family.kind, help: family.help)
+            for (labels, values) in (counters[family] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                text.sample(family.name, labels: labels, String(values[0]))
+            }
+        }
         for family in [MetricFamily.routerCalls, .conektaCalls] {
             text.family(family.name, type: family.kind, help: family.help)
             for (labels, values) in (counters[family] ?? [:]).sorted(by: { $0.key < $1.key }) {
@@ -93,6 +111,23 @@ final class Metrics: Sendable {
             single(&text, .backlogOldestAge, PrometheusText.number(age.rounded()))
             single(&text, .reconcilerLastPass, PrometheusText.number(backlog.readAt))
             single(&text, .revocationsPending, String(backlog.attempts[.revoking] ?? 0))
+        }
+        if let sweeps = sweeps.withLock({ $0 }) {
+            let routers = sweeps.sorted { $0.routerID < $1.routerID }
+            text.family(MetricFamily.usersPastEnd.name, type: .gauge, help: MetricFamily.usersPastEnd.help)
+            for sweep in routers {
+                guard let pastEnd = sweep.pastEnd else { continue }
+                text.sample(
+                    MetricFamily.usersPastEnd.name, labels: PrometheusText.labels(["router"], [String(sweep.routerID)]),
+                    String(pastEnd))
+            }
+            text.family(MetricFamily.sweepDuration.name, type: .gauge, help: MetricFamily.sweepDuration.help)
+            for sweep in routers {
+                guard let seconds = sweep.durationSeconds else { continue }
+                text.sample(
+                    MetricFamily.sweepDuration.name, labels: PrometheusText.labels(["router"], [String(sweep.routerID)]),
+                    PrometheusText.number(seconds))
+            }
         }
 
         single(&text, .startTime, PrometheusText.number(startTime))

@@ -64,6 +64,8 @@ final class MetricsRecorder {
     private var unproven: [String: Int?] = [:]
     private var webhookEvents: [WebhookKey: Int?] = [:]
     private var signatureFailures: [String: Int?] = [:]
+    private var usersEnded: [String: Int?] = [:]
+    private var sweepFailures: [Int64: Int?] = [:]
     private var routerCalls: [CallKey: Int?] = [:]
     private var conektaCalls: [CallKey: Int?] = [:]
     private let nanosecondBounds = MetricFamily.callSeconds.map { UInt64($0 * 1e9) }
@@ -111,6 +113,15 @@ final class MetricsRecorder {
 
     func webhookSignatureFailed() {
         count(in: &signatureFailures, "", .webhookSignatureFailures, [])
+    }
+
+    /// An access ended by this thread (its end recorded here, so counted once across instances).
+    func userEnded(reason: String) {
+        count(in: &usersEnded, reason, .usersEnded, [reason])
+    }
+
+    func sweepFailed(router: Int64) {
+        count(in: &sweepFailures, router, .sweepFailures, [String(router)])
     }
 
     func routerCall(_ operation: String, ok: Bool, since start: ContinuousClock.Instant) {

@@ -63,6 +63,24 @@ enum RouterOSJSON {
         return out
     }
 
+    /// A JSON object of string lists, such as a print's `{".proplist":[".id","name"]}` (the list
+    /// form of MikroTik's own examples, docs/sources.md A8).
+    static func object(_ fields: [(name: String, values: [String])]) -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        for (index, field) in fields.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            appendString(field.name, to: &out)
+            out.append(contentsOf: Array(":[".utf8))
+            for (position, value) in field.values.enumerated() {
+                if position > 0 { out.append(UInt8(ascii: ",")) }
+                appendString(value, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
     private static func appendString(_ text: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         for byte in text.utf8 {
