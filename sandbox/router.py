@@ -24,6 +24,8 @@ Control endpoints (besides common.py's state/calls/faults/latency/reset; reset a
                                    {"user": row, "session": the credited session or null,
                                     "limit": "uptime" | "traffic" | null, "dropped": [session .id, ...]};
                                    404 for an unknown user, 400 for a malformed amount.
+  POST   /_sandbox/bulk-users/remove {"prefix": text}: removes every user whose name starts with it
+                                   (a test's clean-up); answers {"removed": n}
   POST   /_sandbox/bulk-users      {"count": n, "prefix"?: "BULK", "start"?: 1, "comment"?: text where
                                    "{i}" or "{i:<format spec>}" becomes the index, "uptime"?, "bytes-in"?,
                                    "bytes-out"? (as for usage), and any /ip/hotspot/user/add field
@@ -764,6 +766,12 @@ class RouterApp(App):
                     return self._control_usage(payload)
                 if what == "bulk-users" and request.method == "POST":
                     return self._control_bulk_users(payload)
+                if what == "bulk-users/remove" and request.method == "POST":
+                    prefix = str(payload["prefix"])
+                    gone = [row for row in self.tables["user"] if str(row.get("name", "")).startswith(prefix)]
+                    for row in gone:
+                        self.tables["user"].remove(row)
+                    return Reply(200, {"removed": len(gone)})
                 if what == "stats" and request.method == "GET":
                     return Reply(200, dict(sorted(self.stats.items())))
                 if what == "stats/reset" and request.method == "POST":
