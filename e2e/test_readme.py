@@ -49,6 +49,7 @@ PLACEHOLDERS = {
     "sha256//…": "router pin",
     "key_…": "a key id to revoke",
     "<attempt id>": "a delivered attempt",
+    "<hotspot user>": "its hotspot user",
     "9a1c…": "its request id",
     "/var/log/nginx/hotspot-pay.access.log": "nginx access log",
     "2026-11-25": "today (UTC)",
@@ -64,6 +65,9 @@ SHAPES = {
     "company set-conekta": r"company \d+: Conekta keys set",
     "router add": r"router \d+ added",
     "product add": r"product \d+ added",
+    "product set": r"product \d+ updated\n[^\n]+",
+    "users list": r"user +attempt [^\n]*\n(?:[^\n]+\n)*\d+ user\(s\)[^\n]*|no hotspot-pay users [^\n]*",
+    "users end": rf"user {USER_NAME} ended on router \d+: attempt {UUID}, \d+ session\(s\) ended, reason operator",
     "key issue": r"jwt_[\w-]+\.[\w-]+\.[\w-]+\n\(key id key_\w+;[^\n]*\)",
     "key revoke": r"key key_\w+ revoked",
     "payments list": rf"(?:{UUID}\t[^\n]*(?:\n|$))*",
@@ -242,6 +246,9 @@ class Walk:
             return stack.ctl("key", "issue", "--router", "1", "--label", "to revoke")["key_id"]
         if placeholder == "<attempt id>":
             return self.purchases()[0]
+        if placeholder == "<hotspot user>":
+            attempt_id = self.purchases()[0]
+            return self.stack.postgres.psql(f"SELECT hotspot_username FROM payment_attempts WHERE id = '{attempt_id}'")[0][0]
         if placeholder == "9a1c…":
             return self.purchases()[1]
         if placeholder == "/var/log/nginx/hotspot-pay.access.log":
