@@ -166,6 +166,20 @@ def pay(stack, form=False, canonical=False, idempotency_key=None, api_key=None, 
     return Reply(status, reply_headers, parsed, payload, fields)
 
 
+def wait_until(what, predicate, seconds, describe=None, interval=0.2):
+    """Polls predicate until it returns something truthy (returned), or fails after `seconds`
+    naming what it waited for (and, with `describe`, what it saw last)."""
+    deadline = time.time() + seconds
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.time() >= deadline:
+            raise AssertionError(f"timed out after {seconds}s waiting for {what}"
+                                 + (f"; last seen: {describe()}" if describe else ""))
+        time.sleep(interval)
+
+
 # --- reading the three sources ------------------------------------------------------------
 
 ATTEMPT_COLUMNS = ("id", "state", "reason", "idempotency_key", "company_id", "order_id", "hotspot_username",

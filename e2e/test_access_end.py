@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from conftest import running_stack
-from invariants import attempt, check_invariants, pay
+from invariants import attempt, check_invariants, pay, wait_until
 
 ENV = {
     "HOTSPOT_SWEEP_INTERVAL": "1",
@@ -37,16 +37,6 @@ def invariants(stack):
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-def wait_until(what, predicate, seconds):
-    deadline = time.time() + seconds
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.time() >= deadline:
-            raise AssertionError(f"timed out after {seconds}s waiting for {what}")
-        time.sleep(0.2)
 
 
 def product(stack, name, *limits):

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 import openapi_spec as spec
 from conftest import ROOT, forge_key, running_stack
 from hotspot_stack import IS_ROOT, ROUTER_PASSWORD, ROUTER_USER, free_port, render_nginx, wait_for
-from invariants import as_sent, check_invariants, new_token, valid_payment
+from invariants import as_sent, check_invariants, new_token, valid_payment, wait_until
 
 HEALTH = "/health"
 CONFIG = "/api/v1/config/public"
@@ -142,16 +142,6 @@ def codigo(reply):
 def expect(reply, status, code=None):
     assert reply[0] == status and (code is None or codigo(reply) == code), reply
     return reply
-
-
-def wait_until(what, predicate, seconds):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 _device = iter(range(1, 250))

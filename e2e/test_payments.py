@@ -24,7 +24,19 @@ import pytest
 
 from conftest import other_company, running_stack
 from hotspot_stack import ROUTER_PASSWORD, ROUTER_USER, SANDBOX_PRIVATE_KEY
-from invariants import attempt, attempts, blame, check_invariants, new_token, pay, post_raw, product_users, remember_token, settle
+from invariants import (
+    attempt,
+    attempts,
+    blame,
+    check_invariants,
+    new_token,
+    pay,
+    post_raw,
+    product_users,
+    remember_token,
+    settle,
+    wait_until,
+)
 
 ENV = {
     "HOTSPOT_CONEKTA_TIMEOUT_MS": "2000",
@@ -179,18 +191,6 @@ def side_effects(stack):
     return {"user.add": count_calls(stack.router, "user.add"), "active.login": count_calls(stack.router, "active.login"),
             "orders.create": count_calls(stack.conekta, "orders.create"),
             "users": len(router_state(stack)["users"]), "orders": len(conekta_state(stack)["orders"])}
-
-
-def wait_until(what, predicate, seconds, describe=None, interval=0.2):
-    deadline = time.time() + seconds
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.time() >= deadline:
-            raise AssertionError(f"timed out after {seconds}s waiting for {what}"
-                                 + (f"; last seen: {describe()}" if describe else ""))
-        time.sleep(interval)
 
 
 def resend(stack, reply, idempotency_key=None, **changes):

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import running_stack
 from hotspot_stack import ROUTER_PASSWORD, ROUTER_USER
-from invariants import attempt, check_invariants, is_enabled, new_token, pay
+from invariants import attempt, check_invariants, is_enabled, new_token, pay, wait_until
 
 OTHER_ACCOUNT = "key_other_account"
 ENV = {
@@ -45,16 +45,6 @@ def invariants(stack):
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-def wait_until(what, predicate, seconds):
-    deadline = time.time() + seconds
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.time() >= deadline:
-            raise AssertionError(f"timed out after {seconds}s waiting for {what}")
-        time.sleep(0.2)
 
 
 def paid(stack, **fields):
