@@ -107,6 +107,11 @@ Sandbox controls for webhooks (no authentication, like the others; errors are {"
 - POST /_sandbox/webhooks/pause holds every delivery not begun (retries too); POST
   /_sandbox/webhooks/resume {"order"?: "fifo"|"reverse"} releases them (reverse: newest first).
 - GET|POST /_sandbox/webhooks/config {retry_ms, max_retry_ms, attempts, timeout_ms, delay_ms}.
+- POST /_sandbox/webhooks/drop {"order_id"?, "type"?, "count"?: 1}: the next `count` deliveries
+  of events matching both filters (one per event and webhook; redeliveries, resends, forgeries
+  and pings are never dropped) are lost: recorded as delivered with a 200 (so Conekta's view,
+  GET /events/{id}, says successful and nothing is retried) but never sent. GET lists the rules
+  with what each dropped; a lost delivery shows "lost": true in GET /_sandbox/events.
 - POST /_sandbox/webhooks/forge {"order_id"|"event_id", "type"?, "signature"?: valid|other_key|
   garbled|tampered|none, "object"?, "url"?}: an event Conekta never sent (see _forge).
 GET /_sandbox/state adds webhook_keys (with public keys), webhooks, forgeries, the number of
@@ -478,6 +483,7 @@ class ConektaApp(App):
         self.event_index = {}
         self.forgeries = []
         self.pay_later_due = {}  # order id -> expires_at of a cash or SPEI order pending payment
+        self.drop_rules = []  # POST /_sandbox/webhooks/drop: deliveries to lose, oldest rule first
         self.deliverer.reset()
         # common.py's reset clears the default latency with the faults; keep the configured one.
         self.faults.default_latency_ms = self.latency_ms
@@ -1247,7 +1253,25 @@ class ConektaApp(App):
                 event.logs.setdefault(webhook["id"], {"id": prefixed_id("webhl_"), "url": url})
             delivery = Delivery(prefixed_id("dlv_"), event.id, url, event.payload, webhook and webhook["id"], kind)
             event.deliveries.append(delivery)
+            if kind == "event" and self._lose(event, delivery):
+                return delivery
             return self.deliverer.enqueue(delivery)
+
+    def _lose(self, event, delivery):
+        """Whether a drop rule takes this delivery (under the lock): then it is recorded as
+        delivered, with a 200, and never sent."""
+        for rule in self.drop_rules:
+            if rule["remaining"] > 0 and rule["order_id"] in (None, event.order_id) and rule["type"] in (None, event.type):
+                rule["remaining"] -= 1
+                rule["dropped"].append({"delivery": delivery.id, "event_id": event.id, "type": event.type,
+                                        "order_id": event.order_id, "url": delivery.url})
+                with self.deliverer.cond:
+                    delivery.lost = True
+                    delivery.status = "delivered"
+                    delivery.attempts.append({"attempt": 1, "at": time.time(), "status": 200, "error": None, "ms": 0.0,
+                                              "reply": None})
+                return True
+        return False
 
     def _log_view(self, event, webhook_id):
         """A webhook_log as it stands: attempts of every delivery of the event to that webhook."""
@@ -1539,8 +1563,13 @@ class ConektaApp(App):
         GET /_sandbox/webhooks/config, POST /_sandbox/webhooks/forge {...}."""
         if what == "config" and request.method == "GET":
             return Reply(200, self.deliverer.config())
+        if what == "drop" and request.method == "GET":
+            with self.lock:
+                return Reply(200, [dict(r) for r in self.drop_rules])
         if request.method != "POST":
             return None
+        if what == "drop":
+            return self._control_drop(payload)
         if what == "pause":
             return Reply(200, self.deliverer.pause())
         if what == "resume":
@@ -1551,6 +1580,21 @@ class ConektaApp(App):
         if what == "forge":
             return self._forge(payload)
         return None
+
+    def _control_drop(self, payload):
+        """POST /_sandbox/webhooks/drop {"order_id"?, "type"?, "count"?: 1}: loses the next
+        `count` deliveries of matching events (see _lose)."""
+        count = payload.get("count", 1)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            return control_error(422, "count must be a positive integer")
+        for name in ("order_id", "type"):
+            if payload.get(name) is not None and not isinstance(payload[name], str):
+                return control_error(422, f"{name} must be a string")
+        rule = {"id": prefixed_id("drop_"), "order_id": payload.get("order_id"), "type": payload.get("type"),
+                "count": count, "remaining": count, "dropped": []}
+        with self.lock:
+            self.drop_rules.append(rule)
+            return Reply(200, dict(rule))
 
     def _forger(self):
         with self.lock:
@@ -1673,7 +1717,7 @@ class ConektaApp(App):
                 "schema_violations": [v for r in self.requests for v in r["violations"]],
                 "webhook_keys": keys, "webhooks": hooks, "events": len(self.events),
                 "forgeries": [f for f, _ in self.forgeries], "webhook_delivery": self.deliverer.config(),
-                "auto_expire": self.auto_expire}
+                "drop_rules": [dict(r) for r in self.drop_rules], "auto_expire": self.auto_expire}
 
 
 class Drop500(ApiError):
