@@ -29,6 +29,23 @@ Card tokens (each is single use; a second use answers 402 conekta.errors.process
 Faults from common.py target the operations orders.create, orders.get, orders.list,
 orders.refund and orders.cancel (e.g. {"op": "orders.create", "kind": "drop_after"}).
 
+Pay later (docs/sources.md C11): a charge {"payment_method": {"type": "cash" | "spei",
+"expires_at"?: <unix s>}} (no token) makes an order pending_payment whose charge is
+pending_payment with the payment method Conekta's recorded answers show:
+- cash: {service_name: "OxxoPay", barcode_url, store: null, auth_code: null, object:
+  "cash_payment", type: "oxxo", expires_at, store_name: "OXXO", reference (14 digits, unique),
+  cashier_id: null};
+- spei: {clabe (18 digits, STP's bank code 646, a valid check digit, unique), bank: "STP",
+  issuing_account_* null, receiving_account_number (the CLABE), receiving_account_bank: "STP",
+  reference_number, description, tracking_code, executed_at null, payment_attempts: [], object:
+  "bank_transfer_payment", type: "spei", expires_at}.
+expires_at defaults to 30 days from now (Conekta's documented default for a cash reference; the
+same is assumed for SPEI) and must be in the future; the currency must be MXN; a card's fields
+(token_id, …) are refused. Such an order expires by itself at expires_at (charge.expired, then
+order.expired; --no-auto-expire or POST /_sandbox/expiry {"auto": false} turns that off), can be
+canceled with POST /orders/{id}/cancel while pending, has no chargebacks, and is paid only by the
+control below. GET /orders?search= also matches the OXXO reference and the CLABE.
+
 For browsers (the portal page), with CORS open to any origin as Conekta's public endpoints are:
 - GET /conekta.js: a stand-in for Conekta.js (conekta_js.js) that tokenizes against this server;
 - POST /tokens: what the stand-in calls, authenticated with the public key (Basic, key then a
@@ -76,7 +93,13 @@ Sandbox controls for webhooks (no authentication, like the others; errors are {"
 - POST /_sandbox/orders/{id}/chargeback: a paid order becomes charged_back.
 - POST /_sandbox/orders/{id}/complete_3ds {"even_if_canceled"?}: a 3-D Secure order pending
   payment is paid with the charge its POST asked for (a canceled one only with the flag).
-- POST /_sandbox/orders/{id}/expire: a pending_payment or pre_authorized order expires.
+- POST /_sandbox/orders/{id}/expire: a pending_payment or pre_authorized order expires (a cash or
+  SPEI one with charge.expired, then order.expired).
+- POST /_sandbox/orders/{id}/pay {"force"?}: the customer paid a cash or SPEI order at the store
+  or by transfer: charge.paid ({"status": "pending_payment"} as previous_attributes), then
+  order.paid. A dead reference (the order expired or canceled, or past its expires_at) cannot be
+  paid: 409, unless "force": true (a late payment Conekta accepted anyway).
+- GET|POST /_sandbox/expiry {"auto"?}: whether cash and SPEI orders expire by themselves.
 - GET /_sandbox/events[?order_id=&type=&account=]: every event with its deliveries, each with
   its attempts ({attempt, at, status, error, ms, reply}); GET /_sandbox/events/{id} adds the body
   as sent and its Digest; POST /_sandbox/events/{id}/redeliver {"url"?}: the same id, bytes and
@@ -84,6 +107,11 @@ Sandbox controls for webhooks (no authentication, like the others; errors are {"
 - POST /_sandbox/webhooks/pause holds every delivery not begun (retries too); POST
   /_sandbox/webhooks/resume {"order"?: "fifo"|"reverse"} releases them (reverse: newest first).
 - GET|POST /_sandbox/webhooks/config {retry_ms, max_retry_ms, attempts, timeout_ms, delay_ms}.
+- POST /_sandbox/webhooks/drop {"order_id"?, "type"?, "count"?: 1}: the next `count` deliveries
+  of events matching both filters (one per event and webhook; redeliveries, resends, forgeries
+  and pings are never dropped) are lost: recorded as delivered with a 200 (so Conekta's view,
+  GET /events/{id}, says successful and nothing is retried) but never sent. GET lists the rules
+  with what each dropped; a lost delivery shows "lost": true in GET /_sandbox/events.
 - POST /_sandbox/webhooks/forge {"order_id"|"event_id", "type"?, "signature"?: valid|other_key|
   garbled|tampered|none, "object"?, "url"?}: an event Conekta never sent (see _forge).
 GET /_sandbox/state adds webhook_keys (with public keys), webhooks, forgeries, the number of
@@ -98,6 +126,7 @@ import os
 import re
 import secrets
 import sys
+import threading
 import time
 import uuid
 from urllib.parse import quote, urlencode, urlsplit
@@ -122,6 +151,13 @@ STATUS_EVENTS = {
     "refunded": "order.refunded", "partially_refunded": "order.partially_refunded", "charged_back": "order.charged_back",
 }
 FORGERIES = ("valid", "other_key", "garbled", "tampered", "none")
+
+# Pay later (docs/sources.md C11): the payment method a charge request names -> the object its
+# charge answers with. A cash reference lives 30 days unless the request says otherwise.
+PAY_LATER = {"cash": "cash_payment", "spei": "bank_transfer_payment"}
+PAY_LATER_DEFAULT_EXPIRY_S = 30 * 24 * 3600
+# A card's fields, which a cash or SPEI payment method does not take.
+CARD_ONLY_FIELDS = ("token_id", "payment_source_id", "monthly_installments", "cvc", "contract_id")
 
 # token -> (brand, last4, card type)
 PAYING_TOKENS = {
@@ -171,6 +207,13 @@ def luhn(number):
             digit = digit * 2 - 9 if digit > 4 else digit * 2
         total += digit
     return total % 10 == 0
+
+
+def clabe_check_digit(first17):
+    """The 18th digit of a CLABE: weights 3, 7, 1 repeated, each product taken mod 10, and the
+    sum's complement to 10 (docs/sources.md C11)."""
+    total = sum(int(digit) * weight % 10 for digit, weight in zip(first17, (3, 7, 1) * 6))
+    return str((10 - total % 10) % 10)
 
 
 def order_id():
@@ -381,7 +424,12 @@ class ConektaApp(App):
         self.webhook_keys = {}  # account -> [key], oldest first
         self.webhooks = {}  # account -> [webhook], oldest first
         self.forger_key = None  # (private key file, public PEM) of no account, for forged events
+        # Every OXXO reference and CLABE ever handed out (kept across resets: each stays unique).
+        self.references = set()
+        self.clabes = set()
+        self.auto_expire = True
         self.reset()
+        threading.Thread(target=self._expiry_loop, daemon=True, name="pay-later expiry").start()
 
     def add_arguments(self, parser):
         parser.add_argument("--private-key", action="append", default=None,
@@ -403,6 +451,8 @@ class ConektaApp(App):
                                  "others against the system's CAs)")
         parser.add_argument("--webhook-refuse-loopback", action="store_true",
                             help="refuse webhook URLs naming localhost or 127.0.0.1, as Conekta's spec does")
+        parser.add_argument("--no-auto-expire", dest="auto_expire", action="store_false", default=True,
+                            help="cash and SPEI orders expire only by POST /_sandbox/orders/{id}/expire")
 
     def configure(self, args):
         if args.private_key:
@@ -418,6 +468,7 @@ class ConektaApp(App):
                                  delay_ms=args.webhook_delay_ms)
         self.deliverer.ca_file = args.webhook_ca
         self.allow_loopback_webhooks = not args.webhook_refuse_loopback
+        self.auto_expire = args.auto_expire
 
     def reset(self):
         self.orders = {}  # id -> order object as served
@@ -431,6 +482,8 @@ class ConektaApp(App):
         self.events = []  # every event, oldest first
         self.event_index = {}
         self.forgeries = []
+        self.pay_later_due = {}  # order id -> expires_at of a cash or SPEI order pending payment
+        self.drop_rules = []  # POST /_sandbox/webhooks/drop: deliveries to lose, oldest rule first
         self.deliverer.reset()
         # common.py's reset clears the default latency with the faults; keep the configured one.
         self.faults.default_latency_ms = self.latency_ms
@@ -643,13 +696,17 @@ class ConektaApp(App):
         charges = body.get("charges") or []
         if len(charges) > 1:
             raise validation_error("charges", "The sandbox supports one charge per order.")
+        expires_at = None
         for charge in charges:
             if "amount" in charge and charge["amount"] != total:
                 raise validation_error("charges.amount", "The order amount does not match with the sum of charges amounts",
                                        "conekta.errors.parameter_validation.charges.amount.mismatch")
             method = charge["payment_method"]
+            if method.get("type") in PAY_LATER:
+                expires_at = self._check_pay_later(body, method)
+                continue
             if method.get("type") != "card":
-                raise validation_error("payment_method.type", "The sandbox only charges cards.")
+                raise validation_error("payment_method.type", "The sandbox charges card, cash and spei payment methods only.")
             if not isinstance(method.get("token_id"), str):
                 raise validation_error("payment_method.token_id", "The token does not exist.",
                                        "conekta.errors.parameter_validation.payment_method.token_id.missing")
@@ -662,6 +719,15 @@ class ConektaApp(App):
             order["payment_status"] = "pending_payment"
             return self._store(order, account)
         charge_request = charges[0]
+        if expires_at is not None:
+            # Cash or SPEI: nothing is charged now; the customer pays later (POST
+            # /_sandbox/orders/{id}/pay), or the reference expires.
+            with self.lock:
+                charge = self._new_pay_later_charge(order, charge_request, expires_at)
+                order.update(payment_status="pending_payment", charges=list_envelope([charge]), is_refundable=False)
+                result = self._store(order, account)
+                self.pay_later_due[order["id"]] = expires_at
+            return result
         token = charge_request["payment_method"]["token_id"]
         behaviour, card = self._token_behaviour(token)
         if behaviour == "nonexistent":
@@ -710,6 +776,81 @@ class ConektaApp(App):
         if behaviour == "drop":
             raise Drop()
         return result
+
+    def _check_pay_later(self, body, method):
+        """The expires_at of a valid cash or SPEI payment method (its default when absent), or a
+        422 (docs/sources.md C11: MXN only; the expiry in the future; none of a card's fields)."""
+        kind = method["type"]
+        for name in CARD_ONLY_FIELDS:
+            if name in method:
+                # Sandbox strictness: what Conekta does with a token on a cash charge is unknown.
+                raise validation_error(f"payment_method.{name}", f'The "{name}" parameter is not allowed for {kind} payments.',
+                                       "conekta.errors.parameter_validation.whitelist",
+                                       {"es": f'El parámetro "{name}" no está permitido.',
+                                        "en": f'The "{name}" parameter is not allowed.'})
+        if body["currency"].upper() != "MXN":
+            raise validation_error("currency", f"{kind} payments are in MXN only.",
+                                   "conekta.errors.parameter_validation.currency.invalid")
+        now = int(time.time())
+        expires_at = method.get("expires_at", now + PAY_LATER_DEFAULT_EXPIRY_S)
+        if expires_at <= now:
+            raise validation_error("payment_method.expires_at", "expires_at must be in the future.",
+                                   "conekta.errors.parameter_validation.payment_method.expires_at.invalid")
+        return expires_at
+
+    def _new_pay_later_charge(self, order, charge_request, expires_at):
+        """A cash (OXXO) or SPEI charge pending payment, in the recorded mock's key order; under
+        the lock (its reference or CLABE is new)."""
+        requested = charge_request["payment_method"]
+        if requested["type"] == "cash":
+            reference = self._new_reference()
+            method = {"service_name": "OxxoPay", "barcode_url": "https://barcodes.conekta.com/" + secrets.token_hex(20) + ".png",
+                      "store": None, "auth_code": None, "object": "cash_payment", "type": "oxxo",
+                      "expires_at": expires_at, "store_name": "OXXO", "reference": reference, "cashier_id": None}
+        else:
+            clabe = self._new_clabe("646180")
+            method = {"clabe": clabe, "bank": "STP", "issuing_account_holder_name": None, "issuing_account_tax_id": None,
+                      "issuing_account_bank": None, "issuing_account_number": None,
+                      "receiving_account_holder_name": None, "receiving_account_tax_id": None,
+                      "receiving_account_number": clabe, "receiving_account_bank": "STP", "reference_number": None,
+                      "description": None, "tracking_code": None, "executed_at": None, "payment_attempts": [],
+                      "object": "bank_transfer_payment", "type": "spei", "expires_at": expires_at}
+        if "customer_ip_address" in requested:
+            method["customer_ip_address"] = requested["customer_ip_address"]
+        return {
+            "id": object_id(), "livemode": False, "created_at": order["created_at"], "currency": order["currency"],
+            "failure_code": None, "failure_message": None, "monthly_installments": None,
+            "device_fingerprint": None, "session_id": None, "channel": None, "payment_method": method,
+            "object": "charge", "description": "Payment from order", "is_refundable": False,
+            "reference_id": charge_request.get("reference_id"), "status": "pending_payment", "amount": order["amount"],
+            "paid_at": None, "customer_id": "", "order_id": order["id"], "refunds": None,
+        }
+
+    def _new_reference(self):
+        """A 14-digit OXXO reference never handed out before; test-mode captures start with 98."""
+        while True:
+            reference = "9800" + f"{secrets.randbelow(10 ** 10):010d}"
+            if reference not in self.references:
+                self.references.add(reference)
+                return reference
+
+    def _new_clabe(self, bank_and_plaza):
+        """An 18-digit CLABE of that bank and plaza (6 digits) with a valid check digit, never
+        handed out before."""
+        while True:
+            first17 = bank_and_plaza + f"{secrets.randbelow(10 ** 11):011d}"
+            clabe = first17 + clabe_check_digit(first17)
+            if clabe not in self.clabes:
+                self.clabes.add(clabe)
+                return clabe
+
+    @staticmethod
+    def _pay_later_charge(order):
+        """The cash or SPEI charge of an order, or None."""
+        for charge in (order.get("charges") or {}).get("data", []):
+            if charge["payment_method"].get("object") in PAY_LATER.values():
+                return charge
+        return None
 
     def _token_behaviour(self, token):
         """(behaviour, (brand, last4, type)) for a token."""
@@ -834,7 +975,10 @@ class ConektaApp(App):
         customer = order["customer_info"]
         fields = [order["id"], customer.get("email"), customer.get("name"), customer.get("phone")]
         for charge in (order.get("charges") or {}).get("data", []):
-            fields.append(charge.get("reference_id"))
+            # Conekta: "search by mail, reference etc."; an OXXO reference and a CLABE are the
+            # references a customer quotes (docs/sources.md C7, C11).
+            method = charge.get("payment_method") or {}
+            fields += [charge.get("reference_id"), method.get("reference"), method.get("clabe")]
         return any(needle in str(f).lower() for f in fields if f)
 
     # MARK: refunds and cancel
@@ -868,8 +1012,11 @@ class ConektaApp(App):
                                        "conekta.errors.parameter_validation.refund.amount_exceeds_refundable")
             charge = order["charges"]["data"][0]
             refunds = charge["refunds"] or list_envelope([])
-            refunds["data"].append({"object": "refund", "amount": -amount, "id": object_id(),
-                                    "created_at": int(time.time()), "auth_code": charge["payment_method"]["auth_code"]})
+            refund = {"object": "refund", "amount": -amount, "id": object_id(), "created_at": int(time.time())}
+            if charge["payment_method"].get("auth_code") is not None:
+                # A card's authorisation code; a cash or SPEI charge has none to repeat.
+                refund["auth_code"] = charge["payment_method"]["auth_code"]
+            refunds["data"].append(refund)
             refunds["total"] = len(refunds["data"])
             charge["refunds"] = refunds
             order["amount_refunded"] += amount
@@ -892,6 +1039,7 @@ class ConektaApp(App):
                                {"es": "La orden no puede ser cancelada.", "en": "The order can not be canceled."})
             order["payment_status"] = "canceled"
             order["is_refundable"] = False
+            self.pay_later_due.pop(identifier, None)
             for charge in (order.get("charges") or {}).get("data", []):
                 charge["status"] = "canceled"
                 charge["is_refundable"] = False
@@ -1073,6 +1221,13 @@ class ConektaApp(App):
         if self.webhooks.get(account):
             self._emit(account, type_, {"object": order, "previous_attributes": {}}, order["id"])
 
+    def _charge_event(self, order, charge, type_, previous_attributes):
+        """An event about an order's charge, carrying the charge as it is now and what changed (a
+        captured charge.paid of an OXXO charge carries {"status": "pending_payment"})."""
+        account = self.order_accounts.get(order["id"])
+        if self.webhooks.get(account):
+            self._emit(account, type_, {"object": charge, "previous_attributes": previous_attributes}, order["id"])
+
     def _emit(self, account, type_, data, order_id=None, only=None):
         """Makes an event, signed with the account's newest active webhook key, and delivers it to
         every active webhook of the account subscribed to its type (or to `only`)."""
@@ -1098,7 +1253,25 @@ class ConektaApp(App):
                 event.logs.setdefault(webhook["id"], {"id": prefixed_id("webhl_"), "url": url})
             delivery = Delivery(prefixed_id("dlv_"), event.id, url, event.payload, webhook and webhook["id"], kind)
             event.deliveries.append(delivery)
+            if kind == "event" and self._lose(event, delivery):
+                return delivery
             return self.deliverer.enqueue(delivery)
+
+    def _lose(self, event, delivery):
+        """Whether a drop rule takes this delivery (under the lock): then it is recorded as
+        delivered, with a 200, and never sent."""
+        for rule in self.drop_rules:
+            if rule["remaining"] > 0 and rule["order_id"] in (None, event.order_id) and rule["type"] in (None, event.type):
+                rule["remaining"] -= 1
+                rule["dropped"].append({"delivery": delivery.id, "event_id": event.id, "type": event.type,
+                                        "order_id": event.order_id, "url": delivery.url})
+                with self.deliverer.cond:
+                    delivery.lost = True
+                    delivery.status = "delivered"
+                    delivery.attempts.append({"attempt": 1, "at": time.time(), "status": 200, "error": None, "ms": 0.0,
+                                              "reply": None})
+                return True
+        return False
 
     def _log_view(self, event, webhook_id):
         """A webhook_log as it stands: attempts of every delivery of the event to that webhook."""
@@ -1206,7 +1379,8 @@ class ConektaApp(App):
                 return self._bulk(payload)
             if len(parts) == 3 and parts[0] == "orders" and request.method == "POST":
                 action = {"refund": self._control_refund, "chargeback": self._control_chargeback,
-                          "complete_3ds": self._control_complete_3ds, "expire": self._control_expire}.get(parts[2])
+                          "complete_3ds": self._control_complete_3ds, "expire": self._control_expire,
+                          "pay": self._control_pay}.get(parts[2])
                 if action is None:
                     return None
                 with self.lock:
@@ -1214,6 +1388,8 @@ class ConektaApp(App):
                 if order is None:
                     return control_error(404, f"no order {parts[1]}")
                 return action(order, payload)
+            if parts == ["expiry"]:
+                return self._control_expiry(request, payload)
             if parts[:1] == ["events"]:
                 return self._control_events(request, parts, payload)
             if parts[:1] == ["webhooks"] and len(parts) == 2:
@@ -1239,6 +1415,9 @@ class ConektaApp(App):
         with self.lock:
             if order["payment_status"] not in ("paid", "partially_refunded"):
                 return control_error(409, f"a {order['payment_status']} order cannot be charged back")
+            if self._pay_later_charge(order) is not None:
+                # docs/sources.md C11: cash at the store and SPEI transfers have no chargebacks.
+                return control_error(409, "cash and SPEI payments cannot be charged back")
             for charge in order["charges"]["data"]:
                 charge.update(status="charged_back", is_refundable=False)
             order.update(payment_status="charged_back", is_refundable=False, updated_at=int(time.time()))
@@ -1270,11 +1449,81 @@ class ConektaApp(App):
         with self.lock:
             if order["payment_status"] not in ("pending_payment", "pre_authorized"):
                 return control_error(409, f"a {order['payment_status']} order cannot expire")
-            for charge in (order.get("charges") or {}).get("data", []):
-                charge.update(status="expired", is_refundable=False)
-            order.update(payment_status="expired", is_refundable=False, updated_at=int(time.time()))
-            self.pending_3ds.pop(order["id"], None)
-            self._order_event(order, "order.expired")
+            self._expire(order)
+            return Reply(200, order)
+
+    def _expire(self, order):
+        """Expires an order (under the lock): its charges and itself, charge.expired for a cash or
+        SPEI charge (docs/sources.md C11), then order.expired."""
+        pay_later = self._pay_later_charge(order)
+        previous = pay_later and pay_later["status"]
+        for charge in (order.get("charges") or {}).get("data", []):
+            charge.update(status="expired", is_refundable=False)
+        order.update(payment_status="expired", is_refundable=False, updated_at=int(time.time()))
+        self.pending_3ds.pop(order["id"], None)
+        self.pay_later_due.pop(order["id"], None)
+        if pay_later is not None:
+            self._charge_event(order, pay_later, "charge.expired", {"status": previous})
+        self._order_event(order, "order.expired")
+
+    def _expiry_loop(self):
+        """Expires cash and SPEI orders still pending at their expires_at, as Conekta does (the
+        mock's expired OXXO and SPEI charges), checking four times a second."""
+        while True:
+            time.sleep(0.25)
+            if not self.auto_expire:
+                continue
+            now = time.time()
+            with self.lock:
+                for identifier in [i for i, at in self.pay_later_due.items() if at <= now]:
+                    order = self.orders.get(identifier)
+                    if order is not None and order["payment_status"] == "pending_payment":
+                        self._expire(order)
+                    self.pay_later_due.pop(identifier, None)
+
+    def _control_expiry(self, request, payload):
+        """GET|POST /_sandbox/expiry {"auto"?: bool}: whether cash and SPEI orders expire by
+        themselves at their expires_at."""
+        if request.method == "POST" and "auto" in payload:
+            if not isinstance(payload["auto"], bool):
+                return control_error(422, "auto must be true or false")
+            self.auto_expire = payload["auto"]
+        with self.lock:
+            return Reply(200, {"auto": self.auto_expire, "pending": len(self.pay_later_due)})
+
+    def _control_pay(self, order, payload):
+        """POST /_sandbox/orders/{id}/pay {"force"?}: the customer paid a cash order at the store
+        or a SPEI order by transfer. A dead reference cannot be paid (409): an expired or canceled
+        order, or one past its expires_at; "force": true pays it anyway, for a late payment."""
+        force = payload.get("force", False)
+        if not isinstance(force, bool):
+            return control_error(422, "force must be true or false")
+        with self.lock:
+            charge = self._pay_later_charge(order)
+            status = order["payment_status"]
+            if charge is None:
+                return control_error(409, "not a cash or SPEI order (a 3-D Secure card order is paid by complete_3ds)")
+            if status not in ("pending_payment", "expired", "canceled"):
+                return control_error(409, f"a {status} order cannot be paid")
+            method = charge["payment_method"]
+            now = int(time.time())
+            if not force and (status != "pending_payment" or now >= method["expires_at"]):
+                what = "OXXO reference" if method["object"] == "cash_payment" else "CLABE"
+                why = f"the order is {status}" if status != "pending_payment" else \
+                    f"it expired at {method['expires_at']} (now {now})"
+                return control_error(409, f"the {what} is dead: {why}; force: true pays it anyway")
+            previous = charge["status"]
+            if method["object"] == "bank_transfer_payment":
+                # What a received transfer carries: who sent it and SPEI's tracking key.
+                method.update(issuing_account_holder_name="CLIENTE SANDBOX", issuing_account_bank="BBVA MEXICO",
+                              issuing_account_number=self._new_clabe("012180"),
+                              tracking_code=f"SANDBOX{now}{secrets.randbelow(10 ** 6):06d}",
+                              reference_number=f"{secrets.randbelow(10 ** 7):07d}")
+            charge.update(status="paid", paid_at=now, is_refundable=True)
+            order.update(payment_status="paid", is_refundable=True, updated_at=now)
+            self.pay_later_due.pop(order["id"], None)
+            self._charge_event(order, charge, "charge.paid", {"status": previous})
+            self._order_event(order, "order.paid")
             return Reply(200, order)
 
     # MARK: control: events and their delivery
@@ -1314,8 +1563,13 @@ class ConektaApp(App):
         GET /_sandbox/webhooks/config, POST /_sandbox/webhooks/forge {...}."""
         if what == "config" and request.method == "GET":
             return Reply(200, self.deliverer.config())
+        if what == "drop" and request.method == "GET":
+            with self.lock:
+                return Reply(200, [dict(r) for r in self.drop_rules])
         if request.method != "POST":
             return None
+        if what == "drop":
+            return self._control_drop(payload)
         if what == "pause":
             return Reply(200, self.deliverer.pause())
         if what == "resume":
@@ -1326,6 +1580,21 @@ class ConektaApp(App):
         if what == "forge":
             return self._forge(payload)
         return None
+
+    def _control_drop(self, payload):
+        """POST /_sandbox/webhooks/drop {"order_id"?, "type"?, "count"?: 1}: loses the next
+        `count` deliveries of matching events (see _lose)."""
+        count = payload.get("count", 1)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            return control_error(422, "count must be a positive integer")
+        for name in ("order_id", "type"):
+            if payload.get(name) is not None and not isinstance(payload[name], str):
+                return control_error(422, f"{name} must be a string")
+        rule = {"id": prefixed_id("drop_"), "order_id": payload.get("order_id"), "type": payload.get("type"),
+                "count": count, "remaining": count, "dropped": []}
+        with self.lock:
+            self.drop_rules.append(rule)
+            return Reply(200, dict(rule))
 
     def _forger(self):
         with self.lock:
@@ -1433,7 +1702,10 @@ class ConektaApp(App):
                 "amount_refunded": order["amount_refunded"], "currency": order["currency"],
                 "metadata": order["metadata"], "created_at": order["created_at"],
                 "charge_status": charge and charge["status"], "reference_id": charge and charge["reference_id"],
-                "token": charge and charge["payment_method"]["token_id"],
+                "token": charge and charge["payment_method"].get("token_id"),
+                "method": charge and charge["payment_method"].get("type"),
+                "reference": charge and (charge["payment_method"].get("reference") or charge["payment_method"].get("clabe")),
+                "expires_at": charge and charge["payment_method"].get("expires_at"),
                 "refunds": [-r["amount"] for r in ((charge or {}).get("refunds") or {}).get("data", [])],
             })
         # Events and their deliveries are in GET /_sandbox/events (an account's traffic can be large).
@@ -1444,7 +1716,8 @@ class ConektaApp(App):
         return {"orders": orders, "tokens": self.tokens, "js_tokens": self.js_tokens, "create_requests": self.requests,
                 "schema_violations": [v for r in self.requests for v in r["violations"]],
                 "webhook_keys": keys, "webhooks": hooks, "events": len(self.events),
-                "forgeries": [f for f, _ in self.forgeries], "webhook_delivery": self.deliverer.config()}
+                "forgeries": [f for f, _ in self.forgeries], "webhook_delivery": self.deliverer.config(),
+                "drop_rules": [dict(r) for r in self.drop_rules], "auto_expire": self.auto_expire}
 
 
 class Drop500(ApiError):

@@ -90,7 +90,8 @@ class Payload:
 
 class Delivery:
     """One event body to one URL: its attempts, its status (held, pending, delivering, retrying,
-    delivered, failed, dropped) and when it is due next."""
+    delivered, failed, dropped) and when it is due next. A lost one (the Conekta sandbox's drop
+    control) is recorded as delivered but was never sent."""
 
     def __init__(self, identifier, event_id, url, payload, webhook_id=None, kind="event"):
         self.id = identifier
@@ -99,6 +100,7 @@ class Delivery:
         self.payload = payload
         self.webhook_id = webhook_id
         self.kind = kind  # event, redelivery, resend, forged, test
+        self.lost = False
         self.status = "pending"
         self.attempts = []
         self.seq = 0
@@ -109,7 +111,7 @@ class Delivery:
 
     def view(self):
         return {"id": self.id, "event_id": self.event_id, "url": self.url, "webhook_id": self.webhook_id,
-                "kind": self.kind, "status": self.status, "enqueued_at": self.enqueued_at,
+                "kind": self.kind, "status": self.status, "lost": self.lost, "enqueued_at": self.enqueued_at,
                 "attempts": [dict(a) for a in self.attempts]}
 
 
