@@ -27,8 +27,16 @@ public struct PaymentAttempt: Sendable, Equatable {
         case revoking
         /// Final: the access was revoked; the user stays disabled on the router.
         case revoked
+        /// Pay later (CONTRACT §12): the cash or SPEI order exists and the customer has its
+        /// reference; no router user until the money arrives. Not stuck: the reconciler polls the
+        /// order until it is paid, expires or is cancelled.
+        case awaitingPayment = "awaiting_payment"
+        /// Pay later: the order is paid; the user is being created, enabled.
+        case provisioning
+        /// Final, pay later: the order expired or was cancelled unpaid; nothing on the router.
+        case expired
 
-        public var isFinal: Bool { [.delivered, .declined, .failed, .refunded, .revoked].contains(self) }
+        public var isFinal: Bool { [.delivered, .declined, .failed, .refunded, .revoked, .expired].contains(self) }
     }
 
     public var id: String
@@ -68,6 +76,15 @@ public struct PaymentAttempt: Sendable, Equatable {
     /// Unix seconds when the attempt moved to `charging`, committed before the charge was sent:
     /// its order, if any, was created after this (give or take the clocks' skew).
     public var chargeSentAt: Int64?
+    /// Card, or cash or SPEI later (CONTRACT §12).
+    public var method: PaymentMethod
+    /// Pay later: the keyed hash of the claim code (the code itself is never stored).
+    public var claimCodeHash: String?
+    /// Pay later: unix seconds after which the reference or CLABE takes no more money; the
+    /// company's expiry until the gateway's answer says.
+    public var payLaterExpiresAt: Int64?
+    /// Pay later: the reference or CLABE, once the order exists.
+    public var instructions: PaymentInstructions?
 
     public init(
         id: String, companyID: Int64, routerID: Int64, productID: Int64, apiKeyID: String?, idempotencyKey: String,
@@ -76,7 +93,8 @@ public struct PaymentAttempt: Sendable, Equatable {
         userType: PaymentRequest.UserType, credentials: HotspotCredentials, mac: MACAddress?, ip: IPv4Address?,
         autoConnect: Bool, routerUserID: String? = nil, orderID: String? = nil, cardBrand: String? = nil,
         cardLast4: String? = nil, createdAt: Int64, requestID: String? = nil, remoteAddress: String? = nil,
-        answeredCodigo: String? = nil, chargeSentAt: Int64? = nil
+        answeredCodigo: String? = nil, chargeSentAt: Int64? = nil, method: PaymentMethod = .card, claimCodeHash: String? = nil,
+        payLaterExpiresAt: Int64? = nil, instructions: PaymentInstructions? = nil
     ) {
         self.id = id
         self.companyID = companyID
@@ -109,6 +127,10 @@ public struct PaymentAttempt: Sendable, Equatable {
         self.remoteAddress = remoteAddress
         self.answeredCodigo = answeredCodigo
         self.chargeSentAt = chargeSentAt
+        self.method = method
+        self.claimCodeHash = claimCodeHash
+        self.payLaterExpiresAt = payLaterExpiresAt
+        self.instructions = instructions
     }
 
     /// The router user's comment, which ties it to this attempt.
