@@ -579,11 +579,9 @@ public final class PaymentService {
 
     /// The one port call of `run.next`, and the machine's answer to its result.
     private func perform(_ run: inout PaymentRun) throws(PaymentFlow.InvalidEvent) -> PaymentFlow.Action {
-        var attempt = run.attempt
-        defer { run.attempt = attempt }
         if run.resolved == nil {
             do {
-                run.resolved = (try routerAccess(attempt.routerID), try gatewayKey(attempt.companyID))
+                run.resolved = (try routerAccess(run.attempt.routerID), try gatewayKey(run.attempt.companyID))
             } catch {
                 return try run.flow.dependenciesUnavailable()
             }
@@ -595,7 +593,17 @@ public final class PaymentService {
             guard !run.next.needsRouter else { return try run.flow.routerGone() }
             return try performWithGateway(&run, key: key)
         }
-        if !run.next.needsRouter { return try performWithGateway(&run, key: key) }
+        return try run.next.needsRouter ? performWithRouter(&run, access: access) : performWithGateway(&run, key: key)
+    }
+
+    /// The one router call of `run.next`, and the machine's answer to it.
+    private func performWithRouter(
+        _ run: inout PaymentRun, access: RouterAccess
+    ) throws(PaymentFlow.InvalidEvent)
+        -> PaymentFlow.Action
+    {
+        var attempt = run.attempt
+        defer { run.attempt = attempt }
         let directory = access.directory
 
         switch run.next {
