@@ -503,7 +503,14 @@ public final class PaymentService {
     public func step(_ run: inout PaymentRun) -> Outcome? {
         if let stopped = holdLease(&run) { return stopped }
         if let stopped = commit(&run) { return stopped }
-        if run.next == .respond(.delivered) { return end(&run, .delivered, final: true) }
+        switch run.next {
+        case .respond(let result), .suspend(let result):
+            // A run whose first action ends it (a recorded attempt with nothing left to do), or a
+            // delivery committed before its receipt.
+            return end(&run, result, final: result == .delivered || result.isFinalForCustomer)
+        default:
+            break
+        }
         let next: PaymentFlow.Action
         do throws(PaymentFlow.InvalidEvent) {
             next = try perform(&run)
