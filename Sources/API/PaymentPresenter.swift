@@ -97,8 +97,10 @@ public struct PaymentPresenter: PaymentRendering {
                 "Su pedido está registrado y espera su pago. Cuando el pago se acredite, canjee su código para recibir su acceso."
             )
         case .expired:
+            // The payment's own retry, for an order that expired before its 202 was given (its
+            // reply lost): not paid, as any other. A claim code's 410 is ErrorResponse's.
             return (
-                410, "referencia_expirada",
+                402, "pago_no_completado",
                 "La referencia de pago venció sin que recibiéramos el pago. No se realizó ningún cargo; puede comprar de nuevo."
             )
         case .tooManyAttempts:
