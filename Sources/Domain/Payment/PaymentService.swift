@@ -55,6 +55,13 @@ public final class PaymentService {
         public var method: PaymentMethod
         public var from: PaymentAttempt.State
         public var to: PaymentAttempt.State
+
+        public init(attemptID: String, method: PaymentMethod, from: PaymentAttempt.State, to: PaymentAttempt.State) {
+            self.attemptID = attemptID
+            self.method = method
+            self.from = from
+            self.to = to
+        }
     }
 
     /// A router's directories: one for provisioning, one with short timeouts for auto-connect.
