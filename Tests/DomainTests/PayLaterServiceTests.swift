@@ -100,6 +100,7 @@ import Testing
         #expect(reported.state == .delivered)
         let user = try #require(router.users.values.first?.user)
         #expect(!user.disabled && user.comment == attempt.routerComment && user.macAddress == nil)
+        #expect(ledger.attempts[attempt.id]?.routerUserID == user.id)
         guard case .delivered(let receipt, let delivered) = try claim(code) else { Issue.record("not delivered"); return }
         #expect(receipt.status == 200 && receipt.body == Array("ok:\(delivered.credentials.username)".utf8))
         #expect(ledger.events.map(\.1) == [.pending, .charging, .awaitingPayment, .provisioning, .delivered])

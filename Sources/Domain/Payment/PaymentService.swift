@@ -656,6 +656,8 @@ public final class PaymentService {
             let user = newUser(attempt, server: access.hotspotServer, enabled: enabled)
             switch Result(catching: { () throws(RouterFailure) in try directory.createUser(user) }) {
             case .success(let created):
+                // Kept on the record whatever the next state holds (a delivered one holds no user id).
+                attempt.routerUserID = created.id
                 return try run.flow.userCreated(id: created.id, profileMatches: boundToProduct(created, attempt))
             case .failure(let error):
                 if error == .profileNotFound || error == .profileAmbiguous { forgetProfile(of: attempt) }
@@ -666,6 +668,7 @@ public final class PaymentService {
             let name = attempt.credentials.username
             switch Result(catching: { () throws(RouterFailure) in try directory.findUser(named: name) }) {
             case .success(let user):
+                if let user, user.comment == attempt.routerComment, attempt.routerUserID == nil { attempt.routerUserID = user.id }
                 return try run.flow.userLookedUp(
                     id: user?.id, ours: user?.comment == attempt.routerComment,
                     profileMatches: user.map { boundToProduct($0, attempt) } ?? false)
