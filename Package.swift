@@ -113,7 +113,7 @@ let package = Package(
         .testTarget(
             name: "FCGIEntryTests",
             dependencies: [
-                "FCGIEntry", "API", "Domain", "TestSupport", .product(name: "Logging", package: "swift-log"),
+                "FCGIEntry", "API", "Domain", "JSON", "TestSupport", .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(
             name: "HotspotCtlTests",

@@ -22,6 +22,9 @@ reads the router sandbox, the Conekta sandbox and `payment_attempts` once and as
   pending once the stack settles;
 - §11 an access whose end is recorded (`access_ended_at`) has no user on the router: the sweep
   (or `hotspotctl users end`) removes the user before it records the end.
+- pay later (CONTRACT §12): an attempt waiting for its cash or SPEI money (`awaiting_payment`)
+  counts as settled, has its order pending payment and no router user; an `expired` one has
+  nothing on the router; no claim code shown in a 202 appears in the logs (I5).
 """
 
 import json
@@ -34,8 +37,11 @@ import urllib.request
 import uuid
 
 PAY_PATH = "/api/v1/payments/pagar-conekta"
-FINAL_STATES = {"delivered", "declined", "failed", "refunded", "revoked"}
-ALL_STATES = FINAL_STATES | {"pending", "charging", "paid", "declining", "aborting", "refunding", "revoking"}
+FINAL_STATES = {"delivered", "declined", "failed", "refunded", "revoked", "expired"}
+# Waiting for a customer's cash or SPEI money is not unfinished work: it lasts hours by design.
+WAITING_STATES = {"awaiting_payment"}
+ALL_STATES = FINAL_STATES | WAITING_STATES | {"pending", "charging", "paid", "declining", "aborting", "refunding", "revoking",
+                                              "provisioning"}
 ROUTER_PASSWORD = "api-secret"
 CONEKTA_PRIVATE_KEY = "key_sandbox_private"
 COMMENT_PREFIX = "hotspot-pay:"
@@ -46,7 +52,7 @@ ALIASES = {
     "producto_id": "product_id", "token_tarjeta": "card_token", "nombre_cliente": "customer_name",
     "email_cliente": "customer_email", "telefono_cliente": "customer_phone", "tipo_usuario": "user_type",
     "mac_cliente": "mac_address", "ip_cliente": "ip_address", "info_dispositivo": "device_info",
-    "conexion_automatica": "auto_connect",
+    "conexion_automatica": "auto_connect", "metodo_pago": "payment_method",
 }
 CANONICAL = {english: spanish for spanish, english in ALIASES.items()}
 
@@ -159,11 +165,18 @@ def pay(stack, form=False, canonical=False, idempotency_key=None, api_key=None, 
         parsed = json.loads(payload) if payload else None
     except ValueError:
         parsed = payload
+    remember_secrets(stack, status, parsed)
+    return Reply(status, reply_headers, parsed, payload, fields)
+
+
+def remember_secrets(stack, status, parsed):
+    """The hotspot password of a receipt and the claim code of a pay-later 202, which no log may show (I5)."""
     if status == 200 and isinstance(parsed, dict):
         password = (parsed.get("usuario_hotspot") or {}).get("contrasena")
         if password:
             _registry(stack, "_issued_passwords").add(password)
-    return Reply(status, reply_headers, parsed, payload, fields)
+    if status == 202 and isinstance(parsed, dict) and parsed.get("codigo_canje"):
+        _registry(stack, "_claim_codes").add(parsed["codigo_canje"])
 
 
 def wait_until(what, predicate, seconds, describe=None, interval=0.2):
@@ -227,7 +240,7 @@ def settle(stack, settle_seconds, ignore=()):
     deadline = time.time() + settle_seconds
     while True:
         rows = attempts(stack)
-        final = all(row["state"] in FINAL_STATES or row["id"] in ignore for row in rows)
+        final = all(row["state"] in FINAL_STATES | WAITING_STATES or row["id"] in ignore for row in rows)
         # Webhook events not applied yet may still change an attempt (a refund revokes it).
         if (final and not stack.postgres.psql("SELECT 1 FROM webhook_events WHERE applied_at IS NULL LIMIT 1")) \
                 or time.time() >= deadline:
@@ -286,6 +299,8 @@ def check_invariants(stack, settle_seconds=20):
     for row in rows:
         if row["state"] not in ALL_STATES:
             problems.append(f"I4 attempt {row['id']} in unknown state {row['state']!r}")
+        if row["state"] in WAITING_STATES:
+            continue
         if row["state"] not in FINAL_STATES:
             problems.append(f"I4 attempt {row['id']} not final after {settle_seconds}s: {row['state']} "
                             f"(reason {row['reason']!r})")
@@ -311,7 +326,7 @@ def check_invariants(stack, settle_seconds=20):
                                 f"(disabled={user.get('disabled')})")
             elif is_enabled(user) and row["state"] != "delivered":
                 problems.append(f"I1 router user {user.get('name')} is ENABLED but attempt {attempt_id} is {row['state']}")
-            elif row["state"] in FINAL_STATES - {"delivered", "revoked"}:
+            elif row["state"] in (FINAL_STATES | WAITING_STATES) - {"delivered", "revoked"}:
                 problems.append(f"I1 attempt {attempt_id} is {row['state']} but its router user {user.get('name')} "
                                 f"is still there (disabled={user.get('disabled')})")
 
@@ -395,6 +410,8 @@ def check_invariants(stack, settle_seconds=20):
             # refunded by the product (it could not deliver), or revoked after a refund in the dashboard
             if row is not None and row["state"] not in ("refunded", "revoked"):
                 problems.append(f"I2 order {order['id']} is refunded but attempt {attempt_id} is {row['state']}")
+        elif status == "pending_payment" and row is not None and row["state"] in WAITING_STATES:
+            pass  # a cash or SPEI order waiting for its customer's money (CONTRACT §12)
         elif status in ("pending_payment", "pre_authorized"):
             problems.append(f"I2 order {order['id']} left {status} (attempt {attempt_id} is {row and row['state']})")
         elif row is not None and row["state"] == "delivered":
@@ -408,6 +425,10 @@ def check_invariants(stack, settle_seconds=20):
                     problems.append(f"I6 order {order['id']} is {order['payment_status']} but {row['hotspot_username']} "
                                     f"still has session {session.get('.id')}")
     for row in rows:
+        if row["state"] in WAITING_STATES and not any(
+                o["payment_status"] == "pending_payment" for o in orders_by_attempt.get(row["id"], [])):
+            problems.append(f"pay later: attempt {row['id']} waits for its money but its order is "
+                            f"{[o['payment_status'] for o in orders_by_attempt.get(row['id'], [])]}")
         if row["state"] != "delivered":
             continue
         # partially refunded in the dashboard afterwards: the access is kept (CONTRACT §10)
@@ -441,6 +462,9 @@ def check_invariants(stack, settle_seconds=20):
         for secret in (ROUTER_PASSWORD, CONEKTA_PRIVATE_KEY, getattr(stack, "api_key", None)):
             if secret and secret in text:
                 problems.append(f"I5 {secret[:12]}… appears in the {where}")
+        for code in _registry(stack, "_claim_codes"):
+            if code in text or code.replace("-", "") in text:
+                problems.append(f"I5 a claim code appears in the {where}")
         # One pass over the log for every token and value it holds, then set intersections:
         # checking thousands of tokens and passwords one by one over megabytes of log is too slow.
         for token in sorted(tokens & set(re.findall(r"tok_[A-Za-z0-9_]+", text))):

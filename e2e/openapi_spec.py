@@ -253,9 +253,11 @@ def source_codigos():
 
 def source_field_names():
     """Every `campo` a 422 can name: FieldProblem(field: "x"), the labels given to text(…), and
-    the Spanish aliases of PaymentRequestDecoder.names (problems about a field use its alias)."""
+    the Spanish aliases of the decoders' names (PaymentRequestDecoder's and ClaimRequestDecoder's:
+    problems about a field use its alias)."""
     names = set()
     for path in (os.path.join(ROOT, "Sources", "API", "PaymentRequestDecoder.swift"),
+                 os.path.join(ROOT, "Sources", "API", "ClaimRequestDecoder.swift"),
                  os.path.join(ROOT, "Sources", "FCGIEntry", "HTTP", "PortalHandler.swift")):
         text = open(path, encoding="utf-8").read()
         names.update(re.findall(r'FieldProblem\(field:\s*"([^"]+)"', text))

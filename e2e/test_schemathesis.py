@@ -81,5 +81,5 @@ def test_schemathesis_finds_no_server_error_and_nothing_undocumented(stack):
     assert result.returncode == 0, f"schemathesis failed (full log: {LOG}):\n{output[-12000:]}"
     generated = re.search(r"(\d+) generated", summary)
     assert generated and int(generated.group(1)) >= 500, f"schemathesis ran too little:\n{summary}"
-    assert "7 selected / 7 total" in output and "Tested: 7" in summary, summary
+    assert "8 selected / 8 total" in output and "Tested: 8" in summary, summary
     check_invariants(stack)

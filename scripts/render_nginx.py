@@ -18,10 +18,10 @@ class ExactEdits:
         with open(source) as f:
             self.text = f.read()
 
-    def sub(self, old, new):
-        count = self.text.count(old)
-        if count != 1:
-            sys.exit(f"{self.program}: expected exactly one {old!r} in {self.source}, found {count}")
+    def sub(self, old, new, count=1):
+        found = self.text.count(old)
+        if found != count:
+            sys.exit(f"{self.program}: expected {'exactly one' if count == 1 else count} {old!r} in {self.source}, found {found}")
         self.text = self.text.replace(old, new)
 
 
@@ -48,10 +48,13 @@ def render(source, prefix, port, socket, run_as_root, payment_rate=None, api_rat
         # limit_req counts in milliseconds: a raised rate still refuses same-millisecond bursts
         # beyond `burst`, so a load test needs the burst raised with it.
         sub("limit_req zone=hotspot_payments burst=5 nodelay;", "limit_req zone=hotspot_payments burst=10000 nodelay;")
+        # Claims share the payments' knob: a test that raises one raises both.
+        sub("zone=hotspot_claims:10m rate=2r/s;", f"zone=hotspot_claims:10m rate={payment_rate};")
+        sub("limit_req zone=hotspot_claims burst=5 nodelay;", "limit_req zone=hotspot_claims burst=10000 nodelay;")
     if api_rate:
         sub("zone=hotspot_api:10m rate=50r/s;", f"zone=hotspot_api:10m rate={api_rate};")
     if conn_limit:
-        sub("limit_conn hotspot_conn 20;", f"limit_conn hotspot_conn {conn_limit};")
+        sub("limit_conn hotspot_conn 20;", f"limit_conn hotspot_conn {conn_limit};", count=2)
         sub("limit_conn hotspot_conn 50;", f"limit_conn hotspot_conn {conn_limit};")
     if portal_root:
         sub("alias /usr/share/hotspot-pay/portal/;", f"alias {portal_root.rstrip('/')}/;")

@@ -14,6 +14,7 @@ public enum ErrorResponse {
         var extra: [(String, String)] = []
         if status == 401 { extra.append(("WWW-Authenticate", "Bearer")) }
         if status == 503 { extra.append(("Retry-After", "2")) }
+        if case .tooManyClaimGuesses(let seconds) = error { extra.append(("Retry-After", String(seconds))) }
         return .json(status, JSONValue.object(members), codigo: codigo, extraHeaders: extra)
     }
 
@@ -36,6 +37,24 @@ public enum ErrorResponse {
             return (422, "solicitud_invalida", "La solicitud tiene datos inválidos.")
         case .unsupportedMediaType:
             return (415, "tipo_de_contenido_no_soportado", "Envíe application/json o application/x-www-form-urlencoded.")
+        case .paymentMethodUnavailable:
+            return (422, "metodo_pago_no_disponible", "Este método de pago no está disponible en este hotspot. Elija otro.")
+        case .claimCodeUnknown:
+            return (404, "codigo_desconocido", "El código de canje no es válido en este hotspot. Revise que esté bien escrito.")
+        case .claimEnded(.expired):
+            return (
+                410, "referencia_expirada",
+                "La referencia de pago venció sin que recibiéramos el pago. No se realizó ningún cargo; puede comprar de nuevo."
+            )
+        case .claimEnded(.refunded):
+            return (410, "pago_reembolsado", "No pudimos activar su acceso y su pago fue reembolsado.")
+        case .claimEnded(.revoked):
+            return (410, "acceso_revocado", "El pago fue reembolsado o desconocido; el acceso se desactivó.")
+        case .tooManyClaimGuesses:
+            return (
+                429, "demasiados_intentos",
+                "Demasiados códigos de canje incorrectos desde este dispositivo o red. Intente más tarde."
+            )
         case .storeUnavailable:
             return (503, "servicio_no_disponible", "Servicio temporalmente no disponible. Intente de nuevo en unos segundos.")
         case .internalFailure:

@@ -20,15 +20,7 @@ public struct PaymentPresenter: PaymentRendering {
                     ("contrasena", .string(attempt.credentials.password)),
                 ])
             ),
-            (
-                "producto",
-                .object([
-                    ("nombre", .string(attempt.productName)),
-                    ("precio", .money(cents: attempt.amount.cents)),
-                    ("moneda", .string(attempt.amount.currency)),
-                    ("perfil_mikrotik", .string(attempt.profileName)),
-                ])
-            ),
+            ("producto", Self.product(attempt)),
             (
                 "cliente",
                 .object([
@@ -53,6 +45,7 @@ public struct PaymentPresenter: PaymentRendering {
     }
 
     public func answer(_ result: PaymentResult, attempt: PaymentAttempt?) -> StoredResponse {
+        if result == .awaitingPayment, let attempt { return awaitingPayment(attempt, claimCode: nil) }
         let (status, codigo, detail) = Self.describe(result)
         var members: [(String, JSONValue)] = [("detail", .string(detail)), ("codigo", .string(codigo))]
         if let attempt { members.append(("id_intento", .string(attempt.id))) }
@@ -98,6 +91,18 @@ public struct PaymentPresenter: PaymentRendering {
         case .revoked:
             // After the request: the order was refunded or charged back (CONTRACT §10).
             return (402, "acceso_revocado", "El pago fue reembolsado o desconocido; el acceso se desactivó.")
+        case .awaitingPayment:
+            return (
+                202, "pago_pendiente",
+                "Su pedido está registrado y espera su pago. Cuando el pago se acredite, canjee su código para recibir su acceso."
+            )
+        case .expired:
+            // The payment's own retry, for an order that expired before its 202 was given (its
+            // reply lost): not paid, as any other. A claim code's 410 is ErrorResponse's.
+            return (
+                402, "pago_no_completado",
+                "La referencia de pago venció sin que recibiéramos el pago. No se realizó ningún cargo; puede comprar de nuevo."
+            )
         case .tooManyAttempts:
             return (
                 429, "demasiados_intentos",
@@ -108,6 +113,87 @@ public struct PaymentPresenter: PaymentRendering {
         case .idempotencyConflict:
             return (422, "idempotencia_conflicto", "La clave de idempotencia ya se usó con una solicitud distinta.")
         }
+    }
+
+    /// A pay-later order waiting for its money (CONTRACT §12), 202: how to pay it (an OXXO
+    /// reference and its barcode, or a CLABE and its bank), how much, until when, and the claim
+    /// code to redeem once paid (shown here only). The product as in the receipt.
+    public func awaitingPayment(_ attempt: PaymentAttempt, claimCode: ClaimCode?) -> StoredResponse {
+        let (status, codigo, _) = Self.describe(.awaitingPayment)
+        var members: [(String, JSONValue)] = [
+            ("codigo", .string(codigo)),
+            ("mensaje", .string(Self.payLaterMessage(attempt.method))),
+            ("id_intento", .string(attempt.id)),
+        ]
+        members += Self.payLaterTerms(attempt)
+        if let claimCode { members.append(("codigo_canje", .string(claimCode.display))) }
+        members += Self.instructions(attempt)
+        members.append(("producto", Self.product(attempt)))
+        return StoredResponse(status: status, body: JSONValue.object(members).serialized(), codigo: codigo)
+    }
+
+    /// A claim of a pay-later access not delivered yet (`POST /api/v1/payments/canjear`), 202:
+    /// waiting for the money (`pago_recibido` false), or paid with its access being made (true).
+    /// The same terms as the purchase's answer, without the code.
+    public static func claimPending(_ attempt: PaymentAttempt) -> JSONValue {
+        let paid = attempt.state == .provisioning || attempt.state == .paid
+        let message =
+            paid
+            ? "Su pago fue recibido y estamos activando su acceso. Intente de nuevo en unos segundos."
+            : "Aún no recibimos su pago. Si ya pagó, puede tardar unos minutos en acreditarse; intente de nuevo más tarde."
+        var members: [(String, JSONValue)] = [
+            ("codigo", .string(describe(.awaitingPayment).codigo)), ("mensaje", .string(message)), ("id_intento", .string(attempt.id)),
+        ]
+        members += payLaterTerms(attempt)
+        members.append(("pago_recibido", .bool(paid)))
+        members += instructions(attempt)
+        members.append(("producto", product(attempt)))
+        return .object(members)
+    }
+
+    /// What the customer reads on how to pay.
+    static func payLaterMessage(_ method: PaymentMethod) -> String {
+        switch method {
+        case .spei:
+            "Transfiera el monto exacto por SPEI a esta CLABE antes de que venza. Cuando el pago se acredite, canjee su código para recibir su acceso."
+        default:
+            "Pague en efectivo en cualquier tienda OXXO con esta referencia antes de que venza. Cuando el pago se acredite, canjee su código para recibir su acceso."
+        }
+    }
+
+    /// `metodo_pago`, `monto`, `moneda`, `expira`.
+    static func payLaterTerms(_ attempt: PaymentAttempt) -> [(String, JSONValue)] {
+        [
+            ("metodo_pago", .string(attempt.method.rawValue)), ("monto", .money(cents: attempt.amount.cents)),
+            ("moneda", .string(attempt.amount.currency)),
+            ("expira", attempt.payLaterExpiresAt.map { .string(isoTimestamp(seconds: $0)) } ?? .null),
+        ]
+    }
+
+    /// `referencia` and `url_codigo_barras` (OXXO) or `clabe` and `banco` (SPEI), once known.
+    static func instructions(_ attempt: PaymentAttempt) -> [(String, JSONValue)] {
+        guard let instructions = attempt.instructions else { return [] }
+        switch attempt.method {
+        case .spei:
+            return [("clabe", .optional(instructions.clabe)), ("banco", .optional(instructions.bank))]
+        default:
+            return [("referencia", .optional(instructions.reference)), ("url_codigo_barras", .optional(instructions.barcodeURL))]
+        }
+    }
+
+    /// The receipt's `producto`.
+    static func product(_ attempt: PaymentAttempt) -> JSONValue {
+        .object([
+            ("nombre", .string(attempt.productName)),
+            ("precio", .money(cents: attempt.amount.cents)),
+            ("moneda", .string(attempt.amount.currency)),
+            ("perfil_mikrotik", .string(attempt.profileName)),
+        ])
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SSZ` (ISO 8601, UTC).
+    public static func isoTimestamp(seconds: Int64) -> String {
+        String(timestamp(microseconds: seconds * 1_000_000).prefix(19)) + "Z"
     }
 
     /// `auto_conexion.estado`.

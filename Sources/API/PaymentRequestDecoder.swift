@@ -9,7 +9,13 @@ public enum PaymentRequestDecoder {
         ("product_id", "producto_id"), ("card_token", "token_tarjeta"), ("customer_name", "nombre_cliente"),
         ("customer_email", "email_cliente"), ("customer_phone", "telefono_cliente"), ("user_type", "tipo_usuario"),
         ("mac_address", "mac_cliente"), ("ip_address", "ip_cliente"), ("device_info", "info_dispositivo"),
-        ("auto_connect", "conexion_automatica"),
+        ("auto_connect", "conexion_automatica"), ("payment_method", "metodo_pago"),
+    ]
+
+    /// `metodo_pago` values, Spanish and English (CONTRACT §12): card now, or cash at OXXO or a
+    /// SPEI transfer later.
+    static let methods: [String: PaymentMethod] = [
+        "tarjeta": .card, "card": .card, "oxxo": .oxxo, "cash": .oxxo, "efectivo": .oxxo, "spei": .spei,
     ]
 
     public enum Failure: Error, Equatable, Sendable {
@@ -18,17 +24,20 @@ public enum PaymentRequestDecoder {
     }
 
     public static func decode(body: [UInt8], contentType: String?) throws(Failure) -> PaymentRequest {
+        try validate(fields(body: body, contentType: contentType, names: names))
+    }
+
+    /// A JSON or form body's fields, a field of `names` sent twice refused.
+    static func fields(body: [UInt8], contentType: String?, names: [(String, String)]) throws(Failure) -> [String: Field] {
         let mediaType = contentType.map { String($0.split(separator: ";").first ?? "").trimmingSpaces().lowercased() } ?? ""
-        let fields: [String: Field]
         switch mediaType {
         case "application/json", "":
-            fields = try jsonFields(body)
+            return try jsonFields(body, names: names)
         case "application/x-www-form-urlencoded":
-            fields = try formFields(body)
+            return try formFields(body, names: names)
         default:
             throw .unsupportedMediaType
         }
-        return try validate(fields)
     }
 
     /// A field's value as sent: JSON keeps its type; forms are always text.
@@ -40,7 +49,7 @@ public enum PaymentRequestDecoder {
         case other
     }
 
-    static func jsonFields(_ body: [UInt8]) throws(Failure) -> [String: Field] {
+    static func jsonFields(_ body: [UInt8], names: [(String, String)] = names) throws(Failure) -> [String: Field] {
         let document: JSONValue
         do {
             document = try JSONParser.parse(body)
@@ -52,7 +61,7 @@ public enum PaymentRequestDecoder {
         }
         var fields: [String: Field] = [:]
         for (key, value) in members {
-            if fields[key] != nil, let problem = repeated(key) { throw .invalid([problem]) }
+            if fields[key] != nil, let problem = repeated(key, names: names) { throw .invalid([problem]) }
             switch value {
             case .string(let text): fields[key] = .text(text)
             case .number(let text): fields[key] = .number(text)
@@ -64,14 +73,14 @@ public enum PaymentRequestDecoder {
         return fields
     }
 
-    static func formFields(_ body: [UInt8]) throws(Failure) -> [String: Field] {
+    static func formFields(_ body: [UInt8], names: [(String, String)] = names) throws(Failure) -> [String: Field] {
         var fields: [String: Field] = [:]
         for pair in body.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
             let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
             guard let key = percentDecode(parts[0]), let value = percentDecode(parts.count > 1 ? parts[1] : []) else {
                 throw .invalid([FieldProblem(field: "body", message: "El formulario no está codificado correctamente.")])
             }
-            if fields[key] != nil, let problem = repeated(key) { throw .invalid([problem]) }
+            if fields[key] != nil, let problem = repeated(key, names: names) { throw .invalid([problem]) }
             fields[key] = .text(value)
         }
         return fields
@@ -80,7 +89,7 @@ public enum PaymentRequestDecoder {
     /// A field of the payment sent twice is refused (named by its Spanish name), not read
     /// last-wins: a proxy or firewall that reads the first value would see another request than
     /// the one charged. Unknown names are ignored, repeated or not.
-    static func repeated(_ name: String) -> FieldProblem? {
+    static func repeated(_ name: String, names: [(String, String)] = names) -> FieldProblem? {
         guard let alias = names.first(where: { $0.0 == name || $0.1 == name })?.1 else { return nil }
         return FieldProblem(field: alias, message: "Campo repetido: envíelo una sola vez.")
     }
@@ -117,8 +126,10 @@ public enum PaymentRequestDecoder {
         return String(validating: out, as: UTF8.self)
     }
 
-    static func validate(_ fields: [String: Field]) throws(Failure) -> PaymentRequest {
-        var problems: [FieldProblem] = []
+    /// Each field of `names` under its canonical name (its alias's value when only that was
+    /// sent; JSON null counts as absent), and a problem for each field sent under both names with
+    /// different values.
+    static func merged(_ fields: [String: Field], names: [(String, String)], problems: inout [FieldProblem]) -> [String: Field] {
         var values: [String: Field] = [:]
         for (canonical, alias) in names {
             let first = fields[canonical]
@@ -128,26 +139,77 @@ public enum PaymentRequestDecoder {
             }
             if let value = first ?? second, value != .null { values[canonical] = value }
         }
+        return values
+    }
 
-        func text(_ name: String, _ label: String, required: Bool, max: Int) -> String? {
-            switch values[name] {
-            case nil:
+    /// A text field, trimmed, without forbidden characters and within `max` characters; nil
+    /// (with a problem named `label` when required or malformed) otherwise.
+    static func text(
+        _ values: [String: Field], _ name: String, _ label: String, required: Bool, max: Int, problems: inout [FieldProblem]
+    ) -> String? {
+        switch values[name] {
+        case nil:
+            if required { problems.append(FieldProblem(field: label, message: "Campo requerido.")) }
+            return nil
+        case .text(let value)?:
+            let trimmed = value.trimmingSpaces()
+            if trimmed.isEmpty {
                 if required { problems.append(FieldProblem(field: label, message: "Campo requerido.")) }
                 return nil
-            case .text(let value)?:
-                let trimmed = value.trimmingSpaces()
-                if trimmed.isEmpty {
-                    if required { problems.append(FieldProblem(field: label, message: "Campo requerido.")) }
-                    return nil
-                }
-                guard trimmed.count <= max, !trimmed.unicodeScalars.contains(where: isForbidden) else {
-                    problems.append(FieldProblem(field: label, message: "Valor demasiado largo o con caracteres no permitidos."))
-                    return nil
-                }
-                return trimmed
-            default:
-                problems.append(FieldProblem(field: label, message: "Debe ser texto."))
+            }
+            guard trimmed.count <= max, !trimmed.unicodeScalars.contains(where: isForbidden) else {
+                problems.append(FieldProblem(field: label, message: "Valor demasiado largo o con caracteres no permitidos."))
                 return nil
+            }
+            return trimmed
+        default:
+            problems.append(FieldProblem(field: label, message: "Debe ser texto."))
+            return nil
+        }
+    }
+
+    /// The device fields a payment and a claim share: MAC, IPv4 address, auto-connect.
+    static func device(_ values: [String: Field], problems: inout [FieldProblem]) -> (MACAddress?, IPv4Address?, Bool) {
+        var mac: MACAddress?
+        if let macText = text(values, "mac_address", "mac_cliente", required: false, max: 32, problems: &problems) {
+            mac = MACAddress(macText)
+            if mac == nil { problems.append(FieldProblem(field: "mac_cliente", message: "Dirección MAC inválida (AA:BB:CC:DD:EE:FF).")) }
+        }
+        var ip: IPv4Address?
+        if let ipText = text(values, "ip_address", "ip_cliente", required: false, max: 32, problems: &problems) {
+            ip = IPv4Address(ipText)
+            if ip == nil { problems.append(FieldProblem(field: "ip_cliente", message: "Dirección IPv4 inválida.")) }
+        }
+        var autoConnect = false
+        switch values["auto_connect"] {
+        case nil: break
+        case .bool(let flag)?: autoConnect = flag
+        case .text(let value)?, .number(let value)?:
+            switch value.trimmingSpaces().lowercased() {
+            case "true", "1", "on", "yes": autoConnect = true
+            case "false", "0", "off", "no", "": autoConnect = false
+            default: problems.append(FieldProblem(field: "conexion_automatica", message: "Debe ser verdadero o falso."))
+            }
+        default:
+            problems.append(FieldProblem(field: "conexion_automatica", message: "Debe ser verdadero o falso."))
+        }
+        return (mac, ip, autoConnect)
+    }
+
+    static func validate(_ fields: [String: Field]) throws(Failure) -> PaymentRequest {
+        var problems: [FieldProblem] = []
+        let values = merged(fields, names: names, problems: &problems)
+
+        func text(_ name: String, _ label: String, required: Bool, max: Int) -> String? {
+            Self.text(values, name, label, required: required, max: max, problems: &problems)
+        }
+
+        var method = PaymentMethod.card
+        if let methodText = text("payment_method", "metodo_pago", required: false, max: 32) {
+            if let known = methods[methodText.lowercased()] {
+                method = known
+            } else {
+                problems.append(FieldProblem(field: "metodo_pago", message: "Método de pago desconocido: tarjeta, oxxo o spei."))
             }
         }
 
@@ -165,8 +227,14 @@ public enum PaymentRequestDecoder {
             problems.append(FieldProblem(field: "producto_id", message: "Debe ser un entero positivo."))
         }
 
-        let token = text("card_token", "token_tarjeta", required: true, max: 128)
-        if let token, !token.utf8.allSatisfy({ isTokenByte($0) }) {
+        // A pay-later request carries no card: a token with it is a mistake that must not pass
+        // unnoticed (the customer would believe a card was charged).
+        var token = text("card_token", "token_tarjeta", required: !method.isPayLater, max: 128)
+        if method.isPayLater, token != nil {
+            problems.append(
+                FieldProblem(field: "token_tarjeta", message: "No envíe un token de tarjeta con pago en efectivo o por transferencia."))
+            token = nil
+        } else if let checked = token, !checked.utf8.allSatisfy({ isTokenByte($0) }) {
             problems.append(FieldProblem(field: "token_tarjeta", message: "Token de tarjeta inválido."))
         }
         let name = text("customer_name", "nombre_cliente", required: true, max: 120)
@@ -181,35 +249,13 @@ public enum PaymentRequestDecoder {
         // Any value other than the two known types (or none) becomes usuario_contrasena (docs/seed-api.md).
         let userTypeText = text("user_type", "tipo_usuario", required: false, max: 64)
         let userType = userTypeText.flatMap(PaymentRequest.UserType.init(rawValue:)) ?? .userAndPassword
-        var mac: MACAddress?
-        if let macText = text("mac_address", "mac_cliente", required: false, max: 32) {
-            mac = MACAddress(macText)
-            if mac == nil { problems.append(FieldProblem(field: "mac_cliente", message: "Dirección MAC inválida (AA:BB:CC:DD:EE:FF).")) }
-        }
-        var ip: IPv4Address?
-        if let ipText = text("ip_address", "ip_cliente", required: false, max: 32) {
-            ip = IPv4Address(ipText)
-            if ip == nil { problems.append(FieldProblem(field: "ip_cliente", message: "Dirección IPv4 inválida.")) }
-        }
+        let (mac, ip, autoConnect) = Self.device(values, problems: &problems)
         let device = text("device_info", "info_dispositivo", required: false, max: 500)
-        var autoConnect = false
-        switch values["auto_connect"] {
-        case nil: break
-        case .bool(let flag)?: autoConnect = flag
-        case .text(let value)?, .number(let value)?:
-            switch value.trimmingSpaces().lowercased() {
-            case "true", "1", "on", "yes": autoConnect = true
-            case "false", "0", "off", "no", "": autoConnect = false
-            default: problems.append(FieldProblem(field: "conexion_automatica", message: "Debe ser verdadero o falso."))
-            }
-        default:
-            problems.append(FieldProblem(field: "conexion_automatica", message: "Debe ser verdadero o falso."))
-        }
 
-        guard problems.isEmpty, let token, let name, let email else { throw .invalid(problems) }
+        guard problems.isEmpty, token != nil || method.isPayLater, let name, let email else { throw .invalid(problems) }
         return PaymentRequest(
-            productID: productID, cardToken: token, customerName: name, customerEmail: email, customerPhone: phone,
-            userType: userType, mac: mac, ip: ip, deviceInfo: device, autoConnect: autoConnect)
+            productID: productID, cardToken: token ?? "", customerName: name, customerEmail: email, customerPhone: phone,
+            userType: userType, mac: mac, ip: ip, deviceInfo: device, autoConnect: autoConnect, method: method)
     }
 
     private static func isTokenByte(_ byte: UInt8) -> Bool {

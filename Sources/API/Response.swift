@@ -53,6 +53,7 @@ public struct Response: Equatable, Sendable {
         switch status {
         case 200: "OK"
         case 201: "Created"
+        case 202: "Accepted"
         case 400: "Bad Request"
         case 401: "Unauthorized"
         case 402: "Payment Required"
@@ -60,6 +61,7 @@ public struct Response: Equatable, Sendable {
         case 404: "Not Found"
         case 405: "Method Not Allowed"
         case 409: "Conflict"
+        case 410: "Gone"
         case 413: "Payload Too Large"
         case 415: "Unsupported Media Type"
         case 422: "Unprocessable Content"

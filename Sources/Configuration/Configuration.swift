@@ -69,6 +69,17 @@ public struct Configuration: Sendable {
         /// The longest wait before an unfinished attempt is tried again (the delay doubles per try
         /// up to this), which bounds how long a recovered router or Conekta waits for the reconciler.
         public var retryMaxSeconds: Int
+        /// Pay later (CONTRACT §12): an order waiting for its cash or SPEI money is read this
+        /// often at first, the delay doubling up to the maximum (and at the reference's expiry).
+        public var payLaterPollSeconds: Int
+        public var payLaterPollMaxSeconds: Int
+        /// An order still payable this long after its reference expired is cancelled at Conekta.
+        public var payLaterCancelGraceSeconds: Int
+        /// Failed claim-code guesses allowed per window by device, client address, router.
+        public var claimGuessWindowSeconds: Int
+        public var claimGuessesPerMAC: Int
+        public var claimGuessesPerAddress: Int
+        public var claimGuessesPerRouter: Int
     }
 
     /// How long a worker holds an attempt it runs: longer than the slowest request can run (four
@@ -132,6 +143,13 @@ public struct Configuration: Sendable {
         public static let sweepInterval = "HOTSPOT_SWEEP_INTERVAL"
         public static let sweepBatch = "HOTSPOT_SWEEP_BATCH"
         public static let sweepPause = "HOTSPOT_SWEEP_PAUSE_MS"
+        public static let payLaterPoll = "HOTSPOT_PAY_LATER_POLL_SECONDS"
+        public static let payLaterPollMax = "HOTSPOT_PAY_LATER_POLL_MAX_SECONDS"
+        public static let payLaterCancelGrace = "HOTSPOT_PAY_LATER_CANCEL_GRACE_SECONDS"
+        public static let claimGuessWindow = "HOTSPOT_CLAIM_GUESS_WINDOW_SECONDS"
+        public static let claimGuessesPerMAC = "HOTSPOT_CLAIM_GUESSES_PER_MAC"
+        public static let claimGuessesPerAddress = "HOTSPOT_CLAIM_GUESSES_PER_ADDRESS"
+        public static let claimGuessesPerRouter = "HOTSPOT_CLAIM_GUESSES_PER_ROUTER"
 
         /// Every variable the configuration reads.
         public static let all = [
@@ -140,6 +158,8 @@ public struct Configuration: Sendable {
             conektaConnectTimeout, conektaTimeout, routerConnectTimeout, routerTimeout, routerMaxConcurrency, routerQueueWait,
             reconcileInterval, activationDeadline, orderLookupGrace, autoConnectBudget, declineWindow, declinesPerMAC,
             declinesPerAddress, declinesPerRouter, profileCheck, reconcileThreads, retryMax, sweepInterval, sweepBatch, sweepPause,
+            payLaterPoll, payLaterPollMax, payLaterCancelGrace, claimGuessWindow, claimGuessesPerMAC, claimGuessesPerAddress,
+            claimGuessesPerRouter,
         ]
     }
 
@@ -236,7 +256,14 @@ public struct Configuration: Sendable {
             declinesPerRouter: try integer(Key.declinesPerRouter, default: 50, range: 0...1_000_000),
             profileCheckSeconds: try integer(Key.profileCheck, default: 60, range: 0...3_600),
             reconcileThreads: try integer(Key.reconcileThreads, default: 4, range: 1...32),
-            retryMaxSeconds: try integer(Key.retryMax, default: 15, range: 1...600)
+            retryMaxSeconds: try integer(Key.retryMax, default: 15, range: 1...600),
+            payLaterPollSeconds: try integer(Key.payLaterPoll, default: 60, range: 1...3_600),
+            payLaterPollMaxSeconds: try integer(Key.payLaterPollMax, default: 600, range: 1...3_600),
+            payLaterCancelGraceSeconds: try integer(Key.payLaterCancelGrace, default: 3_600, range: 0...86_400),
+            claimGuessWindowSeconds: try integer(Key.claimGuessWindow, default: 600, range: 10...86_400),
+            claimGuessesPerMAC: try integer(Key.claimGuessesPerMAC, default: 10, range: 0...10_000),
+            claimGuessesPerAddress: try integer(Key.claimGuessesPerAddress, default: 10, range: 0...100_000),
+            claimGuessesPerRouter: try integer(Key.claimGuessesPerRouter, default: 100, range: 0...1_000_000)
         )
         sweep = Sweep(
             intervalSeconds: try integer(Key.sweepInterval, default: 60, range: 0...86_400),

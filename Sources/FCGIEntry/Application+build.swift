@@ -43,6 +43,7 @@ extension Application {
     func instruments(_ recorder: MetricsRecorder) -> PaymentWiring.Instruments {
         .init(
             gateway: { MeasuredPaymentGateway(base: $0, recorder: recorder) },
-            directory: { MeasuredHotspotUserDirectory(base: $0, recorder: recorder) })
+            directory: { MeasuredHotspotUserDirectory(base: $0, recorder: recorder) },
+            stateChanges: { recorder.stateChanged($0) })
     }
 }

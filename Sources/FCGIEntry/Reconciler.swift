@@ -80,6 +80,11 @@ struct Reconciler {
     }
 
     private func report(_ outcome: PaymentService.Outcome) {
+        // A pay-later order polled and still waiting for its money moved nothing on.
+        if outcome.state == .awaitingPayment, outcome.warning == nil {
+            logger.debug("pay-later order still waiting", metadata: ["attempt": "\(outcome.attemptID ?? "-")"])
+            return
+        }
         // The attempt's real outcome: the answer its customer got, not this run's.
         recorder.reconciled(codigo: outcome.codigo)
         let finished = outcome.state?.isFinal == true
@@ -164,8 +169,14 @@ extension Reconciler {
         for (state, count) in backlog.attemptsByState {
             if let state = PaymentAttempt.State(rawValue: state) { attempts[state] = count }
         }
+        var awaiting: [PaymentMethod: Int] = [:]
+        for (method, count) in backlog.awaitingPaymentByMethod {
+            if let method = PaymentMethod(rawValue: method) { awaiting[method] = count }
+        }
         let now = Date().timeIntervalSince1970
-        metrics.record(Metrics.Backlog(attempts: attempts, oldestCreatedAt: backlog.oldestCreatedAt, readAt: now))
+        metrics.record(
+            Metrics.Backlog(
+                attempts: attempts, oldestCreatedAt: backlog.oldestCreatedAt, readAt: now, awaitingPaymentByMethod: awaiting))
         if sweeper != nil {
             metrics.record(
                 try store.sweepStatuses().map {
@@ -176,7 +187,8 @@ extension Reconciler {
         }
         guard progress.due(now: now) else { return }
         let finished = progress.takeFinished()
-        let left = attempts.values.reduce(0, +)
+        // Orders waiting for their customers' cash or SPEI money are not a backlog to report.
+        let left = attempts.filter { $0.key != .awaitingPayment }.values.reduce(0, +)
         guard left > 0 || finished > 0 else { return }
         var metadata: Logger.Metadata = ["finished": "\(finished)", "unfinished": "\(left)"]
         if let oldest = try store.oldestUnfinished() {

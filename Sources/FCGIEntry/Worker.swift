@@ -68,6 +68,9 @@ final class Worker {
         if route == .payment, let codigo = response.header("X-Hotspot-Codigo") {
             recorder.paymentAnswered(codigo: codigo)
         }
+        if route == .claim, let codigo = response.header("X-Hotspot-Codigo") {
+            recorder.claimAnswered(codigo: codigo)
+        }
         if case .conektaWebhook = route {
             if response.status == 401 { recorder.webhookSignatureFailed() }
             if response.status == 200, let type = response.header("X-Hotspot-Event-Type"),

@@ -5,8 +5,9 @@ import Gateway
 import HTTPTransport
 import RouterOS
 
-/// Fuzz targets for everything that reads bytes from outside: request bodies (JSON and form),
-/// FastCGI parameters, RouterOS replies and Conekta replies. `FUZZ_TARGET` picks one.
+/// Fuzz targets for everything that reads bytes from outside: request bodies (JSON and form: a
+/// payment and a claim code's redemption read the same bytes), FastCGI parameters, RouterOS
+/// replies and Conekta replies (to a card charge and to a cash one). `FUZZ_TARGET` picks one.
 ///
 /// `make fuzz` builds them into a libFuzzer binary; `hotspot-fuzz-replay` (run by `make test`)
 /// replays every input kept in `fuzz/regressions/<target>/`, so each crash ever found stays a test.
@@ -21,8 +22,14 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         switch self {
         case .paymentJSON:
             _ = try? PaymentRequestDecoder.decode(body: bytes, contentType: "application/json")
+            if let claim = try? ClaimRequestDecoder.decode(body: bytes, contentType: "application/json") {
+                _ = ClaimCode(typed: claim.code)
+            }
         case .paymentForm:
             _ = try? PaymentRequestDecoder.decode(body: bytes, contentType: "application/x-www-form-urlencoded")
+            if let claim = try? ClaimRequestDecoder.decode(body: bytes, contentType: "application/x-www-form-urlencoded") {
+                _ = ClaimCode(typed: claim.code)
+            }
         case .fastcgi:
             // NAME=value pairs separated by NUL bytes, as libfcgi hands them over.
             var parameters: [String: String] = [:]
@@ -59,6 +66,11 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
                 ChargeRequest(
                     attemptID: "a", amount: Money(cents: 1500, currency: "MXN"), itemName: "1 Hora", customerName: "A",
                     customerEmail: "a@b.c", customerPhone: "5512345678", cardToken: "tok_x"), using: key)
+            _ = client.charge(
+                ChargeRequest(
+                    attemptID: "a", amount: Money(cents: 1500, currency: "MXN"), itemName: "1 Hora", customerName: "A",
+                    customerEmail: "a@b.c", customerPhone: "5512345678", payment: .payLater(.oxxo, expiresAt: 1_700_000_000)),
+                using: key)
             _ = try? client.order(id: "ord_1", using: key)
             _ = try? client.findOrder(attemptID: "a", customerEmail: "a@b.c", createdAfter: 0, using: key)
             _ = try? client.refund(orderID: "ord_1", amountCents: 1500, using: key)

@@ -4,7 +4,9 @@ import HTTPTransport
 import JSON
 
 extension ConektaClient: PaymentGateway {
-    /// `POST /orders` with one card charge, sent once.
+    /// `POST /orders` with one charge, sent once: a card's, or a cash (OXXO) or SPEI one with
+    /// its `expires_at` (docs/sources.md C12), answered `awaitingPayment` with its reference or
+    /// CLABE while Conekta waits for the money.
     ///
     /// Paid only when `payment_status` is `paid` and the order's amount, currency, charge status and
     /// `metadata.attempt_id` agree with the request (docs/sources.md C2, C8). A failure before anything was
@@ -128,6 +130,10 @@ extension ConektaClient: PaymentGateway {
         guard charge.amount.cents > 0, charge.amount.cents <= Int64(Int32.max) else {
             return .invalidRequest(param: "line_items.unit_price", message: "amount out of range")
         }
+        if case .payLater = charge.payment, charge.amount.currency.uppercased() != "MXN" {
+            // OXXO and SPEI move pesos only (docs/sources.md C12).
+            return .invalidRequest(param: "currency", message: "cash and SPEI charges are in MXN only")
+        }
         return nil
     }
 
@@ -144,10 +150,18 @@ extension ConektaClient: PaymentGateway {
             currency: charge.amount.currency.uppercased(),
             customerInfo: .init(name: charge.customerName, email: charge.customerEmail, phone: charge.customerPhone),
             lineItems: [.init(name: lineItemName(charge.itemName), unitPrice: charge.amount.cents, quantity: 1)],
-            charges: [
-                .init(paymentMethod: .init(type: "card", tokenID: charge.cardToken), referenceID: charge.attemptID)
-            ],
+            charges: [.init(paymentMethod: paymentMethod(of: charge.payment), referenceID: charge.attemptID)],
             metadata: metadata)
+    }
+
+    /// The charge's `payment_method`: a card token, or `cash` (OXXO) or `spei` with the expiry.
+    static func paymentMethod(of payment: ChargeRequest.Payment) -> OrderRequestBody.PaymentMethod {
+        switch payment {
+        case .card(let token):
+            return .init(type: "card", tokenID: token)
+        case .payLater(let method, let expiresAt):
+            return .init(type: method == .spei ? "spei" : "cash", expiresAt: expiresAt)
+        }
     }
 
     /// A line item name within the spec's 3…249 characters.
@@ -199,6 +213,15 @@ extension ConektaClient: PaymentGateway {
 
     static func outcome(of order: OrderBody, for charge: ChargeRequest) -> ChargeOutcome {
         guard let id = order.id else { return .unknown(reason: "reply_without_order_id") }
+        if case .payLater(let method, _) = charge.payment, order.paymentStatus == "pending_payment",
+            let payLater = order.payLater, payLater.method == method, payLater.instructions.isUsable(for: method),
+            order.amount == charge.amount.cents, order.currency?.uppercased() == charge.amount.currency.uppercased(),
+            order.metadata[attemptIDKey].map({ $0 == clipped(charge.attemptID, to: 249) }) ?? true
+        {
+            return .awaitingPayment(orderID: id, charge: payLater)
+        }
+        // Anything else pending (no reference to pay with, another amount) is an order nobody
+        // can pay as asked: `notPaid`, which the saga cancels.
         guard order.paymentStatus == "paid" else {
             return .notPaid(status: GatewayOrder.Status(conekta: order.paymentStatus ?? ""), orderID: id)
         }
@@ -215,7 +238,7 @@ extension ConektaClient: PaymentGateway {
                 nil
             }
         if let mismatch { return .unknown(reason: "paid_order_mismatch_\(mismatch)") }
-        let card = order.card
+        let card = order.payLater == nil ? order.card : nil
         return .paid(PaidOrder(orderID: id, amount: charge.amount, cardBrand: card?.brand, cardLast4: card?.last4))
     }
 

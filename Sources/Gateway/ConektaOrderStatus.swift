@@ -24,11 +24,11 @@ extension GatewayOrder {
     /// An order with its status as Conekta spells it.
     public init(
         id: String, paymentStatus: String, amount: Money, amountRefundedCents: Int64 = 0, attemptID: String? = nil,
-        createdAt: Int64 = 0, cardBrand: String? = nil, cardLast4: String? = nil
+        createdAt: Int64 = 0, cardBrand: String? = nil, cardLast4: String? = nil, payLater: PayLaterCharge? = nil
     ) {
         self.init(
             id: id, status: Status(conekta: paymentStatus), amount: amount, amountRefundedCents: amountRefundedCents,
-            attemptID: attemptID, createdAt: createdAt, cardBrand: cardBrand, cardLast4: cardLast4)
+            attemptID: attemptID, createdAt: createdAt, cardBrand: cardBrand, cardLast4: cardLast4, payLater: payLater)
     }
 
 }

@@ -26,9 +26,12 @@ struct OrderRequestBody {
         var referenceID: String
     }
 
+    /// A card's (`type` card, `token_id`), or a cash or SPEI one that takes money until
+    /// `expires_at` (docs/sources.md C12).
     struct PaymentMethod {
         var type: String
-        var tokenID: String
+        var tokenID: String?
+        var expiresAt: Int64?
     }
 
     var currency: String
@@ -45,10 +48,7 @@ struct OrderRequestBody {
                 .array(
                     charges.map { charge in
                         .object([
-                            (
-                                "payment_method",
-                                .object([("token_id", .string(charge.paymentMethod.tokenID)), ("type", .string(charge.paymentMethod.type))])
-                            ),
+                            ("payment_method", charge.paymentMethod.json),
                             ("reference_id", .string(charge.referenceID)),
                         ])
                     })
@@ -71,6 +71,17 @@ struct OrderRequestBody {
             ),
             ("metadata", .object(metadata.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
         ])
+    }
+}
+
+extension OrderRequestBody.PaymentMethod {
+    /// Members in key order, as the rest of the request.
+    var json: JSONValue {
+        var members: [(String, JSONValue)] = []
+        if let expiresAt { members.append(("expires_at", .integer(expiresAt))) }
+        if let tokenID { members.append(("token_id", .string(tokenID))) }
+        members.append(("type", .string(type)))
+        return .object(members)
     }
 }
 
@@ -123,13 +134,18 @@ struct OrderBody: ConektaDecodable {
 
     var card: PaymentMethodBody? { charges.first?.paymentMethod }
 
+    /// The order's cash or SPEI charge (the first one: ours have one charge).
+    var payLater: PayLaterCharge? { charges.lazy.compactMap { $0.paymentMethod?.payLater }.first }
+
     /// The Domain's order; nil without an id.
     var gatewayOrder: GatewayOrder? {
         guard let id else { return nil }
+        let payLater = self.payLater
         return GatewayOrder(
             id: id, paymentStatus: paymentStatus ?? "", amount: Money(cents: amount ?? 0, currency: currency ?? ""),
             amountRefundedCents: amountRefunded ?? 0, attemptID: metadata[ConektaClient.attemptIDKey],
-            createdAt: createdAt ?? 0, cardBrand: card?.brand, cardLast4: card?.last4
+            createdAt: createdAt ?? 0, cardBrand: payLater == nil ? card?.brand : nil,
+            cardLast4: payLater == nil ? card?.last4 : nil, payLater: payLater
         )
     }
 }
@@ -147,14 +163,65 @@ struct ChargeBody: ConektaDecodable {
     }
 }
 
+/// A charge's `payment_method`: a card's brand and last digits, or what a cash or SPEI charge
+/// gives to pay it (docs/sources.md C12).
 struct PaymentMethodBody: ConektaDecodable {
     var brand: String?
     var last4: String?
+    /// The spec's discriminator: `card_payment`, `cash_payment`, `bank_transfer_payment`…
+    var object: String?
+    var type: String?
+    var reference: String?
+    var barcodeURL: String?
+    var clabe: String?
+    var bank: String?
+    var expiresAt: Int64?
 
     init?(json: JSONValue) {
         guard case .object = json else { return nil }
         brand = json["brand"]?.stringValue
         last4 = json["last4"]?.stringValue
+        object = json["object"]?.stringValue
+        type = json["type"]?.stringValue
+        reference = json["reference"].flatMap(Self.digitsOrText)
+        barcodeURL = json["barcode_url"]?.stringValue
+        clabe = json["clabe"].flatMap(Self.digitsOrText)
+        bank = json["bank"]?.stringValue
+        expiresAt = json["expires_at"]?.int64Value
+    }
+
+    /// Cash or SPEI, told by `object`; by `type` when a reply has no `object` (a cash charge's
+    /// `type` is `cash` in some replies and `oxxo` in others).
+    var payLaterMethod: PaymentMethod? {
+        switch object {
+        case "cash_payment": return .oxxo
+        case "bank_transfer_payment": return .spei
+        case nil:
+            switch type {
+            case "cash", "oxxo": return .oxxo
+            case "spei": return .spei
+            default: return nil
+            }
+        default: return nil
+        }
+    }
+
+    var payLater: PayLaterCharge? {
+        guard let method = payLaterMethod else { return nil }
+        return PayLaterCharge(
+            method: method,
+            instructions: PaymentInstructions(reference: reference, barcodeURL: barcodeURL, clabe: clabe, bank: bank),
+            expiresAt: expiresAt)
+    }
+
+    /// A reference or CLABE: a string, or the digits of an unquoted number (one of the spec's
+    /// examples writes a 20-digit reference that way, beyond any integer type).
+    private static func digitsOrText(_ value: JSONValue) -> String? {
+        switch value {
+        case .string(let text): return text.isEmpty ? nil : text
+        case .number(let text) where !text.isEmpty && text.allSatisfy({ $0.isASCII && $0.isNumber }): return text
+        default: return nil
+        }
     }
 }
 

@@ -8,7 +8,7 @@ import Wiring
 struct CompanyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "company", abstract: "Companies (tenants).",
-        subcommands: [Add.self, List.self, SetConekta.self, Webhook.self, Disable.self, Enable.self])
+        subcommands: [Add.self, List.self, Settings.self, SetConekta.self, Webhook.self, Disable.self, Enable.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a company.")
@@ -41,10 +41,123 @@ struct CompanyCommand: ParsableCommand {
                             ("id", .integer(company.id)), ("name", .string(company.name)), ("active", .bool(company.active)),
                             ("contact_email", .optional(company.contactEmail)), ("contact_phone", .optional(company.contactPhone)),
                             ("conekta_public_key", .optional(company.conektaPublicKey)),
+                            ("pay_later", CompanyCommand.json(company.payLater)),
                         ])
                     }),
-                text: companies.map { "\($0.id)\t\($0.active ? "active" : "inactive")\t\($0.name)" }.joined(separator: "\n"))
+                text: companies.map { company in
+                    "\(company.id)\t\(company.active ? "active" : "inactive")\t\(company.name)"
+                        + (company.payLater.methods.isEmpty ? "" : "\tpay later: \(CompanyCommand.text(company.payLater))")
+                }.joined(separator: "\n"))
         }
+    }
+
+    struct Settings: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set",
+            abstract: "Change a company's settings: what it offers to pay later (cash at OXXO, SPEI transfers).",
+            discussion: """
+                --pay-later oxxo,spei (or one of them) lets the company's customers order now and pay in cash at an \
+                OXXO store or by SPEI transfer; their access is made when the money arrives (CONTRACT §12). Turn it \
+                on only once the company's Conekta account takes cash and SPEI payments. --pay-later none turns it \
+                off (orders already made keep their terms). --pay-later-expiry is how long a reference or CLABE can \
+                be paid: 15m to 72h (default 4h), as 90m, 4h, 1h30m or seconds.
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Company id.") var id: Int64
+        @Option(name: .customLong("pay-later"), help: "oxxo, spei, oxxo,spei, or none.") var payLater: String?
+        @Option(name: .customLong("pay-later-expiry"), help: "How long a reference stays payable: 15m to 72h.") var payLaterExpiry: String?
+
+        func validate() throws {
+            guard payLater != nil || payLaterExpiry != nil else {
+                throw ValidationError("nothing to set: give --pay-later or --pay-later-expiry")
+            }
+            if let payLater { _ = try CompanyCommand.methods(payLater) }
+            if let payLaterExpiry { _ = try CompanyCommand.expirySeconds(payLaterExpiry) }
+        }
+
+        func run() throws {
+            let methods = try payLater.map(CompanyCommand.methods)
+            let expiry = try payLaterExpiry.map(CompanyCommand.expirySeconds)
+            let (store, _) = try global.store()
+            let company = try attempt("company set") { () throws(StoreFailure) -> Company? in
+                guard try store.setPayLater(companyID: id, methods: methods, expirySeconds: expiry) else { return nil }
+                return try store.company(id: id)
+            }
+            guard let company else { throw CommandFailure("company set: no company \(id)") }
+            global.emit(
+                .object([("id", .integer(id)), ("pay_later", CompanyCommand.json(company.payLater))]),
+                text: "company \(id): pay later \(CompanyCommand.text(company.payLater))")
+        }
+    }
+
+    /// `oxxo,spei`, `spei`, `none`… as a set of pay-later methods (`cash` and `efectivo` name OXXO).
+    static func methods(_ text: String) throws -> Set<PaymentMethod> {
+        let words = text.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        if words == ["none"] || words == ["off"] { return [] }
+        var methods: Set<PaymentMethod> = []
+        for word in words {
+            switch word {
+            case "oxxo", "cash", "efectivo": methods.insert(.oxxo)
+            case "spei": methods.insert(.spei)
+            default: throw ValidationError("--pay-later: \(word) is not oxxo, spei or none")
+            }
+        }
+        guard !methods.isEmpty else { throw ValidationError("--pay-later: give oxxo, spei, oxxo,spei or none") }
+        return methods
+    }
+
+    /// `90m`, `4h`, `1h30m`, `3600s` or `3600` (seconds), within 15 minutes and 72 hours.
+    static func expirySeconds(_ text: String) throws -> Int {
+        var total = 0
+        var digits = ""
+        for character in text.lowercased() {
+            if character.isASCII, character.isNumber {
+                digits.append(character)
+                continue
+            }
+            let unit: Int
+            switch character {
+            case "d": unit = 86_400
+            case "h": unit = 3_600
+            case "m": unit = 60
+            case "s": unit = 1
+            default: throw ValidationError("--pay-later-expiry: \(text) is not a duration such as 90m or 4h")
+            }
+            guard let number = Int(digits), number <= 1_000_000 else {
+                throw ValidationError("--pay-later-expiry: \(text) is not a duration such as 90m or 4h")
+            }
+            total += number * unit
+            digits = ""
+        }
+        if !digits.isEmpty {
+            guard let number = Int(digits), number <= 1_000_000 else {
+                throw ValidationError("--pay-later-expiry: \(text) is not a duration such as 90m or 4h")
+            }
+            total += number
+        }
+        guard PayLaterSettings.allowedExpirySeconds.contains(total) else {
+            throw ValidationError("--pay-later-expiry: \(text) is outside 15m to 72h (hours, not days)")
+        }
+        return total
+    }
+
+    /// `oxxo,spei (expiry 4h)`, or `off (expiry 4h)`.
+    static func text(_ settings: PayLaterSettings) -> String {
+        let methods = PaymentMethod.payLater.filter(settings.methods.contains).map(\.rawValue)
+        return "\(methods.isEmpty ? "off" : methods.joined(separator: ",")) (expiry \(duration(settings.expirySeconds)))"
+    }
+
+    static func json(_ settings: PayLaterSettings) -> JSONValue {
+        .object([
+            ("methods", .array(PaymentMethod.payLater.filter(settings.methods.contains).map { .string($0.rawValue) })),
+            ("expiry_seconds", .integer(settings.expirySeconds)),
+        ])
+    }
+
+    /// `4h`, `90m`, `1h30m`, `45s`.
+    static func duration(_ seconds: Int) -> String {
+        let parts = [(seconds / 3_600, "h"), (seconds % 3_600 / 60, "m"), (seconds % 60, "s")].filter { $0.0 > 0 }
+        return parts.isEmpty ? "0s" : parts.map { "\($0.0)\($0.1)" }.joined()
     }
 
     struct SetConekta: ParsableCommand {

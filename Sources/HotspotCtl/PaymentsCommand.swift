@@ -13,27 +13,60 @@ struct PaymentsCommand: ParsableCommand {
         subcommands: [List.self, Show.self])
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List recent attempts (newest first).")
+        static let configuration = CommandConfiguration(
+            abstract: "List recent attempts (newest first), or the pay-later ones not delivered yet.",
+            discussion: """
+                With --pending: the cash (OXXO) and SPEI orders waiting for their money, and the paid ones whose \
+                access is being made (awaiting_payment, provisioning), the soonest to expire first: id, time, state, \
+                amount, method, reference or CLABE, expiry.
+                """)
         @OptionGroup var global: GlobalOptions
         @Option(
-            help:
-                "Only attempts in this state (pending, charging, paid, delivered, declining, declined, aborting, failed, refunding, refunded)."
-        )
+            help: .init(
+                "Only attempts in this state.",
+                discussion: PaymentAttempt.State.allCases.map(\.rawValue).joined(separator: ", ")))
         var state: String?
+        @Flag(help: "Only pay-later attempts not delivered yet (awaiting_payment, provisioning).") var pending = false
         @Option(help: "Only this company's.") var company: Int64?
         @Option(help: "How many.") var limit = 50
+
+        func validate() throws {
+            if pending, state != nil { throw ValidationError("--pending and --state do not go together") }
+            if let state, PaymentAttempt.State(rawValue: state) == nil {
+                throw ValidationError(
+                    "--state: \(state) is not one of \(PaymentAttempt.State.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
 
         func run() throws {
             let (store, _) = try global.store()
             let rows = try attempt("payments list") { () throws(StoreFailure) in
-                try store.attempts(limit: limit, state: state, companyID: company)
+                pending
+                    ? try store.pendingPayLater(limit: limit, companyID: company)
+                    : try store.attempts(limit: limit, state: state, companyID: company)
             }
             global.emit(
                 .array(rows.map(PaymentsCommand.json)),
-                text: rows.map {
-                    "\($0.attempt.id)\t\($0.createdAt)\t\($0.attempt.state.rawValue)\t\(Money.decimalText(cents: $0.attempt.amount.cents)) \($0.attempt.amount.currency)\t\($0.attempt.orderID ?? "-")\t\($0.attempt.reason ?? "")"
-                }.joined(separator: "\n"))
+                text: rows.map { pending ? PaymentsCommand.pendingLine($0) : PaymentsCommand.line($0) }.joined(separator: "\n"))
         }
+    }
+
+    /// id, time, state, amount, order, reason.
+    static func line(_ row: PostgresStore.AttemptSummary) -> String {
+        let a = row.attempt
+        return [
+            a.id, row.createdAt, a.state.rawValue, "\(Money.decimalText(cents: a.amount.cents)) \(a.amount.currency)", a.orderID ?? "-",
+            a.reason ?? "",
+        ].joined(separator: "\t")
+    }
+
+    /// id, time, state, amount, method, reference or CLABE, expiry.
+    static func pendingLine(_ row: PostgresStore.AttemptSummary) -> String {
+        let a = row.attempt
+        return [
+            a.id, row.createdAt, a.state.rawValue, "\(Money.decimalText(cents: a.amount.cents)) \(a.amount.currency)", a.method.rawValue,
+            a.instructions?.reference ?? a.instructions?.clabe ?? "-", a.payLaterExpiresAt.map(EventsCommand.timestamp) ?? "-",
+        ].joined(separator: "\t")
     }
 
     struct Show: ParsableCommand {
@@ -87,6 +120,12 @@ struct PaymentsCommand: ParsableCommand {
             ("validity", .optional(a.validity.map(ProductCommand.validityText))),
             ("first_login_at", .optional(row.firstLoginAt)), ("access_ended_at", .optional(row.accessEndedAt)),
             ("access_end_reason", .optional(a.accessEndReason?.rawValue)),
+            // How it is paid; for cash or SPEI, how and until when (never the claim code: only
+            // its hash is kept, and not shown either).
+            ("payment_method", .string(a.method.rawValue)), ("reference", .optional(a.instructions?.reference)),
+            ("barcode_url", .optional(a.instructions?.barcodeURL)), ("clabe", .optional(a.instructions?.clabe)),
+            ("bank", .optional(a.instructions?.bank)),
+            ("expires_at", a.payLaterExpiresAt.map { .string(EventsCommand.timestamp($0)) } ?? .null),
         ])
     }
 
@@ -115,6 +154,17 @@ struct PaymentsCommand: ParsableCommand {
             "sale     \(Money.decimalText(cents: a.amount.cents)) \(a.amount.currency), product \(a.productID) \"\(a.productName)\", "
                 + "router \(a.routerID), company \(a.companyID)",
             "order    \(a.orderID ?? "-")",
+        ]
+        if a.method.isPayLater {
+            // A pay-later attempt: how it is paid and until when (the claim code is never shown).
+            let how =
+                a.method == .spei
+                ? "CLABE \(a.instructions?.clabe ?? "-")\(a.instructions?.bank.map { " (\($0))" } ?? "")"
+                : "reference \(a.instructions?.reference ?? "-")"
+            let expiry = a.payLaterExpiresAt.map(EventsCommand.timestamp) ?? "-"
+            lines.append("method   \(a.method.rawValue), \(how), expires \(expiry)")
+        }
+        lines += [
             "user     \(a.credentials.username) (router id \(a.routerUserID ?? "-"))",
             "request  \(a.requestID ?? "-")",
             "created  \(row.createdAt)" + (row.finishedAt.map { ", finished \($0)" } ?? "")
@@ -149,7 +199,8 @@ struct ReconcileCommand: ParsableCommand {
             One pass over every attempt that is unfinished when it starts (or the one --attempt names), \
             whatever backoff the background reconciler scheduled: what an operator runs after fixing a router \
             or an outage. Prints one line per attempt (finished, still unfinished and why, or held by a running \
-            worker) and a summary; exits 1 when an attempt is still unfinished.
+            worker) and a summary; exits 1 when an attempt is still unfinished. A cash or SPEI order still waiting \
+            for its customer's money is read again and reported as waiting: that is not stuck.
             """)
     @OptionGroup var global: GlobalOptions
     @Flag(help: "One pass over every unfinished attempt, then exit.") var once = false
@@ -190,15 +241,19 @@ struct ReconcileCommand: ParsableCommand {
         for row in unfinished {
             reports.append(try reconcile(row, payments: payments))
         }
-        let stuck = reports.filter { !$0.finished }
+        let stuck = reports.filter { !$0.finished && !$0.waiting }
+        let waiting = reports.filter(\.waiting)
+        let summary =
+            "finished \(reports.count - stuck.count - waiting.count), still unfinished \(stuck.count)"
+            + (waiting.isEmpty ? "" : ", waiting for the customer's money \(waiting.count)")
         global.emit(
             .object([
                 ("finished", .array(reports.filter(\.finished).map(\.json))), ("unfinished", .array(stuck.map(\.json))),
+                ("waiting", .array(waiting.map(\.json))),
             ]),
             text: reports.isEmpty
                 ? "nothing to reconcile: no unfinished attempt"
-                : (reports.map(\.line) + ["finished \(reports.count - stuck.count), still unfinished \(stuck.count)"])
-                    .joined(separator: "\n"))
+                : (reports.map(\.line) + [summary]).joined(separator: "\n"))
         if !stuck.isEmpty { throw ExitCode(1) }
     }
 
@@ -213,9 +268,13 @@ struct ReconcileCommand: ParsableCommand {
         /// Why it is where it is, or who holds it.
         var why: String
 
+        /// A pay-later order still waiting for its customer's money: unfinished, not stuck.
+        var waiting: Bool { to == PaymentAttempt.State.awaitingPayment.rawValue }
+
         var line: String {
             [
-                finished ? "finished" : "unfinished", id, from == to ? to : "\(from) → \(to)", codigo.map { "(\($0))" } ?? "", why,
+                finished ? "finished" : waiting ? "waiting" : "unfinished", id, from == to ? to : "\(from) → \(to)",
+                codigo.map { "(\($0))" } ?? "", why,
             ].filter { !$0.isEmpty }.joined(separator: "  ")
         }
 

@@ -340,6 +340,56 @@ public enum Migrations {
                 );
                 CREATE INDEX router_sweeps_due ON router_sweeps (next_sweep_at);
                 """),
+        Migration(
+            version: 12, name: "pay later: cash (OXXO) and SPEI orders redeemed with a claim code",
+            sql: """
+                -- Self-contained: it needs nothing of any migration after 10, so it applies in any
+                -- order with the others of its release. ALTER TABLE locks payment_attempts
+                -- exclusively: behind a long reader, give up after 5 s rather than queue every
+                -- payment (the migration runs again at the next start, as migration 7 explains).
+                SET LOCAL lock_timeout = '5s';
+
+                -- Off by default: a company's Conekta account must take cash and SPEI before it
+                -- offers them. The expiry is hours, not days (15 minutes to 72 hours).
+                ALTER TABLE companies
+                    ADD COLUMN pay_later_methods text[] NOT NULL DEFAULT '{}'
+                        CHECK (pay_later_methods <@ ARRAY['oxxo', 'spei']::text[]),
+                    ADD COLUMN pay_later_expiry_seconds int NOT NULL DEFAULT 14400
+                        CHECK (pay_later_expiry_seconds BETWEEN 900 AND 259200);
+
+                -- A pay-later attempt keeps how to pay it (the reference or CLABE is no secret: the
+                -- customer shows it at a store or types it in a banking app) and until when; its
+                -- claim code only as a keyed hash (HMAC under the server's key secret), unique.
+                -- New nullable columns and a constant default change the catalogue only (no
+                -- rewrite); the method's CHECK is NOT VALID so that adding it reads no row (every
+                -- existing attempt is a card's), and it holds for every row written from now on.
+                ALTER TABLE payment_attempts
+                    ADD COLUMN payment_method text NOT NULL DEFAULT 'card',
+                    ADD COLUMN claim_code_hash text,
+                    ADD COLUMN pay_later_reference text,
+                    ADD COLUMN pay_later_barcode_url text,
+                    ADD COLUMN pay_later_clabe text,
+                    ADD COLUMN pay_later_bank text,
+                    ADD COLUMN pay_later_expires_at timestamptz,
+                    ADD CONSTRAINT payment_attempts_payment_method CHECK (payment_method IN ('card', 'oxxo', 'spei')) NOT VALID;
+                CREATE UNIQUE INDEX payment_attempts_claim_code ON payment_attempts (claim_code_hash)
+                    WHERE claim_code_hash IS NOT NULL;
+
+                -- Failed claim-code guesses, counted per router, device and client address within a
+                -- window (like the card-testing limits, CONTRACT §8). Rows older than a day are
+                -- pruned as new ones are written.
+                CREATE TABLE claim_failures (
+                    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    company_id      bigint NOT NULL,
+                    router_id       bigint NOT NULL,
+                    client_mac      text,
+                    remote_address  text,
+                    at              timestamptz NOT NULL DEFAULT now()
+                );
+                CREATE INDEX claim_failures_router ON claim_failures (router_id, at);
+                CREATE INDEX claim_failures_mac ON claim_failures (client_mac, at) WHERE client_mac IS NOT NULL;
+                CREATE INDEX claim_failures_address ON claim_failures (remote_address, at) WHERE remote_address IS NOT NULL;
+                """),
     ]
 
     /// Applies every migration not yet applied, each in its own transaction, under an advisory

@@ -10,10 +10,12 @@ extension PostgresStore: PaymentLedger {
         order_id, card_brand, card_last4, extract(epoch FROM created_at)::bigint AS created_epoch, request_id,
         response_codigo AS answered_codigo, extract(epoch FROM charge_sent_at)::bigint AS charge_sent_epoch,
         validity_seconds, validity_from, extract(epoch FROM first_login_at)::bigint AS first_login_epoch,
-        extract(epoch FROM access_ended_at)::bigint AS access_ended_epoch, access_end_reason
+        extract(epoch FROM access_ended_at)::bigint AS access_ended_epoch, access_end_reason,
+        payment_method, claim_code_hash, pay_later_reference, pay_later_barcode_url, pay_later_clabe, pay_later_bank,
+        extract(epoch FROM pay_later_expires_at)::bigint AS pay_later_expires_epoch
         """
 
-    static let finalStates = "('delivered','declined','failed','refunded','revoked')"
+    static let finalStates = "('delivered','declined','failed','refunded','revoked','expired')"
 
     public func begin(
         _ attempt: PaymentAttempt, owner: String, leaseSeconds: Int, declineWindowSeconds: Int?
@@ -27,10 +29,10 @@ extension PostgresStore: PaymentLedger {
                     amount_cents, currency, product_name, profile_name, limit_uptime, limit_bytes_total, customer_name,
                     customer_email, customer_phone, user_type, hotspot_username, hotspot_password, client_mac, client_ip,
                     auto_connect, request_id, lease_owner, lease_until, created_at, remote_address, validity_seconds,
-                    validity_from)
+                    validity_from, payment_method, claim_code_hash, pay_later_expires_at)
                 VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, 'pending', 'recorded', $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
                         $18, $19, $20, $21, $22, $23, $24, now() + make_interval(secs => $25), to_timestamp($26), $27,
-                        $29::bigint, $30)
+                        $29::bigint, $30, $31, $32, to_timestamp($33::bigint))
                 ON CONFLICT (company_id, idempotency_key) DO NOTHING
                 RETURNING id),
             event AS (
@@ -57,6 +59,7 @@ extension PostgresStore: PaymentLedger {
                 attempt.credentials.username, password, attempt.mac?.value, attempt.ip?.value, attempt.autoConnect ? "true" : "false",
                 attempt.requestID, owner, String(leaseSeconds), String(attempt.createdAt), attempt.remoteAddress,
                 declineWindowSeconds.map(String.init), attempt.validity.map { String($0.seconds) }, attempt.validity?.from.rawValue,
+                attempt.method.rawValue, attempt.claimCodeHash, attempt.payLaterExpiresAt.map(String.init),
             ])
         if let row = inserted.first {
             guard declineWindowSeconds != nil else { return .started(recentDeclines: nil) }
@@ -98,11 +101,26 @@ extension PostgresStore: PaymentLedger {
         let sealed = response.map { PostgresBytes.encode(sealer.seal(bytes: $0.body, context: "attempt:\(attempt.id):response")) }
         return try advance(
             attempt, expecting: expecting, reason: reason, Self.concludeStatement,
-            [String(retry.baseSeconds), sealed, response.map { String($0.status) }, response?.codigo, String(retry.ceilingSeconds)])
+            [
+                String(retry.baseSeconds), sealed, response.map { String($0.status) }, response?.codigo, String(retry.ceilingSeconds),
+                retry.latest.map(String.init),
+            ])
     }
 
-    /// Moves an attempt from `expecting` to its state, with its timeline event: $1–$10 as
-    /// `advance` binds them, then `more` set from $11 on.
+    /// When an unfinished attempt is due again: `base × 2^tries` seconds from now (`tries`: the
+    /// count before this one), at most `ceiling`, and no later than `latest` (unix seconds) when
+    /// one is given: the SQL of `RetrySchedule.nextTry`, over parameters `$base`, `$ceiling` and
+    /// `$latest`.
+    static func nextRetry(base: String, ceiling: String, latest: String) -> String {
+        """
+        least(now() + make_interval(secs => least(\(base) * power(2, least(retry_count, 16)), \(ceiling))),
+                          coalesce(to_timestamp(\(latest)::bigint), 'infinity'))
+        """
+    }
+
+    /// Moves an attempt from `expecting` to its state, with its timeline event: $1–$16 as
+    /// `advance` binds them, then `more` set from $17 on. The pay-later fields are written once
+    /// known and never cleared.
     private static func advanceStatement(setting more: String = "") -> String {
         """
         WITH updated AS (
@@ -110,7 +128,11 @@ extension PostgresStore: PaymentLedger {
                 state = $2, reason = $3, router_user_id = $4, order_id = $5, card_brand = $6, card_last4 = $7,
                 hotspot_username = $8, hotspot_password = $9, updated_at = now(),
                 finished_at = CASE WHEN $2 IN \(finalStates) THEN coalesce(finished_at, now()) ELSE NULL END,
-                charge_sent_at = CASE WHEN $2 = 'charging' AND $10 <> 'charging' THEN now() ELSE charge_sent_at END\(more)
+                charge_sent_at = CASE WHEN $2 = 'charging' AND $10 <> 'charging' THEN now() ELSE charge_sent_at END,
+                claim_code_hash = coalesce($11, claim_code_hash), pay_later_reference = coalesce($12, pay_later_reference),
+                pay_later_barcode_url = coalesce($13, pay_later_barcode_url), pay_later_clabe = coalesce($14, pay_later_clabe),
+                pay_later_bank = coalesce($15, pay_later_bank),
+                pay_later_expires_at = coalesce(to_timestamp($16::bigint), pay_later_expires_at)\(more)
             WHERE id = $1::uuid AND state = $10
             RETURNING id),
         event AS (
@@ -130,10 +152,10 @@ extension PostgresStore: PaymentLedger {
                 lease_owner = NULL, lease_until = NULL,
                 retry_count = CASE WHEN $2 IN \(finalStates) THEN retry_count ELSE retry_count + 1 END,
                 next_retry_at = CASE WHEN $2 NOT IN \(finalStates)
-                    THEN now() + make_interval(secs => least($11 * power(2, least(retry_count, 16)), $15)) END,
-                response_status = CASE WHEN response_body IS NULL AND $12::bytea IS NOT NULL THEN $13::int ELSE response_status END,
-                response_codigo = CASE WHEN response_body IS NULL AND $12::bytea IS NOT NULL THEN $14 ELSE response_codigo END,
-                response_body = coalesce(response_body, $12::bytea)
+                    THEN \(nextRetry(base: "$17", ceiling: "$21", latest: "$22")) END,
+                response_status = CASE WHEN response_body IS NULL AND $18::bytea IS NOT NULL THEN $19::int ELSE response_status END,
+                response_codigo = CASE WHEN response_body IS NULL AND $18::bytea IS NOT NULL THEN $20 ELSE response_codigo END,
+                response_body = coalesce(response_body, $18::bytea)
             """)
 
     private func advance(
@@ -144,6 +166,8 @@ extension PostgresStore: PaymentLedger {
             [
                 attempt.id, attempt.state.rawValue, reason, attempt.routerUserID, attempt.orderID, attempt.cardBrand,
                 attempt.cardLast4, attempt.credentials.username, sealedPassword(of: attempt), expecting.rawValue,
+                attempt.claimCodeHash, attempt.instructions?.reference, attempt.instructions?.barcodeURL,
+                attempt.instructions?.clabe, attempt.instructions?.bank, attempt.payLaterExpiresAt.map(String.init),
             ] + more)
         return rows.count == 1
     }
@@ -168,7 +192,7 @@ extension PostgresStore: PaymentLedger {
             UPDATE payment_attempts SET lease_owner = NULL, lease_until = NULL,
                 retry_count = CASE WHEN finished_at IS NULL THEN retry_count + 1 ELSE retry_count END,
                 next_retry_at = CASE WHEN finished_at IS NULL
-                    THEN now() + make_interval(secs => least($2 * power(2, least(retry_count, 16)), $6)) END,
+                    THEN \(Self.nextRetry(base: "$2", ceiling: "$6", latest: "$7")) END,
                 response_status = CASE WHEN response_body IS NULL AND $3::bytea IS NOT NULL THEN $4::int ELSE response_status END,
                 response_codigo = CASE WHEN response_body IS NULL AND $3::bytea IS NOT NULL THEN $5 ELSE response_codigo END,
                 response_body = coalesce(response_body, $3::bytea),
@@ -177,7 +201,7 @@ extension PostgresStore: PaymentLedger {
             """,
             [
                 attemptID, String(retry.baseSeconds), sealed, response.map { String($0.status) }, response?.codigo,
-                String(retry.ceilingSeconds),
+                String(retry.ceilingSeconds), retry.latest.map(String.init),
             ])
     }
 
@@ -230,8 +254,13 @@ extension PostgresStore: PaymentLedger {
         let id = row["id"] ?? ""
         guard let state = row["state"].flatMap(PaymentAttempt.State.init(rawValue:)),
             let userType = row["user_type"].flatMap(PaymentRequest.UserType.init(rawValue:)),
+            let method = PaymentMethod(rawValue: row["payment_method"] ?? "card"),
             let sealed = row.bytes("hotspot_password")
         else { throw .failed("attempt \(id) has an unreadable row") }
+        let paying = (row["pay_later_reference"], row["pay_later_barcode_url"], row["pay_later_clabe"], row["pay_later_bank"])
+        let instructions =
+            paying.0 == nil && paying.1 == nil && paying.2 == nil && paying.3 == nil
+            ? nil : PaymentInstructions(reference: paying.0, barcodeURL: paying.1, clabe: paying.2, bank: paying.3)
         let password: String
         do {
             password = try sealer.open(sealed, context: "attempt:\(id):password")
@@ -253,7 +282,9 @@ extension PostgresStore: PaymentLedger {
             requestID: row["request_id"], answeredCodigo: row["answered_codigo"], chargeSentAt: row.int64("charge_sent_epoch"),
             validity: Self.validity(from: row), firstLoginAt: row.int64("first_login_epoch"),
             accessEndedAt: row.int64("access_ended_epoch"),
-            accessEndReason: row["access_end_reason"].flatMap(AccessEndReason.init(rawValue:)))
+            accessEndReason: row["access_end_reason"].flatMap(AccessEndReason.init(rawValue:)),
+            method: method, claimCodeHash: row["claim_code_hash"], payLaterExpiresAt: row.int64("pay_later_expires_epoch"),
+            instructions: instructions)
     }
 
     /// Frees the leases held by processes of this host that no longer exist (a crash or SIGKILL),
@@ -310,8 +341,11 @@ extension PostgresStore: PaymentLedger {
     /// The attempts not in a final state: how many in each state, and the oldest one's creation.
     public struct Backlog: Sendable, Equatable {
         public var attemptsByState: [String: Int]
-        /// Unix time; nil when there is no unfinished attempt.
+        /// Unix time; nil when there is no unfinished attempt. Attempts waiting for their cash or
+        /// SPEI money are not late (they wait hours by design) and do not count here.
         public var oldestCreatedAt: Int64?
+        /// Attempts waiting for their cash or SPEI money, by method (`oxxo`, `spei`).
+        public var awaitingPaymentByMethod: [String: Int] = [:]
     }
 
     /// Reads the backlog through the partial index on unfinished attempts (cheap at any table size).
@@ -319,12 +353,17 @@ extension PostgresStore: PaymentLedger {
         var backlog = Backlog(attemptsByState: [:], oldestCreatedAt: nil)
         for row in try run(
             """
-            SELECT state, count(*) AS n, extract(epoch FROM min(created_at))::bigint AS oldest
-            FROM payment_attempts WHERE finished_at IS NULL GROUP BY state
+            SELECT state, payment_method, count(*) AS n, extract(epoch FROM min(created_at))::bigint AS oldest
+            FROM payment_attempts WHERE finished_at IS NULL GROUP BY state, payment_method
             """
         ).all {
             guard let state = row["state"], let oldest = row.int64("oldest") else { continue }
-            backlog.attemptsByState[state] = row.int("n") ?? 0
+            let count = row.int("n") ?? 0
+            backlog.attemptsByState[state, default: 0] += count
+            if state == PaymentAttempt.State.awaitingPayment.rawValue {
+                backlog.awaitingPaymentByMethod[row["payment_method"] ?? "", default: 0] += count
+                continue
+            }
             backlog.oldestCreatedAt = min(backlog.oldestCreatedAt ?? oldest, oldest)
         }
         return backlog
@@ -339,12 +378,13 @@ extension PostgresStore: PaymentLedger {
         public var tries: Int
     }
 
-    /// The oldest unfinished attempt, through the partial index on unfinished attempts.
+    /// The oldest unfinished attempt, through the partial index on unfinished attempts; one
+    /// waiting for its cash or SPEI money is not late and does not count.
     public func oldestUnfinished() throws(StoreFailure) -> OldestUnfinished? {
         try run(
             """
             SELECT id::text AS id, state, reason, extract(epoch FROM created_at)::bigint AS created_epoch, retry_count
-            FROM payment_attempts WHERE finished_at IS NULL ORDER BY created_at LIMIT 1
+            FROM payment_attempts WHERE finished_at IS NULL AND state <> 'awaiting_payment' ORDER BY created_at LIMIT 1
             """
         ).first.map {
             OldestUnfinished(
@@ -393,7 +433,7 @@ extension PostgresStore: PaymentLedger {
         }
     }
 
-    private func summary(from row: PostgresRow) throws(StoreFailure) -> AttemptSummary {
+    func summary(from row: PostgresRow) throws(StoreFailure) -> AttemptSummary {
         AttemptSummary(
             attempt: try attempt(from: row), createdAt: row["created_text"] ?? "", finishedAt: row["finished_text"],
             responseCodigo: row["response_codigo"], nextRetryAt: row["retry_text"], firstLoginAt: row["first_login_text"],

@@ -66,7 +66,8 @@ public final class PostgresStore {
 
     static let companyColumns = """
         c.id AS company_id, c.name AS company_name, c.contact_email, c.contact_phone, c.conekta_public_key,
-        c.active AS company_active, c.username_length, c.password_length, c.pin_length
+        c.active AS company_active, c.username_length, c.password_length, c.pin_length,
+        c.pay_later_methods::text AS pay_later_methods, c.pay_later_expiry_seconds
         """
 
     static func company(from row: PostgresRow) -> Company {
@@ -81,7 +82,8 @@ public final class PostgresStore {
                 usernameLength: row.int("username_length") ?? 6,
                 passwordLength: row.int("password_length") ?? 4,
                 pinLength: row.int("pin_length") ?? 6
-            )
+            ),
+            payLater: payLater(from: row)
         )
     }
 

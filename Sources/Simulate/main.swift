@@ -26,11 +26,17 @@ var failed: [UInt64] = []
 var attempts = 0
 var reports = 0
 var states: [String: Int] = [:]
+var payLater: [String: Int] = [:]
+var claims: [String: Int] = [:]
+var lostWebhooks = 0
 for seed in first..<(first + count) {
     let report = Simulation(seed: seed, options: options).run()
     attempts += report.attempts
     reports += report.reportsApplied
     for (state, count) in report.finalStates { states[state, default: 0] += count }
+    for (state, count) in report.payLaterStates { payLater[state, default: 0] += count }
+    for (kind, count) in report.claimsAnswered { claims[kind, default: 0] += count }
+    lostWebhooks += report.lostWebhooks
     guard !report.passed else { continue }
     failed.append(seed)
     print("seed \(seed) FAILED:")
@@ -47,5 +53,11 @@ print(
     "simulated \(ran) seeds (\(first)…\(first + ran - 1)): \(ran - UInt64(failed.count)) passed, \(failed.count) failed; "
         + "\(attempts) attempts (\(states.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))); "
         + "\(reports) order reports applied, each twice (I7)")
+func listed(_ counts: [String: Int]) -> String {
+    counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+}
+print(
+    "pay later: \(payLater.values.reduce(0, +)) attempts (\(listed(payLater))); \(claims.values.reduce(0, +)) claims (\(listed(claims))); "
+        + "\(lostWebhooks) order.paid webhooks lost")
 print("\(String(format: "%.1f", Double(ran) / max(seconds, 0.001))) seeds/s over \(String(format: "%.1f", seconds)) s")
 if !failed.isEmpty { exit(1) }

@@ -58,8 +58,13 @@ public final class SimulatedLedger: PaymentLedger {
         var nextRetryAt: Int64?
         var retryCount = 0
         var response: StoredResponse?
+        /// When a run last wrote the row (microseconds), as `updated_at`.
+        var updatedAt: Int64 = 0
         var finished: Bool { attempt.state.isFinal }
     }
+
+    /// Failed claim-code guesses: when, router, MAC, address.
+    private(set) var failedClaims: [(at: Int64, routerID: Int64, mac: MACAddress?, address: String?)] = []
 
     private(set) var rows: [String: Row] = [:]
     private var byKey: [String: String] = [:]
@@ -91,7 +96,8 @@ public final class SimulatedLedger: PaymentLedger {
         if let id = byKey[key], let row = rows[id] {
             return .existing(reading(row), response: row.response, leaseActive: (row.leaseUntil ?? 0) > now)
         }
-        rows[attempt.id] = Row(attempt: attempt, leaseOwner: owner, leaseUntil: now + Int64(leaseSeconds) * 1_000_000)
+        rows[attempt.id] = Row(
+            attempt: attempt, leaseOwner: owner, leaseUntil: now + Int64(leaseSeconds) * 1_000_000, updatedAt: now)
         byKey[key] = attempt.id
         order.append(attempt.id)
         events.append((attempt.id, nil, attempt.state, attempt.reason))
@@ -112,7 +118,12 @@ public final class SimulatedLedger: PaymentLedger {
         stored.reason = reason
         stored.chargeSentAt = chargeSentAt
         stored.answeredCodigo = nil
+        // What a run learnt of its pay-later order is kept once known, as the columns are.
+        stored.claimCodeHash = attempt.claimCodeHash ?? row.attempt.claimCodeHash
+        stored.instructions = attempt.instructions ?? row.attempt.instructions
+        stored.payLaterExpiresAt = attempt.payLaterExpiresAt ?? row.attempt.payLaterExpiresAt
         row.attempt = stored
+        row.updatedAt = now
         rows[attempt.id] = row
         return true
     }
@@ -145,10 +156,11 @@ public final class SimulatedLedger: PaymentLedger {
             row.nextRetryAt = nil
         } else {
             // As PostgreSQL evaluates it: the delay from the count before this try.
-            row.nextRetryAt = now + Int64(retry.delaySeconds(afterTries: row.retryCount)) * 1_000_000
+            row.nextRetryAt = retry.nextTry(afterTries: row.retryCount, now: now / 1_000_000) * 1_000_000 + now % 1_000_000
             row.retryCount += 1
         }
         if row.response == nil { row.response = response }
+        row.updatedAt = now
         rows[id] = row
     }
 
@@ -186,6 +198,35 @@ public final class SimulatedLedger: PaymentLedger {
             rows[row.attempt.id] = claimed
             return reading(claimed)
         }
+    }
+
+    public func redeemable(claimCodeHash: String, companyID: Int64, routerID: Int64) throws(StoreFailure) -> RedeemableAttempt? {
+        try available()
+        guard
+            let row = order.compactMap({ rows[$0] }).first(where: {
+                $0.attempt.claimCodeHash == claimCodeHash && $0.attempt.companyID == companyID && $0.attempt.routerID == routerID
+            })
+        else { return nil }
+        return RedeemableAttempt(
+            attempt: reading(row), idleSeconds: max(0, now - row.updatedAt) / 1_000_000, leased: (row.leaseUntil ?? 0) > now)
+    }
+
+    public func failedClaims(
+        routerID: Int64, mac: MACAddress?, address: String?, windowSeconds: Int
+    ) throws(StoreFailure)
+        -> DeclineCounts
+    {
+        try available()
+        let recent = failedClaims.filter { $0.at > now - Int64(windowSeconds) * 1_000_000 }
+        return DeclineCounts(
+            router: recent.filter { $0.routerID == routerID }.count,
+            mac: mac.map { mac in recent.filter { $0.mac == mac }.count } ?? 0,
+            address: address.map { address in recent.filter { $0.address == address }.count } ?? 0)
+    }
+
+    public func recordFailedClaim(companyID: Int64, routerID: Int64, mac: MACAddress?, address: String?) throws(StoreFailure) {
+        try available()
+        failedClaims.append((now, routerID, mac, address))
     }
 
     /// When the next unfinished attempt is due or its lease ends (for the clock to jump to).
@@ -305,6 +346,8 @@ public final class SimulatedRouter: HotspotUserDirectory {
 
 /// One Conekta account: orders, single-use card tokens, and faults per call. A token's kind is
 /// its prefix: `paid_…`, `declined_…`, `3ds_…` (pending until its customer completes it, or not).
+/// A cash or SPEI order waits for its customer's money until its `expires_at`, when Conekta
+/// expires it, unless it is one Conekta is slow to expire (`lazy`): the product then cancels it.
 public final class SimulatedGateway: PaymentGateway {
     public private(set) var orders: [String: GatewayOrder] = [:]
     private(set) var orderOrder: [String] = []
@@ -318,12 +361,34 @@ public final class SimulatedGateway: PaymentGateway {
     var notify: (GatewayOrder) -> Void = { _ in }
     /// Orders charged with a 3-D Secure token.
     private(set) var challenged: Set<String> = []
+    /// Orders paid at some moment (refunded or charged back since, or not).
+    private(set) var everPaid: Set<String> = []
+    /// Cash and SPEI orders Conekta does not expire by itself at their expiry.
+    var lazy: (String) -> Bool = { _ in false }
 
     init(clock: SimulatedClock) { self.clock = clock }
 
     public func charge(_ charge: ChargeRequest, using key: GatewayKey) -> ChargeOutcome {
         let fault = fault("orders.create")
         if fault == .before { return .unknown(reason: "simulated: http_502") }
+        if case .payLater(let method, let expiresAt) = charge.payment {
+            counter += 1
+            let id = "ord_\(counter)"
+            let digits = String(1_000_000 + counter)
+            let payLater = PayLaterCharge(
+                method: method,
+                instructions: method == .spei
+                    ? PaymentInstructions(clabe: "64618011180\(digits)", bank: "STP")
+                    : PaymentInstructions(reference: "9300026\(digits)", barcodeURL: "https://barcodes.test/\(id).png"),
+                expiresAt: expiresAt)
+            orders[id] = GatewayOrder(
+                id: id, status: .pendingPayment, amount: charge.amount, attemptID: charge.attemptID,
+                createdAt: clock.now / 1_000_000, payLater: payLater)
+            orderOrder.append(id)
+            notify(orders[id]!)
+            if fault == .afterApplying { return .unknown(reason: "simulated: connection lost") }
+            return .awaitingPayment(orderID: id, charge: payLater)
+        }
         guard usedTokens.insert(charge.cardToken).inserted else { return .tokenAlreadyUsed }
         counter += 1
         let id = "ord_\(counter)"
@@ -334,6 +399,7 @@ public final class SimulatedGateway: PaymentGateway {
             createdAt: clock.now / 1_000_000)
         orderOrder.append(id)
         if charge.cardToken.hasPrefix("3ds") { challenged.insert(id) }
+        if status == .paid { everPaid.insert(id) }
         notify(orders[id]!)
         if fault == .afterApplying { return .unknown(reason: "simulated: connection lost") }
         switch status {
@@ -391,8 +457,9 @@ public final class SimulatedGateway: PaymentGateway {
 
     /// The customer completes a 3-D Secure challenge late: a pending order becomes paid.
     func completeChallenge(orderID: String) {
-        guard orders[orderID]?.status == .pendingPayment else { return }
+        guard orders[orderID]?.status == .pendingPayment, orders[orderID]?.payLater == nil else { return }
         orders[orderID]?.status = .paid
+        everPaid.insert(orderID)
         notify(orders[orderID]!)
     }
 
@@ -409,7 +476,8 @@ public final class SimulatedGateway: PaymentGateway {
 
     /// The card holder disputes a paid order and the bank takes the money back.
     func chargeBack(orderID: String) {
-        guard var order = orders[orderID], order.isPaid || order.status == .partiallyRefunded else { return }
+        // Cash at a store and SPEI transfers have no chargebacks.
+        guard var order = orders[orderID], order.payLater == nil, order.isPaid || order.status == .partiallyRefunded else { return }
         order.status = .chargedBack
         orders[orderID] = order
         notify(order)
@@ -420,6 +488,35 @@ public final class SimulatedGateway: PaymentGateway {
     func payLate(orderID: String) {
         guard challenged.contains(orderID), orders[orderID]?.status == .canceled else { return }
         orders[orderID]?.status = .paid
+        everPaid.insert(orderID)
         notify(orders[orderID]!)
+    }
+
+    // MARK: Cash and SPEI
+
+    /// The customer pays a cash or SPEI order at the store or from their bank. With `dead`, into
+    /// a reference that expired or was cancelled already (what the product must refund).
+    /// Returns whether it was paid.
+    @discardableResult
+    func payLater(orderID: String, dead: Bool = false) -> Bool {
+        guard let order = orders[orderID], order.payLater != nil,
+            order.status == .pendingPayment || dead && (order.status == .expired || order.status == .canceled)
+        else { return false }
+        orders[orderID]?.status = .paid
+        everPaid.insert(orderID)
+        notify(orders[orderID]!)
+        return true
+    }
+
+    /// Conekta expires the cash and SPEI orders whose expiry passed (all but the lazy ones).
+    func expireDue() {
+        let now = clock.now / 1_000_000
+        for id in orderOrder {
+            guard let order = orders[id], order.status == .pendingPayment, let expiresAt = order.payLater?.expiresAt,
+                expiresAt <= now, !lazy(id)
+            else { continue }
+            orders[id]?.status = .expired
+            notify(orders[id]!)
+        }
     }
 }

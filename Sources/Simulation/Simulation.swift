@@ -11,9 +11,16 @@ import Domain
 /// in; every order change is an event Conekta delivers late, twice or out of order to a webhook
 /// worker of each instance, which re-reads the order and applies it (`PaymentService`'s order
 /// reports), interleaved with the requests and reconcilers.
+/// Some customers pay later (CONTRACT §12): their order waits for cash at a store or a SPEI
+/// transfer, which they make (or not, and it expires; Conekta is sometimes slow to expire one,
+/// and the product cancels it), now and then into a reference that was dead already; its
+/// `order.paid` webhook is sometimes lost, so only the poll finds the money; they redeem their
+/// claim code before and after paying.
 /// After the workload it lets everything settle and checks CONTRACT §7 (I1–I4), §10 (I6, and I7
-/// each time a report is applied: applied again at once, it must change nothing), that every
-/// attempt is final and that every customer was told one final answer.
+/// each time a report is applied: applied again at once, it must change nothing), §12 (every paid
+/// pay-later order ends delivered or refunded, no router user before its money, none for an
+/// expired one, a code answers as its attempt stands), that every attempt is final and that every
+/// customer was told one final answer.
 public final class Simulation {
     public struct Options: Sendable {
         public var instances = 2
@@ -40,6 +47,12 @@ public final class Simulation {
         /// Accesses revoked (attempts that ended `revoked`).
         public var revoked: Int { finalStates["revoked"] ?? 0 }
         public var passed: Bool { violations.isEmpty }
+        /// Pay-later attempts by final state.
+        public var payLaterStates: [String: Int] = [:]
+        /// Claims answered, by how.
+        public var claimsAnswered: [String: Int] = [:]
+        /// `order.paid` webhooks of cash and SPEI payments lost (the poll delivered them).
+        public var lostWebhooks = 0
     }
 
     private struct Customer {
@@ -53,6 +66,12 @@ public final class Simulation {
         var done = false
         /// The customer finishes a 3-D Secure challenge after being told it failed.
         let completesChallengeLate: Bool
+        /// Card, or cash or SPEI later.
+        let method: PaymentMethod
+        /// The claim code of a pay-later purchase, once an answer showed it.
+        var code: String?
+        /// A pay-later customer who goes to pay (most do).
+        let pays: Bool
     }
 
     private enum Job {
@@ -106,6 +125,12 @@ public final class Simulation {
     private var reportsApplied = 0
     /// Orders the merchant refunded in part: the access is kept (CONTRACT §10).
     private var partlyRefundedInDashboard: Set<String> = []
+    /// Claims answered, by how (`delivered`, `pending`, `expired`…).
+    private var claimsAnswered: [String: Int] = [:]
+    /// Pay-later orders whose `order.paid` webhook was lost.
+    private var lostWebhooks = 0
+    /// The next cash or SPEI payment's webhook is lost.
+    private var losesNextPayment = false
 
     private let settings: PaymentService.Settings = {
         var settings = PaymentService.Settings()
@@ -115,9 +140,12 @@ public final class Simulation {
         settings.declinesPerAddress = 0
         settings.declinesPerRouter = 0
         settings.chargeTimeoutSeconds = 15
+        // Short, so that references expire and expired orders are cancelled within a run.
+        settings.payLaterCancelGraceSeconds = 600
         return settings
     }()
-    private let company = Company(id: 1, name: "Café", contactPhone: "5512345678")
+    private let company = Company(
+        id: 1, name: "Café", contactPhone: "5512345678", payLater: PayLaterSettings(methods: [.oxxo, .spei], expirySeconds: 900))
     private let hotspot = Router(id: 1, companyID: 1, name: "Terraza")
     private let product = Product(
         id: 1, companyID: 1, routerID: 1, name: "1 Hora", price: Money(cents: 1500, currency: "MXN"), profileName: "1hora")
@@ -131,14 +159,19 @@ public final class Simulation {
         generations = Array(repeating: 0, count: options.instances)
         alive = Array(repeating: true, count: options.instances)
         for number in 0..<options.customers {
-            let kind = ["paid", "paid", "paid", "paid", "declined", "3ds"][random.below(6)]
+            let kind = ["paid", "paid", "paid", "paid", "declined", "3ds", "oxxo", "spei"][random.below(8)]
+            let method = PaymentMethod(rawValue: kind) ?? .card
+            // The payment page sends an Idempotency-Key with every purchase; a pay-later one always.
             customers.append(
                 Customer(
-                    number: number, token: "\(kind)_\(number)", header: random.chance(0.5) ? "key-\(number)" : nil,
-                    completesChallengeLate: kind == "3ds" && random.chance(0.5)))
+                    number: number, token: method.isPayLater ? "" : "\(kind)_\(number)",
+                    header: method.isPayLater || random.chance(0.5) ? "key-\(number)" : nil,
+                    completesChallengeLate: kind == "3ds" && random.chance(0.5), method: method, pays: random.chance(0.75)))
         }
         router.fault = { [unowned self] operation in self.fault(operation) }
         gateway.fault = { [unowned self] operation in self.fault(operation) }
+        // One cash or SPEI order in five is not expired by Conekta on time.
+        gateway.lazy = { id in (Int(id.dropFirst(4)) ?? 0) % 5 == 0 }
         if options.afterTheRequest { gateway.notify = { [unowned self] order in self.send(order) } }
         for instance in 0..<options.instances { startReconcilers(instance) }
     }
@@ -149,10 +182,14 @@ public final class Simulation {
         settle()
         let violations = check()
         var states: [String: Int] = [:]
-        for row in ledger.rows.values { states[row.attempt.state.rawValue, default: 0] += 1 }
+        var payLater: [String: Int] = [:]
+        for row in ledger.rows.values {
+            states[row.attempt.state.rawValue, default: 0] += 1
+            if row.attempt.method.isPayLater { payLater[row.attempt.state.rawValue, default: 0] += 1 }
+        }
         return Report(
             seed: seed, attempts: ledger.rows.count, steps: steps, finalStates: states, violations: violations, trace: trace,
-            reportsApplied: reportsApplied)
+            reportsApplied: reportsApplied, payLaterStates: payLater, claimsAnswered: claimsAnswered, lostWebhooks: lostWebhooks)
     }
 
     // MARK: The workload
@@ -160,19 +197,27 @@ public final class Simulation {
     private func workload() {
         for _ in 0..<options.workloadSteps {
             steps += 1
-            switch random.below(options.afterTheRequest ? 103 : 100) {
+            switch random.below(options.afterTheRequest ? 107 : 100) {
             case 0..<22: submit()
             case 22..<82: stepSomeTask()
-            case 82..<90: clock.advance(seconds: Double(random.below(3_000)) / 1_000)
-            case 90..<92: clock.advance(seconds: Double(20 + random.below(100)))
-            case 92: if random.chance(0.1) { clock.advance(seconds: 700) }  // past the activation deadline
+            case 82..<90: advance(seconds: Double(random.below(3_000)) / 1_000)
+            case 90..<92: advance(seconds: Double(20 + random.below(100)))
+            case 92: if random.chance(0.1) { advance(seconds: 700) }  // past the activation deadline
             case 93..<96: if options.faults { changeWeather() }
             case 96..<98: if options.faults { crashOrRestart() }
             case 98..<100: completeChallenges()
             case 100: if random.chance(0.3) { dashboard() }
-            default: logInOrOut()
+            case 101..<103: logInOrOut()
+            case 103..<105: payAtTheStore()
+            default: redeemSomeCode()
             }
         }
+    }
+
+    /// Time passes; Conekta expires the cash and SPEI orders whose time is up.
+    private func advance(seconds: Double) {
+        clock.advance(seconds: seconds)
+        gateway.expireDue()
     }
 
     /// A customer sends (or sends again) their payment, to a random live instance.
@@ -199,17 +244,25 @@ public final class Simulation {
     }
 
     /// I1 at every moment, not only at the end: an enabled user belongs to an attempt whose
-    /// order was paid (being enabled, delivered, or paid and being refunded), or whose access is
-    /// being taken back (revoking: its order was refunded or charged back since, I6).
+    /// order was paid (being enabled or made, delivered, or paid and being refunded), or whose
+    /// access is being taken back (revoking: its order was refunded or charged back since, I6).
+    /// A pay-later attempt has no user at all before its money, and none once expired (§12).
     private func checkAccess() {
         guard midRunViolations.count < 3 else { return }
-        for user in router.users.values where !user.disabled {
+        let at = "t+\((clock.now - 1_800_000_000_000_000) / 1_000) ms"
+        for user in router.users.values {
             let id = String(user.comment.dropFirst("hotspot-pay:".count))
-            let state = ledger.rows[id]?.attempt.state
-            if ![.paid, .delivered, .refunding, .revoking].contains(state) {
-                midRunViolations.append(
-                    "I1 at t+\((clock.now - 1_800_000_000_000_000) / 1_000) ms: \(short(id)) has an enabled user while \(state?.rawValue ?? "unrecorded")"
-                )
+            let attempt = ledger.rows[id]?.attempt
+            let state = attempt?.state
+            if !user.disabled, ![.paid, .provisioning, .delivered, .refunding, .revoking].contains(state) {
+                midRunViolations.append("I1 at \(at): \(short(id)) has an enabled user while \(state?.rawValue ?? "unrecorded")")
+            }
+            if let attempt, attempt.method.isPayLater {
+                let paid = attempt.orderID.map(gateway.everPaid.contains) ?? false
+                if !paid || state == .expired {
+                    midRunViolations.append(
+                        "§12 at \(at): pay-later \(short(id)) has a router user while \(state?.rawValue ?? "-"), order paid: \(paid)")
+                }
             }
         }
     }
@@ -238,7 +291,7 @@ public final class Simulation {
             let customer = customers[number]
             let request = PaymentRequest(
                 productID: 1, cardToken: customer.token, customerName: "Cliente \(number)",
-                customerEmail: "cliente\(number)@example.com")
+                customerEmail: "cliente\(number)@example.com", method: customer.method)
             do {
                 switch try task.service.begin(
                     request, grant: AccessGrant(keyID: "key_1", company: company, router: hotspot), product: product,
@@ -285,7 +338,13 @@ public final class Simulation {
         task.begun = true
         customers[number].inFlight -= 1
         customers[number].answers.append(outcome.response)
-        if outcome.response.status == 200 || outcome.response.status == 402 || outcome.response.status == 429 {
+        if outcome.response.status == 202, let code = Self.claimCode(in: outcome.response.body) {
+            if let known = customers[number].code, known != code {
+                midRunViolations.append("customer \(number) was shown two claim codes")
+            }
+            customers[number].code = code
+        }
+        if [200, 202, 402, 410, 429].contains(outcome.response.status) {
             customers[number].done = true
         } else if ["router_no_disponible", "perfil_no_disponible", "pagos_no_configurados", "pago_reembolsado"].contains(
             outcome.response.codigo)
@@ -379,6 +438,89 @@ public final class Simulation {
         }
     }
 
+    // MARK: Pay later
+
+    /// A pay-later customer pays their order at the store or by transfer (now and then into a
+    /// reference that is dead already).
+    private func payAtTheStore() {
+        let payers = Set(customers.filter { $0.method.isPayLater && $0.pays }.map { "cliente\($0.number)@example.com" })
+        let orders = gateway.orderOrder.compactMap { gateway.orders[$0] }.filter { order in
+            guard order.payLater != nil, let attempt = ledger.rows[order.attemptID ?? ""]?.attempt else { return false }
+            return payers.contains(attempt.customerEmail)
+        }
+        let dead = random.chance(0.1)
+        let candidates = orders.filter { dead ? $0.status == .expired || $0.status == .canceled : $0.status == .pendingPayment }
+        guard !candidates.isEmpty else { return }
+        let order = candidates[random.below(candidates.count)]
+        losesNextPayment = !dead && random.chance(0.3)
+        if gateway.payLater(orderID: order.id, dead: dead) {
+            log("\(order.id) is paid \(dead ? "into a dead reference" : "at the store")")
+        }
+        losesNextPayment = false
+    }
+
+    /// A pay-later customer redeems their code (before or after paying) on a live instance, and
+    /// the answer is checked against where the attempt stands.
+    private func redeemSomeCode() {
+        let holders = customers.indices.filter { customers[$0].code != nil }
+        guard !holders.isEmpty, let instance = liveInstance() else { return }
+        redeem(holders[random.below(holders.count)], on: instance, final: false)
+    }
+
+    private func redeem(_ number: Int, on instance: Int, final: Bool) {
+        guard let code = customers[number].code else { return }
+        let service = service(instance, nextWorker())
+        let grant = AccessGrant(keyID: "key_1", company: company, router: hotspot)
+        let redemption: PaymentService.Redemption
+        do {
+            redemption = try service.redeem(PaymentService.Claim(code: code), grant: grant, remoteAddress: "10.5.50.\(number)")
+        } catch {
+            return log("customer \(number)'s claim refused: \(error)")
+        }
+        let attempt = ledger.order.compactMap { ledger.rows[$0]?.attempt }.first { $0.customerEmail == "cliente\(number)@example.com" }
+        let state = attempt?.state
+        let kind: String
+        switch redemption {
+        case .delivered(let receipt, let delivered):
+            kind = "delivered"
+            let user = router.users.values.first { $0.comment == delivered.routerComment && !$0.disabled }
+            let body = String(decoding: receipt.body, as: UTF8.self)
+            if state != .delivered || user == nil || !body.contains("\"usuario\":\"\(delivered.credentials.username)\"")
+                || !gateway.everPaid.contains(delivered.orderID ?? "")
+            {
+                midRunViolations.append("§12 customer \(number)'s claim was answered 200 while \(state?.rawValue ?? "-")")
+            }
+        case .pending(let pending):
+            kind = "pending"
+            if final || pending.state.isFinal {
+                midRunViolations.append("§12 customer \(number)'s claim is still pending (\(pending.state.rawValue)) at the end")
+            }
+        case .ended(let end, _):
+            kind = "\(end)"
+            let expected: [PaymentAttempt.State] =
+                switch end {
+                case .expired: [.expired]
+                case .refunded: [.refunding, .refunded]
+                case .revoked: [.revoking, .revoked]
+                }
+            if let state, !expected.contains(state) {
+                midRunViolations.append("§12 customer \(number)'s claim ended \(end) while \(state.rawValue)")
+            }
+        case .unknownCode, .tooManyGuesses:
+            kind = "\(redemption)"
+            midRunViolations.append("§12 customer \(number)'s own code was answered \(redemption)")
+        }
+        claimsAnswered[kind, default: 0] += 1
+        log("customer \(number) redeems their code: \(kind)")
+    }
+
+    /// The claim code a 202 shows (`"codigo_canje":"XXXXX-XXXXX"`).
+    static func claimCode(in body: [UInt8]) -> String? {
+        let text = String(decoding: body, as: UTF8.self)
+        guard let range = text.firstRange(of: #""codigo_canje":""#) else { return nil }
+        return String(text[range.upperBound...].prefix { $0 != "\"" })
+    }
+
     /// A customer's device logs in with the credentials it was given (a delivered access), or a
     /// session ends by itself.
     private func logInOrOut() {
@@ -394,8 +536,17 @@ public final class Simulation {
         if router.logIn(userID: attempt.routerUserID!) { log("\(short(attempt.id))'s customer logs in") }
     }
 
-    /// Conekta sends an event for an order that changed: after a delay, sometimes twice, in any order.
+    /// Conekta sends an event for an order that changed: after a delay, sometimes twice, in any
+    /// order. The `order.paid` of a cash or SPEI payment is sometimes lost on its way: the
+    /// product's poll must find the money (not for a payment into a dead reference: no poll
+    /// looks at an expired attempt, and Conekta retries a delivery until it is answered).
     private func send(_ order: GatewayOrder) {
+        if order.payLater != nil, order.status == .paid, losesNextPayment {
+            losesNextPayment = false
+            lostWebhooks += 1
+            log("the order.paid of \(order.id) is lost")
+            return
+        }
         events += 1
         let type = "order.\(order.status.name)"
         let delivery = Delivery(eventID: "evt_\(events)", type: type, orderID: order.id, dueAt: clock.now + delay())
@@ -510,17 +661,7 @@ public final class Simulation {
         for index in tasks.indices { while tasks[index].run != nil { step(index) } }
         tasks.removeAll { if case .request = $0.job { return true } else { return false } }
         for customer in customers.indices { customers[customer].inFlight = 0 }
-        var rounds = 0
-        while ledger.rows.values.contains(where: { !$0.finished }) || !deliveries.isEmpty, rounds < 400 {
-            rounds += 1
-            steps += 1
-            let wake = [ledger.nextWake(), deliveries.map(\.dueAt).min()].compactMap { $0 }.min()
-            if let wake, wake > clock.now { clock.now = wake + 1 }
-            for index in tasks.indices {
-                step(index)
-                while tasks[index].run != nil { step(index) }
-            }
-        }
+        drain()
         for number in customers.indices where !customers[number].done {
             guard customers[number].submissions > 0, let instance = liveInstance() else { continue }
             tasks.append(
@@ -532,6 +673,30 @@ public final class Simulation {
             step(index)
             while tasks[index].run != nil { step(index) }
             retire()
+        }
+        // A pay-later purchase asked for only now waits for its money: it too must end.
+        drain()
+        // Every pay-later customer redeems their code once more: it answers as its attempt ended.
+        for number in customers.indices where customers[number].code != nil {
+            guard let instance = liveInstance() else { break }
+            redeem(number, on: instance, final: true)
+        }
+    }
+
+    /// Jumps the clock from one due time to the next, stepping every task each time, until every
+    /// attempt is final and every event delivered.
+    private func drain() {
+        var rounds = 0
+        while ledger.rows.values.contains(where: { !$0.finished }) || !deliveries.isEmpty, rounds < 400 {
+            rounds += 1
+            steps += 1
+            let wake = [ledger.nextWake(), deliveries.map(\.dueAt).min()].compactMap { $0 }.min()
+            if let wake, wake > clock.now { clock.now = wake + 1 }
+            gateway.expireDue()
+            for index in tasks.indices {
+                step(index)
+                while tasks[index].run != nil { step(index) }
+            }
         }
     }
 
@@ -576,6 +741,18 @@ public final class Simulation {
             if attempt.state == .delivered, users.filter({ !$0.disabled }).count != 1 {
                 violations.append("I2 \(short(attempt.id)) is delivered without an enabled user")
             }
+            // §12: every paid pay-later order ends delivered or refunded (revoked: delivered, then
+            // refunded in the dashboard; or the merchant gave the money back first).
+            if attempt.method.isPayLater, let orderID = attempt.orderID, gateway.everPaid.contains(orderID),
+                ![.delivered, .refunded, .revoked].contains(attempt.state), gateway.orders[orderID]?.status != .refunded
+            {
+                violations.append("§12 pay-later order \(orderID) was paid but \(short(attempt.id)) is \(attempt.state.rawValue)")
+            }
+            if attempt.method.isPayLater, attempt.state == .expired, let orderID = attempt.orderID,
+                let order = gateway.orders[orderID], order.status == .pendingPayment
+            {
+                violations.append("§12 \(short(attempt.id)) expired but its order \(orderID) still takes money")
+            }
             // I3: at most one order and one user per idempotency key (attempts are unique per key).
             if orders.count > 1 { violations.append("I3 \(short(attempt.id)) has \(orders.count) orders") }
             if users.count > 1 { violations.append("I3 \(short(attempt.id)) has \(users.count) users") }
@@ -606,10 +783,14 @@ public final class Simulation {
             if let attempt = attempts.first(where: { $0.idempotencyKey == key(of: customer) }), let answer = final.first {
                 let state = attempt.state
                 let told = answer.codigo
-                // A delivered access may be revoked later; its customer was told `pagado`.
-                if told == "pagado" && state != .delivered && state != .revoked || state == .delivered && told != "pagado" {
-                    violations.append("customer \(customer.number) was told \(told) but the attempt is \(state.rawValue)")
-                }
+                // A delivered access may be revoked later; its customer was told `pagado`. A
+                // pay-later purchase is answered `pago_pendiente` (its access comes by its code).
+                let wrong =
+                    customer.method.isPayLater
+                    ? told == "pagado" && state != .delivered && state != .revoked
+                        || told == "pago_pendiente" && [.declined, .failed].contains(state)
+                    : told == "pagado" && state != .delivered && state != .revoked || state == .delivered && told != "pagado"
+                if wrong { violations.append("customer \(customer.number) was told \(told) but the attempt is \(state.rawValue)") }
             }
         }
         return violations

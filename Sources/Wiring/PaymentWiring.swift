@@ -74,13 +74,17 @@ public final class PaymentWiring: Sendable {
     public struct Instruments {
         public var gateway: (any PaymentGateway) -> any PaymentGateway
         public var directory: (any HotspotUserDirectory) -> any HotspotUserDirectory
+        /// Every committed state change of the graph's payments.
+        public var stateChanges: (PaymentService.StateChange) -> Void
 
         public init(
             gateway: @escaping (any PaymentGateway) -> any PaymentGateway,
-            directory: @escaping (any HotspotUserDirectory) -> any HotspotUserDirectory
+            directory: @escaping (any HotspotUserDirectory) -> any HotspotUserDirectory,
+            stateChanges: @escaping (PaymentService.StateChange) -> Void = { _ in }
         ) {
             self.gateway = gateway
             self.directory = directory
+            self.stateChanges = stateChanges
         }
 
         public static var none: Instruments { Instruments(gateway: { $0 }, directory: { $0 }) }
@@ -118,7 +122,8 @@ public final class PaymentWiring: Sendable {
                         try store.conektaPrivateKey(companyID: companyID)
                     }
                 },
-                releaseLater: { id in pendingReleases.insert(id) }, verifiedProfiles: verifiedProfiles)
+                releaseLater: { id in pendingReleases.insert(id) }, verifiedProfiles: verifiedProfiles,
+                observe: instruments.stateChanges)
         )
     }
 

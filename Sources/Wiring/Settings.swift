@@ -22,6 +22,13 @@ extension PaymentService.Settings {
         retry = RetrySchedule(baseSeconds: configuration.retryAfterSeconds, ceilingSeconds: payments.retryMaxSeconds)
         chargeTimeoutSeconds = Int64(configuration.chargeTimeoutSeconds)
         leaseSeconds = configuration.paymentLeaseSeconds
+        payLaterPoll = RetrySchedule(
+            baseSeconds: payments.payLaterPollSeconds, ceilingSeconds: max(payments.payLaterPollSeconds, payments.payLaterPollMaxSeconds))
+        payLaterCancelGraceSeconds = Int64(payments.payLaterCancelGraceSeconds)
+        claimGuessWindowSeconds = payments.claimGuessWindowSeconds
+        claimGuessesPerMAC = payments.claimGuessesPerMAC
+        claimGuessesPerAddress = payments.claimGuessesPerAddress
+        claimGuessesPerRouter = payments.claimGuessesPerRouter
     }
 }
 

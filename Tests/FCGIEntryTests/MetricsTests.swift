@@ -157,6 +157,33 @@ import Testing
         #expect(found["hotspot_reconciler_last_pass_timestamp_seconds"] == "1030.0")
     }
 
+    @Test func payLaterOrdersPendingPaidAndExpiredByMethod() {
+        let metrics = metrics()
+        let recorder = metrics.recorder(shard: 0)
+        func change(_ method: PaymentMethod, _ from: PaymentAttempt.State, _ to: PaymentAttempt.State) {
+            recorder.stateChanged(PaymentService.StateChange(attemptID: "a", method: method, from: from, to: to))
+        }
+        change(.oxxo, .awaitingPayment, .provisioning)
+        change(.oxxo, .charging, .provisioning)
+        change(.spei, .awaitingPayment, .expired)
+        change(.spei, .provisioning, .delivered)  // delivered is no new payment
+        change(.card, .charging, .paid)  // cards are not pay later
+        recorder.claimAnswered(codigo: "codigo_desconocido")
+        metrics.record(
+            Metrics.Backlog(
+                attempts: [.awaitingPayment: 3], oldestCreatedAt: nil, readAt: 1_030, awaitingPaymentByMethod: [.oxxo: 2, .spei: 1]))
+        let found = samples(metrics.exposition(now: 1_060))
+        #expect(found[#"hotspot_pay_later_paid_total{method="oxxo"}"#] == "2")
+        #expect(found[#"hotspot_pay_later_paid_total{method="spei"}"#] == nil)
+        #expect(found[#"hotspot_pay_later_expired_total{method="spei"}"#] == "1")
+        #expect(found[#"hotspot_pay_later_pending{method="oxxo"}"#] == "2")
+        #expect(found[#"hotspot_pay_later_pending{method="spei"}"#] == "1")
+        #expect(found[#"hotspot_claims_total{codigo="codigo_desconocido"}"#] == "1")
+        #expect(found[#"hotspot_payment_backlog_attempts{state="awaiting_payment"}"#] == "3")
+        // Orders waiting for their money are not late: no oldest age.
+        #expect(found["hotspot_payment_backlog_oldest_age_seconds"] == "0.0")
+    }
+
     @Test func noBacklogLinesBeforeTheReconcilersFirstPass() {
         #expect(!metrics().exposition(now: 0).contains("backlog"))
         #expect(!metrics().exposition(now: 0).contains("hotspot_users_past_end"))

@@ -11,6 +11,8 @@ import Testing
         ("HEAD", "/api/v1/catalogo_perfiles_venta", .catalogue),
         ("GET", "/api/v1/catalogo_perfiles_venta/42", .catalogueItem(42)),
         ("POST", "/api/v1/payments/pagar-conekta", .payment),
+        ("POST", "/api/v1/payments/canjear", .claim),
+        ("POST", "/api/v1/payments/canjear/", .claim),
         ("GET", "/metrics", .metrics),
         (
             "POST", "/api/v1/webhooks/conekta/whe_0123456789abcdef0123456789abcdef",
@@ -31,6 +33,11 @@ import Testing
     ])
     func unknownPaths(path: String) {
         #expect(Route.match(method: "GET", path: path) == .failure(.notFound))
+    }
+
+    @Test func aClaimIsPostedOnlyAndCountedAsClaim() {
+        #expect(Route.match(method: "GET", path: "/api/v1/payments/canjear") == .failure(.methodNotAllowed(allowed: ["POST"])))
+        #expect(Route.claim.name == "claim")
     }
 
     @Test func aWebhookIsPostedOnly() {

@@ -42,8 +42,21 @@ enum ConektaFixtures {
     /// Mock `POST /orders/:id/refunds` 200 "successful": 15000 of 40000 refunded.
     static let partiallyRefundedOrder = body("partially-refunded-order.json")
 
-    /// Mock `POST /orders/:id/cancel` 200.
+    /// Mock `POST /orders/:id/cancel` 200: an OXXO order cancelled.
     static let canceledOrder = body("canceled-order.json")
+
+    /// api.yaml `POST /orders` 200 example `cash`: 1560 MXN pending, `type` cash, the reference an
+    /// unquoted 20-digit number.
+    static let cashPendingOrder = body("cash-pending-order.json")
+
+    /// The same envelope with api.yaml's `payment_method_bank_transfer` example values (STP).
+    static let speiPendingOrder = body("spei-pending-order.json")
+
+    /// Mock `POST /orders` "successful operation cash": 2000 MXN pending, OxxoPay, `type` oxxo.
+    static let oxxoPendingOrder = body("oxxo-pending-order.json")
+
+    /// Mock `GET /orders/:id` "successful bank transfer": an expired SPEI order (FINCO PAY).
+    static let speiExpiredOrder = body("spei-expired-order.json")
 
     /// Mock `POST /orders/:id/cancel` 500.
     static let internalError = body("internal-error.json")

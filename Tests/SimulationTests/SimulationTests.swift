@@ -34,6 +34,20 @@ import Testing
         #expect(reports.map(\.revoked).reduce(0, +) > 10)
     }
 
+    @Test func payingLaterHappensInEveryWay() {
+        let reports = (UInt64(1)...30).map { Simulation(seed: $0).run() }
+        let traces = reports.flatMap(\.trace).joined(separator: "\n")
+        for event in [
+            "is paid at the store", "is paid into a dead reference", "is lost", "redeems their code: delivered",
+            "redeems their code: pending", "redeems their code: expired", "cancelOrder", "applies paid", "provisionUser",
+        ] {
+            #expect(traces.contains(event), "no seed of 1…30 has \(event)")
+        }
+        let states = reports.reduce(into: [String: Int]()) { total, report in total.merge(report.payLaterStates, uniquingKeysWith: +) }
+        #expect((states["delivered"] ?? 0) > 10 && (states["expired"] ?? 0) > 10 && (states["refunded"] ?? 0) > 0)
+        #expect(reports.map(\.lostWebhooks).reduce(0, +) > 0)
+    }
+
     @Test func theFaultsDoHappen() {
         // Seventy seeds: a challenge completed in the few steps its order is payable happens in
         // about one seed in twenty now that webhook workers share the steps (the first is 62).

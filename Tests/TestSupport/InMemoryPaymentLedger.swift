@@ -11,6 +11,12 @@ public final class InMemoryPaymentLedger: PaymentLedger {
     public var down = false
     /// Makes `conclude` alone fail, as a database lost just before a run's last write.
     public var failConclude = false
+    /// The schedule each run's end asked for, by attempt (the last one).
+    public var schedules: [String: RetrySchedule] = [:]
+    /// Failed claim-code guesses: (router, MAC, address).
+    public var failedClaims: [(routerID: Int64, mac: MACAddress?, address: String?)] = []
+    /// Seconds since each attempt was last written, as `redeemable` reports it (0 unless set).
+    public var idleSeconds: [String: Int64] = [:]
 
     public init() {}
 
@@ -59,6 +65,7 @@ public final class InMemoryPaymentLedger: PaymentLedger {
         if down { throw .unavailable }
         if let response { responses[attemptID] = responses[attemptID] ?? response }
         leased.remove(attemptID)
+        schedules[attemptID] = retry
     }
 
     public func renewLease(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> Bool {
@@ -94,5 +101,33 @@ public final class InMemoryPaymentLedger: PaymentLedger {
             attempt.answeredCodigo = responses[attempt.id]?.codigo
             return attempt
         }
+    }
+
+    public func redeemable(claimCodeHash: String, companyID: Int64, routerID: Int64) throws(StoreFailure) -> RedeemableAttempt? {
+        if down { throw .unavailable }
+        guard
+            var attempt = attempts.values.first(where: {
+                $0.claimCodeHash == claimCodeHash && $0.companyID == companyID && $0.routerID == routerID
+            })
+        else { return nil }
+        attempt.answeredCodigo = responses[attempt.id]?.codigo
+        return RedeemableAttempt(attempt: attempt, idleSeconds: idleSeconds[attempt.id] ?? 0, leased: leased.contains(attempt.id))
+    }
+
+    public func failedClaims(
+        routerID: Int64, mac: MACAddress?, address: String?, windowSeconds: Int
+    ) throws(StoreFailure)
+        -> DeclineCounts
+    {
+        if down { throw .unavailable }
+        return DeclineCounts(
+            router: failedClaims.filter { $0.routerID == routerID }.count,
+            mac: mac.map { mac in failedClaims.filter { $0.mac == mac }.count } ?? 0,
+            address: address.map { address in failedClaims.filter { $0.address == address }.count } ?? 0)
+    }
+
+    public func recordFailedClaim(companyID: Int64, routerID: Int64, mac: MACAddress?, address: String?) throws(StoreFailure) {
+        if down { throw .unavailable }
+        failedClaims.append((routerID, mac, address))
     }
 }

@@ -8,15 +8,33 @@ public final class ScriptedPaymentGateway: PaymentGateway {
 
     public init() {}
 
+    /// The charges as sent.
+    public var requests: [ChargeRequest] = []
+
     public func charge(_ charge: ChargeRequest, using key: GatewayKey) -> ChargeOutcome {
         charges += 1
+        requests.append(charge)
         let outcome = outcomes.isEmpty ? .unknown(reason: "no script") : outcomes.removeFirst()
-        if case .paid(let order) = outcome {
+        switch outcome {
+        case .paid(let order):
             orders[order.orderID] = GatewayOrder(
                 id: order.orderID, status: .paid, amount: order.amount, attemptID: charge.attemptID)
+        case .awaitingPayment(let id, let payLater):
+            orders[id] = GatewayOrder(
+                id: id, status: .pendingPayment, amount: charge.amount, attemptID: charge.attemptID, payLater: payLater)
+        default:
+            break
         }
         return outcome
     }
+
+    /// The cash or SPEI order's customer paid it (or it expired: any status).
+    public func settle(_ orderID: String, _ status: GatewayOrder.Status) {
+        orders[orderID]?.status = status
+    }
+
+    /// Cancels made (order ids).
+    public var cancels: [String] = []
 
     public func order(id: String, using key: GatewayKey) throws(GatewayFailure) -> GatewayOrder? { orders[id] }
 
@@ -43,6 +61,7 @@ public final class ScriptedPaymentGateway: PaymentGateway {
     }
 
     public func cancel(orderID: String, using key: GatewayKey) throws(GatewayFailure) -> GatewayOrder {
+        cancels.append(orderID)
         orders[orderID]?.status = .canceled
         guard let order = orders[orderID] else { throw .notFound }
         return order

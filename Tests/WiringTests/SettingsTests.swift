@@ -17,7 +17,9 @@ import Testing
             "HOTSPOT_AUTO_CONNECT_BUDGET_MS": "3001", "HOTSPOT_DECLINE_WINDOW_SECONDS": "901", "HOTSPOT_DECLINES_PER_MAC": "4",
             "HOTSPOT_DECLINES_PER_ADDRESS": "11", "HOTSPOT_DECLINES_PER_ROUTER": "51", "HOTSPOT_PROFILE_CHECK_SECONDS": "31",
             "HOTSPOT_RECONCILE_INTERVAL_MS": "3000", "HOTSPOT_RETRY_MAX_SECONDS": "17", "HOTSPOT_CONEKTA_TIMEOUT_MS": "20001",
-            "HOTSPOT_ROUTER_TIMEOUT_MS": "4001",
+            "HOTSPOT_ROUTER_TIMEOUT_MS": "4001", "HOTSPOT_PAY_LATER_POLL_SECONDS": "30", "HOTSPOT_PAY_LATER_POLL_MAX_SECONDS": "300",
+            "HOTSPOT_PAY_LATER_CANCEL_GRACE_SECONDS": "1800", "HOTSPOT_CLAIM_GUESS_WINDOW_SECONDS": "1200",
+            "HOTSPOT_CLAIM_GUESSES_PER_MAC": "5", "HOTSPOT_CLAIM_GUESSES_PER_ADDRESS": "6", "HOTSPOT_CLAIM_GUESSES_PER_ROUTER": "7",
         ])
         let settings = PaymentService.Settings(configuration)
         #expect(settings.activationDeadlineSeconds == 301 && settings.lookupGraceSeconds == 61)
@@ -26,6 +28,9 @@ import Testing
         #expect(settings.profileCheckSeconds == 31)
         #expect(settings.retry == RetrySchedule(baseSeconds: 3, ceilingSeconds: 17))
         #expect(settings.chargeTimeoutSeconds == 21)
+        #expect(settings.payLaterPoll == RetrySchedule(baseSeconds: 30, ceilingSeconds: 300))
+        #expect(settings.payLaterCancelGraceSeconds == 1800 && settings.claimGuessWindowSeconds == 1200)
+        #expect(settings.claimGuessesPerMAC == 5 && settings.claimGuessesPerAddress == 6 && settings.claimGuessesPerRouter == 7)
         // 4 router calls of 4.001 s, 2 Conekta calls of 20.001 s, 3.001 s of auto-connect: 59 s, and 5 s.
         #expect(settings.leaseSeconds == 59 + 5 && settings.leaseSeconds == configuration.paymentLeaseSeconds)
     }

@@ -8,11 +8,15 @@ public struct Company: Sendable, Equatable {
     public var conektaPublicKey: String?
     public var active: Bool
     public var credentialPolicy: CredentialPolicy
+    /// Cash and SPEI payments the company offers, and for how long their references are payable.
+    public var payLater: PayLaterSettings
 
     public init(
         id: Int64, name: String, contactEmail: String? = nil, contactPhone: String? = nil,
-        conektaPublicKey: String? = nil, active: Bool = true, credentialPolicy: CredentialPolicy = .standard
+        conektaPublicKey: String? = nil, active: Bool = true, credentialPolicy: CredentialPolicy = .standard,
+        payLater: PayLaterSettings = .off
     ) {
+        self.payLater = payLater
         self.id = id
         self.name = name
         self.contactEmail = contactEmail

@@ -28,8 +28,16 @@ public struct PaymentAttempt: Sendable, Equatable {
         /// Final: the access was revoked; the user stays disabled on the router until the sweep of
         /// sold users removes it (CONTRACT §11).
         case revoked
+        /// Pay later (CONTRACT §12): the cash or SPEI order exists and the customer has its
+        /// reference; no router user until the money arrives. Not stuck: the reconciler polls the
+        /// order until it is paid, expires or is cancelled.
+        case awaitingPayment = "awaiting_payment"
+        /// Pay later: the order is paid; the user is being created, enabled.
+        case provisioning
+        /// Final, pay later: the order expired or was cancelled unpaid; nothing on the router.
+        case expired
 
-        public var isFinal: Bool { [.delivered, .declined, .failed, .refunded, .revoked].contains(self) }
+        public var isFinal: Bool { [.delivered, .declined, .failed, .refunded, .revoked, .expired].contains(self) }
     }
 
     public var id: String
@@ -77,6 +85,15 @@ public struct PaymentAttempt: Sendable, Equatable {
     /// Unix seconds: when the access ended and the user left the router, and why; nil while it lasts.
     public var accessEndedAt: Int64?
     public var accessEndReason: AccessEndReason?
+    /// Card, or cash or SPEI later (CONTRACT §12).
+    public var method: PaymentMethod
+    /// Pay later: the keyed hash of the claim code (the code itself is never stored).
+    public var claimCodeHash: String?
+    /// Pay later: unix seconds after which the reference or CLABE takes no more money; the
+    /// company's expiry until the gateway's answer says.
+    public var payLaterExpiresAt: Int64?
+    /// Pay later: the reference or CLABE, once the order exists.
+    public var instructions: PaymentInstructions?
 
     public init(
         id: String, companyID: Int64, routerID: Int64, productID: Int64, apiKeyID: String?, idempotencyKey: String,
@@ -86,7 +103,8 @@ public struct PaymentAttempt: Sendable, Equatable {
         autoConnect: Bool, routerUserID: String? = nil, orderID: String? = nil, cardBrand: String? = nil,
         cardLast4: String? = nil, createdAt: Int64, requestID: String? = nil, remoteAddress: String? = nil,
         answeredCodigo: String? = nil, chargeSentAt: Int64? = nil, validity: AccessValidity? = nil, firstLoginAt: Int64? = nil,
-        accessEndedAt: Int64? = nil, accessEndReason: AccessEndReason? = nil
+        accessEndedAt: Int64? = nil, accessEndReason: AccessEndReason? = nil, method: PaymentMethod = .card,
+        claimCodeHash: String? = nil, payLaterExpiresAt: Int64? = nil, instructions: PaymentInstructions? = nil
     ) {
         self.id = id
         self.companyID = companyID
@@ -123,6 +141,10 @@ public struct PaymentAttempt: Sendable, Equatable {
         self.firstLoginAt = firstLoginAt
         self.accessEndedAt = accessEndedAt
         self.accessEndReason = accessEndReason
+        self.method = method
+        self.claimCodeHash = claimCodeHash
+        self.payLaterExpiresAt = payLaterExpiresAt
+        self.instructions = instructions
     }
 
     /// The router user's comment, which ties it to this attempt.

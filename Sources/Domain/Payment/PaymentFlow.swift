@@ -8,6 +8,12 @@
 /// Every decision is made here: cancel or refund, how much to refund, retry or give up, new
 /// credentials. `PaymentService` only carries the actions out, commits each state change before
 /// the next side effect, and feeds the results back. No I/O here.
+///
+/// A pay-later attempt (cash at OXXO, a SPEI transfer: CONTRACT §12) runs the same machine on
+/// another path: its order is created with no router user (`charging`), then waits for the
+/// customer's money (`awaitingPayment`); once paid, its user is created enabled
+/// (`provisioning` → `delivered`); unpaid at its expiry it ends `expired`, with nothing ever made
+/// on the router.
 public struct PaymentFlow: Sendable, Equatable {
     /// Where the saga stands, with what each state needs.
     public enum State: Sendable, Equatable {
@@ -36,6 +42,12 @@ public struct PaymentFlow: Sendable, Equatable {
         case revoking(Revoking)
         /// Final: the access was revoked.
         case revoked
+        /// Pay later: the order waits for the customer's money; no router user yet.
+        case awaitingPayment(AwaitingPayment)
+        /// Pay later: the order is paid; the user is being created, enabled.
+        case provisioning(Provisioning)
+        /// Final, pay later: the order expired or was cancelled unpaid; nothing on the router.
+        case expired
 
         /// The state's name as the ledger records it.
         public var recorded: PaymentAttempt.State {
@@ -52,6 +64,9 @@ public struct PaymentFlow: Sendable, Equatable {
             case .refunded: .refunded
             case .revoking: .revoking
             case .revoked: .revoked
+            case .awaitingPayment: .awaitingPayment
+            case .provisioning: .provisioning
+            case .expired: .expired
             }
         }
     }
@@ -116,10 +131,44 @@ public struct PaymentFlow: Sendable, Equatable {
         public var routerUserID: String?
         /// Nothing is left to refund: only the user remains to remove.
         public var settled = false
-        public init(orderID: String, routerUserID: String? = nil, settled: Bool = false) {
+        /// The router may hold a user of this attempt. False only for a pay-later attempt whose
+        /// user was never tried (paid after its expiry): nothing to remove there.
+        public var userPossible = true
+        public init(orderID: String, routerUserID: String? = nil, settled: Bool = false, userPossible: Bool = true) {
             self.orderID = orderID
             self.routerUserID = routerUserID
             self.settled = settled
+            self.userPossible = userPossible
+        }
+    }
+
+    public struct AwaitingPayment: Sendable, Equatable {
+        public var orderID: String
+        /// The reference expired more than the grace ago and the order still takes money: cancel
+        /// it at the gateway (never expire by our clock alone), then read it again (paid wins).
+        public var cancelDue = false
+        /// This run asked the gateway to cancel the order.
+        public var cancelSent = false
+        public init(orderID: String, cancelDue: Bool = false, cancelSent: Bool = false) {
+            self.orderID = orderID
+            self.cancelDue = cancelDue
+            self.cancelSent = cancelSent
+        }
+    }
+
+    public struct Provisioning: Sendable, Equatable {
+        public var orderID: String
+        /// The router's id of the user, once created.
+        public var routerUserID: String?
+        /// The product's profile was found on the router in this run.
+        public var profileChecked = false
+        /// Creates tried in this run (a name taken by someone else gets new credentials, three times).
+        public var createTries = 0
+        public init(orderID: String, routerUserID: String? = nil, profileChecked: Bool = false, createTries: Int = 0) {
+            self.orderID = orderID
+            self.routerUserID = routerUserID
+            self.profileChecked = profileChecked
+            self.createTries = createTries
         }
     }
 
@@ -142,6 +191,9 @@ public struct PaymentFlow: Sendable, Equatable {
         case checkProfile
         /// Create the user, disabled; with `renewCredentials`, with new ones first (saved before).
         case createUser(renewCredentials: Bool)
+        /// Create the user enabled, its order being paid already (pay later); with
+        /// `renewCredentials`, with new ones first (saved before).
+        case provisionUser(renewCredentials: Bool)
         /// Did a create apply? Find the user by name and check its comment.
         case lookUpUser
         case charge
@@ -169,6 +221,15 @@ public struct PaymentFlow: Sendable, Equatable {
             default: false
             }
         }
+
+        /// Whether carrying it out takes the router.
+        public var needsRouter: Bool {
+            switch self {
+            case .checkProfile, .createUser, .provisionUser, .lookUpUser, .enableUser, .deleteUser, .disableUser, .removeSessions:
+                true
+            default: false
+            }
+        }
     }
 
     /// An event that cannot happen where the machine stands: a bug in the runner.
@@ -184,6 +245,8 @@ public struct PaymentFlow: Sendable, Equatable {
     }
 
     public private(set) var state: State
+    /// Card, or cash or SPEI later: which path the machine takes.
+    public let method: PaymentMethod
     /// Why the attempt is where it is, for the timeline and `hotspotctl payments`.
     public private(set) var reason: String?
     /// Set when the attempt was declared not charged without proof that no order exists
@@ -193,8 +256,9 @@ public struct PaymentFlow: Sendable, Equatable {
     private let recovering: Bool
 
     /// A new attempt, just recorded.
-    public init() {
+    public init(method: PaymentMethod = .card) {
         state = .pending(Pending())
+        self.method = method
         recovering = false
     }
 
@@ -202,9 +266,16 @@ public struct PaymentFlow: Sendable, Equatable {
     /// the record lacks what its state needs (a paid attempt without its order id).
     /// - Parameters:
     ///   - ageSeconds: since the attempt was recorded.
-    ///   - activationDeadlineSeconds: a paid attempt still not enabled after this is refunded.
-    public init?(resuming attempt: PaymentAttempt, ageSeconds: Int64, activationDeadlineSeconds: Int64) {
+    ///   - activationDeadlineSeconds: a paid attempt still not enabled after this is refunded (a
+    ///     pay-later one is not: its customer is not waiting on the request, and it is delivered
+    ///     whenever its router answers again).
+    ///   - payLaterGraceSeconds: a pay-later order still payable this long after its reference
+    ///     expired is cancelled at the gateway.
+    public init?(
+        resuming attempt: PaymentAttempt, ageSeconds: Int64, activationDeadlineSeconds: Int64, payLaterGraceSeconds: Int64 = 3_600
+    ) {
         recovering = true
+        method = attempt.method
         // The recorded reason stays on the record until this run has its own (a "will retry"
         // of an earlier run must not become the final reason).
         let user = attempt.routerUserID
@@ -237,13 +308,23 @@ public struct PaymentFlow: Sendable, Equatable {
         case .failed: state = .failed
         case .refunded: state = .refunded
         case .revoked: state = .revoked
+        case .awaitingPayment:
+            guard let orderID = attempt.orderID else { return nil }
+            let now = attempt.createdAt + ageSeconds
+            let cancelDue = attempt.payLaterExpiresAt.map { now >= $0 + payLaterGraceSeconds } ?? false
+            state = .awaitingPayment(AwaitingPayment(orderID: orderID, cancelDue: cancelDue))
+        case .provisioning:
+            guard let orderID = attempt.orderID else { return nil }
+            state = .provisioning(Provisioning(orderID: orderID, routerUserID: user))
+        case .expired: state = .expired
         }
     }
 
     #if DEBUG
     /// Any state, for tests that start mid-flow.
-    public init(debugState state: State, recovering: Bool = false, reason: String? = nil) {
+    public init(debugState state: State, method: PaymentMethod = .card, recovering: Bool = false, reason: String? = nil) {
         self.state = state
+        self.method = method
         self.recovering = recovering
         self.reason = reason
     }
@@ -258,6 +339,8 @@ public struct PaymentFlow: Sendable, Equatable {
         case .declining(let data): data.orderID
         case .refunding(let data): data.orderID
         case .revoking(let data): data.orderID
+        case .awaitingPayment(let data): data.orderID
+        case .provisioning(let data): data.orderID
         default: nil
         }
     }
@@ -271,6 +354,7 @@ public struct PaymentFlow: Sendable, Equatable {
         case .aborting(let data): data.routerUserID
         case .refunding(let data): data.routerUserID
         case .revoking(let data): data.routerUserID
+        case .provisioning(let data): data.routerUserID
         default: nil
         }
     }
@@ -288,6 +372,11 @@ public struct PaymentFlow: Sendable, Equatable {
     public mutating func resume() throws(InvalidEvent) -> Action {
         guard recovering else { throw invalid("resume") }
         switch state {
+        case .pending where method.isPayLater:
+            // Its order was never sent (moving to charging is committed first), and it has no
+            // user before its money arrives: nothing to clean up.
+            move(to: .failed, "stopped before its order was created; nothing charged, nothing on the router")
+            return .respond(.routerUnavailable)
         case .pending:
             return .lookUpUser
         case .charging(let data):
@@ -296,8 +385,9 @@ public struct PaymentFlow: Sendable, Equatable {
             return .enableUser
         case .declining(let data):
             if data.cancelPending, let orderID = data.orderID { return .fetchOrder(id: orderID) }
-            return .deleteUser
+            return removeUser()
         case .aborting(let data):
+            if !userPossible { return removeUser() }
             return data.routerUserID == nil ? .lookUpUser : .deleteUser
         case .refunding(let data):
             return .fetchOrder(id: data.orderID)
@@ -305,7 +395,12 @@ public struct PaymentFlow: Sendable, Equatable {
             return .respond(.delivered)
         case .revoking(let data):
             return data.disabled ? .removeSessions : .disableUser
-        case .declined, .failed, .refunded, .revoked:
+        case .awaitingPayment(let data):
+            return .fetchOrder(id: data.orderID)
+        case .provisioning:
+            // An earlier run's create may have applied with its reply lost.
+            return .lookUpUser
+        case .declined, .failed, .refunded, .revoked, .expired:
             throw invalid("resume")
         }
     }
@@ -318,27 +413,66 @@ public struct PaymentFlow: Sendable, Equatable {
     public mutating func dependenciesUnavailable() throws(InvalidEvent) -> Action {
         switch state {
         case .pending: return .respond(.routerUnavailable)
-        case .declined, .failed, .refunded, .revoked: throw invalid("dependenciesUnavailable")
+        case .declined, .failed, .refunded, .revoked, .expired: throw invalid("dependenciesUnavailable")
         case .revoking: return .suspend(.revoked)
+        case .awaitingPayment: return .suspend(.awaitingPayment)
+        case .provisioning: return .suspend(.activationPending)
         default: return .suspend(.inVerification)
         }
+    }
+
+    /// The attempt's router was removed or disabled by the operator (a pay-later attempt only:
+    /// card attempts treat it as `dependenciesUnavailable`). Its paid order can no longer be
+    /// delivered: the money goes back (CONTRACT §12). Elsewhere it is `dependenciesUnavailable`.
+    public mutating func routerGone() throws(InvalidEvent) -> Action {
+        guard case .provisioning(let data) = state else { return try dependenciesUnavailable() }
+        move(
+            to: .refunding(Refunding(orderID: data.orderID, routerUserID: data.routerUserID)),
+            "the router was removed or disabled before the access was delivered; refunding")
+        return .fetchOrder(id: data.orderID)
     }
 
     // MARK: The router
 
     public mutating func profileChecked(exists: Bool) throws(InvalidEvent) -> Action {
-        guard case .pending(let data) = state, data.createTries == 0 else { throw invalid("profileChecked") }
+        if case .provisioning(var data) = state {
+            guard exists else {
+                move(
+                    to: .refunding(Refunding(orderID: data.orderID, routerUserID: data.routerUserID)),
+                    "the product's profile does not exist on the router; refunding")
+                return .fetchOrder(id: data.orderID)
+            }
+            data.profileChecked = true
+            state = .provisioning(data)
+            return .provisionUser(renewCredentials: false)
+        }
+        guard case .pending(let data) = state, data.createTries == 0, !recovering else { throw invalid("profileChecked") }
         guard exists else {
             move(to: .failed, "the product's profile does not exist on the router")
             return .respond(.profileUnavailable)
         }
+        if method.isPayLater { return createOrder("creating the \(method.rawValue) order; no router user before the money arrives") }
         return .createUser(renewCredentials: false)
     }
 
     public mutating func profileCheckFailed(_ failure: RouterFailure) throws(InvalidEvent) -> Action {
-        guard case .pending = state else { throw invalid("profileCheckFailed") }
+        if case .provisioning = state {
+            reason = "paid; the router did not answer the profile check (\(failure)); will retry"
+            return .suspend(.activationPending)
+        }
+        guard case .pending = state, !recovering else { throw invalid("profileCheckFailed") }
+        if method.isPayLater {
+            // Nothing is needed of the router before the money arrives, when it is checked again.
+            return createOrder("could not check the profile (\(failure)); creating the \(method.rawValue) order all the same")
+        }
         move(to: .failed, "profile check failed: \(failure)")
         return .respond(.routerUnavailable)
+    }
+
+    /// A pay-later request's order is sent (committed as `charging` first, like a card's charge).
+    private mutating func createOrder(_ why: String) -> Action {
+        move(to: .charging(Charging()), why)
+        return .charge
     }
 
     /// The router created the user (disabled).
@@ -347,6 +481,16 @@ public struct PaymentFlow: Sendable, Equatable {
     ///   since it was checked can leave the user on another profile (docs/sources.md A4); such a
     ///   user is removed and nothing is charged.
     public mutating func userCreated(id: String, profileMatches: Bool) throws(InvalidEvent) -> Action {
+        if case .provisioning(let data) = state {
+            guard profileMatches else {
+                move(
+                    to: .refunding(Refunding(orderID: data.orderID, routerUserID: id)),
+                    "the router bound the hotspot user to another profile; refunding, then removing it")
+                return .fetchOrder(id: data.orderID)
+            }
+            move(to: .delivered(orderID: data.orderID), "hotspot user created enabled")
+            return .respond(.delivered)
+        }
         guard case .pending = state else { throw invalid("userCreated") }
         guard profileMatches else {
             move(
@@ -359,6 +503,22 @@ public struct PaymentFlow: Sendable, Equatable {
     }
 
     public mutating func userCreateFailed(_ failure: RouterFailure) throws(InvalidEvent) -> Action {
+        if case .provisioning(var data) = state {
+            data.createTries += 1
+            state = .provisioning(data)
+            switch failure {
+            case .duplicateName, .timedOut(maybeApplied: true):
+                return .lookUpUser
+            case .profileNotFound, .profileAmbiguous:
+                move(
+                    to: .refunding(Refunding(orderID: data.orderID, routerUserID: data.routerUserID)),
+                    "router refused the profile (\(failure)); refunding")
+                return .fetchOrder(id: data.orderID)
+            default:
+                reason = "paid; could not create the hotspot user (\(failure)); will retry"
+                return .suspend(.activationPending)
+            }
+        }
         guard case .pending(var data) = state, !recovering else { throw invalid("userCreateFailed") }
         data.createTries += 1
         state = .pending(data)
@@ -380,6 +540,18 @@ public struct PaymentFlow: Sendable, Equatable {
     public mutating func userLookedUp(id: String?, ours: Bool, profileMatches: Bool) throws(InvalidEvent) -> Action {
         let found = id != nil
         switch state {
+        case .provisioning(var data):
+            if let id, ours {
+                data.routerUserID = id
+                state = .provisioning(data)
+                return try userCreated(id: id, profileMatches: profileMatches)
+            }
+            guard data.profileChecked else { return .checkProfile }
+            guard data.createTries < 3 else {
+                reason = "paid; could not create the hotspot user after \(data.createTries) tries; will retry"
+                return .suspend(.activationPending)
+            }
+            return .provisionUser(renewCredentials: found)
         case .pending(let data) where !recovering:
             if let id, ours { return try userCreated(id: id, profileMatches: profileMatches) }
             guard data.createTries < 3 else {
@@ -411,6 +583,10 @@ public struct PaymentFlow: Sendable, Equatable {
     }
 
     public mutating func userLookUpFailed(_ failure: RouterFailure) throws(InvalidEvent) -> Action {
+        if case .provisioning = state {
+            reason = "paid; could not look the hotspot user up (\(failure)); will retry"
+            return .suspend(.activationPending)
+        }
         let answer: PaymentResult
         switch state {
         case .pending: answer = .routerUnavailable
@@ -483,10 +659,39 @@ public struct PaymentFlow: Sendable, Equatable {
     public mutating func chargeCompleted(_ outcome: ChargeOutcome) throws(InvalidEvent) -> Action {
         guard case .charging(var data) = state, !recovering else { throw invalid("chargeCompleted") }
         let user = data.routerUserID
+        if method.isPayLater {
+            switch outcome {
+            case .awaitingPayment(let orderID, let charge) where charge.instructions.isUsable(for: method):
+                move(
+                    to: .awaitingPayment(AwaitingPayment(orderID: orderID)),
+                    "\(method.rawValue) order \(orderID) created; waiting for the customer's money")
+                return .respond(.awaitingPayment)
+            case .paid(let order):
+                return provision(order.orderID, "order \(order.orderID) paid at once")
+            case .declined(let code, _, let orderID):
+                move(
+                    to: .declining(
+                        Declining(orderID: orderID, routerUserID: nil, cancelPending: false, answer: .notCompleted(status: nil))),
+                    "the payment gateway refused the \(method.rawValue) order: \(code)")
+                return removeUser()
+            case .invalidRequest(let param, _):
+                move(
+                    to: .declining(
+                        Declining(orderID: nil, routerUserID: nil, cancelPending: false, answer: .notCompleted(status: nil))),
+                    "the payment gateway refused the \(method.rawValue) order's data: \(param ?? "-")")
+                return removeUser()
+            default:
+                break
+            }
+        }
         switch outcome {
         case .paid(let order):
             move(to: .paid(Paid(orderID: order.orderID, routerUserID: user)), "charge paid")
             return .enableUser
+        case .awaitingPayment(let orderID, _):
+            // Without a reference or CLABE to show (or for a card): an order nobody can pay. It
+            // is cancelled, then the attempt ends unpaid.
+            return declining(orderID: orderID, status: .pendingPayment, user: user, "order \(orderID) has nothing to pay with")
         case .declined(let code, _, let orderID):
             // The provider's own text never reaches the customer (CONTRACT §3): ours, by kind.
             move(
@@ -495,7 +700,7 @@ public struct PaymentFlow: Sendable, Equatable {
                         orderID: orderID, routerUserID: user, cancelPending: false,
                         answer: .declined(Decline(code: code)))),
                 "declined: \(code)")
-            return .deleteUser
+            return removeUser()
         case .notPaid(let status, let orderID):
             return declining(orderID: orderID, status: status, user: user, "order not paid: \(status.name)")
         case .unknown(let why):
@@ -507,7 +712,7 @@ public struct PaymentFlow: Sendable, Equatable {
             move(
                 to: .aborting(Aborting(routerUserID: user, answer: .paymentsUnavailable)),
                 "payment gateway refused our configuration: \(why)")
-            return .deleteUser
+            return removeUser()
         case .invalidRequest(let param, _):
             // An unusable card token (unknown, expired) or customer data the gateway refuses: the
             // customer is told the card was not processed (402), and the attempt is a decline.
@@ -516,7 +721,7 @@ public struct PaymentFlow: Sendable, Equatable {
                     Declining(
                         orderID: nil, routerUserID: user, cancelPending: false, answer: .declined(.cardNotProcessed))),
                 "payment gateway refused the payment's data: \(param ?? "-")")
-            return .deleteUser
+            return removeUser()
         }
     }
 
@@ -535,26 +740,87 @@ public struct PaymentFlow: Sendable, Equatable {
                             orderID: nil, routerUserID: user, cancelPending: false,
                             answer: .declined(.cardNotProcessed))),
                     "card token already used by another payment")
-                return .deleteUser
+                return removeUser()
             }
             if recovering && ageSeconds >= lookupGraceSeconds {
                 move(
                     to: .declining(Declining(orderID: nil, routerUserID: user, cancelPending: false, answer: .notCompleted(status: nil))),
                     "no order found for the attempt after \(ageSeconds) s: not charged")
-                return .deleteUser
+                return removeUser()
             }
             return .suspend(.inVerification)
         }
         switch order.status {
+        case .paid where method.isPayLater:
+            return provision(order.id, "order \(order.id) found paid")
         case .paid:
             move(to: .paid(Paid(orderID: order.id, routerUserID: user)), "order \(order.id) found paid")
             return .enableUser
+        case .pendingPayment where method.isPayLater && order.payLater?.instructions.isUsable(for: method) == true:
+            move(
+                to: .awaitingPayment(AwaitingPayment(orderID: order.id)),
+                "\(method.rawValue) order \(order.id) found; waiting for the customer's money")
+            return .respond(.awaitingPayment)
+        case .expired where method.isPayLater, .canceled where method.isPayLater:
+            move(to: .expired, "order \(order.id) found \(order.status.name), unpaid")
+            return .respond(.expired)
         case .refunded, .partiallyRefunded:
-            move(to: .refunding(Refunding(orderID: order.id, routerUserID: user)), "order \(order.id) was \(order.status.name)")
+            move(
+                to: .refunding(Refunding(orderID: order.id, routerUserID: user, userPossible: !method.isPayLater)),
+                "order \(order.id) was \(order.status.name)")
             return refundRest(of: order)
         default:
             return declining(orderID: order.id, status: order.status, user: user, "order \(order.id) is \(order.status.name)")
         }
+    }
+
+    /// What the order of an attempt waiting for its money says, read by the poll or reported by a
+    /// webhook: paid → provisioning; expired or cancelled → expired; paid and given back before
+    /// the access was made → refunded. Still payable: nil (wait), or past the grace after its
+    /// expiry, a cancel at the gateway (a report never cancels: the poll does). Never expired by
+    /// our clock alone: only what the gateway says ends it.
+    private mutating func awaiting(_ data: AwaitingPayment, read order: GatewayOrder, reported: Bool) -> Action? {
+        switch order.status {
+        case .paid:
+            return provision(order.id, "order \(order.id) paid")
+        case .expired, .canceled:
+            move(to: .expired, "order \(order.id) \(order.status.name) unpaid; nothing on the router")
+            return .respond(.expired)
+        case .refunded, .partiallyRefunded, .chargedBack:
+            move(
+                to: .refunding(Refunding(orderID: order.id, userPossible: false)),
+                "order \(order.id) was paid and \(order.status.name) before its access was made")
+            return refundRest(of: order)
+        case .pendingPayment, .preAuthorized:
+            guard !reported else { return nil }
+            if data.cancelSent {
+                reason = "order \(order.id) still takes money after its cancel; will try again"
+                return .suspend(.awaitingPayment)
+            }
+            return data.cancelDue ? .cancelOrder(id: order.id) : nil
+        case .declined, .other:
+            // Never paid, and not payable any more.
+            guard !reported else { return nil }
+            move(to: .expired, "order \(order.id) is \(order.status.name), unpaid; nothing on the router")
+            return .respond(.expired)
+        }
+    }
+
+    /// The gateway does not know the order of an attempt waiting for its money. Past the grace
+    /// after its expiry the attempt ends (nobody can have paid into it); before, it is asked again.
+    private mutating func orderMissing(_ data: AwaitingPayment) -> Action {
+        guard data.cancelDue else {
+            reason = "the gateway does not know order \(data.orderID); will poll again"
+            return .suspend(.awaitingPayment)
+        }
+        move(to: .expired, "order \(data.orderID) unknown to the gateway past its expiry; nothing on the router")
+        return .respond(.expired)
+    }
+
+    /// A pay-later order is paid: its user is created, enabled, after the profile check.
+    private mutating func provision(_ orderID: String, _ why: String) -> Action {
+        move(to: .provisioning(Provisioning(orderID: orderID)), why)
+        return .checkProfile
     }
 
     /// The order could not be looked up; the reconciler asks again later. With
@@ -572,7 +838,7 @@ public struct PaymentFlow: Sendable, Equatable {
             "no order found by the attempt's reference after \(ageSeconds) s, and too many orders in its window to show "
                 + "there is none: treated as not charged")
         self.absenceUnproven = true
-        return .deleteUser
+        return removeUser()
     }
 
     /// The order as the gateway has it now (nil: it does not know it), read before a cancel or
@@ -586,14 +852,14 @@ public struct PaymentFlow: Sendable, Equatable {
                     to: .declining(
                         Declining(orderID: nil, routerUserID: data.routerUserID, cancelPending: false, answer: .notCompleted(status: nil))),
                     "the order \(data.orderID ?? "-") does not exist: not charged")
-                return .deleteUser
+                return removeUser()
             }
             return try orderLookedUp(order, ageSeconds: 0, lookupGraceSeconds: .max)
         case .declining(var data):
             guard let order else {
                 data.cancelPending = false
                 state = .declining(data)
-                return .deleteUser
+                return removeUser()
             }
             switch order.status {
             case .paid:
@@ -607,11 +873,14 @@ public struct PaymentFlow: Sendable, Equatable {
             default:
                 data.cancelPending = false
                 state = .declining(data)
-                return .deleteUser
+                return removeUser()
             }
         case .refunding:
             guard let order else { return settle() }
             return refundRest(of: order)
+        case .awaitingPayment(let data):
+            guard let order else { return orderMissing(data) }
+            return awaiting(data, read: order, reported: false) ?? .suspend(.awaitingPayment)
         default:
             throw invalid("orderFetched")
         }
@@ -625,27 +894,51 @@ public struct PaymentFlow: Sendable, Equatable {
             if failure == .notFound {
                 data.cancelPending = false
                 state = .declining(data)
-                return .deleteUser
+                return removeUser()
             }
             // Still remove the user: access is what must never be granted. The reconciler cancels later.
             reason = "could not cancel the unpaid order; will retry"
-            return .deleteUser
+            return removeUser()
         case .refunding:
             reason = "refund failed; will retry"
             return .suspend(.activationPending)
+        case .awaitingPayment(let data):
+            if failure == .notFound { return orderMissing(data) }
+            reason = "waiting for the customer's money; could not read the order (\(failure)); will poll again"
+            return .suspend(.awaitingPayment)
         default:
             throw invalid("orderFetchFailed")
         }
     }
 
     public mutating func orderCancelled() throws(InvalidEvent) -> Action {
+        if case .awaitingPayment(var data) = state {
+            // Read it again: money that came in before the cancel wins.
+            data.cancelSent = true
+            move(to: .awaitingPayment(data), "order \(data.orderID) cancelled at the gateway past its expiry; reading it again")
+            return .fetchOrder(id: data.orderID)
+        }
         guard case .declining(var data) = state else { throw invalid("orderCancelled") }
         data.cancelPending = false
         state = .declining(data)
-        return .deleteUser
+        return removeUser()
     }
 
     public mutating func orderCancelFailed(_ failure: GatewayFailure) throws(InvalidEvent) -> Action {
+        if case .awaitingPayment(var data) = state {
+            switch failure {
+            case .notFound:
+                return orderMissing(data)
+            case .rejected:
+                // Not cancellable (paid, expired or cancelled meanwhile): its status decides.
+                data.cancelSent = true
+                state = .awaitingPayment(data)
+                return .fetchOrder(id: data.orderID)
+            default:
+                reason = "could not cancel the expired order (\(failure)); will retry"
+                return .suspend(.awaitingPayment)
+            }
+        }
         guard case .declining(var data) = state else { throw invalid("orderCancelFailed") }
         if failure == .notFound {
             data.cancelPending = false
@@ -653,7 +946,7 @@ public struct PaymentFlow: Sendable, Equatable {
         } else {
             reason = "could not cancel the unpaid order; will retry"
         }
-        return .deleteUser
+        return removeUser()
     }
 
     public mutating func refunded() throws(InvalidEvent) -> Action {
@@ -696,14 +989,28 @@ public struct PaymentFlow: Sendable, Equatable {
                 to: .revoking(Revoking(orderID: data.orderID, routerUserID: data.routerUserID)),
                 "order \(data.orderID) was \(order.status.name) before its access was delivered; revoking the access")
             return .disableUser
+        case .provisioning(let data) where takenBack && data.orderID == order.id:
+            // A create whose reply was lost may have left an enabled user: it is disabled.
+            move(
+                to: .revoking(Revoking(orderID: data.orderID, routerUserID: data.routerUserID)),
+                "order \(data.orderID) was \(order.status.name) before its access was delivered; revoking the access")
+            return .disableUser
         case .charging:
             return try orderLookedUp(order, ageSeconds: 0, lookupGraceSeconds: .max)
+        case .awaitingPayment(let data) where data.orderID == order.id:
+            return awaiting(data, read: order, reported: true)
         case .declining(let data) where moneyKept:
             return refundLate(order, user: data.routerUserID)
         case .aborting(let data) where moneyKept:
             return refundLate(order, user: data.routerUserID)
         case .declined where moneyKept, .failed where moneyKept:
             return refundLate(order, user: nil)
+        case .expired where moneyKept:
+            // Paid into a reference that was dead already: the money goes back (CONTRACT §12).
+            move(
+                to: .refunding(Refunding(orderID: order.id, userPossible: false)),
+                "order \(order.id) was \(order.status.name) after it expired; refunding")
+            return refundRest(of: order)
         default:
             return nil
         }
@@ -744,17 +1051,19 @@ public struct PaymentFlow: Sendable, Equatable {
     // MARK: Private
 
     private mutating func declining(orderID: String, status: GatewayOrder.Status, user: String?, _ why: String) -> Action {
+        // A pending pay-later order is no 3-D Secure challenge: its customer is told it did not go through.
         let data = Declining(
-            orderID: orderID, routerUserID: user, cancelPending: status.isCancellable, answer: .notCompleted(status: status))
+            orderID: orderID, routerUserID: user, cancelPending: status.isCancellable,
+            answer: .notCompleted(status: method.isPayLater ? nil : status))
         move(to: .declining(data), why)
-        return data.cancelPending ? .fetchOrder(id: orderID) : .deleteUser
+        return data.cancelPending ? .fetchOrder(id: orderID) : removeUser()
     }
 
     /// An order that kept money for an attempt that gave up: the money goes back, then the user
     /// (if any is left) is removed.
     private mutating func refundLate(_ order: GatewayOrder, user: String?) -> Action {
         move(
-            to: .refunding(Refunding(orderID: order.id, routerUserID: user)),
+            to: .refunding(Refunding(orderID: order.id, routerUserID: user, userPossible: !method.isPayLater || user != nil)),
             "order \(order.id) was \(order.status.name) after the attempt gave up; refunding")
         return refundRest(of: order)
     }
@@ -772,7 +1081,25 @@ public struct PaymentFlow: Sendable, Equatable {
         guard case .refunding(var data) = state else { preconditionFailure("settle outside refunding") }
         data.settled = true
         state = .refunding(data)
-        return .deleteUser
+        return removeUser()
+    }
+
+    /// Whether the router may hold a user of this attempt. A pay-later attempt has none before
+    /// its money arrives: not when its order could not be made (declining, aborting), nor when it
+    /// was paid after its expiry.
+    private var userPossible: Bool {
+        switch state {
+        case .declining, .aborting: !method.isPayLater
+        case .refunding(let data): data.userPossible
+        default: true
+        }
+    }
+
+    /// Removes the attempt's router user, or goes straight on as if it had (`userDeleted`) when
+    /// the router cannot hold one: a pay-later attempt never touches a router before its money.
+    private mutating func removeUser() -> Action {
+        guard !userPossible, let next = try? userDeleted() else { return .deleteUser }
+        return next
     }
 
     private mutating func move(to next: State, _ why: String?) {
@@ -812,6 +1139,11 @@ public enum PaymentResult: Sendable, Equatable {
     case refunded
     /// Delivered, then refunded or charged back outside the product: the access was taken back.
     case revoked
+    /// Pay later: the order waits for the customer's money (its reference, expiry and claim code
+    /// are the answer).
+    case awaitingPayment
+    /// Pay later: the reference expired unpaid; nothing was charged.
+    case expired
     /// Too many declined payments from this device, address or router lately (card testing).
     case tooManyAttempts
     /// Another worker holds this attempt right now.

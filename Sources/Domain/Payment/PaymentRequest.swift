@@ -6,7 +6,9 @@ public struct PaymentRequest: Sendable, Equatable {
     }
 
     public var productID: Int64
-    /// The Conekta.js card token. Never logged, never stored in clear.
+    /// Card (the default), or cash or SPEI later (CONTRACT §12).
+    public var method: PaymentMethod
+    /// The Conekta.js card token; empty for a pay-later method. Never logged, never stored in clear.
     public var cardToken: String
     public var customerName: String
     public var customerEmail: String
@@ -20,9 +22,10 @@ public struct PaymentRequest: Sendable, Equatable {
     public init(
         productID: Int64, cardToken: String, customerName: String, customerEmail: String, customerPhone: String? = nil,
         userType: UserType = .userAndPassword, mac: MACAddress? = nil, ip: IPv4Address? = nil, deviceInfo: String? = nil,
-        autoConnect: Bool = false
+        autoConnect: Bool = false, method: PaymentMethod = .card
     ) {
         self.productID = productID
+        self.method = method
         self.cardToken = cardToken
         self.customerName = customerName
         self.customerEmail = customerEmail
@@ -38,11 +41,14 @@ public struct PaymentRequest: Sendable, Equatable {
     /// docs/seed-api.md).
     public var wantsAutoConnect: Bool { autoConnect && mac != nil }
 
-    /// The fields that make two requests "the same request" for idempotency, in a fixed order.
+    /// The fields that make two requests "the same request" for idempotency, in a fixed order. A
+    /// card request's fields are those of every earlier release (stored hashes stay comparable);
+    /// a pay-later one adds its method.
     public var canonicalFields: String {
-        [
+        let fields = [
             String(productID), cardToken, customerName, customerEmail, customerPhone ?? "", userType.rawValue,
             mac?.value ?? "", ip?.value ?? "", wantsAutoConnect ? "1" : "0",
-        ].map { "\($0.utf8.count):\($0)" }.joined()
+        ]
+        return (method.isPayLater ? fields + [method.rawValue] : fields).map { "\($0.utf8.count):\($0)" }.joined()
     }
 }

@@ -13,6 +13,9 @@ public struct PaymentRun {
     public internal(set) var recovering = false
     /// Only on the request path, until the charge is sent: a resumed attempt never charges.
     var cardToken: String?
+    /// Pay later: the claim code in clear, held only by the run that shows it (the ledger keeps
+    /// its keyed hash). Never logged.
+    var claimCode: ClaimCode?
     var customerPhoneFallback: String?
     /// The router and the gateway key, read once per run.
     var resolved: (access: PaymentService.RouterAccess?, key: GatewayKey?)?

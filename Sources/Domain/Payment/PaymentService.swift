@@ -31,8 +31,37 @@ public final class PaymentService {
         /// 0 checks before every payment. Safe to cache: the profile the router actually bound
         /// is compared after every create.
         public var profileCheckSeconds = 60
+        /// How often an attempt waiting for its cash or SPEI money has its order read (CONTRACT
+        /// §12): every minute at first, backing off to every 10 minutes, and at its expiry.
+        public var payLaterPoll = RetrySchedule(baseSeconds: 60, ceilingSeconds: 600)
+        /// An order still payable this long after its reference expired is cancelled at the gateway.
+        public var payLaterCancelGraceSeconds: Int64 = 3_600
+        /// Failed claim-code guesses allowed within the window, per device MAC, per client address
+        /// and per router (like card testing, CONTRACT §8); 0 turns a limit off.
+        public var claimGuessWindowSeconds = 600
+        public var claimGuessesPerMAC = 10
+        public var claimGuessesPerAddress = 10
+        public var claimGuessesPerRouter = 100
+        /// A claim of an attempt still waiting for its money (or its user) reads its order again
+        /// when nothing did for this long, so a customer who just paid need not wait for the poll.
+        public var claimRefreshSeconds: Int64 = 10
 
         public init() {}
+    }
+
+    /// A state change just committed (for the metrics of pay-later orders paid and expired).
+    public struct StateChange: Sendable, Equatable {
+        public var attemptID: String
+        public var method: PaymentMethod
+        public var from: PaymentAttempt.State
+        public var to: PaymentAttempt.State
+
+        public init(attemptID: String, method: PaymentMethod, from: PaymentAttempt.State, to: PaymentAttempt.State) {
+            self.attemptID = attemptID
+            self.method = method
+            self.from = from
+            self.to = to
+        }
     }
 
     /// A router's directories: one for provisioning, one with short timeouts for auto-connect.
@@ -85,6 +114,7 @@ public final class PaymentService {
     private let releaseLater: (String) -> Void
     private var random: any RandomNumberGenerator
     private let verifiedProfiles: VerifiedProfiles
+    private let observe: (StateChange) -> Void
 
     /// - Parameters:
     ///   - owner: this worker's name in leases (instance and thread).
@@ -95,7 +125,9 @@ public final class PaymentService {
     ///     attempt does not wait for the lease to expire.
     ///   - verifiedProfiles: profile checks to trust; one for the whole process, so a check is
     ///     shared by all its workers.
-    ///   - random: where credentials and attempt ids come from (a CSPRNG; seeded in simulations).
+    ///   - random: where credentials, claim codes and attempt ids come from (a CSPRNG; seeded in
+    ///     simulations).
+    ///   - observe: called with every state change once it is committed.
     public init(
         ledger: any PaymentLedger, gateway: any PaymentGateway, rendering: any PaymentRendering, clock: any WallClock,
         settings: Settings, owner: String, fingerprint: @escaping (String) -> String,
@@ -103,9 +135,11 @@ public final class PaymentService {
         gatewayKey: @escaping (Int64) throws(StoreFailure) -> GatewayKey?,
         releaseLater: @escaping (String) -> Void = { _ in },
         verifiedProfiles: VerifiedProfiles = VerifiedProfiles(),
-        random: any RandomNumberGenerator = SystemRandomNumberGenerator()
+        random: any RandomNumberGenerator = SystemRandomNumberGenerator(),
+        observe: @escaping (StateChange) -> Void = { _ in }
     ) {
         self.random = random
+        self.observe = observe
         self.verifiedProfiles = verifiedProfiles
         self.ledger = ledger
         self.gateway = gateway
@@ -146,17 +180,35 @@ public final class PaymentService {
         _ request: PaymentRequest, grant: AccessGrant, product: Product, idempotencyKey header: String?, requestID: String?,
         remoteAddress: String? = nil
     ) throws(ServiceError) -> Beginning {
-        let key = header.map { "h:" + $0 } ?? "t:" + fingerprint("\(grant.company.id):\(request.cardToken)")
+        if request.method.isPayLater, !grant.company.payLater.methods.contains(request.method) {
+            throw .paymentMethodUnavailable
+        }
+        let now = clock.nowSeconds
         let requestHash = fingerprint("\(grant.company.id)|\(grant.router.id)|\(request.canonicalFields)")
-        let attempt = PaymentAttempt(
+        let key: String
+        if let header {
+            key = "h:" + header
+        } else if request.method.isPayLater {
+            // No token makes a pay-later request unique: the same request within the same ten
+            // minutes is the same purchase (a double submit gets the same reference).
+            key = "p:" + fingerprint("\(requestHash)|\(now / 600)")
+        } else {
+            key = "t:" + fingerprint("\(grant.company.id):\(request.cardToken)")
+        }
+        let claimCode = request.method.isPayLater ? ClaimCode.generate(using: &random) : nil
+        var attempt = PaymentAttempt(
             id: newAttemptID(), companyID: grant.company.id, routerID: grant.router.id, productID: product.id,
             apiKeyID: grant.keyID, idempotencyKey: key, requestHash: requestHash, state: .pending, amount: product.price,
             productName: product.name, profileName: product.profileName, limitUptime: product.limitUptime,
             limitBytesTotal: product.limitBytesTotal, customerName: request.customerName, customerEmail: request.customerEmail,
             customerPhone: request.customerPhone, userType: request.userType,
             credentials: HotspotCredentials.generate(request.userType, policy: grant.company.credentialPolicy, using: &random),
-            mac: request.mac, ip: request.ip, autoConnect: request.wantsAutoConnect, createdAt: clock.nowSeconds,
-            requestID: requestID, remoteAddress: remoteAddress, validity: product.validity)
+            mac: request.mac, ip: request.ip, autoConnect: request.wantsAutoConnect, createdAt: now,
+            requestID: requestID, remoteAddress: remoteAddress, validity: product.validity, method: request.method)
+        if let claimCode {
+            attempt.claimCodeHash = claimCodeHash(claimCode)
+            attempt.payLaterExpiresAt = now + Int64(grant.company.payLater.expirySeconds)
+        }
 
         let began: LedgerBegin
         do {
@@ -169,10 +221,12 @@ public final class PaymentService {
         switch began {
         case .started(let declines):
             if let declines, let refusal = cardTestingRefusal(attempt, declines) { return .answered(refusal) }
-            var flow = PaymentFlow()
+            var flow = PaymentFlow(method: request.method)
             let first = (try? flow.start()) ?? .respond(.routerUnavailable)
             var run = PaymentRun(
-                attempt: attempt, flow: flow, next: first, cardToken: request.cardToken, customerPhoneFallback: grant.company.contactPhone)
+                attempt: attempt, flow: flow, next: first, cardToken: request.method.isPayLater ? nil : request.cardToken,
+                customerPhoneFallback: grant.company.contactPhone)
+            run.claimCode = claimCode
             run.leaseEndsAt = clock.nowMicroseconds() + Int64(settings.leaseSeconds) * 1_000_000
             return .running(run)
         case .existing(let existing, let response, let leaseActive):
@@ -217,6 +271,125 @@ public final class PaymentService {
         refused.reason = "too many declined payments from this \(which) lately (card testing)"
         _ = try? ledger.save(refused, expecting: .pending, reason: refused.reason)
         return stop(refused, answering: .tooManyAttempts)
+    }
+
+    // MARK: Pay later: redeeming a claim code
+
+    /// A claim of a pay-later access (`POST /api/v1/payments/canjear`, CONTRACT §12): the code as
+    /// the customer typed it, and the device to log in.
+    public struct Claim: Sendable, Equatable {
+        /// As typed; never logged.
+        public var code: String
+        public var mac: MACAddress?
+        public var ip: IPv4Address?
+        public var autoConnect: Bool
+
+        public init(code: String, mac: MACAddress? = nil, ip: IPv4Address? = nil, autoConnect: Bool = false) {
+            self.code = code
+            self.mac = mac
+            self.ip = ip
+            self.autoConnect = autoConnect
+        }
+    }
+
+    /// What a claim comes to.
+    public enum Redemption: Sendable, Equatable {
+        /// Paid and delivered: the receipt (credentials, auto-connect), as a card purchase's.
+        case delivered(StoredResponse, attempt: PaymentAttempt)
+        /// Not delivered yet: waiting for the money (`awaitingPayment`), or paid and the user
+        /// being made (`provisioning`).
+        case pending(PaymentAttempt)
+        /// No access to hand out any more.
+        case ended(ClaimEnd, attempt: PaymentAttempt)
+        /// No attempt of this company's router has that code (a failed guess, counted).
+        case unknownCode
+        /// Too many failed guesses lately from this device, address or router: nothing was
+        /// looked up.
+        case tooManyGuesses(retryAfterSeconds: Int)
+    }
+
+    /// Redeems a claim code on the router of `grant`. Failed guesses are counted per device,
+    /// client address and router, and past a limit nothing is looked up (CONTRACT §8). A code is
+    /// found only among the pay-later attempts of the key's company and router. An attempt still
+    /// waiting for its money (or its user) that nothing ran for a while is run now, as the
+    /// reconciler would: its order is read, and a paid one gets its user, so a customer who just
+    /// paid need not wait for the poll.
+    public func redeem(_ claim: Claim, grant: AccessGrant, remoteAddress: String?) throws(ServiceError) -> Redemption {
+        do {
+            if let refusal = try claimGuessRefusal(claim, routerID: grant.router.id, remoteAddress: remoteAddress) { return refusal }
+            guard let code = ClaimCode(typed: claim.code),
+                let found = try ledger.redeemable(
+                    claimCodeHash: claimCodeHash(code), companyID: grant.company.id, routerID: grant.router.id)
+            else {
+                try ledger.recordFailedClaim(
+                    companyID: grant.company.id, routerID: grant.router.id, mac: claim.mac, address: remoteAddress)
+                return .unknownCode
+            }
+            var attempt = found.attempt
+            if [.pending, .charging, .awaitingPayment, .provisioning].contains(attempt.state), !found.leased,
+                found.idleSeconds >= settings.claimRefreshSeconds
+            {
+                attempt = try refreshed(attempt)
+            }
+            switch attempt.state {
+            case .delivered:
+                return .delivered(receipt(attempt, for: claim), attempt: attempt)
+            case .pending, .charging, .paid, .awaitingPayment, .provisioning:
+                return .pending(attempt)
+            case .expired:
+                return .ended(.expired, attempt: attempt)
+            case .refunding, .refunded:
+                return .ended(.refunded, attempt: attempt)
+            case .revoking, .revoked:
+                return .ended(.revoked, attempt: attempt)
+            case .declining, .declined, .aborting, .failed:
+                // Its order was never made, so its code was never shown: nobody's.
+                return .unknownCode
+            }
+        } catch {
+            throw ServiceError(error)
+        }
+    }
+
+    private func claimGuessRefusal(_ claim: Claim, routerID: Int64, remoteAddress: String?) throws(StoreFailure) -> Redemption? {
+        let limits = (settings.claimGuessesPerMAC, settings.claimGuessesPerAddress, settings.claimGuessesPerRouter)
+        guard limits.0 > 0 || limits.1 > 0 || limits.2 > 0 else { return nil }
+        let counts = try ledger.failedClaims(
+            routerID: routerID, mac: claim.mac, address: remoteAddress, windowSeconds: settings.claimGuessWindowSeconds)
+        func over(_ count: Int, _ limit: Int) -> Bool { limit > 0 && count >= limit }
+        guard
+            over(counts.mac, limits.0) && claim.mac != nil || over(counts.address, limits.1) && remoteAddress != nil
+                || over(counts.router, limits.2)
+        else { return nil }
+        return .tooManyGuesses(retryAfterSeconds: settings.claimGuessWindowSeconds)
+    }
+
+    /// Runs a pay-later attempt now if nobody holds it: the attempt as it ends this run, in the
+    /// state last committed (a run whose last write failed answers from what the ledger holds).
+    private func refreshed(_ attempt: PaymentAttempt) throws(StoreFailure) -> PaymentAttempt {
+        guard let claimed = try ledger.claim(attemptID: attempt.id, owner: owner, leaseSeconds: settings.leaseSeconds) else {
+            return attempt
+        }
+        guard case .running(var run) = resumed(claimed, customerPhoneFallback: nil) else { return attempt }
+        let outcome = drive(&run)
+        var now = run.attempt
+        now.state = outcome.state ?? attempt.state
+        return now
+    }
+
+    /// The receipt of a delivered pay-later access, with the claiming device logged in when asked
+    /// (as a card purchase's, within its budget).
+    private func receipt(_ attempt: PaymentAttempt, for claim: Claim) -> StoredResponse {
+        var report = AutoConnectReport.notRequested(mac: claim.mac, ip: claim.ip)
+        if claim.autoConnect, let mac = claim.mac {
+            if let access = (try? routerAccess(attempt.routerID)) ?? nil {
+                report = AutoConnector(directory: access.quick, clock: clock, budgetMilliseconds: settings.autoConnectBudgetMilliseconds)
+                    .connect(credentials: attempt.credentials, mac: mac, ip: claim.ip)
+            } else {
+                report = AutoConnectReport(outcome: .routerUnreachable, mac: mac.value, ip: claim.ip?.value)
+            }
+        }
+        return rendering.receipt(attempt, completedAtMicroseconds: clock.nowMicroseconds(), autoConnect: report)
     }
 
     // MARK: Reconciler
@@ -276,13 +449,10 @@ public final class PaymentService {
             held.heldElsewhere = true
             return .answered(held)
         }
-        guard order.attemptID == attempt.id, order.amount == attempt.amount,
-            var flow = PaymentFlow(
-                resuming: attempt, ageSeconds: clock.nowSeconds - attempt.createdAt,
-                activationDeadlineSeconds: settings.activationDeadlineSeconds),
+        guard order.attemptID == attempt.id, order.amount == attempt.amount, var flow = flow(resuming: attempt),
             let first = try? flow.orderReported(order)
         else {
-            release(attempt.id)
+            release(attempt)
             return nil
         }
         var run = PaymentRun(attempt: attempt, flow: flow, next: first, cardToken: nil, customerPhoneFallback: nil)
@@ -298,12 +468,15 @@ public final class PaymentService {
         }
     }
 
+    /// The machine of a recorded attempt, as of now.
+    private func flow(resuming attempt: PaymentAttempt) -> PaymentFlow? {
+        PaymentFlow(
+            resuming: attempt, ageSeconds: clock.nowSeconds - attempt.createdAt,
+            activationDeadlineSeconds: settings.activationDeadlineSeconds, payLaterGraceSeconds: settings.payLaterCancelGraceSeconds)
+    }
+
     private func resumed(_ attempt: PaymentAttempt, customerPhoneFallback: String?) -> Beginning {
-        guard
-            var flow = PaymentFlow(
-                resuming: attempt, ageSeconds: clock.nowSeconds - attempt.createdAt,
-                activationDeadlineSeconds: settings.activationDeadlineSeconds)
-        else {
+        guard var flow = flow(resuming: attempt) else {
             // A record without what its state needs: left for an operator, never guessed at.
             var outcome = conclude(attempt, saved: attempt, answer: rendering.answer(.inVerification, attempt: attempt), final: false)
             outcome.warning = "attempt \(attempt.id) is \(attempt.state.rawValue) without an order id; left for an operator"
@@ -337,7 +510,14 @@ public final class PaymentService {
     public func step(_ run: inout PaymentRun) -> Outcome? {
         if let stopped = holdLease(&run) { return stopped }
         if let stopped = commit(&run) { return stopped }
-        if run.next == .respond(.delivered) { return end(&run, .delivered, final: true) }
+        switch run.next {
+        case .respond(let result), .suspend(let result):
+            // A run whose first action ends it (a recorded attempt with nothing left to do), or a
+            // delivery committed before its receipt.
+            return end(&run, result, final: result == .delivered || result.isFinalForCustomer)
+        default:
+            break
+        }
         let next: PaymentFlow.Action
         do throws(PaymentFlow.InvalidEvent) {
             next = try perform(&run)
@@ -398,9 +578,10 @@ public final class PaymentService {
         guard !run.next.endsRun || connectsFirst, attempt != run.saved else { return nil }
         do {
             guard try ledger.save(attempt, expecting: run.saved.state, reason: attempt.reason) else { return inProgress(attempt) }
+            observeChange(from: run.saved, to: attempt)
         } catch {
             // Nothing further may happen unrecorded. The reconciler resumes from `saved`.
-            release(attempt.id)
+            release(run.saved)
             return Outcome(
                 response: rendering.answer(run.saved.state == .pending ? .routerUnavailable : .inVerification, attempt: run.saved),
                 attemptID: attempt.id, orderID: attempt.orderID, state: run.saved.state, reason: run.saved.reason,
@@ -412,17 +593,31 @@ public final class PaymentService {
 
     /// The one port call of `run.next`, and the machine's answer to its result.
     private func perform(_ run: inout PaymentRun) throws(PaymentFlow.InvalidEvent) -> PaymentFlow.Action {
-        var attempt = run.attempt
-        defer { run.attempt = attempt }
         if run.resolved == nil {
             do {
-                run.resolved = (try routerAccess(attempt.routerID), try gatewayKey(attempt.companyID))
+                run.resolved = (try routerAccess(run.attempt.routerID), try gatewayKey(run.attempt.companyID))
             } catch {
                 return try run.flow.dependenciesUnavailable()
             }
         }
         let key = run.resolved?.key
-        guard let access = run.resolved?.access else { return try run.flow.dependenciesUnavailable() }
+        guard let access = run.resolved?.access else {
+            // A card attempt needs its router throughout; a pay-later one only to make its user.
+            guard run.flow.method.isPayLater else { return try run.flow.dependenciesUnavailable() }
+            guard !run.next.needsRouter else { return try run.flow.routerGone() }
+            return try performWithGateway(&run, key: key)
+        }
+        return try run.next.needsRouter ? performWithRouter(&run, access: access) : performWithGateway(&run, key: key)
+    }
+
+    /// The one router call of `run.next`, and the machine's answer to it.
+    private func performWithRouter(
+        _ run: inout PaymentRun, access: RouterAccess
+    ) throws(PaymentFlow.InvalidEvent)
+        -> PaymentFlow.Action
+    {
+        var attempt = run.attempt
+        defer { run.attempt = attempt }
         let directory = access.directory
 
         switch run.next {
@@ -446,7 +641,8 @@ public final class PaymentService {
                 return try run.flow.profileCheckFailed(error)
             }
 
-        case .createUser(let renewCredentials):
+        case .createUser(let renewCredentials), .provisionUser(let renewCredentials):
+            let enabled = run.next == .provisionUser(renewCredentials: renewCredentials)
             if renewCredentials {
                 // New credentials are committed (next step) before the create that uses them.
                 attempt.credentials = HotspotCredentials.generate(
@@ -455,11 +651,13 @@ public final class PaymentService {
                         usernameLength: attempt.credentials.username.count,
                         passwordLength: max(attempt.credentials.password.count, 4),
                         pinLength: attempt.credentials.username.count), using: &random)
-                return .createUser(renewCredentials: false)
+                return enabled ? .provisionUser(renewCredentials: false) : .createUser(renewCredentials: false)
             }
-            let user = newUser(attempt, server: access.hotspotServer)
+            let user = newUser(attempt, server: access.hotspotServer, enabled: enabled)
             switch Result(catching: { () throws(RouterFailure) in try directory.createUser(user) }) {
             case .success(let created):
+                // Kept on the record whatever the next state holds (a delivered one holds no user id).
+                attempt.routerUserID = created.id
                 return try run.flow.userCreated(id: created.id, profileMatches: boundToProduct(created, attempt))
             case .failure(let error):
                 if error == .profileNotFound || error == .profileAmbiguous { forgetProfile(of: attempt) }
@@ -470,12 +668,77 @@ public final class PaymentService {
             let name = attempt.credentials.username
             switch Result(catching: { () throws(RouterFailure) in try directory.findUser(named: name) }) {
             case .success(let user):
+                if let user, user.comment == attempt.routerComment, attempt.routerUserID == nil { attempt.routerUserID = user.id }
                 return try run.flow.userLookedUp(
                     id: user?.id, ours: user?.comment == attempt.routerComment,
                     profileMatches: user.map { boundToProduct($0, attempt) } ?? false)
             case .failure(let error):
                 return try run.flow.userLookUpFailed(error)
             }
+
+        case .enableUser:
+            let target = attempt
+            switch Result(catching: { () throws(RouterFailure) in
+                try directory.setUserDisabled(id: try routerUserID(of: target, in: directory), disabled: false)
+            }) {
+            case .success: return try run.flow.userEnabled()
+            case .failure(let error): return try run.flow.userEnableFailed(error)
+            }
+
+        case .deleteUser:
+            let target = attempt
+            switch Result(catching: { () throws(RouterFailure) in
+                if let id = try? routerUserID(of: target, in: directory) {
+                    try directory.deleteUser(id: id)
+                } else if try directory.findUser(named: target.credentials.username)?.comment == target.routerComment {
+                    throw RouterFailure.rejected("user present but its id unknown")
+                }
+            }) {
+            case .success: return try run.flow.userDeleted()
+            case .failure(let error): return try run.flow.userDeleteFailed(error)
+            }
+
+        case .disableUser:
+            let target = attempt
+            switch Result(catching: { () throws(RouterFailure) in try disable(target, in: directory) }) {
+            case .success: return try run.flow.userDisabled()
+            case .failure(let error): return try run.flow.userDisableFailed(error)
+            }
+
+        case .removeSessions:
+            let target = attempt
+            let server = access.hotspotServer
+            switch Result(catching: { () throws(RouterFailure) in try endSessions(of: target, server: server, in: directory) }) {
+            case .success: return try run.flow.sessionsRemoved()
+            case .failure(let error): return try run.flow.sessionsRemoveFailed(error)
+            }
+
+        case .charge, .findOrder, .fetchOrder, .cancelOrder, .refund, .respond, .suspend:
+            preconditionFailure("not a router action: \(run.next)")
+        }
+    }
+
+    /// The one gateway call of `run.next` (no router needed), and the machine's answer to it.
+    private func performWithGateway(
+        _ run: inout PaymentRun, key: GatewayKey?
+    ) throws(PaymentFlow.InvalidEvent)
+        -> PaymentFlow.Action
+    {
+        var attempt = run.attempt
+        defer { run.attempt = attempt }
+        switch run.next {
+        case .charge where attempt.method.isPayLater:
+            // Sent once, on the request path; a lost reply is looked up by attempt id.
+            guard let key else {
+                return try run.flow.chargeCompleted(.configurationError(reason: "the company has no Conekta private key"))
+            }
+            let expiresAt = attempt.payLaterExpiresAt ?? clock.nowSeconds + Int64(PayLaterSettings.defaultExpirySeconds)
+            let outcome = gateway.charge(
+                chargeRequest(
+                    attempt, payment: .payLater(attempt.method, expiresAt: expiresAt), phoneFallback: run.customerPhoneFallback),
+                using: key)
+            if case .awaitingPayment(_, let charge) = outcome { remember(charge, in: &attempt) }
+            return try run.flow.chargeCompleted(outcome)
 
         case .charge:
             // The machine charges only right after creating the user on the request path.
@@ -486,7 +749,7 @@ public final class PaymentService {
                 return try run.flow.chargeCompleted(.configurationError(reason: "the company has no Conekta private key"))
             }
             let outcome = gateway.charge(
-                chargeRequest(attempt, cardToken: cardToken, phoneFallback: run.customerPhoneFallback), using: key)
+                chargeRequest(attempt, payment: .card(token: cardToken), phoneFallback: run.customerPhoneFallback), using: key)
             if case .paid(let order) = outcome {
                 attempt.cardBrand = order.cardBrand
                 attempt.cardLast4 = order.cardLast4
@@ -543,45 +806,8 @@ public final class PaymentService {
             case .failure: return try run.flow.refundFailed()
             }
 
-        case .enableUser:
-            let target = attempt
-            switch Result(catching: { () throws(RouterFailure) in
-                try directory.setUserDisabled(id: try routerUserID(of: target, in: directory), disabled: false)
-            }) {
-            case .success: return try run.flow.userEnabled()
-            case .failure(let error): return try run.flow.userEnableFailed(error)
-            }
-
-        case .deleteUser:
-            let target = attempt
-            switch Result(catching: { () throws(RouterFailure) in
-                if let id = try? routerUserID(of: target, in: directory) {
-                    try directory.deleteUser(id: id)
-                } else if try directory.findUser(named: target.credentials.username)?.comment == target.routerComment {
-                    throw RouterFailure.rejected("user present but its id unknown")
-                }
-            }) {
-            case .success: return try run.flow.userDeleted()
-            case .failure(let error): return try run.flow.userDeleteFailed(error)
-            }
-
-        case .disableUser:
-            let target = attempt
-            switch Result(catching: { () throws(RouterFailure) in try disable(target, in: directory) }) {
-            case .success: return try run.flow.userDisabled()
-            case .failure(let error): return try run.flow.userDisableFailed(error)
-            }
-
-        case .removeSessions:
-            let target = attempt
-            let server = access.hotspotServer
-            switch Result(catching: { () throws(RouterFailure) in try endSessions(of: target, server: server, in: directory) }) {
-            case .success: return try run.flow.sessionsRemoved()
-            case .failure(let error): return try run.flow.sessionsRemoveFailed(error)
-            }
-
-        case .respond, .suspend:
-            preconditionFailure("a run that ended is not stepped again")
+        default:
+            preconditionFailure("not a gateway action: \(run.next)")
         }
     }
 
@@ -600,6 +826,17 @@ public final class PaymentService {
             }
             let receipt = rendering.receipt(run.attempt, completedAtMicroseconds: clock.nowMicroseconds(), autoConnect: report)
             outcome = conclude(run.attempt, saved: run.saved, answer: receipt, final: true)
+        } else if result == .awaitingPayment {
+            // The claim code is shown once, in the answer every retry gets. A run that has it not
+            // (a retry or the reconciler after a lost reply) and owes that answer draws a new one:
+            // the first was never shown. One that has an answer stored already changes nothing.
+            if run.claimCode == nil, run.attempt.answeredCodigo == nil {
+                let code = ClaimCode.generate(using: &random)
+                run.claimCode = code
+                run.attempt.claimCodeHash = claimCodeHash(code)
+            }
+            let answer = rendering.awaitingPayment(run.attempt, claimCode: run.claimCode)
+            outcome = conclude(run.attempt, saved: run.saved, answer: answer, final: final)
         } else {
             outcome = conclude(run.attempt, saved: run.saved, answer: rendering.answer(result, attempt: run.attempt), final: final)
         }
@@ -615,6 +852,13 @@ public final class PaymentService {
         guard let order else { return }
         attempt.cardBrand = order.cardBrand ?? attempt.cardBrand
         attempt.cardLast4 = order.cardLast4 ?? attempt.cardLast4
+        if let charge = order.payLater, attempt.method.isPayLater { remember(charge, in: &attempt) }
+    }
+
+    /// How to pay a pay-later order, and until when, as the gateway issued them.
+    private func remember(_ charge: PayLaterCharge, in attempt: inout PaymentAttempt) {
+        if charge.instructions.isUsable(for: attempt.method) { attempt.instructions = charge.instructions }
+        attempt.payLaterExpiresAt = charge.expiresAt ?? attempt.payLaterExpiresAt
     }
 
     /// When the attempt's order, if any, was created (unix seconds): after its charge was sent
@@ -637,10 +881,11 @@ public final class PaymentService {
             guard
                 try ledger.conclude(
                     attempt, expecting: saved.state, reason: attempt.reason, storing: final ? answer : nil,
-                    retry: settings.retry)
+                    retry: schedule(for: attempt))
             else { return inProgress(attempt) }
+            observeChange(from: saved, to: attempt)
         } catch {
-            release(attempt.id)
+            release(saved)
             // The state itself was committed earlier (a delivery before its auto-connect): only the
             // stored answer and the end of the lease are missing, which the reconciler completes.
             if saved.state == attempt.state {
@@ -658,11 +903,12 @@ public final class PaymentService {
             answeredCodigo: attempt.answeredCodigo ?? (final ? answer.codigo : nil))
     }
 
-    private func release(_ attemptID: String, storing response: StoredResponse? = nil) {
+    /// Lets go of an attempt as last committed (`attempt`), due again as its state schedules.
+    private func release(_ attempt: PaymentAttempt, storing response: StoredResponse? = nil) {
         do {
-            try ledger.release(attemptID: attemptID, storing: response, retry: settings.retry)
+            try ledger.release(attemptID: attempt.id, storing: response, retry: schedule(for: attempt))
         } catch {
-            releaseLater(attemptID)
+            releaseLater(attempt.id)
         }
     }
 
@@ -670,7 +916,7 @@ public final class PaymentService {
     private func stop(_ attempt: PaymentAttempt, answering result: PaymentResult) -> Outcome {
         let response = rendering.answer(result, attempt: attempt)
         let final = result.isFinalForCustomer ? response : nil
-        release(attempt.id, storing: final)
+        release(attempt, storing: final)
         return Outcome(
             response: response, attemptID: attempt.id, orderID: attempt.orderID, state: attempt.state, reason: attempt.reason,
             answeredCodigo: attempt.answeredCodigo ?? final?.codigo)
@@ -731,19 +977,46 @@ public final class PaymentService {
         verifiedProfiles.forget(attempt.profileName, routerID: attempt.routerID)
     }
 
-    private func newUser(_ attempt: PaymentAttempt, server: String) -> NewHotspotUser {
+    /// The attempt's user as the router gets it: disabled until its charge is paid, or, for a
+    /// pay-later order paid already, enabled. A pay-later user is bound to no MAC: it is made when
+    /// the money arrives, and its code may be redeemed from another device than the one that
+    /// ordered.
+    private func newUser(_ attempt: PaymentAttempt, server: String, enabled: Bool) -> NewHotspotUser {
         NewHotspotUser(
             name: attempt.credentials.username, password: attempt.credentials.password, profile: attempt.profileName,
-            server: server, disabled: true, comment: attempt.routerComment,
-            macAddress: attempt.autoConnect ? attempt.mac : nil, limitUptime: attempt.limitUptime,
+            server: server, disabled: !enabled, comment: attempt.routerComment,
+            macAddress: attempt.autoConnect && !attempt.method.isPayLater ? attempt.mac : nil, limitUptime: attempt.limitUptime,
             limitBytesTotal: attempt.limitBytesTotal)
     }
 
-    private func chargeRequest(_ attempt: PaymentAttempt, cardToken: String, phoneFallback: String?) -> ChargeRequest {
+    private func chargeRequest(_ attempt: PaymentAttempt, payment: ChargeRequest.Payment, phoneFallback: String?) -> ChargeRequest {
         ChargeRequest(
             attemptID: attempt.id, amount: attempt.amount, itemName: attempt.productName, customerName: attempt.customerName,
             customerEmail: attempt.customerEmail, customerPhone: attempt.customerPhone ?? phoneFallback ?? "",
-            cardToken: cardToken, metadata: ["router_id": String(attempt.routerID), "product_id": String(attempt.productID)])
+            payment: payment, metadata: ["router_id": String(attempt.routerID), "product_id": String(attempt.productID)])
+    }
+
+    /// The keyed hash a claim code is stored and found by (the server's key secret: HMAC).
+    private func claimCodeHash(_ code: ClaimCode) -> String {
+        fingerprint("claim-code:" + code.symbols)
+    }
+
+    /// Counts a committed state change.
+    private func observeChange(from saved: PaymentAttempt, to attempt: PaymentAttempt) {
+        guard saved.state != attempt.state else { return }
+        observe(StateChange(attemptID: attempt.id, method: attempt.method, from: saved.state, to: attempt.state))
+    }
+
+    /// When an unfinished attempt is due again: as the retry schedule says, or for one waiting for
+    /// its money, as the pay-later poll says and at the latest at its reference's expiry, then at
+    /// the end of the grace after it (when an order still payable is cancelled).
+    private func schedule(for attempt: PaymentAttempt) -> RetrySchedule {
+        guard attempt.state == .awaitingPayment, let expiresAt = attempt.payLaterExpiresAt else { return settings.retry }
+        var poll = settings.payLaterPoll
+        let now = clock.nowSeconds
+        let cancelAt = expiresAt + settings.payLaterCancelGraceSeconds
+        poll.latest = now < expiresAt ? expiresAt : now < cancelAt ? cancelAt : nil
+        return poll
     }
 
     /// A random (version 4) UUID from the CSPRNG.

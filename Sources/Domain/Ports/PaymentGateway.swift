@@ -1,9 +1,11 @@
-/// Card charges through a payment provider (Conekta's Orders API).
+/// Charges through a payment provider (Conekta's Orders API): cards, and cash and SPEI orders
+/// paid later.
 ///
 /// Implemented by `ConektaClient`. Nothing here is ever retried by the implementation: the
 /// saga decides. Methods other than `charge` throw only `GatewayFailure`.
 public protocol PaymentGateway {
-    /// Creates one order with one card charge. Never throws: every result is an outcome.
+    /// Creates one order with one charge: a card's, or a cash or SPEI one that waits for the
+    /// customer's money. Never throws: every result is an outcome.
     func charge(_ charge: ChargeRequest, using key: GatewayKey) -> ChargeOutcome
 
     /// The order with this id, or nil when the provider does not know it.
@@ -21,7 +23,8 @@ public protocol PaymentGateway {
     /// Refunds the whole remaining amount with reason `cannot_be_fulfilled`.
     func refund(orderID: String, amountCents: Int64, using key: GatewayKey) throws(GatewayFailure) -> GatewayOrder
 
-    /// Cancels an order that is not paid (3-D Secure pending, pre-authorised).
+    /// Cancels an order that is not paid (3-D Secure pending, pre-authorised, a cash or SPEI
+    /// reference past its expiry).
     func cancel(orderID: String, using key: GatewayKey) throws(GatewayFailure) -> GatewayOrder
 }
 
@@ -37,6 +40,14 @@ public struct GatewayKey: Sendable, Equatable, CustomStringConvertible {
 }
 
 public struct ChargeRequest: Sendable, Equatable {
+    /// What pays: a card now, or cash or a transfer later.
+    public enum Payment: Sendable, Equatable {
+        /// The card token from Conekta.js. Never logged.
+        case card(token: String)
+        /// A cash (`oxxo`) or SPEI order whose reference takes money until `expiresAt` (unix s).
+        case payLater(PaymentMethod, expiresAt: Int64)
+    }
+
     /// Our payment attempt id; sent as `metadata.attempt_id` and the charge's `reference_id`.
     public var attemptID: String
     public var amount: Money
@@ -45,14 +56,13 @@ public struct ChargeRequest: Sendable, Equatable {
     public var customerName: String
     public var customerEmail: String
     public var customerPhone: String
-    /// The card token from Conekta.js. Never logged.
-    public var cardToken: String
+    public var payment: Payment
     /// Extra scalar metadata (router id, product id…).
     public var metadata: [String: String]
 
     public init(
         attemptID: String, amount: Money, itemName: String, customerName: String, customerEmail: String,
-        customerPhone: String, cardToken: String, metadata: [String: String] = [:]
+        customerPhone: String, payment: Payment, metadata: [String: String] = [:]
     ) {
         self.attemptID = attemptID
         self.amount = amount
@@ -60,8 +70,24 @@ public struct ChargeRequest: Sendable, Equatable {
         self.customerName = customerName
         self.customerEmail = customerEmail
         self.customerPhone = customerPhone
-        self.cardToken = cardToken
+        self.payment = payment
         self.metadata = metadata
+    }
+
+    /// A card charge.
+    public init(
+        attemptID: String, amount: Money, itemName: String, customerName: String, customerEmail: String,
+        customerPhone: String, cardToken: String, metadata: [String: String] = [:]
+    ) {
+        self.init(
+            attemptID: attemptID, amount: amount, itemName: itemName, customerName: customerName, customerEmail: customerEmail,
+            customerPhone: customerPhone, payment: .card(token: cardToken), metadata: metadata)
+    }
+
+    /// The card token; empty for a pay-later charge.
+    public var cardToken: String {
+        if case .card(let token) = payment { return token }
+        return ""
     }
 }
 
@@ -73,6 +99,9 @@ public enum ChargeOutcome: Sendable, Equatable {
     case declined(code: String, message: String, orderID: String?)
     /// The order exists but is not paid (`pending_payment` for 3-D Secure, `pre_authorized`, …).
     case notPaid(status: GatewayOrder.Status, orderID: String)
+    /// A cash or SPEI order was created and waits for the customer's money, with the reference or
+    /// CLABE to pay (a pending order without them is `notPaid`).
+    case awaitingPayment(orderID: String, charge: PayLaterCharge)
     /// Nobody knows whether money moved: timeout after sending, connection lost, 5xx, 429, or
     /// `tokenization.used`. Reconcile by attempt id; never charge again.
     case unknown(reason: String)
@@ -148,12 +177,15 @@ public struct GatewayOrder: Sendable, Equatable {
     public var createdAt: Int64
     public var cardBrand: String?
     public var cardLast4: String?
+    /// The order's cash or SPEI charge, when it has one.
+    public var payLater: PayLaterCharge?
 
     public init(
         id: String, status: Status, amount: Money, amountRefundedCents: Int64 = 0, attemptID: String? = nil,
-        createdAt: Int64 = 0, cardBrand: String? = nil, cardLast4: String? = nil
+        createdAt: Int64 = 0, cardBrand: String? = nil, cardLast4: String? = nil, payLater: PayLaterCharge? = nil
     ) {
         self.id = id
+        self.payLater = payLater
         self.status = status
         self.amount = amount
         self.amountRefundedCents = amountRefundedCents

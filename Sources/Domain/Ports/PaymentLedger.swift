@@ -49,6 +49,37 @@ public protocol PaymentLedger {
     /// Takes the leases of up to `limit` unfinished attempts that are due (reconciler), skipping
     /// rows other instances hold.
     func claimDue(limit: Int, owner: String, leaseSeconds: Int) throws(StoreFailure) -> [PaymentAttempt]
+
+    // MARK: Pay later (CONTRACT §12)
+
+    /// The pay-later attempt whose claim code hashes to `claimCodeHash`, if it was sold on this
+    /// company's router: a code from another router or company is nobody's. Nil when none.
+    func redeemable(claimCodeHash: String, companyID: Int64, routerID: Int64) throws(StoreFailure) -> RedeemableAttempt?
+
+    /// Failed claim-code guesses within the window, per router, per MAC and per client address
+    /// (each count for the values given; a nil MAC or address counts 0).
+    func failedClaims(
+        routerID: Int64, mac: MACAddress?, address: String?, windowSeconds: Int
+    ) throws(StoreFailure)
+        -> DeclineCounts
+
+    /// Counts one failed claim-code guess against its router, device and address.
+    func recordFailedClaim(companyID: Int64, routerID: Int64, mac: MACAddress?, address: String?) throws(StoreFailure)
+}
+
+/// A pay-later attempt found by its claim code.
+public struct RedeemableAttempt: Sendable, Equatable {
+    public var attempt: PaymentAttempt
+    /// Seconds since the attempt was last written (a run's state change or the end of its lease).
+    public var idleSeconds: Int64
+    /// A worker holds its lease now.
+    public var leased: Bool
+
+    public init(attempt: PaymentAttempt, idleSeconds: Int64, leased: Bool) {
+        self.attempt = attempt
+        self.idleSeconds = idleSeconds
+        self.leased = leased
+    }
 }
 
 extension PaymentLedger {
@@ -63,16 +94,20 @@ extension PaymentLedger {
     }
 }
 
-/// When an unfinished attempt is tried again: `base × 2^tries` seconds, at most `ceiling`. The
-/// ceiling bounds how long an attempt waits once its router or the gateway answers again
-/// (docs/convergence.md).
+/// When an unfinished attempt is tried again: `base × 2^tries` seconds, at most `ceiling`, and
+/// no later than `latest` when set. The ceiling bounds how long an attempt waits once its router
+/// or the gateway answers again (docs/convergence.md).
 public struct RetrySchedule: Sendable, Equatable {
     public var baseSeconds: Int
     public var ceilingSeconds: Int
+    /// Unix seconds by which the next try is due whatever the backoff (a pay-later reference's
+    /// expiry); nil for none.
+    public var latest: Int64?
 
-    public init(baseSeconds: Int, ceilingSeconds: Int) {
+    public init(baseSeconds: Int, ceilingSeconds: Int, latest: Int64? = nil) {
         self.baseSeconds = baseSeconds
         self.ceilingSeconds = max(ceilingSeconds, 1)
+        self.latest = latest
     }
 
     /// The server's default.
@@ -81,6 +116,11 @@ public struct RetrySchedule: Sendable, Equatable {
     /// The delay after `tries` earlier tries.
     public func delaySeconds(afterTries tries: Int) -> Int {
         min(baseSeconds << min(max(tries, 0), 16), ceilingSeconds)
+    }
+
+    /// When the next try is due (unix seconds), after `tries` earlier tries, from `now`.
+    public func nextTry(afterTries tries: Int, now: Int64) -> Int64 {
+        min(now + Int64(delaySeconds(afterTries: tries)), latest ?? .max)
     }
 }
 
@@ -122,6 +162,9 @@ public struct StoredResponse: Sendable, Equatable {
 public protocol PaymentRendering: Sendable {
     func receipt(_ attempt: PaymentAttempt, completedAtMicroseconds: Int64, autoConnect: AutoConnectReport) -> StoredResponse
     func answer(_ result: PaymentResult, attempt: PaymentAttempt?) -> StoredResponse
+    /// A pay-later order waiting for its money: how to pay it, until when, and the claim code
+    /// (nil where the code is not this run's to show: such an answer is never the stored one).
+    func awaitingPayment(_ attempt: PaymentAttempt, claimCode: ClaimCode?) -> StoredResponse
 }
 
 /// Time, injectable for tests.

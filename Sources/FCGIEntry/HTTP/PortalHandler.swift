@@ -61,6 +61,8 @@ struct PortalHandler {
                 return .json(200, Presenter.product(try portal.product(id: id, for: grant)))
             case .payment:
                 return try pay(request, logger: logger)
+            case .claim:
+                return try claim(request, logger: logger)
             case .conektaWebhook(let endpoint):
                 return webhook(request, endpoint: endpoint, logger: logger)
             case .metrics:
@@ -157,6 +159,64 @@ struct PortalHandler {
             outcome.response.status == 200
             ? outcome.response.body : Self.appending(requestID: request.requestID, to: outcome.response.body)
         return Response(status: outcome.response.status, headers: headers, body: body)
+    }
+
+    /// A pay-later claim code redeemed (CONTRACT §12): the receipt once delivered (200), 202 while
+    /// the money or the access is on its way, 410 once it ended without one, 404 for a code this
+    /// router never sold, 429 after too many failed guesses. The code is never logged: the
+    /// attempt it names is.
+    private func claim(_ request: Request, logger: Logger) throws(ServiceError) -> Response {
+        let grant = try authorize(request)
+        guard let payments else { throw .internalFailure("payments are not wired in this process") }
+        let claim: PaymentService.Claim
+        do {
+            claim = try ClaimRequestDecoder.decode(body: request.body, contentType: request.contentType)
+        } catch {
+            switch error {
+            case .unsupportedMediaType: throw .unsupportedMediaType
+            case .invalid(let problems): throw .invalidRequest(problems)
+            }
+        }
+        let redemption = try payments.redeem(claim, grant: grant, remoteAddress: request.remoteAddress)
+        var response: Response
+        var attempt: PaymentAttempt?
+        switch redemption {
+        case .delivered(let receipt, let delivered):
+            attempt = delivered
+            response = Response(
+                status: receipt.status,
+                headers: [("Content-Type", "application/json; charset=utf-8"), ("X-Hotspot-Codigo", receipt.codigo)],
+                body: receipt.body)
+        case .pending(let pending):
+            attempt = pending
+            var body = PaymentPresenter.claimPending(pending)
+            if case .object(var members) = body {
+                members.append(("request_id", .string(request.requestID)))
+                body = .object(members)
+            }
+            // Paid, its user being made: worth asking again soon.
+            let retry: [(String, String)] = pending.state == .provisioning ? [("Retry-After", "5")] : []
+            response = .json(202, body, codigo: "pago_pendiente", extraHeaders: retry)
+        case .ended(let end, let ended):
+            attempt = ended
+            response = ErrorResponse.response(for: .claimEnded(end), requestID: request.requestID)
+        case .unknownCode:
+            response = ErrorResponse.response(for: .claimCodeUnknown, requestID: request.requestID)
+        case .tooManyGuesses(let seconds):
+            response = ErrorResponse.response(for: .tooManyClaimGuesses(retryAfterSeconds: seconds), requestID: request.requestID)
+        }
+        response.headers.append(("X-Hotspot-Router", String(grant.router.id)))
+        if let attempt {
+            response.headers.append(("X-Hotspot-Attempt", attempt.id))
+            if let order = attempt.orderID { response.headers.append(("X-Hotspot-Transaction", order)) }
+        }
+        Self.tagged(logger, request).info(
+            "claim",
+            metadata: [
+                "attempt": "\(attempt?.id ?? "-")", "codigo": "\(response.header("X-Hotspot-Codigo") ?? "-")",
+                "router": "\(grant.router.id)", "state": "\(attempt?.state.rawValue ?? "-")", "status": "\(response.status)",
+            ])
+        return response
     }
 
     /// A stored error answer with this exchange's `request_id` as its last member, as every other

@@ -5,6 +5,8 @@ enum Route: Equatable {
     case catalogue
     case catalogueItem(Int64)
     case payment
+    /// `POST /api/v1/payments/canjear`: a pay-later claim code redeemed for its access.
+    case claim
     case metrics
     /// `POST /api/v1/webhooks/conekta/{endpoint}`: a Conekta event for the company of that endpoint.
     case conektaWebhook(endpoint: String)
@@ -22,6 +24,7 @@ enum Route: Equatable {
         case .catalogue: "catalogue"
         case .catalogueItem: "catalogue_item"
         case .payment: "payment"
+        case .claim: "claim"
         case .metrics: "metrics"
         case .conektaWebhook: "conekta_webhook"
         }
@@ -40,6 +43,7 @@ enum Route: Equatable {
         case "/api/v1/config/public": found = (.configPublic, ["GET", "HEAD"])
         case "/api/v1/catalogo_perfiles_venta": found = (.catalogue, ["GET", "HEAD"])
         case "/api/v1/payments/pagar-conekta": found = (.payment, ["POST"])
+        case "/api/v1/payments/canjear": found = (.claim, ["POST"])
         case "/metrics": found = (.metrics, ["GET", "HEAD"])
         case _ where trimmed.hasPrefix(webhookPrefix):
             let endpoint = trimmed.dropFirst(webhookPrefix.count)

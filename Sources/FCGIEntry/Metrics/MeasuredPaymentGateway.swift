@@ -13,7 +13,7 @@ struct MeasuredPaymentGateway: PaymentGateway {
         let outcome = base.charge(charge, using: key)
         let ok: Bool
         switch outcome {
-        case .paid, .declined, .notPaid: ok = true
+        case .paid, .declined, .notPaid, .awaitingPayment: ok = true
         case .unknown, .configurationError, .invalidRequest: ok = false
         }
         recorder.conektaCall("create_order", ok: ok, since: start)

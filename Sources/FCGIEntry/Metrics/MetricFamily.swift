@@ -55,6 +55,15 @@ extension MetricFamily {
     static let webhookEvents = MetricFamily(
         "hotspot_webhook_events_total", .counter, labels: ["type", "outcome"],
         help: "Signed Conekta webhook deliveries by event type and what applying them did (pending: left to the reconciler).")
+    static let claims = MetricFamily(
+        "hotspot_claims_total", .counter, labels: ["codigo"],
+        help: "Answers of POST /api/v1/payments/canjear by codigo (pagado: the access handed out; codigo_desconocido: a failed guess).")
+    static let payLaterPaid = MetricFamily(
+        "hotspot_pay_later_paid_total", .counter, labels: ["method"],
+        help: "Cash (oxxo) and SPEI orders this instance found paid, whose access it then began to make.")
+    static let payLaterExpired = MetricFamily(
+        "hotspot_pay_later_expired_total", .counter, labels: ["method"],
+        help: "Cash (oxxo) and SPEI orders this instance saw expire or be cancelled unpaid (attempts ended expired).")
     static let webhookSignatureFailures = MetricFamily(
         "hotspot_webhook_signature_failures_total", .counter,
         help: "Webhook deliveries refused because their Digest was missing or did not verify (401 firma_invalida).")
@@ -84,6 +93,9 @@ extension MetricFamily {
     static let reconcilerLastPass = MetricFamily(
         "hotspot_reconciler_last_pass_timestamp_seconds", .gauge,
         help: "Unix time of the reconciler's last pass that read the backlog.")
+    static let payLaterPending = MetricFamily(
+        "hotspot_pay_later_pending", .gauge, labels: ["method"],
+        help: "Cash (oxxo) and SPEI orders waiting for their money (state awaiting_payment), database-wide, at the reconciler's last pass.")
     static let revocationsPending = MetricFamily(
         "hotspot_revocations_pending", .gauge,
         help: "Attempts whose access is being revoked (state revoking), database-wide, at the reconciler's last pass.")

@@ -8,10 +8,13 @@ final class Metrics: Sendable {
     struct Backlog: Sendable, Equatable {
         /// Attempts in each non-final state.
         var attempts: [PaymentAttempt.State: Int]
-        /// Unix time of the oldest non-final attempt's creation; nil when there is none.
+        /// Unix time of the oldest non-final attempt's creation (one waiting for its cash or SPEI
+        /// money aside); nil when there is none.
         var oldestCreatedAt: Int64?
         /// Unix time of the reading.
         var readAt: Double
+        /// Attempts waiting for their cash or SPEI money, by method.
+        var awaitingPaymentByMethod: [PaymentMethod: Int] = [:]
     }
 
     struct PoolUsage: Sendable {
@@ -84,7 +87,7 @@ final class Metrics: Sendable {
         single(
             &text, .webhookSignatureFailures,
             String((counters[.webhookSignatureFailures] ?? [:]).values.reduce(0) { $0 + $1[0] }))
-        for family in [MetricFamily.usersEnded, .sweepFailures] {
+        for family in [MetricFamily.usersEnded, .sweepFailures, .claims, .payLaterPaid, .payLaterExpired] {
             text.family(family.name, type: family.kind, help: family.help)
             for (labels, values) in (counters[family] ?? [:]).sorted(by: { $0.key < $1.key }) {
                 text.sample(family.name, labels: labels, String(values[0]))
@@ -111,6 +114,13 @@ final class Metrics: Sendable {
             single(&text, .backlogOldestAge, PrometheusText.number(age.rounded()))
             single(&text, .reconcilerLastPass, PrometheusText.number(backlog.readAt))
             single(&text, .revocationsPending, String(backlog.attempts[.revoking] ?? 0))
+            text.family(MetricFamily.payLaterPending.name, type: .gauge, help: MetricFamily.payLaterPending.help)
+            for method in PaymentMethod.payLater {
+                text.sample(
+                    MetricFamily.payLaterPending.name,
+                    labels: PrometheusText.labels(MetricFamily.payLaterPending.labelNames, [method.rawValue]),
+                    String(backlog.awaitingPaymentByMethod[method] ?? 0))
+            }
         }
         if let sweeps = sweeps.withLock({ $0 }) {
             let routers = sweeps.sorted { $0.routerID < $1.routerID }

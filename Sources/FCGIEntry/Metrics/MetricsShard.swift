@@ -1,3 +1,4 @@
+import Domain
 import Synchronization
 
 /// One thread's share of the process's metrics. Only the owning thread writes to it (through its
@@ -66,6 +67,9 @@ final class MetricsRecorder {
     private var signatureFailures: [String: Int?] = [:]
     private var usersEnded: [String: Int?] = [:]
     private var sweepFailures: [Int64: Int?] = [:]
+    private var claims: [String: Int?] = [:]
+    private var payLaterPaid: [String: Int?] = [:]
+    private var payLaterExpired: [String: Int?] = [:]
     private var routerCalls: [CallKey: Int?] = [:]
     private var conektaCalls: [CallKey: Int?] = [:]
     private let nanosecondBounds = MetricFamily.callSeconds.map { UInt64($0 * 1e9) }
@@ -122,6 +126,22 @@ final class MetricsRecorder {
 
     func sweepFailed(router: Int64) {
         count(in: &sweepFailures, router, .sweepFailures, [String(router)])
+    }
+
+    func claimAnswered(codigo: String) {
+        count(in: &claims, codigo, .claims, [codigo])
+    }
+
+    /// A committed state change: a pay-later order found paid (its attempt moved to
+    /// `provisioning`) or ended unpaid (`expired`) is counted by method.
+    func stateChanged(_ change: PaymentService.StateChange) {
+        guard change.method.isPayLater, change.from != change.to else { return }
+        let method = change.method.rawValue
+        switch change.to {
+        case .provisioning: count(in: &payLaterPaid, method, .payLaterPaid, [method])
+        case .expired: count(in: &payLaterExpired, method, .payLaterExpired, [method])
+        default: break
+        }
     }
 
     func routerCall(_ operation: String, ok: Bool, since start: ContinuousClock.Instant) {
