@@ -86,8 +86,16 @@ import Testing
     static func variables(named cell: Substring) -> [String] {
         let names = cell.split(separator: "/").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: " `")) }
         guard let first = names.first else { return [] }
+        // A `_SUFFIX` completes the first name: after its first two parts (`HOTSPOT_CONEKTA_TIMEOUT_MS`
+        // after `HOTSPOT_CONEKTA_CONNECT_TIMEOUT_MS`), or from its last segment the suffix starts with
+        // (`HOTSPOT_CLAIM_GUESSES_PER_ADDRESS` after `HOTSPOT_CLAIM_GUESSES_PER_MAC`).
         let stem = first.split(separator: "_").prefix(2).joined(separator: "_")
-        return [first] + names.dropFirst().map { $0.hasPrefix("_") ? stem + $0 : $0 }
+        return [first]
+            + names.dropFirst().flatMap { suffix -> [String] in
+                guard suffix.hasPrefix("_"), let head = suffix.split(separator: "_").first else { return [suffix] }
+                let cut = first.range(of: "_" + head, options: .backwards)
+                return [stem + suffix] + (cut.map { [first[..<$0.lowerBound] + suffix] } ?? [])
+            }
     }
 
     @Test func operatorCommandsNeedOnlyWhatTheyUse() throws {
