@@ -209,6 +209,9 @@ class Stack:
             # events at its own pace, which suites about other things must not race with: it is
             # off unless a stack turns it on (extra_env={"HOTSPOT_SWEEP_INTERVAL": "1"}).
             "HOTSPOT_SWEEP_INTERVAL": "0",
+            # The server's own checks of routers (CONTRACT §13) read the router on their own: off
+            # too, unless a stack turns them on (extra_env={"HOTSPOT_ROUTER_CHECK_INTERVAL": "1"}).
+            "HOTSPOT_ROUTER_CHECK_INTERVAL": "0",
         }
         if IS_ROOT:
             values["HOTSPOT_SOCKET_GROUP"] = "www-data"

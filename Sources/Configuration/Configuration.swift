@@ -38,6 +38,8 @@ public struct Configuration: Sendable {
     public var payments: Payments
     /// The removal of sold users once their access is over (CONTRACT §11).
     public var sweep: Sweep
+    /// Seconds between two checks of one router by the server (CONTRACT §13); 0 turns them off.
+    public var routerCheckIntervalSeconds: Int
 
     public struct Sweep: Sendable {
         /// Seconds between passes over one router; 0 turns sweeping off.
@@ -132,6 +134,7 @@ public struct Configuration: Sendable {
         public static let sweepInterval = "HOTSPOT_SWEEP_INTERVAL"
         public static let sweepBatch = "HOTSPOT_SWEEP_BATCH"
         public static let sweepPause = "HOTSPOT_SWEEP_PAUSE_MS"
+        public static let routerCheckInterval = "HOTSPOT_ROUTER_CHECK_INTERVAL"
 
         /// Every variable the configuration reads.
         public static let all = [
@@ -140,6 +143,7 @@ public struct Configuration: Sendable {
             conektaConnectTimeout, conektaTimeout, routerConnectTimeout, routerTimeout, routerMaxConcurrency, routerQueueWait,
             reconcileInterval, activationDeadline, orderLookupGrace, autoConnectBudget, declineWindow, declinesPerMAC,
             declinesPerAddress, declinesPerRouter, profileCheck, reconcileThreads, retryMax, sweepInterval, sweepBatch, sweepPause,
+            routerCheckInterval,
         ]
     }
 
@@ -243,6 +247,7 @@ public struct Configuration: Sendable {
             batch: try integer(Key.sweepBatch, default: 200, range: 1...100_000),
             pauseMilliseconds: try integer(Key.sweepPause, default: 20, range: 0...10_000)
         )
+        routerCheckIntervalSeconds = try integer(Key.routerCheckInterval, default: 300, range: 0...86_400)
     }
 
     /// Parses `KEY=value` lines: `#` comments, blank lines, an optional `export ` prefix, and
