@@ -251,6 +251,12 @@ def test_setup_script_prints_the_routers_script_and_keeps_its_password_unless_as
     assert "address=203.0.113.10/32" in out and "/ip hotspot walled-garden ip add action=accept dst-host=api.conekta.io" in out
     assert ':local page "<!doctype html>' in out and "pay.example.com/portal/" in out
     assert "warning: the script's password is a placeholder" in err and "login.html has no API key" in err
+    # How to pin it, for this router's address: the openssl pipeline that prints the pin.
+    port = stack.router.info["port"]
+    pin_command = re.search(rf"^openssl s_client -connect 127\.0\.0\.1:{port} .*\| base64$", err, re.M)
+    assert pin_command, err
+    pin = subprocess.run(["bash", "-c", pin_command.group(0)], capture_output=True, text=True).stdout.strip()
+    assert "sha256//" + pin == stack.router.info["pin"]
 
     code, out, err = hotspotctl(stack, *args, "--include-password", "--api-key", "jwt_a.b.c")
     assert code == 0 and f'password="{ROUTER_PASSWORD}"' in out and "jwt_a.b.c" in out and "warning" not in err

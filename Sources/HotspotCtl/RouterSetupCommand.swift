@@ -142,18 +142,32 @@ extension RouterCommand {
                 ntpServers: ntpServer.isEmpty ? ["pool.ntp.org"] : ntpServer, timeZone: timeZone, wireGuard: tunnel,
                 printedAt: RouterCommand.isoTime(Int64(Date().timeIntervalSince1970)))
             let (script, hubPeer) = PaymentWiring.setupScript(plan)
+            let (fingerprint, pin) = Self.pinCommands(host: host, port: port)
             if global.json {
                 global.emit(
                     .object([
                         ("router", .integer(id)), ("script", .string(script)), ("hub_peer", .optional(hubPeer)),
                         ("router_public_key", .optional(tunnel?.routerPublicKey)),
                         ("password", .string(includePassword ? "included" : "placeholder")),
+                        ("fingerprint_command", .string(fingerprint)), ("pin_command", .string(pin)),
                     ]), text: "")
             } else {
                 print(script, terminator: "")
                 if let hubPeer {
                     FileHandle.standardError.write(Data("# On the hub, in its wg configuration (not on the router):\n\(hubPeer)".utf8))
                 }
+                // What to do once it is pasted: the pin `router set --pin` takes, from the
+                // certificate the router now serves, once its fingerprint matches the router's.
+                FileHandle.standardError.write(
+                    Data(
+                        """
+                        # Then, on this server: compare the fingerprint the script printed on the router with
+                        \(fingerprint)
+                        # and pin the router's key (the pin is sha256// and what this prints), then check it:
+                        \(pin)
+                        hotspotctl router set \(id) --pin 'sha256//…'; hotspotctl router check \(id)
+
+                        """.utf8))
             }
             if !includePassword {
                 printWarning(
@@ -163,6 +177,17 @@ extension RouterCommand {
             if page != nil, apiKey == nil {
                 printWarning("login.html has no API key: give --api-key (hotspotctl key issue --router \(id)) or edit API_KEY in it")
             }
+        }
+
+        /// The openssl commands that print, from the certificate the router serves, its SHA-256
+        /// fingerprint (as `/certificate print` shows it, with colons) and the public-key pin
+        /// `router set --pin` takes without its `sha256//` (docs/sources.md A9).
+        static func pinCommands(host: String, port: Int) -> (fingerprint: String, pin: String) {
+            let fetch = "openssl s_client -connect \(host.contains(":") ? "[\(host)]" : host):\(port) </dev/null 2>/dev/null"
+            return (
+                fetch + " | openssl x509 -noout -fingerprint -sha256",
+                fetch + " | openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64"
+            )
         }
 
         static let defaultLoginPages = ["/usr/share/hotspot-pay/portal/mikrotik/login.html", "deploy/portal/mikrotik/login.html"]
