@@ -65,7 +65,8 @@ public enum RouterSetupScript {
         if let zone = plan.timeZone { out.append("/system clock set time-zone-name=\(word(zone))") }
 
         out.append("")
-        out.append("# HTTPS for REST: a certificate for \(plan.restHost), www-ssl on it for hotspot-pay only, plain www off.")
+        out.append("# HTTPS for REST: a certificate for \(plan.restHost), www-ssl on it for hotspot-pay only, plain www off")
+        out.append("# (it would serve REST in clear; WebFig goes with it: manage the router with WinBox or SSH).")
         let subject = IPv4Address(plan.restHost) != nil ? "IP:" + plan.restHost : "DNS:" + plan.restHost
         out.append(
             "/certificate add name=\(tag)-rest common-name=\(word(plan.restHost)) subject-alt-name=\(word(subject))"
