@@ -13,6 +13,7 @@ The commands provision a stack of their own, started empty: a fresh installation
 README's literal ids (company 1, router 1, product 1) mean what they say and `reconcile --once`
 sees no attempt of another suite."""
 
+import base64
 import datetime
 import json
 import os
@@ -54,6 +55,7 @@ PLACEHOLDERS = {
     "/var/log/nginx/hotspot-pay.access.log": "nginx access log",
     "2026-11-25": "today (UTC)",
     ".run/demo/stack.json": "stack.json",
+    "/etc/wireguard/hub.pub": "the WireGuard hub's public key file",
 }
 # Environment variables the README's lines read, as an operator's shell would hold them.
 ENVIRONMENT = {"CONEKTA_PRIVATE_KEY": SANDBOX_PRIVATE_KEY, "ROUTER_PASSWORD": ROUTER_PASSWORD}
@@ -255,6 +257,12 @@ class Walk:
             return os.path.join(stack.nginx_prefix, "access.log")
         if placeholder == "2026-11-25":
             return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
+        if placeholder == "/etc/wireguard/hub.pub":
+            # What `wg pubkey` wrote on the hub: base64 of 32 bytes.
+            path = os.path.join(self.scratch, "hub.pub")
+            with open(path, "w") as f:
+                f.write(base64.b64encode(os.urandom(32)).decode() + "\n")
+            return path
         if placeholder == ".run/demo/stack.json":
             # What make demo records, for the same keys the README's steps read.
             path = os.path.join(self.scratch, "stack.json")
@@ -329,8 +337,9 @@ def check_shape(command, out):
             assert check(out), f"`{command}` printed:\n{out}"
 
 
-def run_script_block(walk, heading, lines):
-    prelude = []
+def run_script_block(walk, heading, lines, prelude=()):
+    """Runs a block's commands in order, each after `prelude` and the block's own assignments."""
+    prelude = list(prelude)
     commands = logical_lines(lines)
     assert commands, f"an empty block under {heading!r}"
     for command in commands:
@@ -396,13 +405,14 @@ def test_transcripts_print_what_the_readme_shows(walk):
 def test_first_steps_after_make_demo_run_as_written(walk):
     """The block after `make demo` (catalogue and a purchase with curl, `hotspotctl payments
     list`, the metrics), on a stack.json like the demo's; every other README script block that
-    runs hotspotctl too."""
+    runs hotspotctl too, in the README's order, after the "Operating it" block's definitions (its
+    `ctl`), as a reader who set `ctl` there runs them (a block may define its own)."""
     assert walk.api_key, "the \"Operating it\" block did not issue a key (see the tests before this one)"
     scripts, _ = operator_blocks()
     others = [(h, body) for h, body in scripts if h != "Operating it"]
     assert any(".run/demo/stack.json" in "\n".join(body) for _, body in others), [h for h, _ in others]
     for heading, lines in others:
-        run_script_block(walk, heading, lines)
+        run_script_block(walk, heading, lines, getattr(walk, "operating_prelude", ()))
 
 
 def mask(line):

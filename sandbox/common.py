@@ -158,6 +158,7 @@ def make_handler(app):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             request = Request(self.command, self.path, self.headers, body, self.client_address)
+            request.server = self.server  # which listener it came on
             if request.path.startswith("/_sandbox/"):
                 return self._send(self._control(request))
             op = app.operation(request)
@@ -282,20 +283,73 @@ def public_key_pin(cert):
 
 
 class StampingHTTPServer(ThreadingHTTPServer):
-    """Notes when each connection was accepted, for the latency the sandbox simulates."""
+    """Notes when each connection was accepted, for the latency the sandbox simulates, and keeps
+    its open connections, so that closing the listener can close them too."""
 
     def __init__(self, *args, **kwargs):
         self.accepted_at = {}  # id(socket) -> monotonic time, popped by the handler's setup()
+        self.open_connections = set()
+        self.connections_lock = threading.Lock()
         super().__init__(*args, **kwargs)
 
     def process_request(self, request, client_address):
         self.accepted_at[id(request)] = time.monotonic()
+        with self.connections_lock:
+            self.open_connections.add(request)
         super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self.connections_lock:
+            self.open_connections.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self):
+        with self.connections_lock:
+            connections, self.open_connections = list(self.open_connections), set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class Listener:
+    """An app's main listening socket, which the app may close and open again on the same port:
+    a router whose REST service is turned off refuses connections, as a closed port does. The
+    sandbox's control API then answers on a listener of its own (`control_url`)."""
+
+    def __init__(self, make_server):
+        self.make_server = make_server
+        self.lock = threading.Lock()
+        self.server = None
+
+    def open(self):
+        with self.lock:
+            if self.server is not None:
+                return
+            self.server = self.make_server()
+            threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+
+    def close(self):
+        """Stops accepting, closes the socket and every connection it accepted. Not from one of its
+        own request threads (shutdown() would wait for itself)."""
+        with self.lock:
+            server, self.server = self.server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+            server.drop_connections()
+
+    @property
+    def is_open(self):
+        with self.lock:
+            return self.server is not None
 
 
 def serve(app, argv=None):
     """Parses --port, --host, --tls/--no-tls, --state-dir, --ready-file; prints one JSON line with
-    url, port, ca_file and pin on stdout, then serves until killed."""
+    url, port, ca_file and pin (and control_url, for an app whose main listener may close) on
+    stdout, then serves until killed."""
     import argparse
     import signal
 
@@ -325,24 +379,50 @@ def serve(app, argv=None):
     # socketserver's default listen backlog is 5: a burst of fresh connections (every mutation
     # uses one) would then time out in connect() before the sandbox even sees it.
     ThreadingHTTPServer.request_queue_size = 1024
-    server = StampingHTTPServer((args.host, args.port), make_handler(app))
-    server.daemon_threads = True
-    info = {"name": app.name, "port": server.server_address[1]}
+    context = None
+    info = {"name": app.name}
     if args.tls:
         cert, key, pin = generate_certificate(state_dir)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
-        server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
-        info.update(url=f"https://127.0.0.1:{info['port']}", ca_file=cert, pin=pin)
+        info.update(ca_file=cert, pin=pin)
     else:
-        info.update(url=f"http://127.0.0.1:{info['port']}", ca_file=None, pin=None)
+        info.update(ca_file=None, pin=None)
+    scheme = "https" if args.tls else "http"
+
+    def make_server(port):
+        server = StampingHTTPServer((args.host, port), make_handler(app))
+        server.daemon_threads = True
+        if context is not None:
+            server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+        return server
+
+    main = make_server(args.port)
+    info["port"] = main.server_address[1]
+    info["url"] = f"{scheme}://127.0.0.1:{info['port']}"
+    servers = [main]
+    if getattr(app, "separate_control", False):
+        control = make_server(0)
+        info["control_url"] = f"{scheme}://127.0.0.1:{control.server_address[1]}"
+        servers.append(control)
+        listener = Listener(lambda: make_server(info["port"]))
+        listener.server = main
+        app.listener = listener
+        app.control_server = control
+        app.rest_port = info["port"]
     line = json.dumps(info)
     if args.ready_file:
         with open(args.ready_file + ".tmp", "w") as f:
             f.write(line + "\n")
         os.replace(args.ready_file + ".tmp", args.ready_file)
     print(line, flush=True)
+    for server in servers[1:]:
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
     try:
-        server.serve_forever(poll_interval=0.2)
+        if len(servers) == 1:
+            main.serve_forever(poll_interval=0.2)
+        else:
+            threading.Thread(target=main.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+            threading.Event().wait()
     except KeyboardInterrupt:
         pass

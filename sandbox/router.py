@@ -39,15 +39,36 @@ Control endpoints (besides common.py's state/calls/faults/latency/reset; reset a
                                    "POST /rest/ip/hotspot/user/print": 1, "DELETE
                                    /rest/ip/hotspot/active/{id}": 2, ...}
   POST   /_sandbox/stats/reset     zeroes them
+
+The router's own menus a check reads (CONTRACT §13; docs/sources.md A9), read-only over REST:
+/rest/system/resource (version, board, uptime…), /rest/system/clock (date and time as RouterOS
+prints them: YYYY-MM-DD from 7.10, mmm/DD/YYYY before), /rest/user and /rest/user/group (the API
+user, its group and the group's policy text), /rest/ip/service (www-ssl's port, address,
+certificate) and /rest/ip/hotspot (the hotspot servers). Every value is a string. The API user's
+group's policies are enforced: without rest-api every request is 401, without read a print is
+RouterOS's 500 "not allowed", without write a change is 403. Controls for them:
+  POST   /_sandbox/system          {"version"?: "7.16.2" or "6.49.17 (long-term)", "board-name"?,
+                                    "clock_offset_seconds"?: n (the router's clock minus ours),
+                                    "time-zone-name"?, "gmt-offset"?: "-06:00"}; a 6.x version serves
+                                   no REST: every /rest path answers WebFig's 404 page (text/html),
+                                   credentials or not. Answers the system's state.
+  POST   /_sandbox/policies        {"policy": "read,write,api,rest-api"} the API user's group's policies
+  POST   /_sandbox/service         {"name": "www-ssl" | "www" | …, "disabled"?, "address"?, "certificate"?}:
+                                   www-ssl disabled closes the REST port (connections are refused) until it
+                                   is enabled again; send it to control_url, which stays open
+  POST   /_sandbox/hotspot-servers {"servers": [{"name", "disabled"?}, …]} replaces the hotspot servers
+reset restores all of these (REST on, 7.16.2, the four policies, the clock in step).
 """
 
 import base64
+import datetime
 import ipaddress
 import json
 import operator
 import os
 import re
 import sys
+import time
 from urllib.parse import unquote
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -353,8 +374,66 @@ def usage_bytes(payload, name):
     return int(value)
 
 
+# --- the router's own menus (CONTRACT §13; docs/sources.md A9) ---------------------------------
+
+# RouterOS 7's policies in the order it prints a group's (docs/sources.md A9).
+POLICIES = ["local", "telnet", "ssh", "ftp", "reboot", "read", "write", "policy", "test", "winbox", "password", "web",
+            "sniff", "sensitive", "api", "romon", "rest-api"]
+REQUIRED_POLICIES = ["read", "write", "api", "rest-api"]
+DEFAULT_VERSION = "7.16.2"
+API_GROUP = "hotspot-pay"
+MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+# Menus outside /ip/hotspot/ -> the short name of their print (faults, stats).
+SYSTEM_MENUS = {"/rest/system/resource": "resource", "/rest/system/clock": "clock", "/rest/user": "router-user",
+                "/rest/user/group": "group", "/rest/ip/service": "service", "/rest/ip/hotspot": "server"}
+# What a RouterOS 6 router's web server (WebFig) answers for a path it does not have: there is no
+# REST before 7.1 (docs/sources.md A1, A9). [VERIFY] the exact page.
+V6_NOT_FOUND = (b"<html><head><title>Error 404: Not Found</title></head>"
+                b"<body><h1>Error 404: Not Found</h1></body></html>")
+NOT_ALLOWED = (500, "Internal Server Error", "std failure: not allowed (9)")  # docs/sources.md A9 [VERIFY]
+NOT_ENOUGH_PERMISSIONS = (403, "Forbidden", "not enough permissions (9)")  # docs/sources.md A9 [VERIFY]
+
+
+def version_numbers(text):
+    """(major, minor, patch) of `7.16.2 (stable)` or `7.1beta4`."""
+    numbers = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
+    if not numbers:
+        raise ValueError(f"invalid version {text!r}")
+    return tuple(int(n or 0) for n in numbers.groups())
+
+
+def offset_seconds(text):
+    """`+02:00` / `-06:00` as seconds."""
+    match = re.fullmatch(r"([+-])(\d{1,2}):(\d{2})", text)
+    if not match:
+        raise ValueError(f"invalid gmt-offset {text!r}")
+    sign = -1 if match.group(1) == "-" else 1
+    return sign * (int(match.group(2)) * 3600 + int(match.group(3)) * 60)
+
+
+def print_rows(rows, request, menu):
+    """GET on a menu outside the hotspot's: filters in the query (exact, ANDed), `.proplist`, an item by
+    `.id` or name (docs/sources.md A3)."""
+    tail = request.path[len(menu):].lstrip("/")
+    proplist, filters = None, []
+    for name, value in request.query:
+        if name == ".proplist":
+            proplist = [p for p in value.split(",") if p]
+        else:
+            filters.append((name, value))
+
+    def project(row):
+        return {k: v for k, v in row.items() if proplist is None or k in proplist}
+
+    if tail:
+        row = next((r for r in rows if tail in (r.get(".id"), r.get("name"))), None)
+        return data(project(row)) if row is not None else error(*NOT_FOUND)
+    return data([project(r) for r in rows if all(r.get(n) == v for n, v in filters)])
+
+
 class RouterApp(App):
     name = "router"
+    separate_control = True  # the REST port may close (www-ssl off); controls answer on control_url
 
     def __init__(self):
         super().__init__()
@@ -363,6 +442,8 @@ class RouterApp(App):
         self.seed_profiles = ["default"]
         self.servers = ["hotspot1"]
         self.login_by = "api"
+        self.started = time.monotonic()
+        self.listener = None
         self.reset()
 
     def add_arguments(self, parser):
@@ -378,6 +459,7 @@ class RouterApp(App):
         self.api_password = args.password
         self.seed_profiles = ["default"] + [p for p in args.profile if p != "default"]
         self.servers = args.server or ["hotspot1"]
+        self.seed_servers = list(self.servers)
         with self.lock:
             self.reset()
 
@@ -385,6 +467,24 @@ class RouterApp(App):
         self.tables = {menu: Table() for menu in MENUS}
         self.counters = {menu: 0 for menu in MENUS}
         self.stats = {}
+        self.servers = list(getattr(self, "seed_servers", self.servers))
+        self.disabled_servers = set()
+        self.version = DEFAULT_VERSION + " (stable)"
+        self.board = "hAP ac^2"
+        self.clock_offset = 0
+        self.time_zone = "America/Mexico_City"
+        self.gmt_offset = "-06:00"
+        self.api_policies = list(REQUIRED_POLICIES)
+        self.services = {
+            name: {"name": name, "port": str(port), "address": "", "certificate": "none", "disabled": "false",
+                   "invalid": "false", "max-sessions": "20", "tls-version": "any", "vrf": "main"}
+            for name, port in (("telnet", 23), ("ftp", 21), ("www", 80), ("ssh", 22), ("www-ssl", 443), ("api", 8728),
+                               ("winbox", 8291), ("api-ssl", 8729))}
+        self.services["www"]["disabled"] = "true"
+        self.services["www-ssl"]["certificate"] = "hotspot-pay-rest"
+        self.services["www-ssl"]["address"] = "127.0.0.1/32"
+        if self.listener is not None and not self.listener.is_open:
+            self.listener.open()
         for name in self.seed_profiles:
             self._insert("user/profile", {"name": name, "shared-users": "1", "session-timeout": "0s",
                                           "idle-timeout": "none", "add-mac-cookie": "true",
@@ -392,7 +492,14 @@ class RouterApp(App):
 
     def state(self):
         return {"users": list(self.tables["user"]), "profiles": list(self.tables["user/profile"]),
-                "hosts": list(self.tables["host"]), "active": list(self.tables["active"]), "servers": self.servers}
+                "hosts": list(self.tables["host"]), "active": list(self.tables["active"]), "servers": self.servers,
+                "system": self._system_state()}
+
+    def _system_state(self):
+        return {"version": self.version, "board-name": self.board, "clock_offset_seconds": self.clock_offset,
+                "time-zone-name": self.time_zone, "gmt-offset": self.gmt_offset, "policy": ",".join(self.api_policies),
+                "rest": self.listener.is_open if self.listener is not None else True,
+                "disabled_servers": sorted(self.disabled_servers)}
 
     # --- routing -------------------------------------------------------------------------
 
@@ -421,6 +528,9 @@ class RouterApp(App):
         return menu, None, tail
 
     def operation(self, request):
+        menu = self._system_menu(request)
+        if menu is not None:
+            return SYSTEM_MENUS[menu] + "." + ("print" if request.method == "GET" else request.method.lower())
         menu, command, _ = self.route(request)
         if menu is None or not command:
             return "unknown"
@@ -440,11 +550,27 @@ class RouterApp(App):
     # --- REST ----------------------------------------------------------------------------
 
     def handle(self, request):
-        if not self._authorized(request):
+        if version_numbers(self.version) < (7, 1):
+            # RouterOS 6 has no REST: its web server answers WebFig's 404, before any login.
+            return Reply(404, V6_NOT_FOUND, content_type="text/html")
+        if not self._authorized(request) or "rest-api" not in self.api_policies:
+            # A group without rest-api cannot log in over REST (docs/sources.md A9).
             # [VERIFY] body; docs/sources.md A3 only says 401 for bad credentials.
             return Reply(401, {"error": 401, "message": "Unauthorized"},
                          headers={"WWW-Authenticate": 'Basic realm="RouterOS"'})
+        system_menu = self._system_menu(request)
+        if system_menu is not None:
+            if request.method != "GET":
+                return bad_request("sandbox: this menu is read-only over REST; use /_sandbox/")
+            if "read" not in self.api_policies:
+                return error(*NOT_ALLOWED)
+            with self.lock:
+                return print_rows(self._system_rows(system_menu), request, system_menu)
         menu, command, item = self.route(request)
+        if command == "print" and "read" not in self.api_policies:
+            return error(*NOT_ALLOWED)
+        if command not in (None, "print") and "write" not in self.api_policies:
+            return error(*NOT_ENOUGH_PERMISSIONS)
         if menu is None:
             return bad_request("no such command prefix")  # [VERIFY]
         if command is None or command_arguments(menu, command) is None:
@@ -474,6 +600,104 @@ class RouterApp(App):
             except Trap as trap:
                 return bad_request(trap.detail)
         return error(406, "Not Acceptable", f"no such command or directory ({command})")
+
+    @staticmethod
+    def _system_menu(request):
+        """The menu outside /ip/hotspot/ a request reads (or an item of it), or None."""
+        for menu in sorted(SYSTEM_MENUS, key=len, reverse=True):
+            if request.path == menu or (request.path.startswith(menu + "/") and "/" not in request.path[len(menu) + 1:]
+                                        and menu != "/rest/ip/hotspot" and menu != "/rest/user"):
+                return menu
+        return None
+
+    def _system_rows(self, menu):
+        """The rows of a menu outside the hotspot's, every value a string (docs/sources.md A2, A9)."""
+        if menu == "/rest/system/resource":
+            version = self.version if " " in self.version else self.version + " (stable)"
+            return [{"uptime": format_duration(int(time.monotonic() - self.started)), "version": version,
+                     "build-time": "2024-10-10 14:03:32", "factory-software": "6.45.9", "free-memory": "197386240",
+                     "total-memory": "268435456", "cpu": "ARMv7", "cpu-count": "4", "cpu-frequency": "716",
+                     "cpu-load": "1", "free-hdd-space": "1409024", "total-hdd-space": "16777216",
+                     "architecture-name": "arm", "board-name": self.board, "platform": "MikroTik"}]
+        if menu == "/rest/system/clock":
+            now = time.time() + self.clock_offset
+            local = datetime.datetime.fromtimestamp(now + offset_seconds(self.gmt_offset), datetime.timezone.utc)
+            # The date's form changed in 7.10 (docs/sources.md A2, A9).
+            date = (local.strftime("%Y-%m-%d") if version_numbers(self.version) >= (7, 10)
+                    else f"{MONTHS[local.month - 1]}/{local.day:02d}/{local.year}")
+            return [{"time": local.strftime("%H:%M:%S"), "date": date, "time-zone-autodetect": "false",
+                     "time-zone-name": self.time_zone, "gmt-offset": self.gmt_offset, "dst-active": "false"}]
+        if menu == "/rest/user":
+            return [{".id": "*1", "name": "admin", "group": "full", "address": "", "disabled": "false",
+                     "expired": "false", "last-logged-in": "2026-01-01 00:00:00"},
+                    {".id": "*2", "name": self.api_user, "group": API_GROUP, "address": "", "disabled": "false",
+                     "expired": "false", "comment": "hotspot-pay"}]
+        if menu == "/rest/user/group":
+            return [{".id": "*1", "name": "read", "policy": self._policy_text(
+                        ["local", "telnet", "ssh", "reboot", "read", "test", "winbox", "password", "web", "sniff",
+                         "sensitive", "api", "romon", "rest-api"]), "skin": "default"},
+                    {".id": "*2", "name": "write", "policy": self._policy_text(
+                        ["local", "telnet", "ssh", "reboot", "read", "write", "test", "winbox", "password", "web",
+                         "sniff", "sensitive", "api", "romon", "rest-api"]), "skin": "default"},
+                    {".id": "*3", "name": "full", "policy": self._policy_text(POLICIES), "skin": "default"},
+                    {".id": "*4", "name": API_GROUP, "policy": self._policy_text(self.api_policies),
+                     "skin": "default", "comment": "hotspot-pay"}]
+        if menu == "/rest/ip/service":
+            rows = []
+            for index, service in enumerate(self.services.values(), 1):
+                row = dict(service)
+                if row["name"] == "www-ssl" and getattr(self, "rest_port", None):
+                    row["port"] = str(self.rest_port)  # the port it really serves on here
+                rows.append({".id": f"*{index:X}", **row})
+            return rows
+        if menu == "/rest/ip/hotspot":
+            return [{".id": f"*{index:X}", "name": name, "interface": "bridge", "address-pool": "hs-pool-1",
+                     "profile": "hsprof1", "idle-timeout": "5m", "keepalive-timeout": "none", "login-timeout": "none",
+                     "addresses-per-mac": "2", "disabled": str(name in self.disabled_servers).lower(),
+                     "invalid": "false", "HTTPS": "false"}
+                    for index, name in enumerate(self.servers, 1)]
+        return []
+
+    @staticmethod
+    def _policy_text(granted):
+        """A group's policy as RouterOS prints it: what it grants, then `!` and each it does not
+        (docs/sources.md A9)."""
+        known = [p for p in POLICIES if p in granted] + [p for p in granted if p not in POLICIES]
+        return ",".join(known + ["!" + p for p in POLICIES if p not in granted])
+
+    def _control_system(self, payload):
+        if "version" in payload:
+            version_numbers(str(payload["version"]))
+            self.version = str(payload["version"])
+        if "board-name" in payload:
+            self.board = str(payload["board-name"])
+        if "clock_offset_seconds" in payload:
+            self.clock_offset = int(payload["clock_offset_seconds"])
+        if "time-zone-name" in payload:
+            self.time_zone = str(payload["time-zone-name"])
+        if "gmt-offset" in payload:
+            offset_seconds(str(payload["gmt-offset"]))
+            self.gmt_offset = str(payload["gmt-offset"])
+        return Reply(200, self._system_state())
+
+    def _control_service(self, request, payload):
+        service = self.services.get(payload["name"])
+        if service is None:
+            return Reply(404, {"error": "no such service", "detail": payload["name"]})
+        for field in ("address", "certificate", "port"):
+            if field in payload:
+                service[field] = str(payload[field])
+        if "disabled" in payload:
+            disabled = bool(payload["disabled"])
+            service["disabled"] = str(disabled).lower()
+            if service["name"] == "www-ssl" and self.listener is not None:
+                if disabled:
+                    if request.server is not self.control_server:
+                        return Reply(409, {"error": "send this to control_url: the REST port is closing"})
+                    self.listener.close()
+                else:
+                    self.listener.open()
+        return Reply(200, dict(service))
 
     def _authorized(self, request):
         header = request.headers.get("Authorization") or ""
@@ -777,6 +1001,18 @@ class RouterApp(App):
                 if what == "stats/reset" and request.method == "POST":
                     self.stats = {}
                     return Reply(200, {"reset": True})
+                if what == "system" and request.method == "POST":
+                    return self._control_system(payload)
+                if what == "policies" and request.method == "POST":
+                    self.api_policies = [p for p in str(payload["policy"]).split(",") if p and not p.startswith("!")]
+                    return Reply(200, {"policy": self._policy_text(self.api_policies)})
+                if what == "service" and request.method == "POST":
+                    return self._control_service(request, payload)
+                if what == "hotspot-servers" and request.method == "POST":
+                    servers = payload["servers"]
+                    self.servers = [str(server["name"]) for server in servers]
+                    self.disabled_servers = {str(server["name"]) for server in servers if server.get("disabled")}
+                    return Reply(200, {"servers": self.servers, "disabled": sorted(self.disabled_servers)})
             except (KeyError, ValueError, Trap) as problem:
                 detail = problem.detail if isinstance(problem, Trap) else str(problem)
                 return Reply(400, {"error": "bad control request", "detail": detail})

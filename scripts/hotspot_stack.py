@@ -140,7 +140,9 @@ class Sandbox:
         import ssl
         context = ssl.create_default_context(cafile=self.info["ca_file"]) if self.info.get("ca_file") else None
         data = json.dumps(payload).encode() if payload is not None else None
-        request = urllib.request.Request(self.url + "/_sandbox/" + path, data=data, method=method,
+        # The router's REST port may be closed (www-ssl off): its controls have a port of their own.
+        base = self.info.get("control_url") or self.url
+        request = urllib.request.Request(base + "/_sandbox/" + path, data=data, method=method,
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, context=context, timeout=10) as reply:
             return json.loads(reply.read() or b"null")
@@ -207,6 +209,9 @@ class Stack:
             # events at its own pace, which suites about other things must not race with: it is
             # off unless a stack turns it on (extra_env={"HOTSPOT_SWEEP_INTERVAL": "1"}).
             "HOTSPOT_SWEEP_INTERVAL": "0",
+            # The server's own checks of routers (CONTRACT §13) read the router on their own: off
+            # too, unless a stack turns them on (extra_env={"HOTSPOT_ROUTER_CHECK_INTERVAL": "1"}).
+            "HOTSPOT_ROUTER_CHECK_INTERVAL": "0",
         }
         if IS_ROOT:
             values["HOTSPOT_SOCKET_GROUP"] = "www-data"

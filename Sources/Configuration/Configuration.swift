@@ -38,6 +38,8 @@ public struct Configuration: Sendable {
     public var payments: Payments
     /// The removal of sold users once their access is over (CONTRACT §11).
     public var sweep: Sweep
+    /// Seconds between two checks of one router by the server (CONTRACT §13); 0 turns them off.
+    public var routerCheckIntervalSeconds: Int
 
     public struct Sweep: Sendable {
         /// Seconds between passes over one router; 0 turns sweeping off.
@@ -150,6 +152,7 @@ public struct Configuration: Sendable {
         public static let claimGuessesPerMAC = "HOTSPOT_CLAIM_GUESSES_PER_MAC"
         public static let claimGuessesPerAddress = "HOTSPOT_CLAIM_GUESSES_PER_ADDRESS"
         public static let claimGuessesPerRouter = "HOTSPOT_CLAIM_GUESSES_PER_ROUTER"
+        public static let routerCheckInterval = "HOTSPOT_ROUTER_CHECK_INTERVAL"
 
         /// Every variable the configuration reads.
         public static let all = [
@@ -160,6 +163,7 @@ public struct Configuration: Sendable {
             declinesPerAddress, declinesPerRouter, profileCheck, reconcileThreads, retryMax, sweepInterval, sweepBatch, sweepPause,
             payLaterPoll, payLaterPollMax, payLaterCancelGrace, claimGuessWindow, claimGuessesPerMAC, claimGuessesPerAddress,
             claimGuessesPerRouter,
+            routerCheckInterval,
         ]
     }
 
@@ -270,6 +274,7 @@ public struct Configuration: Sendable {
             batch: try integer(Key.sweepBatch, default: 200, range: 1...100_000),
             pauseMilliseconds: try integer(Key.sweepPause, default: 20, range: 0...10_000)
         )
+        routerCheckIntervalSeconds = try integer(Key.routerCheckInterval, default: 300, range: 0...86_400)
     }
 
     /// Parses `KEY=value` lines: `#` comments, blank lines, an optional `export ` prefix, and

@@ -122,6 +122,7 @@ final class Application: Sendable {
                             store: graph.store, payments: graph.payments, instruments: instruments(recorder)),
                         sweeper: wiring.accessSweeper(
                             name: "reconciler-\(index)", store: graph.store, instruments: instruments(recorder)),
+                        routerHealth: wiring.routerHealthMonitor(name: "reconciler-\(index)", store: graph.store),
                         logger: logger,
                         intervalMilliseconds: configuration.payments.reconcileIntervalMilliseconds, hostName: wiring.hostName,
                         pendingReleases: wiring.pendingReleases, progress: progress, metrics: metrics, recorder: recorder

@@ -25,6 +25,8 @@ struct Reconciler {
     let webhooks: WebhookService
     /// Removes sold users whose access is over; nil when sweeping is off.
     let sweeper: AccessSweeper?
+    /// Checks routers in the field (CONTRACT §13); nil when checks are off.
+    let routerHealth: RouterHealthMonitor?
     let logger: Logger
     let intervalMilliseconds: Int
     let hostName: String
@@ -63,6 +65,10 @@ struct Reconciler {
                 for pass in try sweeper?.sweepDue(limit: 1) ?? [] {
                     worked = true
                     report(pass)
+                }
+                for health in try routerHealth?.checkDue(limit: 1) ?? [] {
+                    worked = true
+                    report(health)
                 }
                 if index == 0 { try readBacklog() }
             } catch {
@@ -160,6 +166,22 @@ extension Reconciler {
         }
     }
 
+    /// One line per router checked: its status, and the checks that failed or warned (their
+    /// codes; `hotspotctl router check` words them).
+    private func report(_ health: RouterHealth) {
+        let failing = health.results.filter { $0.status == .fail }.map { "\($0.check.rawValue):\($0.finding.code)" }
+        let warnings = health.results.filter { $0.status == .warn }.map { "\($0.check.rawValue):\($0.finding.code)" }
+        let metadata: Logger.Metadata = [
+            "router": "\(health.routerID)", "status": "\(health.status.rawValue)", "failing": "\(failing.joined(separator: ","))",
+            "warnings": "\(warnings.joined(separator: ","))",
+        ]
+        if health.status == .fail {
+            logger.warning("router check failed", metadata: metadata)
+        } else {
+            logger.info("router check", metadata: metadata)
+        }
+    }
+
     /// Publishes what is left unfinished after this pass, for `GET /metrics`, and every few
     /// seconds while something is unfinished, a progress line: attempts finished since the last
     /// line, how many are left, and the oldest one with its age and why it is not done.
@@ -185,6 +207,7 @@ extension Reconciler {
                         durationSeconds: $0.lastDurationMilliseconds.map { Double($0) / 1000 })
                 })
         }
+        metrics.record(try store.routerHealthRecords(activeOnly: true))
         guard progress.due(now: now) else { return }
         let finished = progress.takeFinished()
         // Orders waiting for their customers' cash or SPEI money are not a backlog to report.

@@ -390,6 +390,27 @@ public enum Migrations {
                 CREATE INDEX claim_failures_mac ON claim_failures (client_mac, at) WHERE client_mac IS NOT NULL;
                 CREATE INDEX claim_failures_address ON claim_failures (remote_address, at) WHERE remote_address IS NOT NULL;
                 """),
+        Migration(
+            version: 13, name: "routers in the field: each router's last check, and when the server checks it next",
+            sql: """
+                -- Self-contained: it needs only routers (migration 1).
+                SET LOCAL lock_timeout = '5s';
+                -- One row per router (CONTRACT §13): its last check, by `hotspotctl router check`
+                -- or a server; and when a server checks it next, leased like sweeps so that several
+                -- instances check each router once per interval. Rows are made as checks run.
+                CREATE TABLE router_checks (
+                    router_id       bigint PRIMARY KEY REFERENCES routers(id),
+                    next_check_at   timestamptz NOT NULL DEFAULT now(),
+                    lease_owner     text,
+                    lease_until     timestamptz,
+                    checked_at      timestamptz,
+                    checked_by      text,        -- 'hotspotctl', or the server instance (host:pid/thread)
+                    status          text CHECK (status IN ('ok', 'warn', 'fail')),
+                    -- Every check in order: [{"check": "address", "status": "ok", "code": "reached"}, …]
+                    checks          jsonb NOT NULL DEFAULT '[]'
+                );
+                CREATE INDEX router_checks_due ON router_checks (next_check_at);
+                """),
     ]
 
     /// Applies every migration not yet applied, each in its own transaction, under an advisory

@@ -138,6 +138,51 @@ extension PostgresStore {
             trust: Self.trust(from: row), hotspotServer: row["hotspot_server"] ?? "all")
     }
 
+    /// What `hotspotctl router set` changes; nil leaves a field as it is.
+    public struct RouterChanges: Sendable, Equatable {
+        public var restURL: String?
+        public var apiUser: String?
+        public var apiPassword: String?
+        public var trust: RouterEndpoint.Trust?
+        public var hotspotServer: String?
+
+        public init(
+            restURL: String? = nil, apiUser: String? = nil, apiPassword: String? = nil, trust: RouterEndpoint.Trust? = nil,
+            hotspotServer: String? = nil
+        ) {
+            self.restURL = restURL
+            self.apiUser = apiUser
+            self.apiPassword = apiPassword
+            self.trust = trust
+            self.hotspotServer = hotspotServer
+        }
+    }
+
+    /// Changes how a router is reached (the password sealed for its row); false for an unknown router.
+    public func updateRouter(id: Int64, _ changes: RouterChanges) throws(StoreFailure) -> Bool {
+        var caFile: String?
+        var pin: String?
+        var insecure: String?
+        switch changes.trust {
+        case .caFile(let path)?: (caFile, insecure) = (path, "false")
+        case .pinnedPublicKey(let value)?: (pin, insecure) = (value, "false")
+        case .insecure?: insecure = "true"
+        case nil: break
+        }
+        let sealed = changes.apiPassword.map { PostgresBytes.encode(sealer.seal($0, context: "router:\(id):password")) }
+        return try run(
+            """
+            UPDATE routers SET rest_url = coalesce($2, rest_url), api_user = coalesce($3, api_user),
+                api_password = coalesce($4::bytea, api_password), hotspot_server = coalesce($5, hotspot_server),
+                tls_ca_file = CASE WHEN $8::boolean IS NULL THEN tls_ca_file ELSE $6 END,
+                tls_pinned_key = CASE WHEN $8::boolean IS NULL THEN tls_pinned_key ELSE $7 END,
+                tls_insecure = coalesce($8::boolean, tls_insecure)
+            WHERE id = $1
+            """,
+            [String(id), changes.restURL, changes.apiUser, sealed, changes.hotspotServer, caFile, pin, insecure]
+        ).affectedRows == 1
+    }
+
     public func setRouterActive(id: Int64, active: Bool) throws(StoreFailure) -> Bool {
         try run("UPDATE routers SET active = $2 WHERE id = $1", [String(id), active ? "true" : "false"]).affectedRows == 1
     }

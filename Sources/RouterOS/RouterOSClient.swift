@@ -263,7 +263,9 @@ extension RouterOSClient {
     struct Call {
         var operation: String
         var method: HTTPRequest.Method
-        /// Under `/rest/ip/hotspot/`, with `.id`s literal (`user/*1A`).
+        /// The menu the path is under: `ip/hotspot/` for the hotspot's, `system/`, `ip/`, or empty.
+        var root = "ip/hotspot/"
+        /// Under `/rest/` + `root`, with `.id`s literal (`user/*1A`).
         var path: String
         var query: [(String, String)] = []
         var body: [(name: String, value: String)]? = nil
@@ -307,7 +309,7 @@ extension RouterOSClient {
     }
 
     func request(for call: Call) -> HTTPRequest {
-        var url = configuration.baseURL + "/rest/ip/hotspot/" + call.path
+        var url = configuration.baseURL + "/rest/" + call.root + call.path
         if !call.query.isEmpty {
             let pairs = call.query.map { name, value in
                 // `.proplist` keeps its commas, as in MikroTik's own examples (docs/sources.md A3).
@@ -354,11 +356,15 @@ extension RouterOSClient {
     }
 
     static func failure(_ error: TransportError, _ call: Call) -> RouterOSError {
-        guard error.requestSent else {
-            return call.failure(.unreachable, detail: "\(error.kind.rawValue): \(error.message)")
+        var failure: RouterOSError
+        if error.requestSent {
+            let kind: RouterOSError.Kind = error.kind == .timedOut ? .timedOut : .connectionLost
+            failure = call.failure(kind, detail: "\(error.kind.rawValue): \(error.message)", maybeApplied: call.isMutation)
+        } else {
+            failure = call.failure(.unreachable, detail: "\(error.kind.rawValue): \(error.message)")
         }
-        let kind: RouterOSError.Kind = error.kind == .timedOut ? .timedOut : .connectionLost
-        return call.failure(kind, detail: "\(error.kind.rawValue): \(error.message)", maybeApplied: call.isMutation)
+        failure.transport = error.kind
+        return failure
     }
 
     static func interpret(_ response: HTTPResponse, _ call: Call) throws(RouterOSError) -> RouterOSPayload? {
@@ -378,8 +384,10 @@ extension RouterOSClient {
         }
         if (500..<600).contains(status) {
             // RouterOS itself answers 2xx/400/401/404/406 (docs/sources.md A3); a 5xx comes from something
-            // in between, so a mutation's fate is unknown.
-            throw call.failure(.serverError, status: status, maybeApplied: call.isMutation)
+            // in between, so a mutation's fate is unknown. One RouterOS 500 is known, a read its user's
+            // group may not make (docs/sources.md A9): its detail is kept.
+            let detail = isJSON ? RouterOSErrorBody.decode(from: response.body)?.detail : nil
+            throw call.failure(.serverError, status: status, detail: detail, maybeApplied: call.isMutation)
         }
         if status == 401 { throw call.failure(.authenticationFailed, status: status) }
         guard isJSON, let body = RouterOSErrorBody.decode(from: response.body) else {

@@ -1,3 +1,5 @@
+import HTTPTransport
+
 /// Why a RouterOS REST call failed.
 ///
 /// `description` is safe to log: it never holds a password, the Authorization header or a request
@@ -55,6 +57,9 @@ public struct RouterOSError: Error, Sendable, Equatable, CustomStringConvertible
     /// True when the call changes state, may have reached the router, and its outcome is unknown:
     /// look the object up before trying again.
     public var maybeApplied: Bool
+    /// For a failure of the transport (no complete reply): which step failed, for a diagnosis
+    /// (name, connection, TLS, the pin).
+    public var transport: TransportError.Kind?
 
     public init(kind: Kind, operation: String, status: Int? = nil, detail: String? = nil, maybeApplied: Bool = false) {
         self.kind = kind

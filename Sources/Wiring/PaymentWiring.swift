@@ -175,6 +175,24 @@ public final class PaymentWiring: Sendable {
             clock: SystemWallClock(), settings: AccessSweeper.Settings(configuration), owner: "\(instanceName)/\(name)")
     }
 
+    /// One thread's periodic check of routers (CONTRACT §13) over its store, with a curl handle of
+    /// its own; nil when checks are off (`HOTSPOT_ROUTER_CHECK_INTERVAL=0`). Its calls share the
+    /// process's per-router limiter with the payments, one call at a time.
+    /// - Parameter name: the thread's part of the check lease owner (`host:pid/name`).
+    public func routerHealthMonitor(name: String, store: PostgresStore) -> RouterHealthMonitor? {
+        guard configuration.routerCheckIntervalSeconds > 0 else { return nil }
+        let transport = CurlTransport()
+        let (limiter, timeouts) = (routerLimiter, Timeouts(configuration.routerTimeouts))
+        return RouterHealthMonitor(
+            ledger: store,
+            inspection: { endpoint in
+                RouterOSClient(
+                    configuration: RouterOSClient.Configuration(endpoint: endpoint, timeouts: timeouts), transport: transport,
+                    limiter: limiter)
+            },
+            clock: SystemWallClock(), settings: RouterHealthMonitor.Settings(configuration), owner: "\(instanceName)/\(name)")
+    }
+
     /// One thread's webhook receiver (CONTRACT §10) over its store and a payment service (build
     /// that with `briefRouterCalls`): the order an event names is fetched again with a timeout
     /// of at most 3 s, so Conekta gets its answer well within its own.
@@ -219,6 +237,30 @@ public final class PaymentWiring: Sendable {
                 maxConcurrentCallsPerRouter: configuration.routerMaxConcurrency,
                 maxWait: .milliseconds(configuration.routerQueueWaitMilliseconds)))
     }
+
+    /// A router's checks as `hotspotctl router check` runs them: the same reads as the server's,
+    /// on a client of their own.
+    public static func routerInspection(_ endpoint: RouterEndpoint, configuration: Configuration) -> any RouterInspection {
+        RouterOSClient(
+            configuration: RouterOSClient.Configuration(endpoint: endpoint, timeouts: Timeouts(configuration.routerTimeouts)),
+            transport: CurlTransport(),
+            limiter: RouterConcurrencyLimiter(
+                maxConcurrentCallsPerRouter: configuration.routerMaxConcurrency,
+                maxWait: .milliseconds(configuration.routerQueueWaitMilliseconds)))
+    }
+
+    /// Runs a router's checks now, as the server's periodic check does.
+    public static func checkRouter(_ target: RouterChecker.Target, configuration: Configuration) -> RouterHealth {
+        RouterChecker(clock: SystemWallClock()).check(target, on: routerInspection(target.endpoint, configuration: configuration))
+    }
+
+    /// A router's setup as a RouterOS script, and the hub's `[Peer]` with WireGuard.
+    public static func setupScript(_ plan: RouterSetupPlan) -> (script: String, hubPeer: String?) {
+        (RouterSetupScript.script(plan), RouterSetupScript.hubPeer(plan))
+    }
+
+    /// What the script's password reads when the operator did not ask for the stored one.
+    public static let setupPasswordPlaceholder = RouterSetupScript.passwordPlaceholder
 
     private static func sealer(_ configuration: Configuration) throws(WiringError) -> SecretBox {
         do {

@@ -46,6 +46,15 @@ extension AccessSweeper.Settings {
     }
 }
 
+extension RouterHealthMonitor.Settings {
+    /// The configured interval; a check's lease outlasts its seven calls at their timeout.
+    public init(_ configuration: Configuration) {
+        self.init()
+        intervalSeconds = max(configuration.routerCheckIntervalSeconds, 1)
+        leaseSeconds = 7 * configuration.routerTimeouts.totalMilliseconds / 1000 + 30
+    }
+}
+
 extension ConektaClient.Configuration {
     init(_ conekta: Configuration.Conekta) {
         self.init(

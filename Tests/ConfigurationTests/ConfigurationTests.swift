@@ -70,6 +70,17 @@ import Testing
         }
     }
 
+    @Test func routersAreCheckedEveryFiveMinutesByDefaultAndZeroTurnsItOff() throws {
+        #expect(try Configuration.load(environment: base).routerCheckIntervalSeconds == 300)
+        var environment = base
+        environment["HOTSPOT_ROUTER_CHECK_INTERVAL"] = "0"
+        #expect(try Configuration.load(environment: environment).routerCheckIntervalSeconds == 0)
+        for value in ["-1", "86401", "5m"] {
+            environment["HOTSPOT_ROUTER_CHECK_INTERVAL"] = value
+            #expect(throws: ConfigurationError.self, "\(value)") { try Configuration.load(environment: environment) }
+        }
+    }
+
     /// docs/configuration.md is the operator's list of settings: every variable read is in it.
     @Test func everyVariableIsDocumented() throws {
         let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

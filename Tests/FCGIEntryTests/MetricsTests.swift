@@ -218,6 +218,34 @@ import Testing
         #expect(pastEnd == [#"hotspot_users_past_end{router="7"} 3"#, #"hotspot_users_past_end{router="12"} 0"#])
     }
 
+    @Test func routersHealthIsReadFromTheDatabaseOneSamplePerCheck() {
+        let metrics = metrics()
+        #expect(!metrics.exposition(now: 0).contains("hotspot_router_health"))
+        metrics.record([
+            RouterHealthRecord(
+                routerID: 12, checkedAt: 1_700_000_000,
+                checks: [
+                    .init(check: .address, status: .ok, code: "reached"), .init(check: .credentials, status: .fail, code: "x"),
+                    .init(check: .version, status: .skip, code: "not_checked"),
+                ]),
+            RouterHealthRecord(
+                routerID: 7, checkedAt: 1_700_000_300,
+                checks: [.init(check: .address, status: .ok, code: "reached"), .init(check: .clock, status: .warn, code: "skew")]),
+        ])
+        let text = metrics.exposition(now: 0)
+        let found = samples(text)
+        #expect(found[#"hotspot_router_health{router="7",check="clock"}"#] == "1")
+        #expect(found[#"hotspot_router_health_warning{router="7",check="clock"}"#] == "1")
+        #expect(found[#"hotspot_router_health_warning{router="7",check="address"}"#] == "0")
+        #expect(found[#"hotspot_router_health{router="12",check="address"}"#] == "1")
+        #expect(found[#"hotspot_router_health{router="12",check="credentials"}"#] == "0")
+        #expect(found[#"hotspot_router_health{router="12",check="version"}"#] == "0")
+        #expect(found[#"hotspot_router_checked_timestamp_seconds{router="12"}"#] == "1700000000")
+        #expect(text.contains("# TYPE hotspot_router_health gauge"))
+        let health = text.split(separator: "\n").filter { $0.hasPrefix("hotspot_router_health{") }
+        #expect(health.first == #"hotspot_router_health{router="7",check="address"} 1"#)
+    }
+
     @Test func aFullShardDropsAndCountsInsteadOfGrowing() {
         let metrics = metrics(shards: 1)
         let recorder = metrics.recorder(shard: 0)

@@ -11,6 +11,8 @@ public final class SandboxProcess: @unchecked Sendable {
     /// The self-signed certificate (trust it with `.caFile`) and its public key pin.
     public let caFile: String?
     public let pin: String?
+    /// Where the control API answers: the router's own port may close (its REST service turned off).
+    public let controlURL: String
     private let process: Process
     private let stateDirectory: URL
 
@@ -51,6 +53,7 @@ public final class SandboxProcess: @unchecked Sendable {
         self.port = port
         self.caFile = info["ca_file"] as? String
         self.pin = info["pin"] as? String
+        self.controlURL = info["control_url"] as? String ?? url
     }
 
     deinit {
@@ -68,7 +71,7 @@ public final class SandboxProcess: @unchecked Sendable {
     @discardableResult
     public func control(_ method: HTTPRequest.Method, _ path: String, json: Any? = nil) throws -> Any {
         let transport = CurlTransport()
-        var request = HTTPRequest(method: method, url: url + "/_sandbox/" + path, tls: caTrust)
+        var request = HTTPRequest(method: method, url: controlURL + "/_sandbox/" + path, tls: caTrust)
         // Set-up, not the product: creating 65,000 orders takes seconds on a busy 2-core machine.
         request.timeouts = Timeouts(connectMilliseconds: 2_000, totalMilliseconds: 60_000)
         if let json {

@@ -49,4 +49,16 @@ import Testing
         #expect(settings.passBudgetSeconds == 60 && settings.leaseSeconds == 30 + 60 + 20 + 30)
         #expect(settings.backoffCeilingSeconds == 600 && settings.soonSeconds == 1)
     }
+
+    @Test func theRouterCheckIntervalReachesTheMonitorAndItsLeaseOutlastsSevenCalls() throws {
+        let configuration = try Configuration.load(environment: [
+            "HOTSPOT_DATABASE_URL": "postgresql:///hotspot",
+            "HOTSPOT_KEY_SECRET": String(repeating: "k", count: 32),
+            "HOTSPOT_SECRETS_KEY": Data(repeating: 1, count: 32).base64EncodedString(),
+            "HOTSPOT_ROUTER_CHECK_INTERVAL": "120", "HOTSPOT_ROUTER_TIMEOUT_MS": "10000",
+        ])
+        let settings = RouterHealthMonitor.Settings(configuration)
+        #expect(settings.intervalSeconds == 120 && settings.leaseSeconds == 7 * 10 + 30)
+        #expect(settings.checker.clockSkewWarningSeconds == 60)
+    }
 }

@@ -105,6 +105,15 @@ extension MetricFamily {
     static let sweepDuration = MetricFamily(
         "hotspot_sweep_duration_seconds", .gauge, labels: ["router"],
         help: "How long the router's last sweep of sold users took, whichever instance ran it.")
+    static let routerHealth = MetricFamily(
+        "hotspot_router_health", .gauge, labels: ["router", "check"],
+        help: "1 when the check held at the router's last check (ok or warning), 0 when it failed or could not run (CONTRACT §13).")
+    static let routerHealthWarning = MetricFamily(
+        "hotspot_router_health_warning", .gauge, labels: ["router", "check"],
+        help: "1 when the check held with a warning at the router's last check (extra policies, clock skew, www-ssl open to all).")
+    static let routerCheckedAt = MetricFamily(
+        "hotspot_router_checked_timestamp_seconds", .gauge, labels: ["router"],
+        help: "Unix time of the router's last check, by a server or hotspotctl, database-wide.")
     static let startTime = MetricFamily(
         "hotspot_process_start_time_seconds", .gauge, help: "Unix time this process started.")
     static let instance = MetricFamily(

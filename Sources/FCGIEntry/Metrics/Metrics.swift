@@ -29,6 +29,7 @@ final class Metrics: Sendable {
     private let poolUsage: @Sendable () -> PoolUsage
     private let backlog = Mutex<Backlog?>(nil)
     private let sweeps = Mutex<[RouterSweep]?>(nil)
+    private let routerHealth = Mutex<[RouterHealthRecord]?>(nil)
 
     /// A router's last sweep of sold users, as the reconciler last read it (database-wide).
     struct RouterSweep: Sendable, Equatable {
@@ -57,6 +58,11 @@ final class Metrics: Sendable {
 
     func record(_ reading: [RouterSweep]) {
         sweeps.withLock { $0 = reading }
+    }
+
+    /// Every active router's last check, as the reconciler last read it (database-wide).
+    func record(_ reading: [RouterHealthRecord]) {
+        routerHealth.withLock { $0 = reading }
     }
 
     /// The exposition text, every family in catalogue order, series sorted by labels.
@@ -137,6 +143,29 @@ final class Metrics: Sendable {
                 text.sample(
                     MetricFamily.sweepDuration.name, labels: PrometheusText.labels(["router"], [String(sweep.routerID)]),
                     PrometheusText.number(seconds))
+            }
+        }
+
+        if let records = routerHealth.withLock({ $0 }) {
+            let routers = records.sorted { $0.routerID < $1.routerID }
+            for (family, value) in [
+                (MetricFamily.routerHealth, { (status: RouterCheckStatus) in status.holds }),
+                (MetricFamily.routerHealthWarning, { (status: RouterCheckStatus) in status == .warn }),
+            ] {
+                text.family(family.name, type: family.kind, help: family.help)
+                for record in routers {
+                    for entry in record.checks {
+                        text.sample(
+                            family.name, labels: PrometheusText.labels(family.labelNames, [String(record.routerID), entry.check.rawValue]),
+                            value(entry.status) ? "1" : "0")
+                    }
+                }
+            }
+            text.family(MetricFamily.routerCheckedAt.name, type: .gauge, help: MetricFamily.routerCheckedAt.help)
+            for record in routers {
+                text.sample(
+                    MetricFamily.routerCheckedAt.name, labels: PrometheusText.labels(["router"], [String(record.routerID)]),
+                    String(record.checkedAt))
             }
         }
 
