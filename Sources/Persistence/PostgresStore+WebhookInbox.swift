@@ -46,10 +46,11 @@ extension PostgresStore: WebhookInbox {
         guard
             let row = try run(
                 """
-                INSERT INTO webhook_events AS e (company_id, event_id, type, order_id) VALUES ($1, $2, $3, $4)
+                INSERT INTO webhook_events AS e (company_id, event_id, type, order_id, due_at)
+                VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5::int))
                 ON CONFLICT (company_id, event_id) DO UPDATE SET deliveries = e.deliveries + 1
                 RETURNING (xmax = 0) AS inserted, \(Self.eventColumns)
-                """, [String(event.companyID), event.eventID, event.type, event.orderID]
+                """, [String(event.companyID), event.eventID, event.type, event.orderID, String(event.holdSeconds)]
             ).first
         else { throw .failed("recording a webhook event returned no row") }
         let stored = Self.event(from: row)

@@ -134,6 +134,31 @@ import Testing
         #expect(inbox.events.allSatisfy { !$0.isPending })
     }
 
+    /// The request that delivered an event applies it: the reconciler does not take a new event
+    /// before the retry's first delay, so the two do not race for it ("applied elsewhere").
+    @Test func aNewEventIsTheDeliveringRequestsBeforeTheReconcilers() throws {
+        final class Racer {
+            var claimed: [String]? = nil
+        }
+        let racer = Racer()
+        let inbox = self.inbox
+        let saga = Saga()
+        saga.answer = revoked()
+        var service: WebhookService! = nil
+        service = WebhookService(
+            inbox: inbox, verifier: Verifier(), decoder: Decoder(), gateway: gateway,
+            applyReport: { (order, id) throws(StoreFailure) in
+                // While this request applies the event, the reconciler looks for pending ones.
+                racer.claimed = try service.applyPending(limit: 5).map(\.eventID)
+                return try saga.apply(order, id)
+            })
+        let delivered = try #require(
+            receipt(service.receive(endpoint: "whe_a", body: Array("evt_12 order.refunded ord_1".utf8), signature: "good:PEM-A")))
+        #expect(racer.claimed == [])
+        #expect(delivered.outcome == "revoked")
+        #expect(saga.reports.count == 1)
+    }
+
     @Test func whatCannotBeAppliedNowStaysPendingForTheReconciler() throws {
         var held = revoked()
         held.heldElsewhere = true

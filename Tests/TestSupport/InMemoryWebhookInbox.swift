@@ -35,6 +35,7 @@ public final class InMemoryWebhookInbox: WebhookInbox {
         let stored = WebhookEventRecord(
             companyID: event.companyID, eventID: event.eventID, type: event.type, orderID: event.orderID, receivedAt: now)
         events.append(stored)
+        dueAt["\(event.companyID)/\(event.eventID)"] = now + Int64(event.holdSeconds)
         return WebhookRecording(isNew: true, outcome: nil, deliveries: 1, event: stored)
     }
 

@@ -54,12 +54,16 @@ public struct IncomingWebhookEvent: Sendable, Equatable {
     public var type: String
     /// `data.object.id` when the object is an order.
     public var orderID: String?
+    /// A new event is not handed to the reconciler before this many seconds: the request that
+    /// delivered it applies it first, and the two would otherwise race for the same event.
+    public var holdSeconds: Int
 
-    public init(companyID: Int64, eventID: String, type: String, orderID: String?) {
+    public init(companyID: Int64, eventID: String, type: String, orderID: String?, holdSeconds: Int = 0) {
         self.companyID = companyID
         self.eventID = eventID
         self.type = type
         self.orderID = orderID
+        self.holdSeconds = holdSeconds
     }
 }
 

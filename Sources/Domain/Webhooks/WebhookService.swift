@@ -121,7 +121,9 @@ public struct WebhookService {
         let recording: WebhookRecording
         do {
             recording = try inbox.record(
-                IncomingWebhookEvent(companyID: receiver.companyID, eventID: hint.eventID, type: hint.type, orderID: hint.orderID))
+                IncomingWebhookEvent(
+                    companyID: receiver.companyID, eventID: hint.eventID, type: hint.type, orderID: hint.orderID,
+                    holdSeconds: retry.baseSeconds))
         } catch {
             return .unavailable
         }
