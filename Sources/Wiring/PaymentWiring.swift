@@ -230,17 +230,17 @@ public final class PaymentWiring: Sendable {
     /// A RouterOS client for one router as the configuration and its stored endpoint describe it,
     /// for a command that talks to a router outside a payment (`hotspotctl product add`).
     public static func routerClient(_ endpoint: RouterEndpoint, configuration: Configuration) -> any HotspotUserDirectory {
-        RouterOSClient(
-            configuration: RouterOSClient.Configuration(endpoint: endpoint, timeouts: Timeouts(configuration.routerTimeouts)),
-            transport: CurlTransport(),
-            limiter: RouterConcurrencyLimiter(
-                maxConcurrentCallsPerRouter: configuration.routerMaxConcurrency,
-                maxWait: .milliseconds(configuration.routerQueueWaitMilliseconds)))
+        standaloneRouterClient(endpoint, configuration: configuration)
     }
 
     /// A router's checks as `hotspotctl router check` runs them: the same reads as the server's,
     /// on a client of their own.
     public static func routerInspection(_ endpoint: RouterEndpoint, configuration: Configuration) -> any RouterInspection {
+        standaloneRouterClient(endpoint, configuration: configuration)
+    }
+
+    /// A client of its own for one router (its own transport and concurrency limit).
+    private static func standaloneRouterClient(_ endpoint: RouterEndpoint, configuration: Configuration) -> RouterOSClient {
         RouterOSClient(
             configuration: RouterOSClient.Configuration(endpoint: endpoint, timeouts: Timeouts(configuration.routerTimeouts)),
             transport: CurlTransport(),
