@@ -9,7 +9,6 @@ import itertools
 import json
 import os
 import re
-import ssl
 import time
 import urllib.error
 import uuid
@@ -17,8 +16,8 @@ import uuid
 import jsonschema
 import pytest
 
-from hotspot_stack import ROOT, Sandbox
-from test_sandbox_webhooks import Receiver, api, control, digest_of, hook_path, new_key, register, verifies
+from hotspot_stack import ROOT
+from test_sandbox_webhooks import Receiver, api, conekta_sandbox, control, digest_of, hook_path, new_key, register, verifies
 
 ORDER_SCHEMAS = json.load(open(os.path.join(ROOT, "sandbox", "schemas", "conekta-orders.schema.json"), encoding="utf-8"))
 WEBHOOK_SCHEMAS = json.load(open(os.path.join(ROOT, "sandbox", "schemas", "conekta-webhooks.schema.json"),
@@ -47,14 +46,7 @@ def clabe_is_valid(clabe):
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory):
-    directory = str(tmp_path_factory.mktemp("conekta-pay-later"))
-    args = [arg for key in ["key_sandbox_private"] + ACCOUNTS for arg in ("--private-key", key)]
-    s = Sandbox("conekta", directory, args + ["--webhook-retry-ms", str(RETRY_MS), "--webhook-attempts", str(ATTEMPTS),
-                                              "--webhook-timeout-ms", "2000"])
-    s.start()
-    s.context = ssl.create_default_context(cafile=s.info["ca_file"])
-    yield s
-    s.stop()
+    yield from conekta_sandbox(str(tmp_path_factory.mktemp("conekta-pay-later")), ACCOUNTS, RETRY_MS, ATTEMPTS)
 
 
 @pytest.fixture(scope="module")

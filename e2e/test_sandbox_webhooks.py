@@ -104,16 +104,23 @@ class Receiver:
         self.server.server_close()
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    directory = str(tmp_path_factory.mktemp("conekta-webhooks"))
-    args = [arg for key in ["key_sandbox_private"] + ACCOUNTS for arg in ("--private-key", key)]
-    s = Sandbox("conekta", directory, args + ["--webhook-retry-ms", str(RETRY_MS), "--webhook-attempts", str(ATTEMPTS),
+def conekta_sandbox(directory, accounts, retry_ms, attempts):
+    """The sandbox Conekta with one private key per account, delivering webhooks every `retry_ms`
+    up to `attempts` times; stopped when the generator is closed."""
+    args = [arg for key in ["key_sandbox_private"] + accounts for arg in ("--private-key", key)]
+    s = Sandbox("conekta", directory, args + ["--webhook-retry-ms", str(retry_ms), "--webhook-attempts", str(attempts),
                                               "--webhook-timeout-ms", "2000"])
     s.start()
     s.context = ssl.create_default_context(cafile=s.info["ca_file"])
-    yield s
-    s.stop()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    yield from conekta_sandbox(str(tmp_path_factory.mktemp("conekta-webhooks")), ACCOUNTS, RETRY_MS, ATTEMPTS)
 
 
 @pytest.fixture(scope="module")
