@@ -7,7 +7,7 @@ import Testing
 
 /// The real client over real HTTPS (libcurl, the sandbox's self-signed certificate as CA) against
 /// `hotspot-sandbox conekta`, one sandbox per test.
-@Suite(.timeLimit(.minutes(1))) struct ConektaContractTests {
+@Suite(.timeLimit(.minutes(5))) struct ConektaContractTests {
     static let key = GatewayKey(privateKey: "key_sandbox_private")
     private static let curlReady: Void = CurlTransport.globalInit()
 

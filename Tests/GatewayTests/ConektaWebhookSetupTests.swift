@@ -7,7 +7,7 @@ import Testing
 
 /// The webhook set-up calls (`POST /webhook_keys`, `GET`/`POST /webhooks`) over real HTTPS
 /// against `hotspot-sandbox conekta`.
-@Suite(.timeLimit(.minutes(1))) struct ConektaWebhookSetupTests {
+@Suite(.timeLimit(.minutes(5))) struct ConektaWebhookSetupTests {
     typealias Harness = ConektaContractTests.Harness
     static let key = ConektaContractTests.key
 

@@ -3,7 +3,7 @@ import HTTPTransport
 import TestSupport
 import Testing
 
-@Suite(.serialized, .timeLimit(.minutes(1))) struct CurlTransportTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct CurlTransportTests {
     let echo: SandboxProcess
     let transport = CurlTransport()
 

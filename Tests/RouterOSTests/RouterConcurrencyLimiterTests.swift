@@ -5,7 +5,7 @@ import Testing
 
 @testable import RouterOS
 
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct RouterConcurrencyLimiterTests {
     /// Runs `body` on another thread holding one of `router`'s permits until `release` is signalled.
     private func holdPermit(

@@ -7,7 +7,7 @@ import Testing
 
 /// The reads of a router's check (CONTRACT §13) over real HTTPS against `sandbox/router.py`, and
 /// how each way of failing reaches the Domain: which step of the connection, which refusal.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct RouterInspectionContractTests {
     private func startRouter() throws -> SandboxProcess {
         try SandboxProcess(.router, arguments: ["--profile", "1hora", "--profile", "1dia", "--server", "hotspot1"])

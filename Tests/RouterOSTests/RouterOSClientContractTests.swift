@@ -8,7 +8,7 @@ import TestSupport
 import Testing
 
 /// The real client over real HTTPS (libcurl) against `sandbox/router.py`, one sandbox per test.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct RouterOSClientContractTests {
     private static let profiles = ["1hora", "1dia", "1diaX"]
 
