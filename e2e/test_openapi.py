@@ -773,6 +773,8 @@ def order_of(stack, attempt_id):
 def test_pay_later_orders_answer_202_and_their_codes_follow_the_money(stack, webhook_company):
     stack.ctl("company", "set", str(stack.ids["company"]), "--pay-later", "oxxo,spei", "--pay-later-expiry", "15m")
     time.sleep(2.5)  # the keys' cache, which carries the company's offer, expires
+    # The portal learns the offer from config/public.
+    assert expect(call(stack, "GET", CONFIG, key=stack.api_key), 200)[2]["empresa"]["metodos_pago"] == ["tarjeta", "oxxo", "spei"]
     # An OXXO order: the reference, its barcode, the expiry and the code; the same key, the same 202.
     key = "cash-" + uuid.uuid4().hex
     body = payment_body(stack, metodo_pago="oxxo", token_tarjeta=None)

@@ -57,9 +57,36 @@ def test_one_product_and_config(stack):
     assert status == 200 and body["id"] == product and body["precio"] == 49.9
     status, _, body = get(stack, "/api/v1/config/public", stack.api_key)
     assert status == 200
-    assert body["empresa"] == {"id": stack.ids["company"], "nombre": "Café Demo", "conekta_public_key": "key_sandbox_public"}
+    assert body["empresa"] == {"id": stack.ids["company"], "nombre": "Café Demo", "conekta_public_key": "key_sandbox_public",
+                               "metodos_pago": ["tarjeta"]}
     assert body["router"]["nombre"] == "Router Terraza"
     assert "private" not in json.dumps(body)
+
+
+def test_config_names_the_payment_methods_the_company_turned_on(stack):
+    """The payment page offers what config/public names (CONTRACT §12): cards, then the pay-later
+    methods the operator turned on, in a fixed order; another company's offer is its own."""
+    tenant = stack.ctl("company", "add", "--name", "Con pago diferido")["id"]
+    router = stack.ctl("router", "add", "--company", str(tenant), "--name", "R", "--url", stack.router.url,
+                       "--user", "api", "--password", "x", "--insecure")["id"]
+    key = stack.ctl("key", "issue", "--router", str(router))["api_key"]
+    assert get(stack, "/api/v1/config/public", key)[2]["empresa"]["metodos_pago"] == ["tarjeta"]
+    for offer, expected in (("spei,oxxo", ["tarjeta", "oxxo", "spei"]), ("spei", ["tarjeta", "spei"]), ("none", ["tarjeta"])):
+        stack.ctl("company", "set", str(tenant), "--pay-later", offer)
+        # The keys' cache carries the company's offer for a few seconds.
+        reply = wait_for(lambda: get(stack, "/api/v1/config/public", key),
+                         lambda r, expected=expected: r[0] == 200 and r[2]["empresa"]["metodos_pago"] == expected)
+        assert reply[2]["empresa"]["metodos_pago"] == expected, (offer, reply)
+        assert get(stack, "/api/v1/config/public", stack.api_key)[2]["empresa"]["metodos_pago"] == ["tarjeta"]
+
+
+def wait_for(ask, done, seconds=8):
+    deadline = time.time() + seconds
+    reply = ask()
+    while not done(reply) and time.time() < deadline:
+        time.sleep(0.2)
+        reply = ask()
+    return reply
 
 
 def test_another_companys_product_is_not_found(stack):

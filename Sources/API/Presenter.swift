@@ -30,6 +30,12 @@ public enum Presenter {
         ])
     }
 
+    /// The `metodo_pago` values the payment endpoint takes for `company` (CONTRACT §12): cards
+    /// always, then the pay-later methods the operator turned on, in a fixed order.
+    static func paymentMethods(_ company: Company) -> [String] {
+        ["tarjeta"] + PaymentMethod.payLater.filter(company.payLater.methods.contains).map(\.rawValue)
+    }
+
     public static func configPublic(_ grant: AccessGrant) -> JSONValue {
         .object([
             (
@@ -38,6 +44,7 @@ public enum Presenter {
                     ("id", .integer(grant.company.id)),
                     ("nombre", .string(grant.company.name)),
                     ("conekta_public_key", .optional(grant.company.conektaPublicKey)),
+                    ("metodos_pago", .array(paymentMethods(grant.company).map { .string($0) })),
                 ])
             ),
             (

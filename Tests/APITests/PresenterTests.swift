@@ -37,6 +37,21 @@ import Testing
         let grant = AccessGrant(keyID: "key_1", company: Company(id: 1, name: "Café"), router: Router(id: 7, companyID: 1, name: "Terraza"))
         #expect(
             Self.text(Presenter.configPublic(grant))
-                == #"{"empresa":{"id":1,"nombre":"Café","conekta_public_key":null},"router":{"id":7,"nombre":"Terraza","ubicacion":null}}"#)
+                == #"{"empresa":{"id":1,"nombre":"Café","conekta_public_key":null,"metodos_pago":["tarjeta"]},"router":{"id":7,"nombre":"Terraza","ubicacion":null}}"#
+        )
+    }
+
+    /// The page offers only what the company accepts (CONTRACT §12): cards, then its pay-later
+    /// methods in a fixed order whatever order they were turned on in.
+    @Test func thePublicConfigurationNamesThePayLaterMethodsTurnedOn() {
+        let router = Router(id: 7, companyID: 1, name: "Terraza")
+        for (methods, expected) in [
+            ([PaymentMethod.spei, .oxxo], #"["tarjeta","oxxo","spei"]"#), ([.spei], #"["tarjeta","spei"]"#),
+            ([.oxxo], #"["tarjeta","oxxo"]"#), ([], #"["tarjeta"]"#),
+        ] {
+            let company = Company(id: 1, name: "Café", payLater: PayLaterSettings(methods: Set(methods)))
+            let config = Presenter.configPublic(AccessGrant(keyID: "key_1", company: company, router: router))
+            #expect(Self.text(config["empresa"]?["metodos_pago"] ?? .null) == expected)
+        }
     }
 }

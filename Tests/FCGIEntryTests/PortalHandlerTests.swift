@@ -60,7 +60,7 @@ import Testing
         let response = get("/api/v1/config/public")
         #expect(
             text(response)
-                == #"{"empresa":{"id":1,"nombre":"Café","conekta_public_key":"key_pub"},"router":{"id":7,"nombre":"Terraza","ubicacion":"Planta baja"}}"#
+                == #"{"empresa":{"id":1,"nombre":"Café","conekta_public_key":"key_pub","metodos_pago":["tarjeta"]},"router":{"id":7,"nombre":"Terraza","ubicacion":"Planta baja"}}"#
         )
     }
 

@@ -132,7 +132,7 @@ import Testing
         #expect(plain.contains("/user group add name=hotspot-pay policy=read,write,api,rest-api"))
         #expect(plain.contains("subject-alt-name=IP:192.0.2.10"))
         #expect(!plain.contains("wireguard"))
-        for host in ["pay.example.com", "cdn.conekta.io", "api.conekta.io"] {
+        for host in ["pay.example.com", "cdn.conekta.io", "api.conekta.io", "barcodes.conekta.com"] {
             #expect(plain.contains("/ip hotspot walled-garden ip add action=accept dst-host=\(host) server=hotspot1"))
         }
 

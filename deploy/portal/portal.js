@@ -1,6 +1,7 @@
 // The payment page: pick a plan, tokenize the card with Conekta.js, pay through hotspot-pay's
-// API, show the Wi-Fi credentials and log the device in to the MikroTik hotspot.
-// Plain JavaScript, no build step; settings in config.js (README, "Portal").
+// API, show the Wi-Fi credentials and log the device in to the MikroTik hotspot. Or pay later
+// (CONTRACT §12): get an OXXO reference or a SPEI CLABE and a claim code, pay, then redeem the
+// code for the same credentials. Plain JavaScript, no build step; settings in config.js.
 (function () {
   "use strict";
 
@@ -8,6 +9,9 @@
   var apiBase = String(settings.apiBase || "").replace(/\/+$/, "");
   var PENDING = "hotspot-pay:pago-pendiente";
   var RECEIPT = "hotspot-pay:recibo";
+  // A pay-later order's terms and claim code, per router, in localStorage: a customer who closes
+  // the page and comes back after paying can still claim the access.
+  var CLAIM = "hotspot-pay:canje:";
   var byId = function (id) {
     return document.getElementById(id);
   };
@@ -78,7 +82,7 @@
   }
 
   function show(section) {
-    ["compra", "pendiente", "resultado"].forEach(function (id) {
+    ["compra", "pendiente", "instrucciones", "canje", "resultado"].forEach(function (id) {
       byId(id).hidden = id !== section;
     });
   }
@@ -177,16 +181,20 @@
         }
         showPlace(config.data);
         catalogue = Array.isArray(products.data) ? products.data : [];
+        routerId = String((config.data.router && config.data.router.id) || "");
         var publicKey = config.data.empresa && config.data.empresa.conekta_public_key;
-        if (!publicKey) {
+        offerMethods(config.data.empresa || {}, Boolean(publicKey));
+        if (publicKey) {
+          conektaReady = loadConekta(publicKey);
+          conektaReady.catch(function () {
+            sayError("No se pudo cargar el módulo de pagos con tarjeta. Revisa tu conexión y recarga la página.");
+          });
+        }
+        if (resumePending() || resumeReceipt() || resumeClaim()) return;
+        if (methods.length === 0) {
           sayError("Los pagos con tarjeta no están disponibles en este momento.");
           return;
         }
-        conektaReady = loadConekta(publicKey);
-        conektaReady.catch(function () {
-          sayError("No se pudo cargar el módulo de pagos con tarjeta. Revisa tu conexión y recarga la página.");
-        });
-        if (resumePending() || resumeReceipt()) return;
         showCatalogue();
       },
       function () {
@@ -262,7 +270,52 @@
 
   function updatePayButton() {
     var product = chosenProduct();
-    byId("pagar").textContent = product ? "Pagar " + money(product.precio, product.moneda) : "Pagar";
+    var price = product ? " " + money(product.precio, product.moneda) : "";
+    byId("pagar").textContent = { tarjeta: "Pagar" + price, oxxo: "Obtener referencia OXXO" + (price && " ·" + price),
+      spei: "Obtener CLABE para transferir" + (price && " ·" + price) }[chosenMethod()];
+  }
+
+  // -- How to pay: the card, or later in cash (OXXO) or by transfer (SPEI) ------------------------
+
+  // What the company takes (config/public's metodos_pago) and the page can do: cards only with
+  // Conekta's public key.
+  var methods = [];
+  var routerId = "";
+
+  function offerMethods(company, cards) {
+    var accepted = Array.isArray(company.metodos_pago) ? company.metodos_pago : ["tarjeta"];
+    methods = ["tarjeta", "oxxo", "spei"].filter(function (method) {
+      return accepted.indexOf(method) >= 0 && (method !== "tarjeta" || cards);
+    });
+    ["tarjeta", "oxxo", "spei"].forEach(function (method) {
+      byId("metodo-" + method).hidden = methods.indexOf(method) < 0;
+    });
+    var later = methods.some(isLater);
+    byId("metodos").hidden = !later;
+    byId("ya-tienes").hidden = !later;
+    if (methods.length) document.querySelector('input[name="metodo"][value="' + methods[0] + '"]').checked = true;
+    updateMethod();
+  }
+
+  function isLater(method) {
+    return method === "oxxo" || method === "spei";
+  }
+
+  function chosenMethod() {
+    var checked = document.querySelector('input[name="metodo"]:checked');
+    return checked && methods.indexOf(checked.value) >= 0 ? checked.value : methods[0] || "tarjeta";
+  }
+
+  function updateMethod() {
+    var method = chosenMethod();
+    byId("tarjeta").hidden = method !== "tarjeta";
+    byId("tarjeta-titulo").textContent = (byId("metodos").hidden ? "3" : "4") + ". Tu tarjeta";
+    byId("metodo-ayuda").textContent = {
+      tarjeta: "",
+      oxxo: "Te damos una referencia para pagar en efectivo en cualquier tienda OXXO. Tu acceso se activa cuando se acredite el pago.",
+      spei: "Te damos una CLABE para transferir desde la app de tu banco. Tu acceso se activa cuando se acredite el pago.",
+    }[method];
+    updatePayButton();
   }
 
   // -- The form -----------------------------------------------------------------------------------
@@ -281,7 +334,7 @@
     error.hidden = !message;
   }
 
-  function validate() {
+  function validate(method) {
     var problems = {};
     var digits = value("tarjeta-numero").replace(/[\s-]/g, "");
     var month = Number(value("tarjeta-mes"));
@@ -291,11 +344,13 @@
     var phone = value("telefono");
     var phoneDigits = phone.replace(/\D/g, "").length;
     if (phone && (!/^[0-9+\-(). ]+$/.test(phone) || phoneDigits < 7 || phoneDigits > 15)) problems.telefono = "Escribe un teléfono de 10 dígitos o déjalo vacío.";
-    if (!value("tarjeta-nombre")) problems["tarjeta-nombre"] = "Escribe el nombre como aparece en la tarjeta.";
-    if (!/^\d{13,19}$/.test(digits)) problems["tarjeta-numero"] = "Escribe los 15 o 16 dígitos de la tarjeta.";
-    if (!(month >= 1 && month <= 12)) problems["tarjeta-mes"] = "Mes de 01 a 12.";
-    if (!/^\d{2}(\d{2})?$/.test(year)) problems["tarjeta-anio"] = "Año con 2 dígitos, por ejemplo 29.";
-    if (!/^\d{3,4}$/.test(value("tarjeta-cvc"))) problems["tarjeta-cvc"] = "3 o 4 dígitos al reverso de la tarjeta.";
+    if (method === "tarjeta") {
+      if (!value("tarjeta-nombre")) problems["tarjeta-nombre"] = "Escribe el nombre como aparece en la tarjeta.";
+      if (!/^\d{13,19}$/.test(digits)) problems["tarjeta-numero"] = "Escribe los 15 o 16 dígitos de la tarjeta.";
+      if (!(month >= 1 && month <= 12)) problems["tarjeta-mes"] = "Mes de 01 a 12.";
+      if (!/^\d{2}(\d{2})?$/.test(year)) problems["tarjeta-anio"] = "Año con 2 dígitos, por ejemplo 29.";
+      if (!/^\d{3,4}$/.test(value("tarjeta-cvc"))) problems["tarjeta-cvc"] = "3 o 4 dígitos al reverso de la tarjeta.";
+    }
     fields.forEach(function (id) {
       markField(id, problems[id]);
     });
@@ -327,7 +382,14 @@
 
   function onSubmit(event) {
     event.preventDefault();
-    if (!validate() || !conektaReady) return;
+    var method = chosenMethod();
+    if (!validate(method)) return;
+    if (isLater(method)) {
+      busy(true, "Procesando…");
+      say(method === "oxxo" ? "Generando tu referencia de pago…" : "Generando tu CLABE de pago…", "info");
+      return purchase(null, method);
+    }
+    if (!conektaReady) return;
     busy(true, "Procesando…");
     say("Verificando tu tarjeta…", "info");
     conektaReady.then(tokenize, function () {
@@ -347,7 +409,7 @@
     conekta.Token.create(
       { card: card },
       function (token) {
-        purchase(token.id);
+        purchase(token.id, "tarjeta");
       },
       function (error) {
         busy(false);
@@ -373,17 +435,19 @@
     }).join("");
   }
 
-  function purchase(token) {
+  // A card purchase carries its token; a pay-later one its method and no token.
+  function purchase(token, method) {
     var product = chosenProduct();
     var body = {
       producto_id: product.id,
-      token_tarjeta: token,
       nombre_cliente: value("nombre"),
       email_cliente: value("email"),
       tipo_usuario: hotspot.tipo,
       conexion_automatica: Boolean(hotspot.mac),
       info_dispositivo: navigator.userAgent.slice(0, 500),
     };
+    if (token) body.token_tarjeta = token;
+    else body.metodo_pago = method;
     if (value("telefono")) body.telefono_cliente = value("telefono");
     if (hotspot.mac) body.mac_cliente = hotspot.mac;
     if (hotspot.ip) body.ip_cliente = hotspot.ip;
@@ -422,13 +486,23 @@
       showReceipt(answer.data, true);
       return;
     }
+    // A pay-later order waiting for the money: how to pay it, and the claim code.
+    if (answer.status === 202 && codigo === "pago_pendiente" && answer.data) {
+      forget(PENDING);
+      busy(false);
+      var claim = termsOf(answer.data, answer.data.codigo_canje || "");
+      if (claim.codigo) keepClaim(claim);
+      showInstructions(claim, true);
+      return;
+    }
     // The outcome is not known yet, or the request never reached the payment: ask again with
     // the same key; never tokenize a new card for it.
     // The server's own words for these tell a program to repeat the request: the page does that
     // for the customer, so it says so in theirs.
     if (codigo === "pago_en_verificacion") {
-      return waitFor(pending, "Todavía no tenemos la respuesta del banco sobre tu pago. Esta página vuelve a " +
-        "consultar el resultado de este mismo pago automáticamente; también puedes presionar «Consultar de nuevo».",
+      return waitFor(pending, (pending.body.metodo_pago ? "Todavía no recibimos tu referencia de pago de Conekta. "
+        : "Todavía no tenemos la respuesta del banco sobre tu pago. ") + "Esta página vuelve a consultar el resultado " +
+        "de este mismo pago automáticamente; también puedes presionar «Consultar de nuevo».",
         Math.min(60, 5 * Math.pow(2, Math.min(pending.tries - 1, 4))));
     }
     if (codigo === "activacion_pendiente") {
@@ -495,6 +569,258 @@
     if (!receipt || !receipt.usuario_hotspot) return false;
     showReceipt(receipt, false);
     return true;
+  }
+
+  // -- Pay later: how to pay, and the claim code -------------------------------------------------
+
+  // What the page keeps of a pay-later order: the purchase's 202 (or a claim's) and the code.
+  function termsOf(data, code) {
+    return {
+      codigo: code, metodo: data.metodo_pago, monto: data.monto, moneda: data.moneda, expira: data.expira,
+      referencia: data.referencia, barras: data.url_codigo_barras, clabe: data.clabe, banco: data.banco,
+    };
+  }
+
+  function showInstructions(claim, fresh) {
+    stopClaim();
+    show("instrucciones");
+    var oxxo = claim.metodo !== "spei";
+    var expires = Date.parse(claim.expira);
+    byId("instrucciones-titulo").textContent = oxxo ? "Paga en efectivo en OXXO" : "Paga por transferencia SPEI";
+    byId("instrucciones-texto").textContent = expires < Date.now()
+      ? "Esta referencia ya venció. Si pagaste antes de que venciera, presiona «Ya pagué» para recibir tu acceso."
+      : oxxo ? "Muestra la referencia en la caja de cualquier tienda OXXO y paga en efectivo el monto exacto."
+        : "Desde la app o el portal de tu banco, transfiere por SPEI el monto exacto a esta CLABE.";
+    byId("pago-monto").textContent = money(claim.monto, claim.moneda) + " " + (claim.moneda || "");
+    byId("copiar-monto").setAttribute("data-texto", Number(claim.monto).toFixed(2)); // as banking apps take it
+    showTerm("referencia", oxxo && claim.referencia);
+    showTerm("clabe", !oxxo && claim.clabe);
+    showTerm("banco", !oxxo && claim.banco);
+    byId("pago-expira").textContent = isNaN(expires) ? "—" : localTime(expires);
+    var barcode = byId("pago-codigo-barras");
+    barcode.hidden = true;
+    barcode.removeAttribute("src");
+    if (oxxo && /^https:\/\//.test(claim.barras || "")) {
+      // Shown once it loads: the reference alone is enough at the till.
+      barcode.onload = function () {
+        barcode.hidden = false;
+      };
+      barcode.src = claim.barras;
+    }
+    byId("pago-codigo").textContent = claim.codigo;
+    byId("caja-codigo").hidden = !claim.codigo;
+    byId("ya-pague").hidden = !claim.codigo;
+    say(fresh ? "Tu pedido está registrado. Guarda tu código de canje." : "Tienes un pago pendiente.", "exito");
+    byId("instrucciones-titulo").focus();
+  }
+
+  function showTerm(name, text) {
+    byId("fila-" + name).hidden = !text;
+    byId("pago-" + name).textContent = text || "";
+  }
+
+  // The device's own time zone, in words: "martes, 25 de noviembre de 2026, 13:42".
+  function localTime(milliseconds) {
+    var date = new Date(milliseconds);
+    try {
+      return new Intl.DateTimeFormat("es-MX", { dateStyle: "full", timeStyle: "short" }).format(date);
+    } catch (e) {
+      return date.toLocaleString();
+    }
+  }
+
+  // navigator.clipboard needs a secure context (not a plain-HTTP hotspot page): then a selected
+  // textarea and execCommand, and failing that the text is selected for the customer to copy.
+  function copy(button) {
+    var source = byId(button.getAttribute("data-copiar"));
+    var text = button.getAttribute("data-texto") || source.textContent.trim();
+    var done = function () {
+      button.textContent = "Copiado";
+      say("Copiado al portapapeles.", "exito");
+      setTimeout(function () {
+        button.textContent = "Copiar";
+      }, 2500);
+    };
+    var fallback = function () {
+      var area = document.createElement("textarea");
+      area.value = text;
+      area.setAttribute("readonly", "");
+      area.className = "fuera";
+      document.body.appendChild(area);
+      area.select();
+      var copied = false;
+      try {
+        copied = document.execCommand("copy");
+      } catch (e) {
+        copied = false;
+      }
+      document.body.removeChild(area);
+      button.focus();
+      if (copied) return done();
+      var range = document.createRange();
+      range.selectNodeContents(source);
+      window.getSelection().removeAllRanges();
+      window.getSelection().addRange(range);
+      say("No pudimos copiar: el texto quedó seleccionado para que lo copies.", "info");
+    };
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done, fallback);
+    else fallback();
+  }
+
+  // -- Redeeming the claim code ("Ya pagué") -------------------------------------------------------
+
+  var claimTimer = null;
+  var claimRun = 0; // answers of a run the customer left are ignored
+  var claimTries = 0;
+
+  function openClaim(code) {
+    stopClaim();
+    show("canje");
+    byId("canje-espera").hidden = true;
+    byId("codigo-canje").value = code || "";
+    markField("codigo-canje", "");
+    say("", null);
+    if (code) return submitClaim();
+    byId("codigo-canje").focus();
+  }
+
+  function stopClaim() {
+    claimRun += 1;
+    clearTimeout(claimTimer);
+    byId("canjear").disabled = false;
+  }
+
+  // As the server reads it (Crockford): any case, spaces and dashes ignored; shown XXXXX-XXXXX.
+  function formatCode(text) {
+    var code = text.toUpperCase().replace(/[\s-]/g, "");
+    return /^[0-9A-Z]{10}$/.test(code) ? code.slice(0, 5) + "-" + code.slice(5) : "";
+  }
+
+  function submitClaim(event) {
+    if (event) event.preventDefault();
+    var code = formatCode(byId("codigo-canje").value);
+    if (!code) {
+      markField("codigo-canje", "Escribe las 10 letras y números de tu código, por ejemplo 7KQ3M‑X9ZT2.");
+      byId("codigo-canje").focus();
+      return;
+    }
+    byId("codigo-canje").value = code;
+    markField("codigo-canje", "");
+    stopClaim();
+    claimTries = 0;
+    askClaim(code);
+  }
+
+  function askClaim(code) {
+    var run = claimRun;
+    clearTimeout(claimTimer);
+    claimTries += 1;
+    byId("canjear").disabled = true;
+    byId("canje-ahora").disabled = true;
+    byId("canje-cuenta").textContent = "Consultando…";
+    if (byId("canje-espera").hidden) say("Consultando tu pago…", "info");
+    var body = { codigo_canje: code, conexion_automatica: Boolean(hotspot.mac) };
+    if (hotspot.mac) body.mac_cliente = hotspot.mac;
+    if (hotspot.ip) body.ip_cliente = hotspot.ip;
+    api("POST", "/api/v1/payments/canjear", body, {}, 70000).then(function (answer) {
+      if (run === claimRun) claimAnswered(code, answer);
+    }, function () {
+      if (run === claimRun) claimLater(code, "No pudimos conectar con el servidor de pagos. Volvemos a intentar en unos segundos.");
+    });
+  }
+
+  var claimEnded = {
+    referencia_expirada: "La referencia venció sin que recibiéramos tu pago. No se hizo ningún cargo; puedes comprar de nuevo.",
+    pago_reembolsado: "No pudimos activar tu acceso y tu pago fue reembolsado.",
+    acceso_revocado: "Este pago fue reembolsado o desconocido, y el acceso se desactivó.",
+  };
+
+  function claimAnswered(code, answer) {
+    var codigo = codigoOf(answer);
+    byId("canjear").disabled = false;
+    byId("canje-ahora").disabled = false;
+    if (answer.status === 200 && answer.data && answer.data.success) {
+      dropClaim(code);
+      remember(RECEIPT, answer.data);
+      return showReceipt(answer.data, true);
+    }
+    if (answer.status === 202 && answer.data) {
+      var stored = recall(CLAIM + routerId, true);
+      if (!stored || stored.codigo !== code) keepClaim(termsOf(answer.data, code));
+      if (answer.data.pago_recibido) {
+        return claimLater(code, "Recibimos tu pago y estamos activando tu acceso. En unos segundos verás tus datos.",
+          answer.retryAfter || 5);
+      }
+      return claimLater(code, "Aún no recibimos tu pago. Si ya pagaste, puede tardar unos minutos en acreditarse: " +
+        "esta página vuelve a consultar sola. No vuelvas a pagar.");
+    }
+    if (answer.status === 429 && codigo !== "demasiados_intentos") {
+      return claimLater(code, "Hay muchas consultas en este momento. Volvemos a intentar en unos segundos.", answer.retryAfter || 5);
+    }
+    if (answer.status >= 500) {
+      return claimLater(code, "El servicio de pagos no respondió. Volvemos a intentar en unos segundos.", answer.retryAfter);
+    }
+    // A final answer for this code.
+    byId("canje-espera").hidden = true;
+    if (answer.status === 404) {
+      dropClaim(code);
+      markField("codigo-canje", "Revisa que esté bien escrito.");
+      sayError("No encontramos ese código en este Wi-Fi. Revisa que esté bien escrito: 10 letras y números, por ejemplo 7KQ3M‑X9ZT2.");
+    } else if (answer.status === 410) {
+      dropClaim(code);
+      sayError(claimEnded[codigo] || detailOf(answer, "Este código ya no se puede canjear."));
+    } else if (codigo === "demasiados_intentos") {
+      var minutes = Math.max(1, Math.ceil((answer.retryAfter || 600) / 60));
+      sayError("Demasiados códigos incorrectos desde este dispositivo. Espera " + minutes +
+        (minutes === 1 ? " minuto" : " minutos") + " e intenta de nuevo.");
+    } else {
+      sayError(detailOf(answer, "No se pudo consultar tu código (error " + answer.status + ")."));
+    }
+  }
+
+  // Asks again after `seconds`, or with backoff (5 s, 10 s, 20 s … 60 s), counting down on
+  // screen; «Consultar ahora» asks at once. After a while only the button asks.
+  function claimLater(code, message, seconds) {
+    var entering = byId("canje-espera").hidden;
+    byId("canje-espera").hidden = false;
+    byId("canje-ahora").disabled = false;
+    say(message, "pendiente");
+    if (entering) byId("canje-titulo").focus();
+    var left = Math.max(1, Math.round(seconds || Math.min(60, 5 * Math.pow(2, Math.min(claimTries - 1, 4)))));
+    var countdown = byId("canje-cuenta");
+    if (claimTries >= 30) {
+      countdown.textContent = "Presiona «Consultar ahora» para volver a consultar.";
+      return;
+    }
+    var tick = function () {
+      if (left <= 0) return askClaim(code);
+      countdown.textContent = "Volvemos a consultar en " + left + (left === 1 ? " segundo." : " segundos.");
+      left -= 1;
+      claimTimer = setTimeout(tick, 1000);
+    };
+    tick();
+  }
+
+  function resumeClaim() {
+    var claim = recall(CLAIM + routerId, true);
+    if (!claim || !claim.codigo) return false;
+    showInstructions(claim, false);
+    return true;
+  }
+
+  function keepClaim(claim) {
+    remember(CLAIM + routerId, claim, true);
+  }
+
+  function dropClaim(code) {
+    var stored = recall(CLAIM + routerId, true);
+    if (stored && stored.codigo === code) forget(CLAIM + routerId, true);
+  }
+
+  function leaveClaim() {
+    stopClaim();
+    say("", null);
+    if (!resumeClaim()) showCatalogue();
   }
 
   // -- The receipt and the hotspot login ----------------------------------------------------------
@@ -648,27 +974,28 @@
     return hex;
   }
 
-  // -- Session storage: a pending purchase survives a reload, so it is never paid twice ----------
+  // -- Storage: a pending purchase survives a reload (sessionStorage), so it is never paid twice;
+  // a claim code survives closing the page (`lasting`: localStorage) --------------------------------
 
-  function remember(name, data) {
+  function remember(name, data, lasting) {
     try {
-      sessionStorage.setItem(name, JSON.stringify(data));
+      (lasting ? localStorage : sessionStorage).setItem(name, JSON.stringify(data));
     } catch (e) {
       /* private mode: the page still works, without surviving a reload */
     }
   }
 
-  function recall(name) {
+  function recall(name, lasting) {
     try {
-      return JSON.parse(sessionStorage.getItem(name) || "null");
+      return JSON.parse((lasting ? localStorage : sessionStorage).getItem(name) || "null");
     } catch (e) {
       return null;
     }
   }
 
-  function forget(name) {
+  function forget(name, lasting) {
     try {
-      sessionStorage.removeItem(name);
+      (lasting ? localStorage : sessionStorage).removeItem(name);
     } catch (e) {
       /* nothing stored */
     }
@@ -700,6 +1027,32 @@
   });
   byId("esperar").addEventListener("click", stopCountdown);
   byId("otro").addEventListener("click", buyAgain);
+  Array.prototype.forEach.call(document.querySelectorAll('input[name="metodo"]'), function (input) {
+    input.addEventListener("change", updateMethod);
+  });
+  Array.prototype.forEach.call(document.querySelectorAll("button.copiar"), function (button) {
+    button.addEventListener("click", function () {
+      copy(button);
+    });
+  });
+  byId("ya-pague").addEventListener("click", function () {
+    openClaim(byId("pago-codigo").textContent);
+  });
+  byId("otro-plan").addEventListener("click", function () {
+    say("", null);
+    showCatalogue();
+    busy(false);
+    byId("nombre").focus();
+  });
+  byId("tengo-codigo").addEventListener("click", function () {
+    openClaim("");
+  });
+  byId("form-canje").addEventListener("submit", submitClaim);
+  byId("canje-ahora").addEventListener("click", function () {
+    var code = formatCode(byId("codigo-canje").value);
+    if (code) askClaim(code);
+  });
+  byId("canje-volver").addEventListener("click", leaveClaim);
   // Exposed for the tests of the CHAP login (the same function the page uses).
   window.hotspotPortal = { md5Hex: md5Hex };
   start();

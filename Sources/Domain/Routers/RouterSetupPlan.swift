@@ -100,9 +100,10 @@ public struct RouterSetupPlan: Sendable {
         self.printedAt = printedAt
     }
 
-    /// Conekta.js's CDN and the API it tokenizes cards with: the two hosts of the payment page's
-    /// Content-Security-Policy (deploy/nginx.conf, docs/portal.md; docs/sources.md A9).
-    public static let conektaHosts = ["cdn.conekta.io", "api.conekta.io"]
+    /// Conekta.js's CDN, the API it tokenizes cards with, and the host of an OXXO reference's
+    /// barcode image (pay later: the customer has no access until paid): the Conekta hosts of the
+    /// payment page's Content-Security-Policy (deploy/nginx.conf, docs/portal.md; docs/sources.md A9).
+    public static let conektaHosts = ["cdn.conekta.io", "api.conekta.io", "barcodes.conekta.com"]
 }
 
 /// IPv4 arithmetic for networks written `a.b.c.d/n`.
