@@ -100,9 +100,10 @@ def invariants(stack, ready):
 
 
 def order(stack, method="oxxo", check=True, **fields):
-    """A pay-later purchase of product 1 through nginx (invariants.pay, no card token), its answer
-    checked against the spec. Each by a customer of its own unless `fields` names one: without an
-    idempotency key, the same request within ten minutes is the same purchase (README)."""
+    """A pay-later purchase through nginx (invariants.pay without a card token: product 1 unless
+    `fields` say), its answer checked against the spec. Each by a customer of its own unless
+    `fields` names one: without an idempotency key, the same request within ten minutes is the
+    same purchase (README)."""
     fields.setdefault("metodo_pago" if not fields.get("canonical") else "payment_method", method)
     fields.setdefault("nombre_cliente" if not fields.get("canonical") else "customer_name",
                       f"Cliente {uuid.uuid4().hex[:12]}")
@@ -323,7 +324,10 @@ def test_claim_codes_are_unique_and_use_the_whole_alphabet(stack):
 
 
 def test_paid_by_webhook_then_claimed_with_the_device_logged_in(stack):
-    purchase = order(stack, "oxxo")
+    # Ordered from one device with auto-connect asked; claimed later from another (a pay-later
+    # user is bound to no device: the code may be redeemed anywhere on the hotspot).
+    ordering_mac, ordering_ip = device()
+    purchase = order(stack, "oxxo", mac_cliente=ordering_mac, ip_cliente=ordering_ip, conexion_automatica=True)
     attempt_id, code = purchase.body["id_intento"], purchase.body["codigo_canje"]
     assert users_of(stack, attempt_id) == [], "no router user before the money"
     order_id = order_id_of(stack, attempt_id)
@@ -344,7 +348,7 @@ def test_paid_by_webhook_then_claimed_with_the_device_logged_in(stack):
     assert_receipt(stack, reply, purchase, mac=mac, auto="conectado")
     assert reply.body["auto_conexion"]["mensaje"] == CONNECTED_MESSAGE and reply.body["auto_conexion"]["verificado"]
     sessions = [s for s in stack.router.control("GET", "state")["active"] if s.get("user") == user["name"]]
-    assert [s.get("mac-address") for s in sessions] == [mac], sessions
+    assert [s.get("mac-address") for s in sessions] == [mac] and mac != ordering_mac, sessions
     # The code typed loosely (lower case, a space for its dash, O for 0, l for 1), as a form, under
     # its English name: the same credentials.
     typed = code.lower().replace("-", " ").replace("0", "O").replace("1", "l")
@@ -395,6 +399,21 @@ def test_paid_but_the_webhook_lost_the_poll_delivers(stack):
     assert webhook_outcomes(stack, order_id, "order.paid") == [], "the webhook was lost; the poll delivered"
     assert timeline(stack, attempt_id)[-2:] == ["provisioning", "delivered"]
     assert_receipt(stack, expect(claim(stack, purchase.body["codigo_canje"]), 200), purchase)
+
+
+def test_a_claim_reads_an_order_nothing_read_for_ten_seconds(stack):
+    """Paid, its webhook lost and the poll an hour away: the customer's claim reads the order
+    itself once nothing read it for ten seconds (README), and hands the access out."""
+    purchase = order(stack, "spei")
+    attempt_id, code = purchase.body["id_intento"], purchase.body["codigo_canje"]
+    order_id = order_id_of(stack, attempt_id)
+    stack.conekta.control("POST", "webhooks/drop", {"order_id": order_id, "type": "order.paid"})
+    postpone(stack, attempt_id)
+    pay_at_store(stack, order_id)
+    reply = claimed(stack, code, seconds=60)
+    assert_receipt(stack, reply, purchase)
+    assert webhook_outcomes(stack, order_id, "order.paid") == []
+    assert timeline(stack, attempt_id)[-2:] == ["provisioning", "delivered"]
 
 
 # --- 5. expired; cancelled past the expiry -----------------------------------------------------------
@@ -589,6 +608,35 @@ def test_a_code_of_another_router_is_404(stack, lobby, other_company):
     expect(claim(stack, theirs["codigo_canje"], key=other_company["key"]), 202, "pago_pendiente")
 
 
+def test_an_offer_turned_off_keeps_the_orders_already_made(stack, other_company):
+    company = str(other_company["company"])
+    key = f"offer-{uuid.uuid4().hex}"
+    sold = {"api_key": other_company["key"], "producto_id": other_company["product"], "idempotency_key": key}
+    purchase = order(stack, "oxxo", **sold)
+
+    def attempts_of_company():
+        return int(stack.postgres.psql(f"SELECT count(*) FROM payment_attempts WHERE company_id = {company}")[0][0])
+
+    made = attempts_of_company()
+    stack.ctl("company", "set", company, "--pay-later", "none")
+    try:
+        # Asked with the purchase's key and another body: while the server still has the offer
+        # cached that is a key conflict, and nothing is made; then the method is refused.
+        wait_until("new cash orders refused", lambda: order(stack, "oxxo", check=False, **sold).codigo ==
+                   "metodo_pago_no_disponible", 30)
+        for method in ("oxxo", "spei"):
+            refused = order(stack, method, check=False, api_key=other_company["key"], producto_id=other_company["product"])
+            assert refused.status == 422 and refused.codigo == "metodo_pago_no_disponible", refused
+        assert attempts_of_company() == made, "a refused method records nothing"
+        # The order made before keeps its terms: paid at the store (this account hears no
+        # webhooks), its claim reads it and hands the access out.
+        pay_at_store(stack, order_id_of(stack, purchase.body["id_intento"]))
+        reply = claimed(stack, purchase.body["codigo_canje"], key=other_company["key"])
+        assert reply.body["usuario_hotspot"]["usuario"] == attempt(stack, purchase.body["id_intento"])["hotspot_username"]
+    finally:
+        stack.ctl("company", "set", company, "--pay-later", "oxxo")
+
+
 def test_guessing_is_throttled_per_router(stack, lobby):
     real = lobby_order(stack, lobby).body["codigo_canje"]
     ours_before = failures_at(stack, {"router": stack.ids["router"]})
@@ -722,3 +770,29 @@ def test_metrics_and_hotspotctl_follow_the_orders(stack):
         symbols = reply.body["codigo_canje"].replace("-", "")
         for output in (json.dumps(shown), text):
             assert symbols not in output.upper().replace("-", ""), "payments show shows the claim code"
+
+
+def test_reconcile_once_reads_the_waiting_orders_and_reports_them_as_waiting(stack):
+    waiting = order(stack, "oxxo")
+    paid = order(stack, "spei")
+    paid_id = paid.body["id_intento"]
+    order_id = order_id_of(stack, paid_id)
+    stack.conekta.control("POST", "webhooks/drop", {"order_id": order_id, "type": "order.paid"})
+    postpone(stack, paid_id)  # the server's poll an hour away: the operator's pass finds the money
+    pay_at_store(stack, order_id)
+    report = stack.ctl("reconcile", "--once")  # exit status 0: waiting is not stuck
+    assert report["unfinished"] == [], report
+    (done,) = [row for row in report["finished"] if row["id"] == paid_id]
+    # Its codigo is the purchase's own answer, stored for every retry of it: the 202.
+    assert (done["from"], done["state"], done["codigo"]) == ("awaiting_payment", "delivered", "pago_pendiente"), done
+    waiting_ids = {row["id"]: row for row in report["waiting"]}
+    assert waiting_ids[waiting.body["id_intento"]]["state"] == "awaiting_payment", report
+    assert {row["state"] for row in report["waiting"]} == {"awaiting_payment"}, report
+    assert_receipt(stack, expect(claim(stack, paid.body["codigo_canje"]), 200), paid)
+    # For people: one line for the attempt, and a summary that counts it as waiting.
+    result = subprocess.run([os.path.join(stack.build_dir, "hotspotctl"), "--env-file", stack.env_file, "reconcile",
+                             "--once", "--attempt", waiting.body["id_intento"]], capture_output=True, text=True)
+    assert result.returncode == 0, result
+    line, summary = result.stdout.strip().splitlines()
+    assert line.startswith(f"waiting  {waiting.body['id_intento']}  awaiting_payment  (pago_pendiente)"), line
+    assert summary == "finished 0, still unfinished 0, waiting for the customer's money 1", summary
