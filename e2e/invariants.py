@@ -23,8 +23,13 @@ reads the router sandbox, the Conekta sandbox and `payment_attempts` once and as
 - §11 an access whose end is recorded (`access_ended_at`) has no user on the router: the sweep
   (or `hotspotctl users end`) removes the user before it records the end.
 - pay later (CONTRACT §12): an attempt waiting for its cash or SPEI money (`awaiting_payment`)
-  counts as settled, has its order pending payment and no router user; an `expired` one has
-  nothing on the router; no claim code shown in a 202 appears in the logs (I5).
+  counts as settled while its order is unpaid at Conekta (once the money arrived, it is still to
+  be delivered), has its order pending payment and no router user; every paid pay-later
+  order ends delivered or refunded (money is never kept without access); no router user exists
+  for a pay-later attempt whose order was never paid (pending, expired, cancelled, or none); an
+  `expired` attempt has nothing on the router; no claim code shown in a 202 appears in the logs
+  (in any case, with or without its dash), in what was sent to Conekta, or in clear in the
+  database (I5).
 """
 
 import json
@@ -196,7 +201,10 @@ def wait_until(what, predicate, seconds, describe=None, interval=0.2):
 # --- reading the three sources ------------------------------------------------------------
 
 ATTEMPT_COLUMNS = ("id", "state", "reason", "idempotency_key", "company_id", "order_id", "hotspot_username",
-                   "router_user_id", "finished", "product_id", "access_end_reason")
+                   "router_user_id", "finished", "product_id", "access_end_reason", "payment_method")
+PAY_LATER_METHODS = {"oxxo", "spei"}
+# A pay-later order at Conekta whose money never arrived.
+UNPAID_STATUSES = {"pending_payment", "expired", "canceled"}
 
 
 def attempts(stack, where="TRUE"):
@@ -204,7 +212,7 @@ def attempts(stack, where="TRUE"):
     rows = stack.postgres.psql(
         "SELECT id, state, coalesce(reason, '\\N'), idempotency_key, company_id, coalesce(order_id, '\\N'), "
         "hotspot_username, coalesce(router_user_id, '\\N'), (finished_at IS NOT NULL)::text, product_id, "
-        "coalesce(access_end_reason, '\\N') "
+        "coalesce(access_end_reason, '\\N'), payment_method "
         f"FROM payment_attempts WHERE {where} ORDER BY created_at")
     out = []
     for row in rows:
@@ -234,13 +242,31 @@ def is_enabled(user):
     return user.get("disabled", "false") not in ("true", "yes")
 
 
+def _news_on_its_way(stack, rows, ignore):
+    """Whether Conekta knows something of a pay-later attempt that the attempt does not show yet:
+    a waiting one whose order was paid, expired or cancelled, an expired one whose order was paid
+    after all. Its webhook or the poll is about to move it on, so the stack has not settled."""
+    states = {row["id"]: row["state"] for row in rows if row["payment_method"] in PAY_LATER_METHODS
+              and row["state"] in WAITING_STATES | {"expired"} and row["id"] not in ignore}
+    if not states:
+        return False
+    for order in stack.conekta.control("GET", "state")["orders"]:
+        state = states.get((order.get("metadata") or {}).get("attempt_id"))
+        if state in WAITING_STATES and order["payment_status"] != "pending_payment":
+            return True
+        if state == "expired" and order["payment_status"] in ("paid", "partially_refunded"):
+            return True
+    return False
+
+
 def settle(stack, settle_seconds, ignore=()):
-    """Polls until every attempt (but those in `ignore`) is final and no webhook event is pending,
-    or time runs out; returns the last rows."""
+    """Polls until every attempt (but those in `ignore`) is final (or waiting for money that has
+    not arrived) and no webhook event is pending, or time runs out; returns the last rows."""
     deadline = time.time() + settle_seconds
     while True:
         rows = attempts(stack)
-        final = all(row["state"] in FINAL_STATES | WAITING_STATES or row["id"] in ignore for row in rows)
+        final = all(row["state"] in FINAL_STATES | WAITING_STATES or row["id"] in ignore for row in rows) \
+            and not _news_on_its_way(stack, rows, ignore)
         # Webhook events not applied yet may still change an attempt (a refund revokes it).
         if (final and not stack.postgres.psql("SELECT 1 FROM webhook_events WHERE applied_at IS NULL LIMIT 1")) \
                 or time.time() >= deadline:
@@ -396,6 +422,8 @@ def check_invariants(stack, settle_seconds=20):
         row = by_id.get(attempt_id)
         status = order["payment_status"]
         if status == "paid":
+            if row is not None and row["payment_method"] in PAY_LATER_METHODS and row["state"] != "delivered":
+                continue  # reported with pay later's invariants below
             if row is None or row["state"] != "delivered":
                 problems.append(f"I2 order {order['id']} is paid but attempt {attempt_id} is "
                                 f"{row and row['state']}")
@@ -445,6 +473,32 @@ def check_invariants(stack, settle_seconds=20):
                 problems.append(f"I2 attempt {row['id']} records user {row['hotspot_username']}, the router has "
                                 f"{user.get('name')}")
 
+    # Pay later (CONTRACT §12): money is never kept without access, and no access comes before
+    # the money.
+    for order in orders:
+        attempt_id = (order.get("metadata") or {}).get("attempt_id")
+        row = by_id.get(attempt_id)
+        if row is None or row["payment_method"] not in PAY_LATER_METHODS:
+            continue
+        status = order["payment_status"]
+        if status == "paid" and row["state"] != "delivered":
+            problems.append(f"pay later: {row['payment_method']} order {order['id']} is paid but attempt {attempt_id} is "
+                            f"{row['state']}, neither delivered nor refunded ({row['reason']!r})")
+        if status in UNPAID_STATUSES - {"pending_payment"} and row["state"] in WAITING_STATES:
+            problems.append(f"pay later: order {order['id']} is {status} but attempt {attempt_id} still waits for its money")
+        if status in UNPAID_STATUSES and users.get(attempt_id):
+            problems.append(f"pay later: order {order['id']} was never paid ({status}) but attempt {attempt_id} has router "
+                            f"user {users[attempt_id][0].get('name')}")
+    for row in rows:
+        if row["payment_method"] not in PAY_LATER_METHODS or not users.get(row["id"]):
+            continue
+        if not orders_by_attempt.get(row["id"]):
+            problems.append(f"pay later: attempt {row['id']} ({row['state']}) has no order but router user "
+                            f"{users[row['id']][0].get('name')}")
+        if row["state"] == "expired":
+            problems.append(f"pay later: attempt {row['id']} expired but its router user {users[row['id']][0].get('name')} "
+                            "is there")
+
     # §11: an ended access left nothing on the router (its user goes before its end is recorded).
     for row in rows:
         if row["access_end_reason"] and users.get(row["id"]):
@@ -455,6 +509,13 @@ def check_invariants(stack, settle_seconds=20):
     logs = {"server log": _read(stack.server_log),
             "nginx access.log": _read(os.path.join(stack.nginx_prefix, "access.log")),
             "nginx error.log": _read(os.path.join(stack.nginx_prefix, "error.log"))}
+    # A claim code as shown (XXXXX-XXXXX) or typed (any case, its dash left out or a space).
+    codes = sorted(_registry(stack, "_claim_codes"))
+    claim_code = re.compile("|".join(f"{re.escape(code[:5])}[- ]?{re.escape(code[-5:])}" for code in codes),
+                            re.IGNORECASE) if codes else None
+    sent_to_conekta = json.dumps([conekta.get("create_requests", []), orders])
+    if claim_code and claim_code.search(sent_to_conekta):
+        problems.append("I5 a claim code was sent to Conekta")
     tokens = set(_registry(stack, "_sent_tokens")) | set(conekta.get("tokens", {}))
     passwords = set(_registry(stack, "_issued_passwords"))
     passwords |= {u.get("password") for found in users.values() for u in found if u.get("password")}
@@ -462,9 +523,8 @@ def check_invariants(stack, settle_seconds=20):
         for secret in (ROUTER_PASSWORD, CONEKTA_PRIVATE_KEY, getattr(stack, "api_key", None)):
             if secret and secret in text:
                 problems.append(f"I5 {secret[:12]}… appears in the {where}")
-        for code in _registry(stack, "_claim_codes"):
-            if code in text or code.replace("-", "") in text:
-                problems.append(f"I5 a claim code appears in the {where}")
+        if claim_code and claim_code.search(text):
+            problems.append(f"I5 a claim code appears in the {where}")
         # One pass over the log for every token and value it holds, then set intersections:
         # checking thousands of tokens and passwords one by one over megabytes of log is too slow.
         for token in sorted(tokens & set(re.findall(r"tok_[A-Za-z0-9_]+", text))):
@@ -481,8 +541,14 @@ def check_invariants(stack, settle_seconds=20):
         password = user and user.get("password")
         if password and password.encode() in sealed_bytes:
             problems.append(f"I5 attempt of {username}: hotspot password stored in clear")
-        if body_bytes and (b'"contrasena"' in body_bytes or b'"usuario_hotspot"' in body_bytes):
+        if body_bytes and (b'"contrasena"' in body_bytes or b'"usuario_hotspot"' in body_bytes or b'"codigo_canje"' in body_bytes):
             problems.append(f"I5 attempt of {username}: stored reply in clear")
+    if claim_code:
+        # Every column of every attempt and its timeline, as text: a claim code is kept as a keyed hash only.
+        for table in ("payment_attempts", "payment_events"):
+            for row in stack.postgres.psql(f"SELECT t::text FROM {table} t"):
+                if claim_code.search("\t".join(row)):
+                    problems.append(f"I5 a claim code is stored in clear in {table}: {row[0][:40]}…")
 
     fresh = []
     for problem in problems:
