@@ -262,7 +262,8 @@ def summary(result):
                          for row in result["payments"]},
             "cpu_ms_per_payment_16": next((row["cpu_ms_per_payment"]["total"] for row in result["payments"]
                                            if row["concurrency"] == 16), None),
-            "openloop": {f"{run['fraction']:g}": {"per_s": run["rate_per_s"], "p99_over_backend_ms": run["p99_over_backend_ms"]}
+            "openloop": {f"{run['fraction']:g}": {"per_s": run["rate_per_s"], "p99_over_backend_ms": run["p99_over_backend_ms"],
+                                                  "errors": run["errors"]}
                          for run in result["openloop"]["runs"]},
             "instructions": {"per_catalogue": result["instructions"]["per_catalogue"],
                              "per_payment": result["instructions"]["per_payment"]}}
@@ -292,7 +293,8 @@ def history_lines(count=10):
     for run in runs[-count:]:
         if "instructions" in run:
             loads = [run["openloop"].get(f) for f in ("0.25", "0.5", "0.8")]
-            cells = " | ".join(f"{o['per_s']:.0f}/s, {o['p99_over_backend_ms']:+.0f}" if o else "–" for o in loads)
+            cells = " | ".join(f"{o['per_s']:.0f}/s, {o['p99_over_backend_ms']:+.0f}"
+                               + (f", {o['errors']} errors" if o.get("errors") else "") if o else "–" for o in loads)
             lines.append(f"| {run['date'][:16]} | {run['commit']} | {cells} | {run['instructions']['per_catalogue']:,} | "
                          f"{run['instructions']['per_payment']:,} |")
     return lines + [""]
