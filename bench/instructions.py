@@ -9,8 +9,8 @@ count does not depend on their latency) and one request at a time, so no count d
 threads interleave. After a warm-up (pools, caches, prepared statements, kept-alive connections),
 the counters are zeroed and dumped around each phase with callgrind_control; each dump's total is
 divided by the phase's requests. User-space instructions only: the kernel's work for the server's
-system calls is not in them. Each phase's dump stays in the run's directory for
-`callgrind_annotate`, and its top functions go into the results."""
+system calls is not in them. Each phase's dump stays in the run's directory (`directory` in the
+results), and its top functions go into the results (bench/README.md: where they went)."""
 
 import http.client
 import json
@@ -167,12 +167,11 @@ def provision(stack):
     router = stack.ctl("router", "add", "--company", str(company), "--name", "R", "--url", stack.router.url,
                        "--user", hotspot_stack.ROUTER_USER, "--password-stdin", "--insecure", "--hotspot-server",
                        "hotspot1", stdin=hotspot_stack.ROUTER_PASSWORD + "\n")["id"]
-    for name, price in (("1 Hora", "15"), ("1 Día", "49.90")):
-        product = stack.ctl("product", "add", "--company", str(company), "--router", str(router), "--name", name,
-                            "--price", price, "--profile", "1hora", "--detail", "Velocidad 5 Mbps")["id"]
-        if name == "1 Hora":
-            first = product
-    return first, stack.ctl("key", "issue", "--router", str(router))["api_key"]
+    # Two products, so the catalogue is a list; the payments buy the first.
+    products = [stack.ctl("product", "add", "--company", str(company), "--router", str(router), "--name", name,
+                          "--price", price, "--profile", "1hora", "--detail", "Velocidad 5 Mbps")["id"]
+                for name, price in (("1 Hora", "15"), ("1 Día", "49.90"))]
+    return products[0], stack.ctl("key", "issue", "--router", str(router))["api_key"]
 
 
 def measure(build_dir, history_path):
