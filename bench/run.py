@@ -18,6 +18,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "scripts"))
 sys.path.insert(0, HERE)
 import catalogue  # noqa: E402
 import hotspot_stack  # noqa: E402
+import instructions  # noqa: E402
+import openloop  # noqa: E402
 import standin  # noqa: E402
 from catalogue import rss_mib  # noqa: E402
 
@@ -235,7 +237,10 @@ def payments_scenario():
                 "waves": waves(stack, run_started, concurrency, backend_ms),
             })
         memory["peak_rss_mib"] = round(peak_rss_mib(stack.server.pid), 1)
-        return results, memory, round(startup_ms, 1)
+        # The same payments arriving independently (open loop), on the warm stack.
+        open_loop = openloop.measure(stack, product, key, results, THREADS, ROUTER_CALLS * ROUTER_MS + CONEKTA_MS,
+                                     cpu_by_component, wait_until_finished, phases_ms)
+        return results, memory, round(startup_ms, 1), open_loop
     finally:
         stack.stop()
 
@@ -256,7 +261,12 @@ def summary(result):
                                                    "p99_over_backend_ms": row["p99_over_backend_ms"]}
                          for row in result["payments"]},
             "cpu_ms_per_payment_16": next((row["cpu_ms_per_payment"]["total"] for row in result["payments"]
-                                           if row["concurrency"] == 16), None)}
+                                           if row["concurrency"] == 16), None),
+            "openloop": {f"{run['fraction']:g}": {"per_s": run["rate_per_s"], "p99_over_backend_ms": run["p99_over_backend_ms"],
+                                                  "errors": run["errors"]}
+                         for run in result["openloop"]["runs"]},
+            "instructions": {"per_catalogue": result["instructions"]["per_catalogue"],
+                             "per_payment": result["instructions"]["per_payment"]}}
 
 
 def history_lines(count=10):
@@ -276,6 +286,17 @@ def history_lines(count=10):
             cells.append(f"{p['per_s']:.0f}/s, {p['ratio']:.2f}, +{p['p99_over_backend_ms']:.0f}" if p else "–")
         lines.append(f"| {run['date'][:16]} | {run['commit']} | {run['catalogue_ratio']:.2f} | {' | '.join(cells)} | "
                      f"{run['cpu_ms_per_payment_16']} |")
+    lines += ["", "Open loop (p99 above the backend in ms at each load) and the server's instructions (issue 21), the runs "
+              "that recorded them:", "",
+              "| date | commit | open loop 25 % | 50 % | 80 % | instructions per catalogue request | per payment |",
+              "|---|---|---:|---:|---:|---:|---:|"]
+    for run in runs[-count:]:
+        if "instructions" in run:
+            loads = [run["openloop"].get(f) for f in ("0.25", "0.5", "0.8")]
+            cells = " | ".join(f"{o['per_s']:.0f}/s, {o['p99_over_backend_ms']:+.0f}"
+                               + (f", {o['errors']} errors" if o.get("errors") else "") if o else "–" for o in loads)
+            lines.append(f"| {run['date'][:16]} | {run['commit']} | {cells} | {run['instructions']['per_catalogue']:,} | "
+                         f"{run['instructions']['per_payment']:,} |")
     return lines + [""]
 
 
@@ -294,6 +315,8 @@ def targets(result):
     m = result["memory"]
     rows.append(("peak RSS ≤ 80 MiB at 256 payments", f"{m['peak_rss_mib']} MiB", m["peak_rss_mib"] <= 80))
     rows.append(("start-up ≤ 100 ms", f"{result['startup_ms']} ms", result["startup_ms"] <= 100))
+    rows += openloop.target_rows(result["openloop"], ROUTER_CALLS * result["settings"]["router_ms"] + result["settings"]["conekta_ms"])
+    rows += instructions.target_rows(result["instructions"])
     return rows
 
 
@@ -364,7 +387,9 @@ def write_results_md(result):
     m = result["memory"]
     lines += ["", f"Memory: idle {m['idle_rss_mib']} MiB, peak during the payment runs {m['peak_rss_mib']} MiB. "
               f"Start-up to the first answered request through nginx: {result['startup_ms']} ms.", ""]
-    lines += ["## Targets (issue 6)", "", "| target | this run | met |", "|---|---|:---:|"]
+    lines += ["## Open loop (issue 21)", ""] + openloop.markdown(result["openloop"], backend_ms, result["payments"])
+    lines += ["## Instructions (issue 21)", ""] + instructions.markdown(result["instructions"])
+    lines += ["## Targets (issues 6 and 21)", "", "| target | this run | met |", "|---|---|:---:|"]
     for name, figure, met in targets(result):
         lines.append(f"| {name} | {figure} | {'yes' if met else '**no**'} |")
     lines.append("")
@@ -375,7 +400,8 @@ def write_results_md(result):
 
 def main():
     catalogue_result = catalogue.measure()
-    payments, memory, startup_ms = payments_scenario()
+    payments, memory, startup_ms, open_loop = payments_scenario()
+    instruction_counts = instructions.measure(BUILD, HISTORY)
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     result = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -394,6 +420,8 @@ def main():
         "payments": payments,
         "memory": memory,
         "startup_ms": startup_ms,
+        "openloop": open_loop,
+        "instructions": instruction_counts,
     }
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "latest.json"), "w") as f:
@@ -427,6 +455,8 @@ def main():
             print(f"{'':>24}{row['concurrency']:>7} {row['p99_over_backend_ms']:>8.1f} {w['nginx_p99_over_ms']:>10.1f} "
                   f"{w['first_wave_p50_over_ms']:>13.1f} {w['first_wave_max_over_ms']:>13.1f} {settled:>12}")
     print(f"\nmemory: idle {memory['idle_rss_mib']} MiB, peak {memory['peak_rss_mib']} MiB   start-up: {startup_ms} ms")
+    openloop.print_summary(open_loop, ROUTER_CALLS * ROUTER_MS + CONEKTA_MS)
+    instructions.print_summary(instruction_counts)
     print("\ntargets")
     for name, figure, met in targets(result):
         print(f"  {'met   ' if met else 'MISSED'}  {name}: {figure}")

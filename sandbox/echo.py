@@ -1,6 +1,7 @@
 """A server that echoes each request as JSON; the HTTPTransport tests' peer.
 
-GET /bytes/<n> answers n bytes; every other request gets {"method","path","query","headers","body",
+GET /bytes/<n> answers n bytes; GET /headers?<Name>=<value>&… answers {} with those headers, values
+as given (white space included); every other request gets {"method","path","query","headers","body",
 "peer_port"} (the client's port tells one connection from another).
 """
 
@@ -17,6 +18,8 @@ class EchoApp(App):
     def handle(self, request):
         if request.path.startswith("/bytes/"):
             return Reply(200, b"x" * int(request.path.split("/")[2]), content_type="application/octet-stream")
+        if request.path == "/headers":
+            return Reply(200, {}, headers=dict(request.query))
         return Reply(200, {
             "method": request.method,
             "path": request.path,

@@ -7,7 +7,8 @@ packages=(libfcgi-dev libcurl4-openssl-dev libpq-dev libssl-dev pkg-config
           python3-venv python3-yaml python3-jsonschema
           # the payment page's tests drive a real headless browser
           chromium chromium-driver python3-selenium)
-[ "${1:-}" = "--bench" ] && packages+=(wrk libnginx-mod-http-js)
+# valgrind (and objcopy, in binutils): the instruction counts of `make bench` (bench/instructions.py)
+[ "${1:-}" = "--bench" ] && packages+=(wrk libnginx-mod-http-js valgrind binutils)
 missing=()
 for package in "${packages[@]}"; do
   # nginx-light, nginx-core, nginx-full and nginx-extras all provide the binary we need.

@@ -100,6 +100,9 @@ public enum PaymentRequestDecoder {
     public static func isForbidden(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
         case 0..<0x20, 0x7F...0x9F, 0x2028, 0x2029: return true
+        // Printable ASCII has no format character: spared the Unicode table look-up, which ran for
+        // every character of every text field.
+        case 0x20..<0x7F: return false
         default: return scalar.properties.generalCategory == .format
         }
     }

@@ -209,24 +209,40 @@ private func curlTransportWriteBody(
 }
 
 /// libcurl's CURLOPT_HEADERFUNCTION: one call per header line, status lines included.
+///
+/// Read as bytes: header names are ASCII tokens and the white space around a value is spaces,
+/// tabs and the line's CRLF (RFC 9110 §5.5, https://www.rfc-editor.org/rfc/rfc9110#section-5.5).
+/// Read as `Character`s (Unicode white space, Unicode lower-casing) this callback cost more
+/// instructions than everything else a router call does in this process.
 private func curlTransportWriteHeader(
     _ data: UnsafeMutablePointer<CChar>, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?
 ) -> Int {
     guard let context else { return 0 }
     let accumulator = Unmanaged<ResponseAccumulator>.fromOpaque(context).takeUnretainedValue()
     let length = size * count
-    let line = data.withMemoryRebound(to: UInt8.self, capacity: length) {
-        String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
-    }
-    if line.hasPrefix("HTTP/") {
-        // A new status line (after a 100 Continue, say) starts a new header block.
-        accumulator.headers.removeAll(keepingCapacity: true)
-    } else if let colon = line.firstIndex(of: ":") {
-        let name = line[..<colon].lowercased()
-        let value = line[line.index(after: colon)...].trimmingWhitespace()
-        accumulator.headers[name] = String(value)
+    data.withMemoryRebound(to: UInt8.self, capacity: length) { start in
+        let line = UnsafeBufferPointer(start: start, count: length)
+        if line.starts(with: "HTTP/".utf8) {
+            // A new status line (after a 100 Continue, say) starts a new header block.
+            accumulator.headers.removeAll(keepingCapacity: true)
+        } else if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
+            var name = [UInt8](line[..<colon])
+            for index in name.indices where name[index] >= UInt8(ascii: "A") && name[index] <= UInt8(ascii: "Z") {
+                name[index] += 0x20
+            }
+            var first = colon + 1
+            var end = length
+            while first < end, isHeaderWhitespace(line[first]) { first += 1 }
+            while end > first, isHeaderWhitespace(line[end - 1]) { end -= 1 }
+            accumulator.headers[String(decoding: name, as: UTF8.self)] = String(
+                decoding: UnsafeBufferPointer(rebasing: line[first..<end]), as: UTF8.self)
+        }
     }
     return length
+}
+
+private func isHeaderWhitespace(_ byte: UInt8) -> Bool {
+    byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\n")
 }
 
 /// Owns a `curl_slist`; freed exactly once when the owner goes away.

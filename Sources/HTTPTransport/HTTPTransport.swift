@@ -126,8 +126,14 @@ public struct HTTPResponse: Sendable, Equatable {
     /// The media type without parameters, lower-cased (`application/json`).
     public var mediaType: String? {
         guard let value = headers["content-type"] else { return nil }
-        let type = value.split(separator: ";", maxSplits: 1).first ?? ""
-        return type.trimmingWhitespace().lowercased()
+        // Bytes, not Characters: a media type is ASCII (RFC 9110 §8.3.1), and this runs for every reply.
+        var type = Array(value.utf8.prefix { $0 != UInt8(ascii: ";") })
+        while let last = type.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { type.removeLast() }
+        let first = type.firstIndex { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") } ?? type.endIndex
+        for index in type.indices where type[index] >= UInt8(ascii: "A") && type[index] <= UInt8(ascii: "Z") {
+            type[index] += 0x20
+        }
+        return String(decoding: type[first...], as: UTF8.self)
     }
 }
 
@@ -161,15 +167,5 @@ public struct TransportError: Error, Sendable, Equatable, CustomStringConvertibl
 
     public var description: String {
         "TransportError(\(kind.rawValue), sent: \(requestSent), code: \(code), \(message))"
-    }
-}
-
-extension Substring {
-    /// Drops leading and trailing white space; `"\r\n"` is one `Character`, so compare by class.
-    func trimmingWhitespace() -> Substring {
-        var slice = self
-        while let first = slice.first, first.isWhitespace { slice = slice.dropFirst() }
-        while let last = slice.last, last.isWhitespace { slice = slice.dropLast() }
-        return slice
     }
 }

@@ -29,7 +29,12 @@ public struct JSONParser {
     private func failure(_ reason: String) -> Failure { Failure(offset: index, reason: reason) }
 
     private mutating func skipWhitespace() {
-        while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x09, 0x0A, 0x0D: index += 1
+            default: return
+            }
+        }
     }
 
     private mutating func parseValue(depth: Int) throws(Failure) -> JSONValue {
@@ -136,14 +141,28 @@ public struct JSONParser {
 
     private mutating func parseString() throws(Failure) -> String {
         index += 1
-        var out: [UInt8] = []
+        // Most strings have no escape: find their end, then make the String from the bytes at once.
+        let start = index
+        var ascii = true
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+            ascii = ascii && byte < 0x80
+            index += 1
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "\"") {
+            index += 1
+            guard let text = Self.string(bytes, start..<(index - 1), ascii: ascii) else { throw failure("invalid UTF-8") }
+            return text
+        }
+        var out = Array(bytes[start..<index])
         while true {
             guard index < bytes.count else { throw failure("unterminated string") }
             let byte = bytes[index]
             switch byte {
             case UInt8(ascii: "\""):
                 index += 1
-                guard let text = String(validating: out, as: UTF8.self) else { throw failure("invalid UTF-8") }
+                guard let text = Self.string(out, 0..<out.count, ascii: false) else { throw failure("invalid UTF-8") }
                 return text
             case UInt8(ascii: "\\"):
                 index += 1
@@ -179,6 +198,19 @@ public struct JSONParser {
                 out.append(byte)
                 index += 1
             }
+        }
+    }
+
+    /// The text of `bytes[range]`, nil when it is not valid UTF-8.
+    ///
+    /// `String(validating:as:)` is generic and was not specialized here: it cost ~100 instructions
+    /// a byte in type metadata lookups. Decoding repairs invalid UTF-8 (with U+FFFD), so a decoded
+    /// text whose bytes differ from the input's means the input was invalid.
+    private static func string(_ bytes: [UInt8], _ range: Range<Int>, ascii: Bool) -> String? {
+        bytes.withUnsafeBufferPointer { buffer in
+            let slice = UnsafeBufferPointer(rebasing: buffer[range])
+            let text = String(decoding: slice, as: UTF8.self)
+            return ascii || text.utf8.elementsEqual(slice) ? text : nil
         }
     }
 

@@ -18,7 +18,7 @@ import Glibc
 public final class PostgresConnection {
     private var connection: OpaquePointer?
     /// Statement names by SQL text, for the current connection only.
-    private var prepared: [String: String] = [:]
+    private var prepared: [SQLText: String] = [:]
     private static let maxPrepared = 256
     private let conninfo: String
     private let applicationName: String
@@ -75,7 +75,7 @@ public final class PostgresConnection {
 
     /// The name `sql` is prepared under on this connection, preparing it first if needed.
     private func statement(_ sql: String, parameterCount: Int, on connection: OpaquePointer) throws(PostgresError) -> String {
-        if let name = prepared[sql] { return name }
+        if let name = prepared[SQLText(sql)] { return name }
         if prepared.count >= Self.maxPrepared {
             _ = PostgresResult(PQexec(connection, "DEALLOCATE ALL"))
             prepared = [:]
@@ -87,7 +87,7 @@ public final class PostgresConnection {
             if PQstatus(connection) == CONNECTION_BAD { dropConnection() }
             throw error
         }
-        prepared[sql] = name
+        prepared[SQLText(sql)] = name
         return name
     }
 
@@ -195,6 +195,23 @@ public final class PostgresConnection {
 
 @available(*, unavailable, message: "a PGconn is used by one thread at a time")
 extension PostgresConnection: Sendable {}
+
+/// A statement's text as a dictionary key hashed by its length and its last 64 bytes. Hashing the
+/// whole text (SipHash over 1–2 KiB, for every statement run) was most of the cost of finding its
+/// prepared name; keys that hash alike are told apart by `==`, which for the same string literal
+/// compares no bytes.
+private struct SQLText: Hashable {
+    let text: String
+
+    init(_ text: String) { self.text = text }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(text.utf8.count)
+        _ = text.utf8.withContiguousStorageIfAvailable { bytes in
+            hasher.combine(bytes: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes.suffix(64))))
+        }
+    }
+}
 
 /// What the connections to one server know together: how many times one of them has connected.
 /// A connection that failed to connect backs off only until another one gets through, so after a

@@ -38,6 +38,21 @@ import Testing
         #expect(ledger.concluded == 1)
     }
 
+    @Test func attemptIDsAreRandomLowerCaseVersion4UUIDs() throws {
+        gateway.outcomes = [paid("ord_1"), paid("ord_2")]
+        let ids = try ["tok_1", "tok_2"].map { token in
+            try #require(
+                try service().pay(request(token: token), grant: grant, product: product, idempotencyKey: nil, requestID: nil).attemptID)
+        }
+        for id in ids {
+            let groups = id.split(separator: "-", omittingEmptySubsequences: false)
+            #expect(groups.map(\.count) == [8, 4, 4, 4, 12])
+            #expect(id.allSatisfy { $0 == "-" || $0.isNumber || ("a"..."f").contains($0) })
+            #expect(groups[2].first == "4" && "89ab".contains(groups[3].first ?? "x"))
+        }
+        #expect(ids[0] != ids[1])
+    }
+
     @Test func aLostLastWriteAnswersFromTheCommittedStateAndTheReconcilerDelivers() throws {
         let service = service()
         gateway.outcomes = [paid("ord_3")]

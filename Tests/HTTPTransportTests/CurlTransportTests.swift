@@ -31,6 +31,18 @@ import Testing
         #expect(headers["expect"] == nil)
     }
 
+    /// Header names in lower case, values without the spaces and tabs around them (RFC 9110 §5.5),
+    /// the media type without its parameters.
+    @Test func readsReplyHeaders() throws {
+        let query = "X-Padded=%20%09two%20words%09%20&Content-Type=Application/JSON%20;%20charset=utf-8&X-EMPTY="
+        let response = try transport.send(HTTPRequest(method: .get, url: echo.url + "/headers?" + query, tls: echo.caTrust))
+        #expect(response.headers["x-padded"] == "two words")
+        #expect(response.headers["content-type"] == "Application/JSON ; charset=utf-8")
+        #expect(response.mediaType == "application/json")
+        #expect(response.headers["x-empty"] == "")
+        #expect(response.headers["content-length"] == "2")
+    }
+
     @Test func reusesTheConnectionExceptForRequestsThatMustNotBeResent() throws {
         func port(_ method: HTTPRequest.Method, resendable: Bool? = nil) throws -> Int {
             let request = HTTPRequest(method: method, url: echo.url + "/a", tls: echo.caTrust, resendable: resendable)

@@ -25,6 +25,19 @@ import Testing
         #expect(throws: JSONParser.Failure.self) { try JSONParser.parse([0x22, 0xFF, 0xFE, 0x22]) }
     }
 
+    /// Strings with and without escapes take different paths through the parser: both keep valid
+    /// UTF-8 as it is and refuse what is not UTF-8 (an overlong form, an encoded surrogate, a cut
+    /// sequence, a stray continuation byte, a code point above U+10FFFF).
+    @Test(arguments: [[], [UInt8(ascii: "\\"), UInt8(ascii: "n")]] as [[UInt8]])
+    func readsUTF8AsItIs(escape: [UInt8]) throws {
+        let valid = Array("año ü € 😀".utf8)
+        #expect(try JSONParser.parse([0x22] + escape + valid + [0x22]) == .string((escape.isEmpty ? "" : "\n") + "año ü € 😀"))
+        for invalid: [UInt8] in [[0xC0, 0xAF], [0xED, 0xA0, 0x80], [0xE2, 0x82], [0x80], [0xF4, 0x90, 0x80, 0x80]] {
+            #expect(throws: JSONParser.Failure.self) { try JSONParser.parse([0x22] + escape + valid + invalid + [0x22]) }
+            #expect(throws: JSONParser.Failure.self) { try JSONParser.parse([0x22] + invalid + escape + [0x22]) }
+        }
+    }
+
     @Test func boundsDepth() {
         let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
         #expect(throws: JSONParser.Failure.self) { try JSONParser.parse(Array(deep.utf8)) }
