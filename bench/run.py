@@ -17,6 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "scripts"))
 sys.path.insert(0, HERE)
 import catalogue  # noqa: E402
+import drain  # noqa: E402
 import hotspot_stack  # noqa: E402
 import standin  # noqa: E402
 from catalogue import rss_mib  # noqa: E402
@@ -256,7 +257,8 @@ def summary(result):
                                                    "p99_over_backend_ms": row["p99_over_backend_ms"]}
                          for row in result["payments"]},
             "cpu_ms_per_payment_16": next((row["cpu_ms_per_payment"]["total"] for row in result["payments"]
-                                           if row["concurrency"] == 16), None)}
+                                           if row["concurrency"] == 16), None),
+            "drain": drain.summary(result["drain"])}
 
 
 def history_lines(count=10):
@@ -364,6 +366,7 @@ def write_results_md(result):
     m = result["memory"]
     lines += ["", f"Memory: idle {m['idle_rss_mib']} MiB, peak during the payment runs {m['peak_rss_mib']} MiB. "
               f"Start-up to the first answered request through nginx: {result['startup_ms']} ms.", ""]
+    lines += drain.results_md(result["drain"], HISTORY)
     lines += ["## Targets (issue 6)", "", "| target | this run | met |", "|---|---|:---:|"]
     for name, figure, met in targets(result):
         lines.append(f"| {name} | {figure} | {'yes' if met else '**no**'} |")
@@ -376,6 +379,7 @@ def write_results_md(result):
 def main():
     catalogue_result = catalogue.measure()
     payments, memory, startup_ms = payments_scenario()
+    drain_result = drain.measure()
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     result = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -394,6 +398,7 @@ def main():
         "payments": payments,
         "memory": memory,
         "startup_ms": startup_ms,
+        "drain": drain_result,
     }
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "latest.json"), "w") as f:
@@ -427,6 +432,10 @@ def main():
             print(f"{'':>24}{row['concurrency']:>7} {row['p99_over_backend_ms']:>8.1f} {w['nginx_p99_over_ms']:>10.1f} "
                   f"{w['first_wave_p50_over_ms']:>13.1f} {w['first_wave_max_over_ms']:>13.1f} {settled:>12}")
     print(f"\nmemory: idle {memory['idle_rss_mib']} MiB, peak {memory['peak_rss_mib']} MiB   start-up: {startup_ms} ms")
+    print(f"\ndrain after an outage ({drain_result['attempts']:,} attempts, {drain_result['routers']} routers)")
+    print("\n".join(f"  {drain.line(run)}" for run in drain_result["runs"]))
+    for name, figure, met in drain.targets(drain_result):
+        print(f"  {'met   ' if met else 'MISSED'}  {name}: {figure}")
     print("\ntargets")
     for name, figure, met in targets(result):
         print(f"  {'met   ' if met else 'MISSED'}  {name}: {figure}")
