@@ -271,6 +271,12 @@ def reconciler_settings(stack):
     return {name: os.environ.get(name, "default") for name in names}
 
 
+def settings_text(settings):
+    changed = {name: value for name, value in settings.items() if value != "default"}
+    return (", ".join(f"{name}={value}" for name, value in changed.items()) if changed
+            else "the server's defaults (docs/configuration.md)")
+
+
 def label(run):
     return run["drainer"] + (f", one router {run['slow_router_ms']} ms" if run["slow_router_ms"] else "")
 
@@ -305,8 +311,7 @@ def results_md(drain, history=None):
              f"{drain['router_ms']} ms per call; each attempt one router call from its end: paid to enable, declined or "
              f"never charged to delete or look up), all due; `bench/drain.py`. Seconds from the drainer's start until the "
              f"last attempt was final, from the attempts' `finished_at`; `others`: the attempts of every router but the "
-             f"slow one ({drain['slow_ms']} ms per call). Settings: "
-             + ", ".join(f"{k}={v}" for k, v in drain["settings"].items()) + ".", "",
+             f"slow one ({drain['slow_ms']} ms per call). Settings: " + settings_text(drain["settings"]) + ".", "",
              "| drainer | all final | others final | finished | attempts/s | CPU ms/attempt (drainer, PostgreSQL, "
              "router stand-in) |",
              "|---|---:|---:|---:|---:|---:|"]
