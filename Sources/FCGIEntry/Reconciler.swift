@@ -26,8 +26,8 @@ import Wiring
 /// The first four threads also apply webhook events left pending, sweep one router's sold users
 /// (CONTRACT §11) and check one router (CONTRACT §13) at a time: at once again while they find
 /// some, else once per reconcile interval. The first also frees what dead processes held,
-/// publishes the backlog (once per interval, at most once a second) and reports progress. A thread with nothing to
-/// run waits on the pool until a claim or a run ends, or for the interval.
+/// publishes the backlog (once per interval, at most once a second) and reports progress. A
+/// thread with nothing to run waits on the pool until a claim or a run ends, or for the interval.
 struct Reconciler {
     let index: Int
     /// The attempts this process's reconciler threads share.

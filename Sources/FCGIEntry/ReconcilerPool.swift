@@ -86,18 +86,20 @@ final class ReconcilerPool: @unchecked Sendable {
 
     func claimFailed() {
         locked { schedule.claimFailed(now: Self.now()) }
-        pthread_cond_broadcast(changed)
     }
 
     /// A run ended; the attempts withdrawn from its router when the router did not answer (the
     /// caller gives them back to the ledger, due when the hold ends).
     func finished(_ ticket: Ticket, routerAnswered: Bool) -> Schedule.Withdrawal? {
         let withdrawal = locked { schedule.finished(ticket, routerAnswered: routerAnswered, now: Self.now()) }
-        pthread_cond_broadcast(changed)
+        // One slot freed: one more attempt may run, or a claim may be due. One waiter will do
+        // (waking them all for it costs every one a context switch, a thousand times a second).
+        pthread_cond_signal(changed)
         return withdrawal
     }
 
-    /// Sleeps until a claim or a run ends, `stop`, or `seconds` pass.
+    /// Sleeps until a claim ends (or a run: then one waiting thread wakes), `stop`, or `seconds`
+    /// pass.
     func wait(seconds: Double) {
         var deadline = timespec()
         clock_gettime(CLOCK_MONOTONIC, &deadline)
