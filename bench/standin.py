@@ -43,12 +43,17 @@ class StandIn:
         os.makedirs(os.path.join(self.directory, "tmp"), exist_ok=True)
         script = os.path.join(self.directory, "standin.js")
         shutil.copy(os.path.join(HERE, "standin", "standin.js"), script)
-        self.ports = [hotspot_stack.free_port() for _ in range(self.port_count)]
+        # Distinct ports: the kernel may hand a port just released out again.
+        ports = set()
+        while len(ports) < self.port_count + (self.slow_ms is not None):
+            ports.add(hotspot_stack.free_port())
+        ports = sorted(ports)
+        self.ports = ports[:self.port_count]
         self.port = self.ports[0]
         listens = "\n".join(f"        listen 127.0.0.1:{port} backlog=4096;" for port in self.ports)
         slow = ""
         if self.slow_ms is not None:
-            self.slow_port = hotspot_stack.free_port()
+            self.slow_port = ports[-1]
             slow = f"""    server {{
         listen 127.0.0.1:{self.slow_port} backlog=4096;
         keepalive_requests 1000000;
