@@ -298,8 +298,10 @@ struct ReconcileCommand: ParsableCommand {
 /// and a router that does not answer one of them has its attempts not yet started left for a later
 /// pass. Attempts a running worker holds are reported as held, not run.
 ///
-/// Invariant: `schedule`, `reports`, `failure` and `finishedRuns` are read and written only with
-/// `condition` locked, which is what makes the class `Sendable`.
+/// Invariant: while the pass's threads run, `schedule`, `reports` and `failure` are read and
+/// written only with `condition` locked, which is what makes the class `Sendable`; `run` reads
+/// them unlocked only before it starts the threads and after they all ended (the group's wait
+/// orders those reads after their writes).
 final class ReconcilePass: @unchecked Sendable {
     private let rows: [PostgresStore.UnfinishedAttempt]
     private var schedule: ReconcileSchedule<Int>
