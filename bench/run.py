@@ -17,6 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "scripts"))
 sys.path.insert(0, HERE)
 import catalogue  # noqa: E402
+import drain  # noqa: E402
 import hotspot_stack  # noqa: E402
 import instructions  # noqa: E402
 import openloop  # noqa: E402
@@ -266,7 +267,8 @@ def summary(result):
                                                   "errors": run["errors"]}
                          for run in result["openloop"]["runs"]},
             "instructions": {"per_catalogue": result["instructions"]["per_catalogue"],
-                             "per_payment": result["instructions"]["per_payment"]}}
+                             "per_payment": result["instructions"]["per_payment"]},
+            "drain": drain.summary(result["drain"])}
 
 
 def history_lines(count=10):
@@ -389,6 +391,7 @@ def write_results_md(result):
               f"Start-up to the first answered request through nginx: {result['startup_ms']} ms.", ""]
     lines += ["## Open loop (issue 21)", ""] + openloop.markdown(result["openloop"], backend_ms, result["payments"])
     lines += ["## Instructions (issue 21)", ""] + instructions.markdown(result["instructions"])
+    lines += drain.results_md(result["drain"], HISTORY)
     lines += ["## Targets (issues 6 and 21)", "", "| target | this run | met |", "|---|---|:---:|"]
     for name, figure, met in targets(result):
         lines.append(f"| {name} | {figure} | {'yes' if met else '**no**'} |")
@@ -402,6 +405,7 @@ def main():
     catalogue_result = catalogue.measure()
     payments, memory, startup_ms, open_loop = payments_scenario()
     instruction_counts = instructions.measure(BUILD, HISTORY)
+    drain_result = drain.measure()
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     result = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -422,6 +426,7 @@ def main():
         "startup_ms": startup_ms,
         "openloop": open_loop,
         "instructions": instruction_counts,
+        "drain": drain_result,
     }
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "latest.json"), "w") as f:
@@ -457,6 +462,10 @@ def main():
     print(f"\nmemory: idle {memory['idle_rss_mib']} MiB, peak {memory['peak_rss_mib']} MiB   start-up: {startup_ms} ms")
     openloop.print_summary(open_loop, ROUTER_CALLS * ROUTER_MS + CONEKTA_MS)
     instructions.print_summary(instruction_counts)
+    print(f"\ndrain after an outage ({drain_result['attempts']:,} attempts, {drain_result['routers']} routers)")
+    print("\n".join(f"  {drain.line(run)}" for run in drain_result["runs"]))
+    for name, figure, met in drain.targets(drain_result):
+        print(f"  {'met   ' if met else 'MISSED'}  {name}: {figure}")
     print("\ntargets")
     for name, figure, met in targets(result):
         print(f"  {'met   ' if met else 'MISSED'}  {name}: {figure}")

@@ -20,13 +20,21 @@ MODULE = "/usr/lib/nginx/modules/ngx_http_js_module.so"
 
 
 class StandIn:
-    def __init__(self, kind, directory, latency_ms):
+    """One nginx answering as a router or Conekta on one port; with `ports`, as that many routers,
+    one per port (each router its own address, so its own connections), and with `slow_ms`, one
+    more router on a port of its own answering after that latency instead (bench/drain.py)."""
+
+    def __init__(self, kind, directory, latency_ms, ports=1, slow_ms=None):
         assert kind in ("router", "conekta")
         self.kind = kind
         self.latency_ms = latency_ms
         self.directory = os.path.join(directory, f"standin-{kind}")
         self.process = None
         self.port = None
+        self.ports = []
+        self.port_count = ports
+        self.slow_ms = slow_ms
+        self.slow_port = None
         self.info = None
 
     def start(self):
@@ -35,7 +43,26 @@ class StandIn:
         os.makedirs(os.path.join(self.directory, "tmp"), exist_ok=True)
         script = os.path.join(self.directory, "standin.js")
         shutil.copy(os.path.join(HERE, "standin", "standin.js"), script)
-        self.port = hotspot_stack.free_port()
+        # Distinct ports: the kernel may hand a port just released out again.
+        ports = set()
+        while len(ports) < self.port_count + (self.slow_ms is not None):
+            ports.add(hotspot_stack.free_port())
+        ports = sorted(ports)
+        self.ports = ports[:self.port_count]
+        self.port = self.ports[0]
+        listens = "\n".join(f"        listen 127.0.0.1:{port} backlog=4096;" for port in self.ports)
+        slow = ""
+        if self.slow_ms is not None:
+            self.slow_port = ports[-1]
+            slow = f"""    server {{
+        listen 127.0.0.1:{self.slow_port} backlog=4096;
+        keepalive_requests 1000000;
+        keepalive_timeout 120s;
+        client_body_buffer_size 64k;
+        set $standin_latency_ms {self.slow_ms};
+        location / {{ js_content standin.{self.kind}; }}
+    }}
+"""
         conf = os.path.join(self.directory, "nginx.conf")
         temp = os.path.join(self.directory, "tmp")
         with open(conf, "w") as f:
@@ -54,14 +81,14 @@ http {{
     scgi_temp_path {temp}/scgi;
     js_import standin from {script};
     server {{
-        listen 127.0.0.1:{self.port} backlog=4096;
+{listens}
         keepalive_requests 1000000;
         keepalive_timeout 120s;
         client_body_buffer_size 64k;
         set $standin_latency_ms {self.latency_ms};
         location / {{ js_content standin.{self.kind}; }}
     }}
-}}
+{slow}}}
 """)
         self.process = subprocess.Popen(["nginx", "-p", self.directory, "-e", os.path.join(self.directory, "error.log"),
                                          "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -81,6 +108,15 @@ http {{
     @property
     def url(self):
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def urls(self):
+        """One URL per port: one per router of a fleet."""
+        return [f"http://127.0.0.1:{port}" for port in self.ports]
+
+    @property
+    def slow_url(self):
+        return f"http://127.0.0.1:{self.slow_port}" if self.slow_port else None
 
     def stop(self):
         if self.process and self.process.poll() is None:

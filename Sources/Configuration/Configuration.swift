@@ -66,7 +66,8 @@ public struct Configuration: Sendable {
         public var declinesPerRouter: Int
         /// How long a product's profile, once found on the router by exact name, is trusted.
         public var profileCheckSeconds: Int
-        /// Reconciler threads: how many unfinished attempts this process works on at once.
+        /// Reconciler threads: how many unfinished attempts this process works on at once, across
+        /// routers (each router within `reconcilePerRouter`).
         public var reconcileThreads: Int
         /// The longest wait before an unfinished attempt is tried again (the delay doubles per try
         /// up to this), which bounds how long a recovered router or Conekta waits for the reconciler.
@@ -91,6 +92,10 @@ public struct Configuration: Sendable {
         (4 * routerTimeouts.totalMilliseconds + 2 * conekta.totalTimeoutMilliseconds + payments.autoConnectBudgetMilliseconds)
             / 1000 + 5
     }
+
+    /// Attempts of one router the reconciler works on at once (one router call each): half the
+    /// router's concurrency cap, at least one, so that payments keep the other half.
+    public var reconcilePerRouter: Int { max(1, routerMaxConcurrency / 2) }
 
     /// The base delay before an unfinished attempt is tried again (doubled per try, up to
     /// `payments.retryMaxSeconds`).
@@ -259,7 +264,7 @@ public struct Configuration: Sendable {
             declinesPerAddress: try integer(Key.declinesPerAddress, default: 10, range: 0...100_000),
             declinesPerRouter: try integer(Key.declinesPerRouter, default: 50, range: 0...1_000_000),
             profileCheckSeconds: try integer(Key.profileCheck, default: 60, range: 0...3_600),
-            reconcileThreads: try integer(Key.reconcileThreads, default: 4, range: 1...32),
+            reconcileThreads: try integer(Key.reconcileThreads, default: 32, range: 1...256),
             retryMaxSeconds: try integer(Key.retryMax, default: 15, range: 1...600),
             payLaterPollSeconds: try integer(Key.payLaterPoll, default: 60, range: 1...3_600),
             payLaterPollMaxSeconds: try integer(Key.payLaterPollMax, default: 600, range: 1...3_600),

@@ -110,6 +110,7 @@ final class Application: Sendable {
             }
         }
         let progress = ReconcilerProgress()
+        let pool = ReconcilerPool(settings: ReconcilerPool.settings(configuration), instance: wiring.instanceName)
         let reconcilers =
             configuration.payments.reconcileIntervalMilliseconds > 0
             ? (0..<configuration.payments.reconcileThreads).map { index in
@@ -117,7 +118,8 @@ final class Application: Sendable {
                     let recorder = metrics.recorder(shard: configuration.threads + index)
                     let graph = makeGraph(name: "reconciler-\(index)", recorder: recorder)
                     Reconciler(
-                        index: index, payments: graph.payments, store: graph.store,
+                        index: index, pool: pool, housekeeping: index < Reconciler.housekeepers, payments: graph.payments,
+                        store: graph.store,
                         webhooks: wiring.webhookService(
                             store: graph.store, payments: graph.payments, instruments: instruments(recorder)),
                         sweeper: wiring.accessSweeper(
@@ -166,6 +168,9 @@ final class Application: Sendable {
             FCGX_ShutdownPending()
             shutdown(socket.descriptor, Int32(SHUT_RDWR))
         }
+        // Reconciler threads waiting for work wake now; the attempts they claimed and did not run
+        // go back to the ledger.
+        pool.stop()
         for worker in workers { worker.join() }
         for reconciler in reconcilers { reconciler.join() }
         close(socket.descriptor)

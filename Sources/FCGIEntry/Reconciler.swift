@@ -6,18 +6,34 @@ import Synchronization
 import Wiring
 
 /// A background thread that finishes payment attempts left unfinished (CONTRACT §6): charges whose
-/// outcome was unknown, users to enable, delete or refund. A process runs several
-/// (`HOTSPOT_RECONCILE_THREADS`), each taking one due attempt at a time, so one slow attempt (a
-/// router that hangs, a long order look-up) holds one thread, not the rest; that count also bounds
-/// how many attempts of one router or one Conekta account are worked on at once. Safe with several
-/// instances: attempts are claimed with leases and `FOR UPDATE SKIP LOCKED`. The first thread
-/// also frees what dead processes held, publishes the backlog and reports progress.
+/// outcome was unknown, users to enable, delete or refund.
 ///
-/// After payments and webhooks, each thread takes at most one router whose sweep of sold users
-/// is due (CONTRACT §11): one pass is one listing of the router and a bounded, paced number of
-/// ends, so it holds the thread for a bounded time.
+/// A process runs `HOTSPOT_RECONCILE_THREADS` (32) of them over one `ReconcilerPool`, so that the
+/// backlog an outage leaves drains with routers worked in parallel (issue 21 §2). A thread that
+/// finds the pool short of attempts claims a batch of due ones (twice the threads, the longest due
+/// first, `FOR UPDATE SKIP LOCKED` under a lease owner of the claim's own, so several instances and
+/// `hotspotctl reconcile --once` never work one attempt twice); the pool hands them out round-robin
+/// over their routers, a thread keeping to the router it just worked with while it may (its
+/// connection stays warm). A router gets at most `reconcilePerRouter` attempts at once, waiting
+/// and running together (half `HOTSPOT_ROUTER_MAX_CONCURRENCY`: payments keep the other half of
+/// its calls), so a slow router holds that many threads and no more. A run its router did not
+/// answer (unreachable, timed out, slots full) holds the router back: its waiting attempts are
+/// given back to the ledger due when the hold ends, no claim takes its attempts until then (the
+/// retry schedule's base, doubling per unanswered run, up to `HOTSPOT_RETRY_MAX_SECONDS`), then
+/// one at a time until it answers again. Each attempt's own run is the saga's, step by step, and
+/// its own retry backoff and pay-later polling schedule when it is due again.
+///
+/// The first four threads also apply webhook events left pending, sweep one router's sold users
+/// (CONTRACT §11) and check one router (CONTRACT §13) at a time: at once again while they find
+/// some, else once per reconcile interval. The first also frees what dead processes held,
+/// publishes the backlog (once per interval, at most once a second) and reports progress. A
+/// thread with nothing to run waits on the pool until a claim or a run ends, or for the interval.
 struct Reconciler {
     let index: Int
+    /// The attempts this process's reconciler threads share.
+    let pool: ReconcilerPool
+    /// This thread also applies webhooks, sweeps and checks routers.
+    let housekeeping: Bool
     let payments: PaymentService
     let store: PostgresStore
     /// Applies webhook events left pending (CONTRACT §10): the provider or the attempt was busy
@@ -35,8 +51,15 @@ struct Reconciler {
     let metrics: Metrics
     let recorder: MetricsRecorder
 
+    /// How many of the threads also apply webhooks, sweep and check routers.
+    static let housekeepers = 4
+
     func run(until draining: borrowing Atomic<Bool>) {
         var deadOwnersChecked = index != 0
+        let interval = Double(intervalMilliseconds) / 1000
+        var lastRouter: Int64?
+        var housekeepingAt = 0.0
+        var backlogAt = 0.0
         while !draining.load(ordering: .relaxed) {
             var worked = false
             do {
@@ -54,34 +77,89 @@ struct Reconciler {
                         pendingReleases.remove(id)
                     }
                 }
-                for outcome in try payments.reconcile(limit: 1) {
+                switch pool.next(preferring: lastRouter) {
+                case .run(let ticket):
                     worked = true
+                    lastRouter = ticket.routerID
+                    let outcome = payments.reconcile(ticket.job)
+                    if let withdrawal = pool.finished(ticket, routerAnswered: !outcome.routerUnanswered) {
+                        holdBack(withdrawal)
+                    }
                     report(outcome)
-                }
-                for receipt in try webhooks.applyPending(limit: 1) {
+                case .claim(let claim, let owner):
                     worked = true
-                    report(receipt)
+                    do {
+                        pool.claimed(try payments.claimDue(claim, owner: owner), asked: claim)
+                    } catch {
+                        pool.claimFailed()
+                        throw error
+                    }
+                case .idle:
+                    break
                 }
-                for pass in try sweeper?.sweepDue(limit: 1) ?? [] {
-                    worked = true
-                    report(pass)
+                let now = ReconcilerPool.now()
+                if housekeeping, now >= housekeepingAt {
+                    let found = try keepHouse()
+                    housekeepingAt = found ? now : now + interval
+                    worked = worked || found
                 }
-                for health in try routerHealth?.checkDue(limit: 1) ?? [] {
-                    worked = true
-                    report(health)
+                if index == 0, now >= backlogAt {
+                    try readBacklog()
+                    backlogAt = now + max(1, interval)
                 }
-                if index == 0 { try readBacklog() }
             } catch {
                 logger.debug("reconciler waiting for the database", metadata: ["reason": "\(error)"])
             }
             if !worked {
-                // Sleep in short steps so shutdown is not held up by a long interval.
-                var slept = 0
-                while slept < intervalMilliseconds, !draining.load(ordering: .relaxed) {
-                    usleep(50_000)
-                    slept += 50
-                }
+                let now = ReconcilerPool.now()
+                var wake = now + interval
+                if housekeeping { wake = min(wake, housekeepingAt) }
+                if index == 0 { wake = min(wake, backlogAt) }
+                pool.wait(seconds: max(0.01, wake - now))
             }
+        }
+        // The attempts claimed and not run go back to the ledger, due now, for the next process.
+        pool.stop()
+        giveBack(pool.withdrawAll(), seconds: 0)
+    }
+
+    /// One webhook event, one router's sweep and one router's check, when due; whether any was.
+    private func keepHouse() throws -> Bool {
+        var found = false
+        for receipt in try webhooks.applyPending(limit: 1) {
+            found = true
+            report(receipt)
+        }
+        for pass in try sweeper?.sweepDue(limit: 1) ?? [] {
+            found = true
+            report(pass)
+        }
+        for health in try routerHealth?.checkDue(limit: 1) ?? [] {
+            found = true
+            report(health)
+        }
+        return found
+    }
+
+    /// A router that did not answer: its waiting attempts go back to the ledger, due when its
+    /// hold ends (another instance may reach it meanwhile).
+    private func holdBack(_ withdrawal: ReconcilerPool.Schedule.Withdrawal) {
+        let seconds = Int(withdrawal.heldForSeconds.rounded(.up))
+        logger.info(
+            "reconciler holding a router back",
+            metadata: [
+                "router": "\(withdrawal.routerID)", "seconds": "\(seconds)", "attempts_given_back": "\(withdrawal.jobs.count)",
+            ])
+        giveBack(withdrawal.jobs, seconds: seconds)
+    }
+
+    /// Gives claimed attempts back unrun; when the database is down, their leases run out instead.
+    private func giveBack(_ attempts: [PaymentService.ClaimedAttempt], seconds: Int) {
+        guard !attempts.isEmpty else { return }
+        do {
+            try payments.postpone(attempts, seconds: seconds)
+        } catch {
+            logger.debug("claimed attempts left to their leases", metadata: ["reason": "\(error)", "attempts": "\(attempts.count)"])
         }
     }
 

@@ -198,9 +198,12 @@ struct ReconcileCommand: ParsableCommand {
         discussion: """
             One pass over every attempt that is unfinished when it starts (or the one --attempt names), \
             whatever backoff the background reconciler scheduled: what an operator runs after fixing a router \
-            or an outage. Prints one line per attempt (finished, still unfinished and why, or held by a running \
-            worker) and a summary; exits 1 when an attempt is still unfinished. A cash or SPEI order still waiting \
-            for its customer's money is read again and reported as waiting: that is not stuck.
+            or an outage. Works HOTSPOT_RECONCILE_THREADS attempts at once across routers, at most half of \
+            HOTSPOT_ROUTER_MAX_CONCURRENCY of one router; a router that does not answer one of them has the rest \
+            of its attempts left for a later pass (reported not tried). Prints one line per attempt (finished, \
+            still unfinished and why, or held by a running worker) and a summary; exits 1 when an attempt is \
+            still unfinished. A cash or SPEI order still waiting for its customer's money is read again and \
+            reported as waiting: that is not stuck.
             """)
     @OptionGroup var global: GlobalOptions
     @Flag(help: "One pass over every unfinished attempt, then exit.") var once = false
@@ -214,14 +217,16 @@ struct ReconcileCommand: ParsableCommand {
     func run() throws {
         let configuration = try global.configuration(require: [.database, .secretsKey, .keySecret])
         PaymentWiring.initializeLibraries()
+        let threads = attemptID == nil ? configuration.payments.reconcileThreads : 1
         let wiring: PaymentWiring
         do {
             wiring = try PaymentWiring(
-                configuration: configuration, applicationName: "hotspotctl", poolSize: 1, logger: Logger(label: "hotspotctl"))
+                configuration: configuration, applicationName: "hotspotctl", poolSize: min(threads, configuration.databasePoolSize),
+                logger: Logger(label: "hotspotctl"))
         } catch {
             throw CommandFailure("configuration: \(error)")
         }
-        let (store, payments) = wiring.paymentGraph(name: "hotspotctl")
+        let store = wiring.store()
 
         // A crashed server on this host may still lease attempts; free them first.
         _ = try? store.releaseLeasesOfDeadProcesses(host: wiring.hostName) { pid in
@@ -237,10 +242,10 @@ struct ReconcileCommand: ParsableCommand {
                 text: "attempt \(summary.attempt.id) is already \(summary.attempt.state.rawValue); nothing to reconcile")
             return
         }
-        var reports: [Report] = []
-        for row in unfinished {
-            reports.append(try reconcile(row, payments: payments))
-        }
+        let reports = try ReconcilePass(
+            rows: unfinished, perRouter: configuration.reconcilePerRouter,
+            holdSeconds: Double(configuration.retryAfterSeconds)
+        ).run(threads: threads, wiring: wiring)
         let stuck = reports.filter { !$0.finished && !$0.waiting }
         let waiting = reports.filter(\.waiting)
         let summary =
@@ -285,26 +290,125 @@ struct ReconcileCommand: ParsableCommand {
             ])
         }
     }
+}
 
-    private func reconcile(_ row: PostgresStore.UnfinishedAttempt, payments: PaymentService) throws -> Report {
-        if let owner = row.leaseOwner {
-            return Report(
-                id: row.id, from: row.state, to: row.state, finished: false, codigo: nil,
-                why: "held by \(owner) until \(row.leaseUntil ?? "-") (that worker is running it)")
+/// One pass of `hotspotctl reconcile --once` over the unfinished attempts: `threads` at once
+/// (each its own payment graph: curl handle, lease owner), routers in parallel as the server's
+/// reconciler works them (`ReconcileSchedule`): at most `perRouter` attempts of one router at once,
+/// and a router that does not answer one of them has its attempts not yet started left for a later
+/// pass. Attempts a running worker holds are reported as held, not run.
+///
+/// Invariant: while the pass's threads run, `schedule`, `reports` and `failure` are read and
+/// written only with `condition` locked, which is what makes the class `Sendable`; `run` reads
+/// them unlocked only before it starts the threads and after they all ended (the group's wait
+/// orders those reads after their writes).
+final class ReconcilePass: @unchecked Sendable {
+    private let rows: [PostgresStore.UnfinishedAttempt]
+    private var schedule: ReconcileSchedule<Int>
+    private var reports: [ReconcileCommand.Report?]
+    private var failure: String?
+    private let condition = NSCondition()
+
+    init(rows: [PostgresStore.UnfinishedAttempt], perRouter: Int, holdSeconds: Double) {
+        self.rows = rows
+        reports = Array(repeating: nil, count: rows.count)
+        schedule = ReconcileSchedule(
+            settings: .init(
+                perRouter: perRouter, queueTarget: max(1, rows.count), refillBelow: 1, holdBaseSeconds: holdSeconds,
+                holdCeilingSeconds: holdSeconds, idleClaimSeconds: 0))
+        var jobs: [(routerID: Int64, job: Int)] = []
+        for (index, row) in rows.enumerated() {
+            if let owner = row.leaseOwner {
+                reports[index] = ReconcileCommand.Report(
+                    id: row.id, from: row.state, to: row.state, finished: false, codigo: nil,
+                    why: "held by \(owner) until \(row.leaseUntil ?? "-") (that worker is running it)")
+            } else {
+                jobs.append((row.routerID, index))
+            }
         }
-        let outcome: PaymentService.Outcome?
-        do {
-            outcome = try payments.reconcile(attemptID: row.id)
-        } catch {
-            throw CommandFailure("reconcile: the database is not reachable (\(error))")
-        }
-        guard let outcome, let state = outcome.state else {
-            return Report(
-                id: row.id, from: row.state, to: row.state, finished: false, codigo: nil,
-                why: "taken by another worker meanwhile")
-        }
-        return Report(
-            id: row.id, from: row.state, to: state.rawValue, finished: state.isFinal, codigo: outcome.codigo,
-            why: outcome.reason ?? "")
+        schedule.add(jobs)
     }
+
+    /// Runs the pass; the reports in the listing's order.
+    /// - Throws: `CommandFailure` when the database stopped answering (the pass stops).
+    func run(threads: Int, wiring: PaymentWiring) throws -> [ReconcileCommand.Report] {
+        let group = DispatchGroup()
+        for index in 0..<max(1, min(threads, schedule.waiting)) {
+            group.enter()
+            Thread { [self] in
+                work(payments: wiring.paymentGraph(name: "hotspotctl-\(index)").payments)
+                group.leave()
+            }.start()
+        }
+        group.wait()
+        if let failure { throw CommandFailure("reconcile: the database is not reachable (\(failure))") }
+        return reports.enumerated().map { index, report in
+            report
+                ?? .init(
+                    id: rows[index].id, from: rows[index].state, to: rows[index].state, finished: false, codigo: nil,
+                    why: "not tried in this pass")
+        }
+    }
+
+    private func work(payments: PaymentService) {
+        var lastRouter: Int64?
+        while let ticket = nextTicket(preferring: lastRouter) {
+            lastRouter = ticket.routerID
+            let row = rows[ticket.job]
+            let outcome: PaymentService.Outcome?
+            do {
+                outcome = try payments.reconcile(attemptID: row.id)
+            } catch {
+                finish(ticket, report: nil, routerAnswered: true, failure: "\(error)")
+                return
+            }
+            guard let outcome, let state = outcome.state else {
+                finish(
+                    ticket,
+                    report: .init(
+                        id: row.id, from: row.state, to: row.state, finished: false, codigo: nil,
+                        why: "taken by another worker meanwhile"), routerAnswered: true)
+                continue
+            }
+            finish(
+                ticket,
+                report: .init(
+                    id: row.id, from: row.state, to: state.rawValue, finished: state.isFinal, codigo: outcome.codigo,
+                    why: outcome.reason ?? ""), routerAnswered: !outcome.routerUnanswered)
+        }
+    }
+
+    /// The next attempt this thread runs, waiting while every router with attempts left is at its
+    /// share; nil when none is left to start (or the pass failed).
+    private func nextTicket(preferring router: Int64?) -> ReconcileSchedule<Int>.Ticket? {
+        condition.lock()
+        defer { condition.unlock() }
+        while failure == nil {
+            if let ticket = schedule.next(now: ReconcilePass.now(), preferring: router) { return ticket }
+            guard schedule.waiting > 0, schedule.running > 0 else { return nil }
+            condition.wait()
+        }
+        return nil
+    }
+
+    private func finish(
+        _ ticket: ReconcileSchedule<Int>.Ticket, report: ReconcileCommand.Report?, routerAnswered: Bool, failure: String? = nil
+    ) {
+        condition.lock()
+        defer {
+            condition.broadcast()
+            condition.unlock()
+        }
+        reports[ticket.job] = report
+        if let failure, self.failure == nil { self.failure = failure }
+        guard let withdrawal = schedule.finished(ticket, routerAnswered: routerAnswered, now: ReconcilePass.now()) else { return }
+        for index in withdrawal.jobs {
+            let row = rows[index]
+            reports[index] = .init(
+                id: row.id, from: row.state, to: row.state, finished: false, codigo: nil,
+                why: "not tried: router \(row.routerID) did not answer another of its attempts in this pass")
+        }
+    }
+
+    private static func now() -> Double { ProcessInfo.processInfo.systemUptime }
 }

@@ -230,25 +230,71 @@ extension PostgresStore: PaymentLedger {
         ).first.map { row throws(StoreFailure) in try attempt(from: row) }
     }
 
-    public func claimDue(limit: Int, owner: String, leaseSeconds: Int) throws(StoreFailure) -> [PaymentAttempt] {
+    public func claimDue(_ claim: DueClaim, owner: String, leaseSeconds: Int) throws(StoreFailure) -> [PaymentAttempt] {
+        let rows: PostgresRows
+        if claim.perRouter == nil, claim.allowances.isEmpty {
+            rows = try run(
+                """
+                UPDATE payment_attempts SET lease_owner = $1, lease_until = now() + make_interval(secs => $3)
+                WHERE id IN (
+                    SELECT id FROM payment_attempts
+                    WHERE finished_at IS NULL AND (lease_until IS NULL OR lease_until < now())
+                      AND (next_retry_at IS NULL OR next_retry_at <= now())
+                    ORDER BY next_retry_at NULLS FIRST
+                    LIMIT $2
+                    FOR UPDATE SKIP LOCKED)
+                RETURNING \(Self.attemptColumns)
+                """, [owner, String(claim.limit), String(leaseSeconds)])
+        } else {
+            // The due rows are locked first (a window function cannot be), several times the
+            // claim's size so that a router at its allowance leaves room for others; routers with
+            // no allowance left are not even read. The locks of rows read and not taken end with
+            // the statement.
+            let excluded = claim.allowances.filter { $0.value <= 0 }.keys.sorted()
+            let limited = claim.allowances.filter { $0.value > 0 }.sorted { $0.key < $1.key }
+            rows = try run(
+                """
+                WITH due AS (
+                    SELECT id, router_id, next_retry_at FROM payment_attempts
+                    WHERE finished_at IS NULL AND (lease_until IS NULL OR lease_until < now())
+                      AND (next_retry_at IS NULL OR next_retry_at <= now())
+                      AND router_id <> ALL($4::bigint[])
+                    ORDER BY next_retry_at NULLS FIRST
+                    LIMIT $5
+                    FOR UPDATE SKIP LOCKED),
+                ranked AS (
+                    SELECT due.id, due.next_retry_at, coalesce(allowed.n, $6::int) AS allowance,
+                           row_number() OVER (PARTITION BY due.router_id ORDER BY due.next_retry_at NULLS FIRST) AS rank
+                    FROM due LEFT JOIN unnest($7::bigint[], $8::int[]) AS allowed(router_id, n) USING (router_id))
+                UPDATE payment_attempts SET lease_owner = $1, lease_until = now() + make_interval(secs => $3)
+                WHERE id IN (SELECT id FROM ranked WHERE rank <= allowance ORDER BY next_retry_at NULLS FIRST LIMIT $2)
+                RETURNING \(Self.attemptColumns)
+                """,
+                [
+                    owner, String(claim.limit), String(leaseSeconds), Self.arrayLiteral(excluded.map(String.init)),
+                    String(claim.perRouter == nil ? claim.limit : claim.limit * 4), String(claim.perRouter ?? claim.limit),
+                    Self.arrayLiteral(limited.map { String($0.key) }), Self.arrayLiteral(limited.map { String($0.value) }),
+                ])
+        }
         var claimed: [PaymentAttempt] = []
-        for row in try run(
-            """
-            UPDATE payment_attempts SET lease_owner = $1, lease_until = now() + make_interval(secs => $3)
-            WHERE id IN (
-                SELECT id FROM payment_attempts
-                WHERE finished_at IS NULL AND (lease_until IS NULL OR lease_until < now())
-                  AND (next_retry_at IS NULL OR next_retry_at <= now())
-                ORDER BY next_retry_at NULLS FIRST
-                LIMIT $2
-                FOR UPDATE SKIP LOCKED)
-            RETURNING \(Self.attemptColumns)
-            """, [owner, String(limit), String(leaseSeconds)]
-        ).all {
+        for row in rows.all {
             claimed.append(try attempt(from: row))
         }
         return claimed
     }
+
+    public func postpone(attemptIDs: [String], owner: String, seconds: Int) throws(StoreFailure) {
+        guard !attemptIDs.isEmpty else { return }
+        _ = try run(
+            """
+            UPDATE payment_attempts SET lease_owner = NULL, lease_until = NULL,
+                next_retry_at = now() + make_interval(secs => $3), updated_at = now()
+            WHERE id = ANY($1::uuid[]) AND lease_owner = $2 AND finished_at IS NULL
+            """, [Self.arrayLiteral(attemptIDs), owner, String(seconds)])
+    }
+
+    /// A PostgreSQL array literal of plain values (numbers, UUIDs: nothing to quote).
+    static func arrayLiteral(_ values: [String]) -> String { "{" + values.joined(separator: ",") + "}" }
 
     func attempt(from row: PostgresRow) throws(StoreFailure) -> PaymentAttempt {
         let id = row["id"] ?? ""
@@ -316,6 +362,7 @@ extension PostgresStore: PaymentLedger {
     public struct UnfinishedAttempt: Sendable, Equatable {
         public var id: String
         public var state: String
+        public var routerID: Int64
         /// The worker whose lease is still running, and until when (UTC, ISO 8601).
         public var leaseOwner: String?
         public var leaseUntil: String?
@@ -326,7 +373,7 @@ extension PostgresStore: PaymentLedger {
     public func unfinishedAttempts(id: String? = nil, limit: Int) throws(StoreFailure) -> [UnfinishedAttempt] {
         try run(
             """
-            SELECT id::text AS id, state,
+            SELECT id::text AS id, state, router_id,
                    CASE WHEN lease_until > now() THEN lease_owner END AS lease_owner,
                    CASE WHEN lease_until > now() THEN to_char(lease_until, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') END AS lease_text
             FROM payment_attempts
@@ -334,7 +381,9 @@ extension PostgresStore: PaymentLedger {
             ORDER BY created_at LIMIT $2
             """, [id, String(limit)]
         ).all.map {
-            UnfinishedAttempt(id: $0["id"] ?? "", state: $0["state"] ?? "", leaseOwner: $0["lease_owner"], leaseUntil: $0["lease_text"])
+            UnfinishedAttempt(
+                id: $0["id"] ?? "", state: $0["state"] ?? "", routerID: $0.int64("router_id") ?? 0, leaseOwner: $0["lease_owner"],
+                leaseUntil: $0["lease_text"])
         }
     }
 

@@ -184,19 +184,36 @@ public final class SimulatedLedger: PaymentLedger {
         return reading(row)
     }
 
-    public func claimDue(limit: Int, owner: String, leaseSeconds: Int) throws(StoreFailure) -> [PaymentAttempt] {
+    public func claimDue(_ claim: DueClaim, owner: String, leaseSeconds: Int) throws(StoreFailure) -> [PaymentAttempt] {
         try available()
+        var taken: [Int64: Int] = [:]
         let due = order.compactMap { rows[$0] }.filter { row in
             !row.finished && (row.leaseUntil == nil || row.leaseUntil! < now) && (row.nextRetryAt ?? 0) <= now
         }
         .sorted { ($0.nextRetryAt ?? 0) < ($1.nextRetryAt ?? 0) }
-        .prefix(limit)
+        .filter { row in
+            taken[row.attempt.routerID, default: 0] += 1
+            return taken[row.attempt.routerID]! <= claim.allowance(of: row.attempt.routerID)
+        }
+        .prefix(claim.limit)
         return due.map { row in
             var claimed = row
             claimed.leaseOwner = owner
             claimed.leaseUntil = now + Int64(leaseSeconds) * 1_000_000
             rows[row.attempt.id] = claimed
             return reading(claimed)
+        }
+    }
+
+    public func postpone(attemptIDs: [String], owner: String, seconds: Int) throws(StoreFailure) {
+        try available()
+        for id in attemptIDs {
+            guard var row = rows[id], row.leaseOwner == owner, !row.finished else { continue }
+            row.leaseOwner = nil
+            row.leaseUntil = nil
+            row.nextRetryAt = now + Int64(seconds) * 1_000_000
+            row.updatedAt = now
+            rows[id] = row
         }
     }
 

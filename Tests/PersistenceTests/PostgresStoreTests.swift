@@ -261,6 +261,44 @@ struct TestDatabase {
         #expect(try store.claim(attemptID: attempt.id, owner: "retry", leaseSeconds: 60) == nil)
     }
 
+    @Test func aClaimShapedPerRouterTakesEachRoutersAllowanceAndAttemptsGivenBackWaitUntried() throws {
+        let first = try attempts(["h:d1", "h:d2", "h:d3", "h:d4", "h:d5"])
+        let second = try attempts(["h:e1", "h:e2", "h:e3"])
+        let third = try attempts(["h:f1", "h:f2"])
+        for attempt in first + second + third {
+            _ = try store.begin(attempt, owner: "t", leaseSeconds: 60)
+            try store.release(attemptID: attempt.id, storing: nil, retry: RetrySchedule(baseSeconds: 0, ceilingSeconds: 1))
+        }
+        let (a, b, c) = (first[0].routerID, second[0].routerID, third[0].routerID)
+        func count(_ attempts: [PaymentAttempt], _ router: Int64) -> Int { attempts.filter { $0.routerID == router }.count }
+        // At most two of a router, one of b, none of c; five in all.
+        let taken = try store.claimDue(
+            DueClaim(limit: 5, perRouter: 2, allowances: [b: 1, c: 0]), owner: "host:1/reconciler#1", leaseSeconds: 60)
+        #expect(count(taken, a) == 2 && count(taken, b) == 1 && count(taken, c) == 0)
+        #expect(try store.claimDue(DueClaim(limit: 1, perRouter: 2), owner: "host:1/reconciler#2", leaseSeconds: 60).count == 1)
+        // What is leased is skipped by every other claim.
+        let rest = try store.claimDue(DueClaim(limit: 20), owner: "host:2/reconciler#1", leaseSeconds: 60)
+        #expect(rest.count == 10 - 4 && Set(rest.map(\.id)).isDisjoint(with: taken.map(\.id)))
+        // Given back unrun: free, due in 30 s, no try counted; only the claim's owner gives its own back.
+        try store.postpone(attemptIDs: taken.map(\.id), owner: "host:1/reconciler#1", seconds: 30)
+        try store.postpone(attemptIDs: rest.map(\.id), owner: "host:1/reconciler#1", seconds: 30)
+        for (attempts, owner) in [(taken, nil), (rest, "host:2/reconciler#1")] as [([PaymentAttempt], String?)] {
+            for attempt in attempts {
+                let row = try #require(
+                    try connection.query(
+                        """
+                        SELECT lease_owner, retry_count, next_retry_at > now() + interval '25 seconds' AS later
+                        FROM payment_attempts WHERE id = $1::uuid
+                        """, [attempt.id]
+                    ).first)
+                #expect(row["lease_owner"] == owner && row.int("retry_count") == 1)
+                #expect(row.bool("later") == (owner == nil))
+            }
+        }
+        #expect(try store.claimDue(DueClaim(limit: 20, perRouter: 2), owner: "host:3/reconciler#1", leaseSeconds: 60).isEmpty)
+        #expect(try store.unfinishedAttempts(limit: 20).filter { $0.routerID == c }.count == 2)
+    }
+
     @Test func theMomentAChargeIsSentIsKeptAndBoundsTheRetryDelay() throws {
         let attempt = try #require(try attempts(["h:c3"]).first)
         _ = try store.begin(attempt, owner: "t", leaseSeconds: 60)

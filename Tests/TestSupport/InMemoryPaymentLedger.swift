@@ -68,8 +68,12 @@ public final class InMemoryPaymentLedger: PaymentLedger {
         schedules[attemptID] = retry
     }
 
+    /// Every lease renewed, by whom.
+    public var renewals: [(attemptID: String, owner: String)] = []
+
     public func renewLease(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> Bool {
         if down { throw .unavailable }
+        renewals.append((attemptID, owner))
         return leased.contains(attemptID)
     }
 
@@ -92,15 +96,29 @@ public final class InMemoryPaymentLedger: PaymentLedger {
             address: declined.filter { $0.remoteAddress != nil && $0.remoteAddress == address }.count)
     }
 
-    public func claimDue(limit: Int, owner: String, leaseSeconds: Int) throws(StoreFailure) -> [PaymentAttempt] {
+    public func claimDue(_ claim: DueClaim, owner: String, leaseSeconds: Int) throws(StoreFailure) -> [PaymentAttempt] {
         if down { throw .unavailable }
-        let due = attempts.values.filter { !$0.state.isFinal && !leased.contains($0.id) }.prefix(limit)
+        var taken: [Int64: Int] = [:]
+        let due = attempts.values.sorted { $0.id < $1.id }.filter { attempt in
+            guard !attempt.state.isFinal, !leased.contains(attempt.id) else { return false }
+            taken[attempt.routerID, default: 0] += 1
+            return taken[attempt.routerID]! <= claim.allowance(of: attempt.routerID)
+        }
+        .prefix(claim.limit)
         due.forEach { leased.insert($0.id) }
         return due.map { attempt in
             var attempt = attempt
             attempt.answeredCodigo = responses[attempt.id]?.codigo
             return attempt
         }
+    }
+
+    /// Attempts given back unrun, by id: the seconds until they are due again.
+    public var postponed: [String: Int] = [:]
+
+    public func postpone(attemptIDs: [String], owner: String, seconds: Int) throws(StoreFailure) {
+        if down { throw .unavailable }
+        for id in attemptIDs where leased.remove(id) != nil { postponed[id] = seconds }
     }
 
     public func redeemable(claimCodeHash: String, companyID: Int64, routerID: Int64) throws(StoreFailure) -> RedeemableAttempt? {

@@ -1,9 +1,10 @@
 // Lean stand-ins for the router and Conekta, for `make bench` only: nginx serves them through njs,
 // so they cost a few µs of C per call, no Python and no garbage collector sharing the two cores
-// with the product under test. They answer exactly the calls a paying purchase makes, in the
-// shapes the sandboxes in sandbox/ answer them (router.py, conekta.py), after the configured
-// latency ($standin_latency_ms, counted from the handler's start). Every other call gets a
-// RouterOS- or Conekta-shaped error: the tests use the full sandboxes, never these.
+// with the product under test. They answer exactly the calls a paying purchase makes (and, for
+// the router, the calls the reconciler makes to finish an attempt: bench/drain.py), in the shapes
+// the sandboxes in sandbox/ answer them (router.py, conekta.py), after the configured latency
+// ($standin_latency_ms, counted from the handler's start). Every other call gets a RouterOS- or
+// Conekta-shaped error: the tests use the full sandboxes, never these.
 
 var ALPHANUMERIC = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -66,6 +67,14 @@ function router(r) {
         var values = JSON.parse(r.requestText);
         values[".id"] = item[1];
         return later(r, 200, routerosJSON(values));
+    }
+    // What the reconciler calls to finish an attempt (`make bench`'s drain): a user's removal
+    // (an empty 200, as RouterOS answers it) and a look-up by name, which finds no user here.
+    if (r.method === "DELETE" && item) {
+        return later(r, 200, "");
+    }
+    if (r.method === "GET" && uri === "/rest/ip/hotspot/user") {
+        return later(r, 200, "[]");
     }
     return routerError(r, 400, "Bad Request", "bench stand-in: not a call a purchase makes");
 }

@@ -23,6 +23,10 @@ public struct PaymentRun {
     var warning: String?
     /// When this worker's lease runs out, by its own clock (microseconds).
     var leaseEndsAt: Int64 = 0
+    /// The lease's owner when it is not the service's own (an attempt a reconciler pool claimed).
+    var leaseOwner: String?
+    /// A router call of this run got no answer (`RouterFailure.isUnanswered`).
+    var routerUnanswered = false
 
     init(
         attempt: PaymentAttempt, flow: PaymentFlow, next: PaymentFlow.Action, cardToken: String?, customerPhoneFallback: String?

@@ -97,6 +97,9 @@ public final class PaymentService {
         /// Another worker holds the attempt, or took it over during this run: the run did not
         /// finish (for `applyOrderReport`: apply the report again later).
         public var heldElsewhere = false
+        /// A router call of this run got no answer (unreachable, timed out, or its slots stayed
+        /// full): the reconciler holds the router's other attempts back for a while.
+        public var routerUnanswered = false
 
         /// The attempt's outcome for the customer: the stored answer's codigo, else this run's.
         public var codigo: String { answeredCodigo ?? response.codigo }
@@ -468,6 +471,49 @@ public final class PaymentService {
         }
     }
 
+    /// An attempt claimed for a pool of reconciler threads (`claimDue(_:owner:)`), to be run by
+    /// whichever of them the pool hands it to (`reconcile(_:)`).
+    public struct ClaimedAttempt: Sendable {
+        public let attempt: PaymentAttempt
+        /// The claim's lease owner: one name per claim, so that a run whose lease lapsed while it
+        /// waited, and which another claim (of this process or another) took over, stops.
+        public let owner: String
+        /// When the claim's lease runs out, by this service's clock (microseconds).
+        public let leaseEndsAt: Int64
+
+        public var routerID: Int64 { attempt.routerID }
+    }
+
+    /// Claims due, unfinished attempts as `claim` allows in all and per router, under `owner`
+    /// (a name for this claim alone, `host:pid/…`), for `reconcile(_:)`.
+    public func claimDue(_ claim: DueClaim, owner: String) throws(StoreFailure) -> [ClaimedAttempt] {
+        // Counted from before the statement: the run renews the lease early rather than late.
+        let leaseEndsAt = clock.nowMicroseconds() + Int64(settings.leaseSeconds) * 1_000_000
+        return try ledger.claimDue(claim, owner: owner, leaseSeconds: settings.leaseSeconds).map {
+            ClaimedAttempt(attempt: $0, owner: owner, leaseEndsAt: leaseEndsAt)
+        }
+    }
+
+    /// Drives an attempt `claimDue(_:owner:)` claimed (by this service or another of the process)
+    /// to the end of its run, under the claim's lease: renewed first if it is past half (the
+    /// attempt waited), and the run stops if another worker took the attempt over meanwhile.
+    public func reconcile(_ claimed: ClaimedAttempt) -> Outcome {
+        switch resumed(claimed.attempt, customerPhoneFallback: nil) {
+        case .answered(let outcome): return outcome
+        case .running(var run):
+            run.leaseOwner = claimed.owner
+            run.leaseEndsAt = claimed.leaseEndsAt
+            return drive(&run)
+        }
+    }
+
+    /// Gives back claimed attempts that did not run, due again in `seconds`.
+    public func postpone(_ claimed: [ClaimedAttempt], seconds: Int) throws(StoreFailure) {
+        for (owner, attempts) in Dictionary(grouping: claimed, by: \.owner) {
+            try ledger.postpone(attemptIDs: attempts.map(\.attempt.id), owner: owner, seconds: seconds)
+        }
+    }
+
     /// The machine of a recorded attempt, as of now.
     private func flow(resuming attempt: PaymentAttempt) -> PaymentFlow? {
         PaymentFlow(
@@ -544,7 +590,8 @@ public final class PaymentService {
         let lease = Int64(settings.leaseSeconds) * 1_000_000
         guard now >= run.leaseEndsAt - lease / 2 else { return nil }
         do {
-            guard try ledger.renewLease(attemptID: run.attempt.id, owner: owner, leaseSeconds: settings.leaseSeconds) else {
+            guard try ledger.renewLease(attemptID: run.attempt.id, owner: run.leaseOwner ?? owner, leaseSeconds: settings.leaseSeconds)
+            else {
                 return inProgress(run.attempt)
             }
         } catch {
@@ -625,7 +672,8 @@ public final class PaymentService {
             if verifiedProfiles.trusts(attempt.profileName, routerID: attempt.routerID, now: clock.nowSeconds) {
                 return try run.flow.profileChecked(exists: true)
             }
-            switch Result(catching: { () throws(RouterFailure) in try directory.findProfile(named: attempt.profileName) }) {
+            switch noted(Result(catching: { () throws(RouterFailure) in try directory.findProfile(named: attempt.profileName) }), in: &run)
+            {
             case .success(let profile):
                 let exists = profile?.name == attempt.profileName
                 if exists, settings.profileCheckSeconds > 0 {
@@ -654,7 +702,7 @@ public final class PaymentService {
                 return enabled ? .provisionUser(renewCredentials: false) : .createUser(renewCredentials: false)
             }
             let user = newUser(attempt, server: access.hotspotServer, enabled: enabled)
-            switch Result(catching: { () throws(RouterFailure) in try directory.createUser(user) }) {
+            switch noted(Result(catching: { () throws(RouterFailure) in try directory.createUser(user) }), in: &run) {
             case .success(let created):
                 // Kept on the record whatever the next state holds (a delivered one holds no user id).
                 attempt.routerUserID = created.id
@@ -666,7 +714,7 @@ public final class PaymentService {
 
         case .lookUpUser:
             let name = attempt.credentials.username
-            switch Result(catching: { () throws(RouterFailure) in try directory.findUser(named: name) }) {
+            switch noted(Result(catching: { () throws(RouterFailure) in try directory.findUser(named: name) }), in: &run) {
             case .success(let user):
                 if let user, user.comment == attempt.routerComment, attempt.routerUserID == nil { attempt.routerUserID = user.id }
                 return try run.flow.userLookedUp(
@@ -678,29 +726,33 @@ public final class PaymentService {
 
         case .enableUser:
             let target = attempt
-            switch Result(catching: { () throws(RouterFailure) in
-                try directory.setUserDisabled(id: try routerUserID(of: target, in: directory), disabled: false)
-            }) {
+            switch noted(
+                Result(catching: { () throws(RouterFailure) in
+                    try directory.setUserDisabled(id: try routerUserID(of: target, in: directory), disabled: false)
+                }), in: &run)
+            {
             case .success: return try run.flow.userEnabled()
             case .failure(let error): return try run.flow.userEnableFailed(error)
             }
 
         case .deleteUser:
             let target = attempt
-            switch Result(catching: { () throws(RouterFailure) in
-                if let id = try? routerUserID(of: target, in: directory) {
-                    try directory.deleteUser(id: id)
-                } else if try directory.findUser(named: target.credentials.username)?.comment == target.routerComment {
-                    throw RouterFailure.rejected("user present but its id unknown")
-                }
-            }) {
+            switch noted(
+                Result(catching: { () throws(RouterFailure) in
+                    if let id = try? routerUserID(of: target, in: directory) {
+                        try directory.deleteUser(id: id)
+                    } else if try directory.findUser(named: target.credentials.username)?.comment == target.routerComment {
+                        throw RouterFailure.rejected("user present but its id unknown")
+                    }
+                }), in: &run)
+            {
             case .success: return try run.flow.userDeleted()
             case .failure(let error): return try run.flow.userDeleteFailed(error)
             }
 
         case .disableUser:
             let target = attempt
-            switch Result(catching: { () throws(RouterFailure) in try disable(target, in: directory) }) {
+            switch noted(Result(catching: { () throws(RouterFailure) in try disable(target, in: directory) }), in: &run) {
             case .success: return try run.flow.userDisabled()
             case .failure(let error): return try run.flow.userDisableFailed(error)
             }
@@ -708,7 +760,9 @@ public final class PaymentService {
         case .removeSessions:
             let target = attempt
             let server = access.hotspotServer
-            switch Result(catching: { () throws(RouterFailure) in try endSessions(of: target, server: server, in: directory) }) {
+            switch noted(
+                Result(catching: { () throws(RouterFailure) in try endSessions(of: target, server: server, in: directory) }), in: &run)
+            {
             case .success: return try run.flow.sessionsRemoved()
             case .failure(let error): return try run.flow.sessionsRemoveFailed(error)
             }
@@ -716,6 +770,13 @@ public final class PaymentService {
         case .charge, .findOrder, .fetchOrder, .cancelOrder, .refund, .respond, .suspend:
             preconditionFailure("not a router action: \(run.next)")
         }
+    }
+
+    /// A router call's result, noting on the run a call the router did not answer: the reconciler
+    /// holds that router back (`ReconcileSchedule`).
+    private func noted<T>(_ result: Result<T, RouterFailure>, in run: inout PaymentRun) -> Result<T, RouterFailure> {
+        if case .failure(let failure) = result, failure.isUnanswered { run.routerUnanswered = true }
+        return result
     }
 
     /// The one gateway call of `run.next` (no router needed), and the machine's answer to it.
@@ -842,6 +903,7 @@ public final class PaymentService {
         }
         outcome.warning = run.warning
         outcome.absenceUnproven = run.flow.absenceUnproven
+        outcome.routerUnanswered = run.routerUnanswered
         return outcome
     }
 

@@ -222,4 +222,13 @@ public enum RouterFailure: Error, Sendable, Equatable {
     case busy
     /// Any other RouterOS error (400 with another detail, 406, HTML instead of JSON…).
     case rejected(String)
+
+    /// The router did not answer the call (a refusal is an answer): it cannot be reached, the
+    /// reply did not come (or something in front of it failed), or its slots stayed full.
+    public var isUnanswered: Bool {
+        switch self {
+        case .unreachable, .timedOut, .busy: true
+        default: false
+        }
+    }
 }

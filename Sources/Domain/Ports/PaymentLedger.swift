@@ -46,9 +46,13 @@ public protocol PaymentLedger {
     ) throws(StoreFailure)
         -> PaymentAttempt?
 
-    /// Takes the leases of up to `limit` unfinished attempts that are due (reconciler), skipping
-    /// rows other instances hold.
-    func claimDue(limit: Int, owner: String, leaseSeconds: Int) throws(StoreFailure) -> [PaymentAttempt]
+    /// Takes the leases of unfinished attempts that are due (reconciler), as many as `claim` allows
+    /// in all and per router, the longest due first, skipping rows other instances hold.
+    func claimDue(_ claim: DueClaim, owner: String, leaseSeconds: Int) throws(StoreFailure) -> [PaymentAttempt]
+
+    /// Ends `owner`'s leases of attempts it claimed and did not run (their router stopped
+    /// answering, or the process is stopping): due again in `seconds`, with no try counted.
+    func postpone(attemptIDs: [String], owner: String, seconds: Int) throws(StoreFailure)
 
     // MARK: Pay later (CONTRACT §12)
 
@@ -65,6 +69,27 @@ public protocol PaymentLedger {
 
     /// Counts one failed claim-code guess against its router, device and address.
     func recordFailedClaim(companyID: Int64, routerID: Int64, mac: MACAddress?, address: String?) throws(StoreFailure)
+}
+
+/// Which due attempts one claim may take (`PaymentLedger.claimDue`).
+public struct DueClaim: Sendable, Equatable {
+    /// At most this many in all.
+    public var limit: Int
+    /// At most this many of one router; nil for no limit.
+    public var perRouter: Int?
+    /// Routers allowed another number than `perRouter` (0: none of theirs).
+    public var allowances: [Int64: Int]
+
+    public init(limit: Int, perRouter: Int? = nil, allowances: [Int64: Int] = [:]) {
+        self.limit = limit
+        self.perRouter = perRouter
+        self.allowances = allowances
+    }
+
+    /// How many of `routerID`'s attempts the claim may take.
+    public func allowance(of routerID: Int64) -> Int {
+        allowances[routerID] ?? perRouter ?? limit
+    }
 }
 
 /// A pay-later attempt found by its claim code.
@@ -86,6 +111,11 @@ extension PaymentLedger {
     /// `claim` of an attempt that is unfinished or still owes its answer (a retry of its request).
     public func claim(attemptID: String, owner: String, leaseSeconds: Int) throws(StoreFailure) -> PaymentAttempt? {
         try claim(attemptID: attemptID, owner: owner, leaseSeconds: leaseSeconds, includingFinished: false)
+    }
+
+    /// Takes the leases of up to `limit` due attempts, whatever their router.
+    public func claimDue(limit: Int, owner: String, leaseSeconds: Int) throws(StoreFailure) -> [PaymentAttempt] {
+        try claimDue(DueClaim(limit: limit), owner: owner, leaseSeconds: leaseSeconds)
     }
 
     /// `begin` without the decline counts.
