@@ -167,9 +167,18 @@ def test_warnings_exit_0_a_skewed_clock_and_extra_policies(stack):
 
 
 def test_router_list_shows_each_routers_last_check(stack):
-    # The server checks every second too: stop it from racing this test's outcome by breaking the
-    # router for both, then read what they agree on.
+    # The server checks every second too: a check it began before the break may land after
+    # hotspotctl's. Break the router for both, wait until the server has seen it (a check begun
+    # later, under its per-router lease), then read what they agree on.
     break_router(stack, "wrong password")
+    deadline = time.monotonic() + 30
+    while True:
+        _, out, _ = hotspotctl(stack, "router", "list", "--json")
+        health = next(r for r in json.loads(out) if r["id"] == 1)["health"]
+        if health["status"] == "fail" and health["checked_by"] != "hotspotctl":
+            break
+        assert time.monotonic() < deadline, f"the server never saw the broken router: {health}"
+        time.sleep(0.2)
     check(stack)
     code, out, err = hotspotctl(stack, "router", "list")
     assert code == 0, err
