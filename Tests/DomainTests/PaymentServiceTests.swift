@@ -10,10 +10,10 @@ import Testing
     let product = Product(
         id: 3, companyID: 1, routerID: 7, name: "1 Hora", price: Money(cents: 1500, currency: "MXN"), profileName: "1hora")
 
-    func service(settings: PaymentService.Settings = .init()) -> PaymentService {
+    func service(settings: PaymentService.Settings = .init(), clock: any WallClock = FixedClock()) -> PaymentService {
         let router = self.router
         return PaymentService(
-            ledger: ledger, gateway: gateway, rendering: StubPaymentRendering(), clock: FixedClock(), settings: settings, owner: "test",
+            ledger: ledger, gateway: gateway, rendering: StubPaymentRendering(), clock: clock, settings: settings, owner: "test",
             fingerprint: { "fp(\($0))" },
             routerAccess: { (_: Int64) throws(StoreFailure) in .init(directory: router, quick: router, hotspotServer: "hotspot1") },
             gatewayKey: { (_: Int64) throws(StoreFailure) in GatewayKey(privateKey: "key_x") })
@@ -36,6 +36,27 @@ import Testing
         #expect(gateway.charges == 1 && router.users.count == 1)
         #expect(ledger.events.map(\.1) == [.pending, .charging, .paid, .delivered])
         #expect(ledger.concluded == 1)
+    }
+
+    /// Version 7 UUIDs: the creation's Unix milliseconds first, so attempts made later sort later
+    /// (the ledger's indexes on ids grow at one end), then the version and variant, then random.
+    @Test func attemptIDsAreTimeOrderedUUIDs() throws {
+        let clock = ManualClock()
+        let service = service(clock: clock)
+        var ids: [String] = []
+        for number in 0..<3 {
+            gateway.outcomes = [paid("ord_t\(number)")]
+            let outcome = try service.pay(
+                request(token: "tok_t\(number)"), grant: grant, product: product, idempotencyKey: nil, requestID: nil)
+            ids.append(try #require(outcome.attemptID))
+            clock.advance(seconds: 1)
+        }
+        #expect(ids == ids.sorted() && Set(ids).count == 3)
+        let digits = ids.map { Array($0.filter { $0 != "-" }) }
+        #expect(UInt64(String(digits[0][0..<12]), radix: 16) == 1_700_000_000_000)
+        for id in digits {
+            #expect(id.count == 32 && id[12] == "7" && "89ab".contains(id[16]))
+        }
     }
 
     @Test func aLostLastWriteAnswersFromTheCommittedStateAndTheReconcilerDelivers() throws {
