@@ -17,6 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "scripts"))
 sys.path.insert(0, HERE)
 import catalogue  # noqa: E402
+import growth  # noqa: E402
 import hotspot_stack  # noqa: E402
 import standin  # noqa: E402
 from catalogue import rss_mib  # noqa: E402
@@ -368,6 +369,7 @@ def write_results_md(result):
     for name, figure, met in targets(result):
         lines.append(f"| {name} | {figure} | {'yes' if met else '**no**'} |")
     lines.append("")
+    lines += growth.results_lines(result)
     lines += history_lines()
     with open(os.path.join(HERE, "RESULTS.md"), "w") as f:
         f.write("\n".join(lines))
@@ -376,6 +378,7 @@ def write_results_md(result):
 def main():
     catalogue_result = catalogue.measure()
     payments, memory, startup_ms = payments_scenario()
+    growth_result = growth.measure()
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     result = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -394,12 +397,13 @@ def main():
         "payments": payments,
         "memory": memory,
         "startup_ms": startup_ms,
+        "growth": growth_result,
     }
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "latest.json"), "w") as f:
         json.dump(result, f, indent=2)
     with open(HISTORY, "a") as f:
-        f.write(json.dumps(summary(result), separators=(",", ":")) + "\n")
+        f.write(json.dumps(summary(result) | growth.summary(result), separators=(",", ":")) + "\n")
     write_results_md(result)
     print(f"\nhotspot-pay benchmark, {result['date']}, {os.cpu_count()} cores ({cpu}), {THREADS} server threads")
     c = result["catalogue"]
@@ -430,6 +434,7 @@ def main():
     print("\ntargets")
     for name, figure, met in targets(result):
         print(f"  {'met   ' if met else 'MISSED'}  {name}: {figure}")
+    growth.print_report(result)
     print("\nwritten to bench/results/latest.json")
 
 
