@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "scripts"))
 sys.path.insert(0, HERE)
 import catalogue  # noqa: E402
 import drain  # noqa: E402
+import growth  # noqa: E402
 import hotspot_stack  # noqa: E402
 import instructions  # noqa: E402
 import openloop  # noqa: E402
@@ -396,6 +397,7 @@ def write_results_md(result):
     for name, figure, met in targets(result):
         lines.append(f"| {name} | {figure} | {'yes' if met else '**no**'} |")
     lines.append("")
+    lines += growth.results_lines(result)
     lines += history_lines()
     with open(os.path.join(HERE, "RESULTS.md"), "w") as f:
         f.write("\n".join(lines))
@@ -406,6 +408,7 @@ def main():
     payments, memory, startup_ms, open_loop = payments_scenario()
     instruction_counts = instructions.measure(BUILD, HISTORY)
     drain_result = drain.measure()
+    growth_result = growth.measure()
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     result = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -427,12 +430,13 @@ def main():
         "openloop": open_loop,
         "instructions": instruction_counts,
         "drain": drain_result,
+        "growth": growth_result,
     }
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "latest.json"), "w") as f:
         json.dump(result, f, indent=2)
     with open(HISTORY, "a") as f:
-        f.write(json.dumps(summary(result), separators=(",", ":")) + "\n")
+        f.write(json.dumps(summary(result) | growth.summary(result), separators=(",", ":")) + "\n")
     write_results_md(result)
     print(f"\nhotspot-pay benchmark, {result['date']}, {os.cpu_count()} cores ({cpu}), {THREADS} server threads")
     c = result["catalogue"]
@@ -469,6 +473,7 @@ def main():
     print("\ntargets")
     for name, figure, met in targets(result):
         print(f"  {'met   ' if met else 'MISSED'}  {name}: {figure}")
+    growth.print_report(result)
     print("\nwritten to bench/results/latest.json")
 
 

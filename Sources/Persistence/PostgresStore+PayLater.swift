@@ -23,14 +23,17 @@ extension PostgresStore {
     ) throws(StoreFailure)
         -> DeclineCounts
     {
+        // One count per criterion, each over the window of its own index, the window written into
+        // the statement (as `begin`'s declines, `beginStatement`).
         let row = try run(
             """
-            SELECT count(*) FILTER (WHERE router_id = $1) AS by_router,
-                   count(*) FILTER (WHERE client_mac = $2) AS by_mac,
-                   count(*) FILTER (WHERE remote_address = $3) AS by_address
-            FROM claim_failures
-            WHERE at > now() - make_interval(secs => $4::int) AND (router_id = $1 OR client_mac = $2 OR remote_address = $3)
-            """, [String(routerID), mac?.value, address, String(windowSeconds)]
+            SELECT (SELECT count(*) FROM claim_failures
+                    WHERE router_id = $1 AND at > now() - make_interval(secs => \(windowSeconds))) AS by_router,
+                   (SELECT count(*) FROM claim_failures
+                    WHERE client_mac = $2 AND at > now() - make_interval(secs => \(windowSeconds))) AS by_mac,
+                   (SELECT count(*) FROM claim_failures
+                    WHERE remote_address = $3 AND at > now() - make_interval(secs => \(windowSeconds))) AS by_address
+            """, [String(routerID), mac?.value, address]
         ).first
         return DeclineCounts(router: row?.int("by_router") ?? 0, mac: row?.int("by_mac") ?? 0, address: row?.int("by_address") ?? 0)
     }

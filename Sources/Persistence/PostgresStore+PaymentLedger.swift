@@ -17,12 +17,30 @@ extension PostgresStore: PaymentLedger {
 
     static let finalStates = "('delivered','declined','failed','refunded','revoked','expired')"
 
-    public func begin(
-        _ attempt: PaymentAttempt, owner: String, leaseSeconds: Int, declineWindowSeconds: Int?
-    ) throws(StoreFailure) -> LedgerBegin {
-        let password = sealedPassword(of: attempt)
-        let inserted = try run(
-            """
+    /// `begin`'s statement: the attempt and its first event, and with a window the declines of
+    /// its last `window` seconds (the card-testing limits) in the same round trip; the statement's
+    /// snapshot does not see the row it inserts. One count per criterion, each an index-only scan
+    /// of its own partial index of declines (migration 9) over the window: combined with OR, the
+    /// planner may pick one index for all three and read it from the start (every decline ever
+    /// recorded of a busy router), or every attempt of the window from the table. The window is
+    /// written into the statement, not bound: it is the process's for every call, and as a
+    /// parameter the plan kept for all calls would take it for a third of the table, so
+    /// PostgreSQL would plan the statement again on every call (docs/sources.md P1).
+    static func beginStatement(declineWindowSeconds window: Int?) -> String {
+        var counts = ""
+        if let window {
+            for (column, parameter, name) in [
+                ("router_id", "$3", "by_router"), ("client_mac", "$20", "by_mac"), ("remote_address", "$27", "by_address"),
+            ] {
+                counts += """
+                    ,
+                        (SELECT count(*) FROM payment_attempts
+                         WHERE \(column) = \(parameter) AND state IN ('declining', 'declined')
+                           AND created_at > now() - make_interval(secs => \(window))) AS \(name)
+                    """
+            }
+        }
+        return """
             WITH inserted AS (
                 INSERT INTO payment_attempts (
                     id, company_id, router_id, product_id, api_key_id, idempotency_key, request_hash, state, reason,
@@ -32,25 +50,30 @@ extension PostgresStore: PaymentLedger {
                     validity_from, payment_method, claim_code_hash, pay_later_expires_at)
                 VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, 'pending', 'recorded', $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
                         $18, $19, $20, $21, $22, $23, $24, now() + make_interval(secs => $25), to_timestamp($26), $27,
-                        $29::bigint, $30, $31, $32, to_timestamp($33::bigint))
+                        $28::bigint, $29, $30, $31, to_timestamp($32::bigint))
                 ON CONFLICT (company_id, idempotency_key) DO NOTHING
                 RETURNING id),
             event AS (
                 INSERT INTO payment_events (attempt_id, from_state, to_state, reason)
                 SELECT id, NULL, 'pending', 'recorded' FROM inserted)
-            -- The declines of the window (the card-testing limits), in the same round trip; the
-            -- statement's snapshot does not see the row it inserts.
-            SELECT inserted.id, declines.by_router, declines.by_mac, declines.by_address
-            FROM inserted LEFT JOIN LATERAL (
-                SELECT count(*) FILTER (WHERE router_id = $3) AS by_router,
-                       count(*) FILTER (WHERE client_mac = $20) AS by_mac,
-                       count(*) FILTER (WHERE remote_address = $27) AS by_address
-                FROM payment_attempts
-                WHERE $28::int IS NOT NULL AND created_at > now() - make_interval(secs => $28::int)
-                  AND state IN ('declining', 'declined')
-                  AND (router_id = $3 OR client_mac = $20 OR remote_address = $27)
-            ) declines ON true
-            """,
+            SELECT inserted.id\(counts)
+            FROM inserted
+            """
+    }
+
+    public func begin(
+        _ attempt: PaymentAttempt, owner: String, leaseSeconds: Int, declineWindowSeconds: Int?
+    ) throws(StoreFailure) -> LedgerBegin {
+        let password = sealedPassword(of: attempt)
+        let statement: String
+        if let cached = cachedBeginStatement, cached.window == declineWindowSeconds {
+            statement = cached.sql
+        } else {
+            statement = Self.beginStatement(declineWindowSeconds: declineWindowSeconds)
+            cachedBeginStatement = (declineWindowSeconds, statement)
+        }
+        let inserted = try run(
+            statement,
             [
                 attempt.id, String(attempt.companyID), String(attempt.routerID), String(attempt.productID), attempt.apiKeyID,
                 attempt.idempotencyKey, attempt.requestHash, String(attempt.amount.cents), attempt.amount.currency,
@@ -58,8 +81,8 @@ extension PostgresStore: PaymentLedger {
                 attempt.customerName, attempt.customerEmail, attempt.customerPhone, attempt.userType.rawValue,
                 attempt.credentials.username, password, attempt.mac?.value, attempt.ip?.value, attempt.autoConnect ? "true" : "false",
                 attempt.requestID, owner, String(leaseSeconds), String(attempt.createdAt), attempt.remoteAddress,
-                declineWindowSeconds.map(String.init), attempt.validity.map { String($0.seconds) }, attempt.validity?.from.rawValue,
-                attempt.method.rawValue, attempt.claimCodeHash, attempt.payLaterExpiresAt.map(String.init),
+                attempt.validity.map { String($0.seconds) }, attempt.validity?.from.rawValue, attempt.method.rawValue,
+                attempt.claimCodeHash, attempt.payLaterExpiresAt.map(String.init),
             ])
         if let row = inserted.first {
             guard declineWindowSeconds != nil else { return .started(recentDeclines: nil) }
@@ -335,13 +358,15 @@ extension PostgresStore: PaymentLedger {
 
     /// Frees the leases held by processes of this host that no longer exist (a crash or SIGKILL),
     /// so their attempts need not wait for the lease to expire. Owners look like `host:pid/…`.
+    /// Both statements read the partial index of leased attempts (migration 14): the attempts
+    /// being worked on now, not the ledger.
     /// - Returns: how many attempts were freed.
     @discardableResult
     public func releaseLeasesOfDeadProcesses(host: String, isAlive: (Int32) -> Bool) throws(StoreFailure) -> Int {
         let owners = try run(
             """
             SELECT DISTINCT lease_owner FROM payment_attempts
-            WHERE lease_until > now() AND lease_owner LIKE $1 || ':%'
+            WHERE lease_owner IS NOT NULL AND lease_owner LIKE $1 || ':%' AND lease_until > now()
             """, [host]
         ).all.compactMap { $0["lease_owner"] }
         var freed = 0

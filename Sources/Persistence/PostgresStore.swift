@@ -9,6 +9,8 @@ public final class PostgresStore {
     /// The last password sealed for an attempt: a saga saves its attempt several times with the
     /// same credentials, and each seal is an AES-GCM pass with a fresh nonce.
     private var lastSealedPassword: (attemptID: String, password: String, sealed: String)?
+    /// `begin`'s statement for the decline window last asked (a process asks the same one always).
+    var cachedBeginStatement: (window: Int?, sql: String)?
 
     public init(pool: PostgresPool, sealer: any SecretSealer) {
         self.pool = pool

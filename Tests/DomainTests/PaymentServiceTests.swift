@@ -10,10 +10,10 @@ import Testing
     let product = Product(
         id: 3, companyID: 1, routerID: 7, name: "1 Hora", price: Money(cents: 1500, currency: "MXN"), profileName: "1hora")
 
-    func service(settings: PaymentService.Settings = .init()) -> PaymentService {
+    func service(settings: PaymentService.Settings = .init(), clock: any WallClock = FixedClock()) -> PaymentService {
         let router = self.router
         return PaymentService(
-            ledger: ledger, gateway: gateway, rendering: StubPaymentRendering(), clock: FixedClock(), settings: settings, owner: "test",
+            ledger: ledger, gateway: gateway, rendering: StubPaymentRendering(), clock: clock, settings: settings, owner: "test",
             fingerprint: { "fp(\($0))" },
             routerAccess: { (_: Int64) throws(StoreFailure) in .init(directory: router, quick: router, hotspotServer: "hotspot1") },
             gatewayKey: { (_: Int64) throws(StoreFailure) in GatewayKey(privateKey: "key_x") })
@@ -38,19 +38,27 @@ import Testing
         #expect(ledger.concluded == 1)
     }
 
-    @Test func attemptIDsAreRandomLowerCaseVersion4UUIDs() throws {
-        gateway.outcomes = [paid("ord_1"), paid("ord_2")]
-        let ids = try ["tok_1", "tok_2"].map { token in
-            try #require(
-                try service().pay(request(token: token), grant: grant, product: product, idempotencyKey: nil, requestID: nil).attemptID)
+    /// Version 7 UUIDs: the creation's Unix milliseconds first, so attempts made later sort later
+    /// (the ledger's indexes on ids grow at one end), then the version and variant, then random.
+    @Test func attemptIDsAreTimeOrderedUUIDs() throws {
+        let clock = ManualClock()
+        let service = service(clock: clock)
+        var ids: [String] = []
+        for number in 0..<3 {
+            gateway.outcomes = [paid("ord_t\(number)")]
+            let outcome = try service.pay(
+                request(token: "tok_t\(number)"), grant: grant, product: product, idempotencyKey: nil, requestID: nil)
+            ids.append(try #require(outcome.attemptID))
+            clock.advance(seconds: 1)
         }
-        for id in ids {
-            let groups = id.split(separator: "-", omittingEmptySubsequences: false)
-            #expect(groups.map(\.count) == [8, 4, 4, 4, 12])
-            #expect(id.allSatisfy { $0 == "-" || $0.isNumber || ("a"..."f").contains($0) })
-            #expect(groups[2].first == "4" && "89ab".contains(groups[3].first ?? "x"))
+        #expect(ids == ids.sorted() && Set(ids).count == 3)
+        let digits = ids.map { Array($0.filter { $0 != "-" }) }
+        #expect(UInt64(String(digits[0][0..<12]), radix: 16) == 1_700_000_000_000)
+        for id in digits {
+            #expect(id.count == 32 && id[12] == "7" && "89ab".contains(id[16]))
+            #expect(id.allSatisfy { $0.isNumber || ("a"..."f").contains($0) })
         }
-        #expect(ids[0] != ids[1])
+        #expect(ids.allSatisfy { $0.split(separator: "-").map(\.count) == [8, 4, 4, 4, 12] })
     }
 
     @Test func aLostLastWriteAnswersFromTheCommittedStateAndTheReconcilerDelivers() throws {
