@@ -45,6 +45,22 @@ ROUNDS = int(os.environ.get("BENCH_GROWTH_ROUNDS", "3"))
 EXPLAIN_PAYMENTS = 12
 EXPLAIN_CLAIMS = 8
 LOADED_DB = "hotspot_ledger"
+
+
+def default_shared_buffers():
+    """A quarter of the machine's memory, PostgreSQL's own starting point for a dedicated server
+    (docs/sources.md P4), in MB."""
+    with open("/proc/meminfo") as meminfo:
+        kib = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal:"))
+    return f"{kib // 4 // 1024}MB"
+
+
+# The cluster's settings for both databases, as a host would size them for a ledger of years:
+# shared buffers that hold the indexes of the keys that come from outside (idempotency key, order
+# id, device), which cannot be ordered, and full-page images compressed in the WAL. "default"
+# keeps PostgreSQL's own (128 MB, no compression), the figures of the runs before.
+SHARED_BUFFERS = os.environ.get("BENCH_GROWTH_SHARED_BUFFERS") or default_shared_buffers()
+WAL_COMPRESSION = os.environ.get("BENCH_GROWTH_WAL_COMPRESSION", "lz4")
 RESULTS = os.path.join(HERE, "results")
 
 # The loaded ledger's shape: two years of attempts, one router with most of them (where the
@@ -109,6 +125,18 @@ def psql(stack, database, *commands, stdin=None):
 
 def restart_postgres(stack):
     stack.postgres.pg_ctl("restart", "-w", "-t", "60", "-m", "fast", "-l", stack.postgres.log)
+
+
+def configure_postgres(stack):
+    """Applies SHARED_BUFFERS and WAL_COMPRESSION (each unless "default") and restarts; returns the
+    settings in force."""
+    changes = [f"ALTER SYSTEM SET {name} = '{value}'"
+               for name, value in (("shared_buffers", SHARED_BUFFERS), ("wal_compression", WAL_COMPRESSION)) if value != "default"]
+    if changes:
+        psql(stack, "postgres", *changes)
+        restart_postgres(stack)
+    return dict(psql(stack, "postgres", "SELECT name, current_setting(name) FROM pg_settings "
+                                       "WHERE name IN ('shared_buffers', 'wal_compression')"))
 
 
 # Attempts and their four events in one statement (the events from the insert's RETURNING, so the
@@ -522,6 +550,7 @@ def measure():
               "warmup_seconds": bench.WARMUP_SECONDS, "busy_router_share": BUSY_SHARE, "days": DAYS}
     try:
         stack.postgres.start()
+        result["postgres_settings"] = configure_postgres(stack)
         stack.router.start()
         stack.conekta.start()
         stack.write_env_file()
@@ -649,6 +678,11 @@ def targets(result):
     ]
 
 
+def settings_text(g):
+    found = g.get("postgres_settings") or {}
+    return f"shared_buffers {found.get('shared_buffers', '128MB')}, wal_compression {found.get('wal_compression', 'off')}"
+
+
 def summary(result):
     """The growth figures of one line of results/history.jsonl."""
     g = result.get("growth")
@@ -656,6 +690,7 @@ def summary(result):
         return {}
     return {"growth": {"ledger": g["ledger_attempts"], "postgres_ratio": g["ratios"]["postgres"]["median"],
                        "server_ratio": g["ratios"]["server"]["median"], "startup_ms": max(startup(g, "loaded")),
+                       "shared_buffers": (g.get("postgres_settings") or {}).get("shared_buffers", "128MB"),
                        "bounded": all(row["bounded"] is not False for row in g["statements"] if row["name"] in PER_PAYMENT)}}
 
 
@@ -672,7 +707,7 @@ def results_lines(result):
              f"loaded in {g['load_s']['total_s']} s). The same payment run ({g['clients']} clients, each payment from a device of "
              f"the ledger's, {g['seconds']} s after a {g['warmup_seconds']} s warm-up) alternates between an empty ledger and the "
              "loaded one after an untimed run on each, the server restarted each time; ratios are loaded ÷ empty in the same "
-             "round.", "",
+             f"round. PostgreSQL for both: {settings_text(g)}.", "",
              "CPU in ms per answered payment; what PostgreSQL did per payment: WAL written (KiB) and full-page images in it, "
              "pages read from outside its shared buffers.", "",
              "| round | ledger | payments/s | p99 ms | server | PostgreSQL | total | WAL KiB | full pages | pages read "
@@ -705,10 +740,12 @@ def results_lines(result):
         pass
     if runs:
         lines += ["Recent growth runs (loaded ÷ empty CPU per payment; start-up with the loaded ledger):", "",
-                  "| date | commit | attempts | server | PostgreSQL | start-up ms | pages bounded |", "|---|---|---:|---:|---:|---:|:---:|"]
+                  "| date | commit | attempts | shared buffers | server | PostgreSQL | start-up ms | pages bounded |",
+                  "|---|---|---:|---:|---:|---:|---:|:---:|"]
         for run in runs[-10:]:
             x = run["growth"]
-            lines.append(f"| {run['date'][:16]} | {run['commit']} | {x['ledger']:,} | {x['server_ratio']} | {x['postgres_ratio']} | "
+            lines.append(f"| {run['date'][:16]} | {run['commit']} | {x['ledger']:,} | {x.get('shared_buffers', '128MB')} | "
+                         f"{x['server_ratio']} | {x['postgres_ratio']} | "
                          f"{x['startup_ms']} | {'yes' if x['bounded'] else 'no'} |")
         lines.append("")
     return lines
@@ -718,7 +755,8 @@ def print_report(result):
     g = result.get("growth")
     if not g:
         return
-    print(f"\ngrowth: {g['ledger_attempts']:,} attempts loaded in {g['load_s']['total_s']} s ({g['sizes_mib']['total']} MiB)")
+    print(f"\ngrowth: {g['ledger_attempts']:,} attempts loaded in {g['load_s']['total_s']} s ({g['sizes_mib']['total']} MiB); "
+          f"PostgreSQL {settings_text(g)}")
     print(f"{'round':>6} {'ledger':>7} {'pay/s':>7} {'p99 ms':>7} {'server':>7} {'pg':>6} {'total':>6} {'WAL KiB':>8} {'FPI':>5} "
           f"{'read':>5} {'start-up':>9} {'reconcile':>10}")
     for row in g["rounds"]:
