@@ -135,7 +135,7 @@ def measure():
         if responder:
             responder.kill()
             responder.wait()
-        stack.stop()
+        stack.discard()
 
 
 if __name__ == "__main__":

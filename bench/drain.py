@@ -259,8 +259,8 @@ def measure():
             results.append(run_once(stack, fleet, company, routers, drainer, variant == "slow"))
             print(f"  drain {line(results[-1])}", flush=True)
     finally:
-        stack.stop()
         fleet.stop()
+        stack.discard()
     return {"attempts": ATTEMPTS, "routers": ROUTERS, "router_ms": ROUTER_MS, "slow_ms": SLOW_MS, "timeout_s": TIMEOUT_S,
             "target_s": TARGET_S, "settings": settings, "runs": results}
 

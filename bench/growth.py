@@ -23,7 +23,6 @@ import json
 import os
 import re
 import resource
-import shutil
 import socket
 import subprocess
 import sys
@@ -598,9 +597,8 @@ def measure():
         result["explain_file"] = write_explain(result)
         return result
     finally:
-        stack.stop()
         # The loaded cluster is gigabytes: nothing of it is kept but the figures and the plans.
-        shutil.rmtree(stack.directory, ignore_errors=True)
+        stack.discard()
 
 
 def median(values):

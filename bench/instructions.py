@@ -9,13 +9,15 @@ count does not depend on their latency) and one request at a time, so no count d
 threads interleave. After a warm-up (pools, caches, prepared statements, kept-alive connections),
 the counters are zeroed and dumped around each phase with callgrind_control; each dump's total is
 divided by the phase's requests. User-space instructions only: the kernel's work for the server's
-system calls is not in them. Each phase's dump stays in the run's directory (`directory` in the
-results), and its top functions go into the results (bench/README.md: where they went)."""
+system calls is not in them. Each phase's dump stays in .run/bench/callgrind (`directory` in the
+results) until the next run; its top functions go into the results (bench/README.md: where they
+went). The stack's own directory is removed."""
 
 import http.client
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -180,7 +182,8 @@ def measure(build_dir, history_path):
                                 extra_env={"HOTSPOT_LOG_LEVEL": "warning", "HOTSPOT_DECLINES_PER_ADDRESS": "0"})
     stack.router = standin.StandIn("router", stack.directory, 0)
     stack.conekta = standin.StandIn("conekta", stack.directory, 0)
-    dumps = os.path.join(stack.directory, "callgrind")
+    dumps = os.path.join(hotspot_stack.ROOT, ".run", "bench", "callgrind")
+    shutil.rmtree(dumps, ignore_errors=True)
     os.makedirs(dumps)
     try:
         stack.postgres.start()
@@ -235,7 +238,7 @@ def measure(build_dir, history_path):
                                                                "commit": commit(), "date": None}
         return result
     finally:
-        stack.stop()
+        stack.discard()
 
 
 def target_rows(instructions):

@@ -244,7 +244,7 @@ def payments_scenario():
                                      cpu_by_component, wait_until_finished, phases_ms)
         return results, memory, round(startup_ms, 1), open_loop
     finally:
-        stack.stop()
+        stack.discard()
 
 
 HISTORY = os.path.join(HERE, "results", "history.jsonl")

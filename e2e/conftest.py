@@ -5,7 +5,6 @@ import hashlib
 import hmac
 import json
 import os
-import shutil
 import sys
 
 import pytest
@@ -24,9 +23,7 @@ def running_stack(threads=8, **options):
         s.start()
         yield s
     finally:
-        s.stop()
-        if os.environ.get("HOTSPOT_KEEP_STACK") is None:
-            shutil.rmtree(s.directory, ignore_errors=True)
+        s.discard()
 
 
 @pytest.fixture(scope="session")

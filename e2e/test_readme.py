@@ -19,7 +19,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import time
 import uuid
@@ -213,9 +212,7 @@ def walk(tmp_path_factory):
         stack.start(provision=False)
         yield Walk(stack, tmp_path_factory.mktemp("readme"))
     finally:
-        stack.stop()
-        if os.environ.get("HOTSPOT_KEEP_STACK") is None:
-            shutil.rmtree(stack.directory, ignore_errors=True)
+        stack.discard()
 
 
 class Walk:

@@ -321,6 +321,13 @@ class Stack:
         self.conekta.stop()
         self.postgres.stop()
 
+    def discard(self):
+        """Stops the stack and removes its directory (a cluster, logs, sockets); HOTSPOT_KEEP_STACK
+        keeps the files to look at."""
+        self.stop()
+        if os.environ.get("HOTSPOT_KEEP_STACK") is None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
     # -- provisioning ------------------------------------------------------------------------
 
     def provision(self):
