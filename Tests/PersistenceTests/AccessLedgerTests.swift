@@ -10,23 +10,20 @@ import Testing
 /// The end of an access in PostgreSQL (CONTRACT §11): products' validity and its snapshot on the
 /// attempt, routers' sweeps leased to one owner at a time, an end recorded once.
 @Suite(.serialized) struct AccessLedgerTests {
-    let database: TestDatabase
-    let connection: PostgresConnection
-    let store: PostgresStore
-    let sealer = try! SecretBox(base64Key: Data(repeating: 7, count: 32).base64EncodedString())
+    let migrated: MigratedStore
     let company: Int64
     let router: Int64
     let product: Int64
+    var database: TestDatabase { migrated.database }
+    var connection: PostgresConnection { migrated.connection }
+    var store: PostgresStore { migrated.store }
+    var sealer: SecretBox { migrated.sealer }
 
     init() throws {
-        database = try TestDatabase()
-        connection = PostgresConnection(url: database.url)
-        try Migrations.migrate(connection)
-        store = PostgresStore(connection: connection, sealer: sealer)
+        migrated = try MigratedStore(keyByte: 7)
+        let store = migrated.store
         company = try store.addCompany(name: "Café", contactEmail: nil, contactPhone: nil)
-        router = try store.addRouter(
-            companyID: company, name: "Terraza", location: nil, restURL: "https://10.0.0.1", apiUser: "api", apiPassword: "p",
-            trust: .insecure, hotspotServer: "all")
+        router = try migrated.addRouter(company: company, name: "Terraza")
         product = try store.addProduct(
             Product(
                 id: 0, companyID: company, routerID: router, name: "1 Día", price: Money(cents: 4990, currency: "MXN"),
@@ -34,9 +31,7 @@ import Testing
     }
 
     private func addRouter(_ name: String, company: Int64? = nil) throws -> Int64 {
-        try store.addRouter(
-            companyID: company ?? self.company, name: name, location: nil, restURL: "https://10.0.0.1", apiUser: "api",
-            apiPassword: "p", trust: .insecure, hotspotServer: "all")
+        try migrated.addRouter(company: company ?? self.company, name: name)
     }
 
     /// A recorded attempt of `product` on `routerID`, moved to `state` with SQL (delivered `ago`

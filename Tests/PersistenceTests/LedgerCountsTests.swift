@@ -7,10 +7,8 @@ import Testing
 /// What `begin` counts for the card-testing limits (one count per router, device and client
 /// address, each over the window) and which leases `releaseLeasesOfDeadProcesses` frees.
 @Suite(.serialized) struct LedgerCountsTests {
-    let database: TestDatabase
     let connection: PostgresConnection
     let store: PostgresStore
-    let sealer = try! SecretBox(base64Key: Data(repeating: 7, count: 32).base64EncodedString())
     let company: Int64
     let router: Int64
     let otherRouter: Int64
@@ -19,17 +17,11 @@ import Testing
     let otherMAC = MACAddress("AA:BB:CC:00:00:02")!
 
     init() throws {
-        database = try TestDatabase()
-        connection = PostgresConnection(url: database.url)
-        try Migrations.migrate(connection)
-        store = PostgresStore(connection: connection, sealer: sealer)
+        let migrated = try MigratedStore(keyByte: 7)
+        (connection, store) = (migrated.connection, migrated.store)
         company = try store.addCompany(name: "Café", contactEmail: nil, contactPhone: "5512345678")
-        router = try store.addRouter(
-            companyID: company, name: "R", location: nil, restURL: "https://10.0.0.1", apiUser: "api", apiPassword: "p",
-            trust: .insecure, hotspotServer: "all")
-        otherRouter = try store.addRouter(
-            companyID: company, name: "Otro", location: nil, restURL: "https://10.0.0.2", apiUser: "api", apiPassword: "p",
-            trust: .insecure, hotspotServer: "all")
+        router = try migrated.addRouter(company: company, name: "R")
+        otherRouter = try migrated.addRouter(company: company, name: "Otro", host: 2)
         product = try store.addProduct(
             Product(
                 id: 0, companyID: company, routerID: router, name: "1 Hora", price: Money(cents: 1500, currency: "MXN"),

@@ -9,7 +9,6 @@ import Testing
 @Suite(.serialized) struct OperatorViewsTests {
     let connection: PostgresConnection
     let store: PostgresStore
-    let sealer = try! SecretBox(base64Key: Data(repeating: 5, count: 32).base64EncodedString())
     let company: Int64
     let terraza: Int64
     let lobby: Int64
@@ -19,23 +18,15 @@ import Testing
     let dollars: Product
 
     init() throws {
-        let database = try TestDatabase()
-        connection = PostgresConnection(url: database.url)
-        try Migrations.migrate(connection)
-        store = PostgresStore(connection: connection, sealer: sealer)
+        let migrated = try MigratedStore(keyByte: 5)
+        (connection, store) = (migrated.connection, migrated.store)
         company = try store.addCompany(name: "Café", contactEmail: nil, contactPhone: nil)
-        terraza = try store.addRouter(
-            companyID: company, name: "Terraza", location: nil, restURL: "https://10.0.0.1", apiUser: "api", apiPassword: "p",
-            trust: .insecure, hotspotServer: "all")
-        lobby = try store.addRouter(
-            companyID: company, name: "Lobby", location: nil, restURL: "https://10.0.0.2", apiUser: "api", apiPassword: "p",
-            trust: .insecure, hotspotServer: "all")
+        terraza = try migrated.addRouter(company: company, name: "Terraza")
+        lobby = try migrated.addRouter(company: company, name: "Lobby", host: 2)
         hour = try Self.product(store, company, terraza, "1 Hora", Money(cents: 1500, currency: "MXN"))
         pro = try Self.product(store, company, lobby, "Plan \"Pro\", 1 día", Money(cents: 4990, currency: "MXN"))
         otherCompany = try store.addCompany(name: "Hotel", contactEmail: nil, contactPhone: nil)
-        let hotelRouter = try store.addRouter(
-            companyID: otherCompany, name: "Hall", location: nil, restURL: "https://10.0.0.3", apiUser: "api", apiPassword: "p",
-            trust: .insecure, hotspotServer: "all")
+        let hotelRouter = try migrated.addRouter(company: otherCompany, name: "Hall", host: 3)
         dollars = try Self.product(store, otherCompany, hotelRouter, "Day pass", Money(cents: 1000, currency: "USD"))
     }
 

@@ -7,27 +7,19 @@ import Testing
 /// Pay later in PostgreSQL (CONTRACT §12): migration 12's columns, claim codes found only within
 /// their company and router, failed guesses counted, the pending list and the poll's schedule.
 @Suite(.serialized) struct PayLaterStoreTests {
-    let database: TestDatabase
     let connection: PostgresConnection
     let store: PostgresStore
-    let sealer = try! SecretBox(base64Key: Data(repeating: 5, count: 32).base64EncodedString())
     let company: Int64
     let router: Int64
     let otherRouter: Int64
     let product: Int64
 
     init() throws {
-        database = try TestDatabase()
-        connection = PostgresConnection(url: database.url)
-        try Migrations.migrate(connection)
-        store = PostgresStore(connection: connection, sealer: sealer)
+        let migrated = try MigratedStore(keyByte: 5)
+        (connection, store) = (migrated.connection, migrated.store)
         company = try store.addCompany(name: "Café", contactEmail: nil, contactPhone: "5512345678")
-        router = try store.addRouter(
-            companyID: company, name: "R", location: nil, restURL: "https://10.0.0.1", apiUser: "api", apiPassword: "p",
-            trust: .insecure, hotspotServer: "all")
-        otherRouter = try store.addRouter(
-            companyID: company, name: "Otro", location: nil, restURL: "https://10.0.0.2", apiUser: "api", apiPassword: "p",
-            trust: .insecure, hotspotServer: "all")
+        router = try migrated.addRouter(company: company, name: "R")
+        otherRouter = try migrated.addRouter(company: company, name: "Otro", host: 2)
         product = try store.addProduct(
             Product(
                 id: 0, companyID: company, routerID: router, name: "1 Hora", price: Money(cents: 1500, currency: "MXN"),

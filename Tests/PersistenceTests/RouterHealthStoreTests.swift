@@ -8,22 +8,17 @@ import Testing
 /// Routers' checks in PostgreSQL (CONTRACT §13): the last outcome kept per router, the server's
 /// checks leased to one owner at a time, and a router's connection changed in place.
 @Suite(.serialized) struct RouterHealthStoreTests {
-    let database: TestDatabase
     let connection: PostgresConnection
     let store: PostgresStore
-    let sealer = try! SecretBox(base64Key: Data(repeating: 7, count: 32).base64EncodedString())
     let company: Int64
     let router: Int64
 
     init() throws {
-        database = try TestDatabase()
-        connection = PostgresConnection(url: database.url)
-        try Migrations.migrate(connection)
-        store = PostgresStore(connection: connection, sealer: sealer)
+        let migrated = try MigratedStore(keyByte: 7)
+        (connection, store) = (migrated.connection, migrated.store)
         company = try store.addCompany(name: "Café", contactEmail: nil, contactPhone: nil)
-        router = try store.addRouter(
-            companyID: company, name: "Terraza", location: nil, restURL: "https://10.0.0.1", apiUser: "api", apiPassword: "p",
-            trust: .pinnedPublicKey("sha256//pin"), hotspotServer: "hotspot1")
+        router = try migrated.addRouter(
+            company: company, name: "Terraza", trust: .pinnedPublicKey("sha256//pin"), hotspotServer: "hotspot1")
     }
 
     func health(_ routerID: Int64, clock: RouterCheckStatus = .ok, at: Int64 = 1_700_000_000) -> RouterHealth {

@@ -9,7 +9,6 @@ import Testing
 @Suite(.serialized) struct WebhookInboxTests {
     let connection: PostgresConnection
     let store: PostgresStore
-    let sealer = try! SecretBox(base64Key: Data(repeating: 9, count: 32).base64EncodedString())
     let company: Int64
     let other: Int64
     let product: Product
@@ -17,15 +16,11 @@ import Testing
     static let endpoint = "whe_" + String(repeating: "ab", count: 16)
 
     init() throws {
-        let database = try TestDatabase()
-        connection = PostgresConnection(url: database.url)
-        try Migrations.migrate(connection)
-        store = PostgresStore(connection: connection, sealer: sealer)
+        let migrated = try MigratedStore(keyByte: 9)
+        (connection, store) = (migrated.connection, migrated.store)
         company = try store.addCompany(name: "Café", contactEmail: nil, contactPhone: nil)
         other = try store.addCompany(name: "Hotel", contactEmail: nil, contactPhone: nil)
-        let router = try store.addRouter(
-            companyID: company, name: "Terraza", location: nil, restURL: "https://10.0.0.1", apiUser: "api", apiPassword: "p",
-            trust: .insecure, hotspotServer: "all")
+        let router = try migrated.addRouter(company: company, name: "Terraza")
         var product = Product(
             id: 0, companyID: company, routerID: router, name: "1 Hora", price: Money(cents: 1500, currency: "MXN"), profileName: "1hora")
         product.id = try store.addProduct(product)
