@@ -28,4 +28,17 @@ struct MigratedStore {
             companyID: company, name: name, location: nil, restURL: "https://10.0.0.\(host)", apiUser: "api", apiPassword: "p",
             trust: trust, hotspotServer: hotspotServer)
     }
+
+    /// A company (Café) with two routers (R, then Otro) and a product (1 Hora, 15 MXN) on the
+    /// first: the tenancy of the suites that count per router.
+    func addCompanyWithTwoRouters() throws -> (company: Int64, router: Int64, otherRouter: Int64, product: Int64) {
+        let company = try store.addCompany(name: "Café", contactEmail: nil, contactPhone: "5512345678")
+        let router = try addRouter(company: company, name: "R")
+        let otherRouter = try addRouter(company: company, name: "Otro", host: 2)
+        let product = try store.addProduct(
+            Product(
+                id: 0, companyID: company, routerID: router, name: "1 Hora", price: Money(cents: 1500, currency: "MXN"),
+                profileName: "1hora"))
+        return (company, router, otherRouter, product)
+    }
 }

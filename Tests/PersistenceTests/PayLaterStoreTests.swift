@@ -17,13 +17,7 @@ import Testing
     init() throws {
         let migrated = try MigratedStore(keyByte: 5)
         (connection, store) = (migrated.connection, migrated.store)
-        company = try store.addCompany(name: "Café", contactEmail: nil, contactPhone: "5512345678")
-        router = try migrated.addRouter(company: company, name: "R")
-        otherRouter = try migrated.addRouter(company: company, name: "Otro", host: 2)
-        product = try store.addProduct(
-            Product(
-                id: 0, companyID: company, routerID: router, name: "1 Hora", price: Money(cents: 1500, currency: "MXN"),
-                profileName: "1hora"))
+        (company, router, otherRouter, product) = try migrated.addCompanyWithTwoRouters()
     }
 
     func attempt(_ method: PaymentMethod = .oxxo, hash: String? = "hash-1", key: String = "h:1") -> PaymentAttempt {
