@@ -38,6 +38,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "scripts"))
 sys.path.insert(0, HERE)
 import hotspot_stack  # noqa: E402
 import standin  # noqa: E402
+from procstat import cpu_seconds, tree_cpu_seconds  # noqa: E402
 
 ATTEMPTS = int(os.environ.get("BENCH_DRAIN_ATTEMPTS", "10000"))
 ROUTERS = int(os.environ.get("BENCH_DRAIN_ROUTERS", "100"))
@@ -149,26 +150,6 @@ SELECT id, created_at, NULL, 'pending', 'recorded' FROM payment_attempts;
     script += "ANALYZE payment_attempts;\nANALYZE payment_events;\n"
     subprocess.run(["psql", "-h", stack.postgres.directory, "-U", "postgres", "-d", "hotspot", "-q", "-v", "ON_ERROR_STOP=1"],
                    input=script, text=True, check=True, capture_output=True)
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid):
-    """User + system CPU of a process and its reaped children (0 once it is gone)."""
-    try:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / CLOCK_TICKS
-
-
-def tree_cpu_seconds(pid):
-    try:
-        kids = [int(p) for p in open(f"/proc/{pid}/task/{pid}/children").read().split()]
-    except OSError:
-        kids = []
-    return cpu_seconds(pid) + sum(cpu_seconds(kid) for kid in kids)
 
 
 def unfinished(stack):

@@ -24,6 +24,7 @@ import instructions  # noqa: E402
 import openloop  # noqa: E402
 import standin  # noqa: E402
 from catalogue import rss_mib  # noqa: E402
+from procstat import children, cpu_seconds, tree_cpu_seconds  # noqa: E402
 
 ROUTER_MS = int(os.environ.get("BENCH_ROUTER_MS", "20"))
 CONEKTA_MS = int(os.environ.get("BENCH_CONEKTA_MS", "300"))
@@ -44,29 +45,6 @@ def peak_rss_mib(pid):
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid):
-    """User + system CPU of a process and its reaped children, in seconds (0 once it is gone)."""
-    try:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / CLOCK_TICKS
-
-
-def children(pid):
-    try:
-        return [int(p) for p in open(f"/proc/{pid}/task/{pid}/children").read().split()]
-    except OSError:
-        return []
-
-
-def tree_cpu_seconds(pid):
-    return cpu_seconds(pid) + sum(cpu_seconds(c) for c in children(pid))
 
 
 def cpu_by_component(stack):
