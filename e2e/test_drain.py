@@ -3,7 +3,6 @@ one of them down. The other routers' attempts finish; the down router's wait, ba
 finish once it is back: by `hotspotctl reconcile --once`, then by the server's background
 reconciler. No timing is asserted: only where each attempt ends, and that nothing ran twice."""
 
-import json
 import os
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from conftest import running_stack
 from hotspot_stack import ROUTER_PASSWORD, ROUTER_USER, Sandbox
 from invariants import COMMENT_PREFIX, attempts, is_enabled, pay, wait_until
+from test_payments import reconcile_once, server_log
 
 ENV = {
     # No background reconciler until the server's test turns it on: the one-shot runs alone first.
@@ -108,24 +108,6 @@ def check_routers(stack, routers, ids_by_router):
     assert not problems, problems
 
 
-def log_lines(stack):
-    lines = []
-    for text in open(stack.server_log, errors="replace"):
-        try:
-            lines.append(json.loads(text))
-        except ValueError:
-            pass
-    return lines
-
-
-def reconcile_once(stack):
-    result = stack.ctl("reconcile", "--once", check=False)
-    if isinstance(result, dict):
-        return 0, result
-    assert result.returncode == 1 and result.stdout.strip(), (result.returncode, result.stdout, result.stderr)
-    return 1, json.loads(result.stdout)
-
-
 def test_reconcile_once_finishes_the_routers_that_answer_and_leaves_the_down_ones_for_later(fleet):
     stack, routers = fleet
     made = backlog(stack, routers)
@@ -182,7 +164,7 @@ def test_the_background_reconciler_finishes_the_others_while_one_router_is_down_
         assert [row[0] for row in tried] == ["paid"] and int(tried[0][1]) >= 1, tried
         wait_until("the reconciler to hold the down router back",
                    lambda: any(line.get("msg") == "reconciler holding a router back" and line.get("router") == str(down["id"])
-                               for line in log_lines(stack)), 30)
+                               for line in server_log(stack)), 30)
         check_routers(stack, routers, made)
     finally:
         set_down(down, False)
