@@ -108,13 +108,20 @@ def check_routers(stack, routers, ids_by_router):
     assert not problems, problems
 
 
-def test_reconcile_once_finishes_the_routers_that_answer_and_leaves_the_down_ones_for_later(fleet):
-    stack, routers = fleet
+def backlog_with_one_router_down(stack, routers):
+    """A backlog on every router, then the first two answering and the third down: (the attempts
+    by router id, the routers up, the router down)."""
     made = backlog(stack, routers)
     up, down = routers[:2], routers[2]
     for router in up:
         set_down(router, False)
     set_down(down, True)
+    return made, up, down
+
+
+def test_reconcile_once_finishes_the_routers_that_answer_and_leaves_the_down_ones_for_later(fleet):
+    stack, routers = fleet
+    made, up, down = backlog_with_one_router_down(stack, routers)
     try:
         code, report = reconcile_once(stack)
         finished = {row["id"]: row for row in report["finished"]}
@@ -142,11 +149,7 @@ def test_reconcile_once_finishes_the_routers_that_answer_and_leaves_the_down_one
 
 def test_the_background_reconciler_finishes_the_others_while_one_router_is_down_then_that_one(fleet):
     stack, routers = fleet
-    made = backlog(stack, routers)
-    up, down = routers[:2], routers[2]
-    for router in up:
-        set_down(router, False)
-    set_down(down, True)
+    made, up, down = backlog_with_one_router_down(stack, routers)
     try:
         # The same server, now with its reconciler on (the file's later line wins).
         stack.stop_server()
